@@ -1,0 +1,120 @@
+"""Benchmark the course: cold execution time of each chapter, live recompute time of each widget.
+
+    ./course.sh bench [--repeats N] [--chapter NAME ...]
+
+For every notebook chapter listed in ``_toc.yml``:
+
+1. the chapter is executed in a fresh kernel (cwd ``book/``, as in the build) and its wall-clock
+   time is measured: that is the *cold execution time* (kernel start and imports included);
+2. in the same kernel, every static-live widget the chapter created is asked to recompute frames
+   at random grid points ``N`` times, as a live slider would; ``compute`` (the numerics) and
+   ``draw`` (matplotlib + PNG) are timed separately.
+
+Budgets (exit status 1 if exceeded): chapter < 30 s; widget ``compute`` p95 < 100 ms.
+Drawing is reported (``draw p95``) but not budgeted: matplotlib needs 50-150 ms to render a
+two-panel PNG on this 2-core machine whatever the experiment is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER_BUDGET_S = 30.0
+COMPUTE_BUDGET_MS = 100.0
+
+PROBE = """
+import json as _json, random as _random, time as _time
+import numpy as _np
+from ibcore.plotting import figure_png as _png
+from ibcore.widgets import live_instances as _live
+_rows = []
+for _w in _live():
+    _rng = _random.Random(0)
+    _compute, _draw = [], []
+    for _ in range({repeats}):
+        _idx = tuple(_rng.randrange(len(v)) for v in _w.values)
+        _, _fig, _t = _w.frame(**_w.params(_idx))
+        _compute.append(1e3 * _t["compute"])
+        _t0 = _time.perf_counter()
+        _png(_fig)
+        _draw.append(1e3 * (_t["draw"] + _time.perf_counter() - _t0))
+    _rows.append({{"name": _w.name, "frames": len(_w.images),
+                  "compute_p50": float(_np.percentile(_compute, 50)),
+                  "compute_p95": float(_np.percentile(_compute, 95)),
+                  "draw_p95": float(_np.percentile(_draw, 95))}})
+print("BENCH" + _json.dumps(_rows))
+"""
+
+
+def chapters() -> list[Path]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part.get("chapters", [])]
+    paths = [ROOT / f"{f}.md" for f in files]
+    return [p for p in paths if "kernelspec:" in p.read_text()[:2000]]
+
+
+def run_chapter(path: Path, repeats: int) -> tuple[float, list[dict]]:
+    nb = jupytext.read(path)
+    n_cells = len(nb.cells)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(repeats=repeats)))
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    # Time the chapter's own cells only: execute them, then the probe.
+    t0 = time.perf_counter()
+    with client.setup_kernel():
+        for index in range(n_cells):
+            client.execute_cell(nb.cells[index], index)
+        elapsed = time.perf_counter() - t0
+        client.execute_cell(nb.cells[n_cells], n_cells)
+    out = "".join(o.get("text", "") for o in nb.cells[n_cells].outputs if o.get("name") == "stdout")
+    line = next(s for s in out.splitlines() if s.startswith("BENCH"))
+    return elapsed, json.loads(line[len("BENCH"):])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20, help="recomputes per widget")
+    parser.add_argument("--chapter", action="append", help="only these chapters (file stem)")
+    args = parser.parse_args()
+
+    failures = []
+    print(f"{'chapter':<22} {'cold s':>7}   {'widget':<28} {'frames':>6} "
+          f"{'compute p50 ms':>15} {'compute p95 ms':>15} {'draw p95 ms':>12}")
+    for path in chapters():
+        if args.chapter and path.stem not in args.chapter:
+            continue
+        elapsed, rows = run_chapter(path, args.repeats)
+        flag = "  OVER BUDGET" if elapsed > CHAPTER_BUDGET_S else ""
+        if flag:
+            failures.append(f"{path.stem}: {elapsed:.1f} s > {CHAPTER_BUDGET_S} s")
+        print(f"{path.stem:<22} {elapsed:7.1f}{flag}")
+        for r in rows:
+            over = r["compute_p95"] > COMPUTE_BUDGET_MS
+            if over:
+                failures.append(f"{r['name']}: compute p95 {r['compute_p95']:.0f} ms")
+            print(f"{'':<22} {'':>7}   {r['name']:<28} {r['frames']:>6} {r['compute_p50']:15.1f} "
+                  f"{r['compute_p95']:15.1f} {r['draw_p95']:12.1f}"
+                  + ("  OVER BUDGET" if over else ""))
+    print(f"\nbudgets: chapter < {CHAPTER_BUDGET_S:.0f} s cold; widget compute p95 < "
+          f"{COMPUTE_BUDGET_MS:.0f} ms (draw reported, not budgeted)")
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print("all within budget")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

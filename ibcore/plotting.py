@@ -1,0 +1,149 @@
+"""The course's plotting style, in one place.
+
+* ``PALETTE``: the Okabe-Ito colour-blind-safe palette (Okabe & Ito 2008), used as the default
+  colour cycle; ``COLORS`` names its entries.
+* ``use_style()``: applies the course's rcParams (palette, sizes, grid) to matplotlib.
+* ``new_figure(nrows, ncols)``: a figure that is *not* registered with pyplot (no leaks when
+  widgets draw hundreds of frames), already styled.
+* ``check_figure(fig)``: refuses a figure with an unlabelled axis or non-finite plotted data,
+  so a NaN never reaches a reader as a silently empty plot.
+* ``figure_png(fig)``: PNG bytes of a figure (what static-live widget frames store).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+__all__ = [
+    "COLORS",
+    "PALETTE",
+    "check_figure",
+    "course_style",
+    "figure_png",
+    "new_figure",
+    "use_style",
+]
+
+#: Okabe-Ito palette, without its black, in the order used by the colour cycle.
+COLORS: dict[str, str] = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+}
+PALETTE: tuple[str, ...] = tuple(COLORS.values())
+
+_RC = {
+    "axes.prop_cycle": None,  # filled lazily (needs matplotlib's cycler)
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+    "figure.dpi": 96,
+    "savefig.dpi": 96,
+    "image.cmap": "viridis",
+}
+
+#: Default size of a one-row figure, in inches (width, height).
+FIGSIZE = (8.0, 3.2)
+
+
+def _rc() -> dict:
+    from cycler import cycler
+
+    rc = dict(_RC)
+    rc["axes.prop_cycle"] = cycler(color=list(PALETTE))
+    return rc
+
+
+def use_style() -> None:
+    """Apply the course style to matplotlib globally (chapters call this once)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(_rc())
+
+
+@contextmanager
+def course_style() -> Iterator[None]:
+    """Context manager applying the course style temporarily."""
+    import matplotlib as mpl
+
+    with mpl.rc_context(_rc()):
+        yield
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None):
+    """Return ``(fig, axes)``: a styled figure not managed by pyplot.
+
+    ``axes`` is a single Axes when ``nrows == ncols == 1`` and a flat array otherwise.
+    """
+    from matplotlib.figure import Figure
+
+    if figsize is None:
+        figsize = (FIGSIZE[0], FIGSIZE[1] * nrows)
+    with course_style():
+        fig = Figure(figsize=figsize)
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+    flat = axes.ravel()
+    return fig, (flat[0] if flat.size == 1 else flat)
+
+
+def check_figure(fig) -> None:
+    """Raise ``ValueError`` if ``fig`` has an axis without a label or non-finite plotted data.
+
+    Checked: each visible Axes has an x-label and a y-label; every line's data are finite.
+    Axes without any visible content (e.g. ``ax.axis("off")``) are skipped.
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not fig.axes:
+        raise ValueError("the figure has no axes: the draw function did not plot anything")
+    for k, ax in enumerate(fig.axes):
+        if not ax.axison:
+            continue
+        where = f"axes {k}" + (f" ('{ax.get_title()}')" if ax.get_title() else "")
+        if hasattr(ax, "get_zlabel"):
+            labels = (ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel())
+        else:
+            labels = (ax.get_xlabel(), ax.get_ylabel())
+        if not all(s.strip() for s in labels):
+            # Colorbar axes carry a single label; they are recognised by matplotlib's marker.
+            if getattr(ax, "_colorbar", None) is None:
+                raise ValueError(f"{where} needs both axis labels (with units): got {labels}")
+        for line in ax.get_lines():
+            x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+            if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+                raise ValueError(
+                    f"{where}: line '{line.get_label()}' has NaN/inf data; the experiment "
+                    "diverged or failed: report it in the figure instead of plotting NaN"
+                )
+
+
+def figure_png(fig, *, dpi: float | None = None) -> bytes:
+    """PNG bytes of ``fig`` (at ``dpi``, default the style's ``savefig.dpi``), cropped to its
+    content (``bbox_inches="tight"``, as the inline backend does) so no axis label is cut off."""
+    buf = io.BytesIO()
+    fig.savefig(
+        buf,
+        format="png",
+        dpi=dpi if dpi is not None else _RC["savefig.dpi"],
+        bbox_inches="tight",
+        pad_inches=0.08,
+    )
+    return buf.getvalue()

@@ -1,0 +1,347 @@
+"""Static-live widgets: sliders that work on a static web page *and* in a live kernel.
+
+A published Jupyter Book page has no kernel, so a classic ``interact`` slider moves but its plot
+never changes. ``static_live`` avoids that by precomputing the experiment on a small grid:
+
+* every grid point is computed and drawn once, when the notebook executes, into its own
+  ``ipywidgets.Image`` (PNG bytes are part of the saved widget state);
+* the images sit in (nested) ``ipywidgets.Stack`` containers, one nesting level per parameter;
+* each parameter's ``SelectionSlider`` is linked **in the browser** (``jslink``) from its ``index``
+  to the ``selected_index`` of every Stack of its level, so moving a slider on the static page
+  swaps frames with no kernel;
+* in a live kernel, moving a slider also *recomputes* the frame for the new parameters and shows
+  how long that took, so a reader who edits the experiment sees fresh results. A reader who wants
+  values between grid points passes a finer grid with ``precompute=False``: frames are then
+  computed on demand, as the slider reaches them.
+
+The experiment is split in two callables so that numerics and drawing can be timed and tested
+separately::
+
+    def compute(eta):              # numerics only, returns any result object
+        ...
+    def draw(result, fig):         # draws the result into an empty matplotlib Figure
+        ...
+    w = static_live(compute, draw, {"eta": [0.1, 0.5, 1.0]}, name="lr-sweep")
+    w                              # display it
+
+Each frame is checked with :func:`ibcore.plotting.check_figure` (labelled axes, finite data).
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import numbers
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import plotting
+
+__all__ = ["ExperimentError", "StaticLive", "live_instances", "static_live"]
+
+#: Upper bound on the number of precomputed frames of one widget (page weight and build time).
+MAX_FRAMES = 64
+
+_INSTANCES: weakref.WeakSet = weakref.WeakSet()
+
+
+class ExperimentError(RuntimeError):
+    """The experiment (``compute`` or ``draw``) raised for a given grid point."""
+
+
+def _format_value(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.4g}"
+    return str(v)
+
+
+def _check_grid(compute: Callable, grid) -> tuple[tuple[str, ...], tuple[tuple, ...]]:
+    if not isinstance(grid, Mapping):
+        raise TypeError(
+            f"grid must be a mapping {{parameter name: list of values}}, got {type(grid).__name__}"
+        )
+    if len(grid) == 0:
+        raise ValueError("grid is empty: give at least one parameter and its values")
+    names = tuple(grid)
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"grid keys must be parameter names (identifiers), got {name!r}")
+    sig = inspect.signature(compute)
+    params = sig.parameters
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    accepted = [
+        n
+        for n, p in params.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    if not takes_kwargs:
+        unknown = [n for n in names if n not in accepted]
+        if unknown:
+            raise TypeError(
+                f"unknown parameter(s) {unknown} in grid: compute{sig} accepts {accepted}"
+            )
+    missing = [
+        n
+        for n, p in params.items()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and n not in names
+    ]
+    if missing:
+        raise TypeError(f"compute{sig} needs parameter(s) {missing} that the grid does not give")
+    values = []
+    for name in names:
+        vals = grid[name]
+        if isinstance(vals, (str, bytes)) or not isinstance(vals, (Sequence, np.ndarray)):
+            raise TypeError(f"grid['{name}'] must be a list of values, got {type(vals).__name__}")
+        vals = tuple(v.item() if isinstance(v, np.generic) else v for v in vals)
+        if len(vals) == 0:
+            raise ValueError(f"grid['{name}'] is empty: give at least one value")
+        for v in vals:
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v):
+                raise ValueError(f"grid['{name}'] contains a non-finite value {v}")
+        labels = [_format_value(v) for v in vals]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"grid['{name}'] has repeated values (as displayed): {labels}")
+        values.append(vals)
+    n_frames = math.prod(len(v) for v in values)
+    if n_frames > MAX_FRAMES:
+        raise ValueError(
+            f"the grid has {n_frames} frames, more than MAX_FRAMES={MAX_FRAMES}: use fewer values"
+            " (a live kernel can explore finer grids with precompute=False)"
+        )
+    return names, tuple(values)
+
+
+class StaticLive:
+    """A precomputed grid of experiment frames behind linked sliders (see module docstring).
+
+    Attributes
+    ----------
+    name : str
+        Label used in benchmarks and error messages.
+    names, values : tuple
+        Parameter names and their grid values, in slider order.
+    sliders : list of ipywidgets.SelectionSlider
+        One per parameter.
+    links : list of ipywidgets.Link
+        The browser-side links from each slider's ``index`` to the Stacks of its level.
+    images : dict[tuple[int, ...], ipywidgets.Image]
+        The frame for each grid index tuple.
+    results : dict[tuple[int, ...], Any]
+        The ``compute`` result for each computed grid index tuple.
+    status : ipywidgets.HTML
+        A line under the sliders: which frame is shown, and live recompute timings.
+    widget : ipywidgets.VBox
+        The displayable container (``StaticLive`` displays as this widget).
+    """
+
+    def __init__(
+        self,
+        compute: Callable[..., Any],
+        draw: Callable[[Any, Any], None],
+        grid: Mapping[str, Sequence],
+        *,
+        name: str | None = None,
+        initial: Mapping[str, Any] | None = None,
+        figsize: tuple[float, float] | None = None,
+        precompute: bool = True,
+        description: str | None = None,
+    ):
+        import ipywidgets as widgets
+
+        if not callable(compute):
+            raise TypeError(f"compute must be callable, got {type(compute).__name__}")
+        if not callable(draw):
+            raise TypeError(f"draw must be callable, got {type(draw).__name__}")
+        self.compute_fn = compute
+        self.draw_fn = draw
+        self.names, self.values = _check_grid(compute, grid)
+        self.name = name if name is not None else getattr(compute, "__name__", "experiment")
+        self.figsize = figsize if figsize is not None else plotting.FIGSIZE
+        self.results: dict[tuple[int, ...], Any] = {}
+        self.images: dict[tuple[int, ...], Any] = {}
+        self.timings: list[dict[str, float]] = []
+
+        start = self._initial_index(initial)
+        self.sliders = []
+        for name_, vals, i0 in zip(self.names, self.values, start, strict=True):
+            self.sliders.append(
+                widgets.SelectionSlider(
+                    options=[(_format_value(v), k) for k, v in enumerate(vals)],
+                    index=i0,
+                    description=name_,
+                    continuous_update=False,
+                    layout=widgets.Layout(width="420px"),
+                    style={"description_width": "initial"},
+                )
+            )
+        self._stacks_by_level: list[list[Any]] = [[] for _ in self.names]
+        root = self._build(0, (), start)
+        self.links = [
+            widgets.jslink((slider, "index"), (stack, "selected_index"))
+            for slider, stacks in zip(self.sliders, self._stacks_by_level, strict=True)
+            for stack in stacks
+        ]
+        self.status = widgets.HTML(value=self._status_text(start, None))
+        header = [widgets.HTML(value=f"<b>{description}</b>")] if description else []
+        self.widget = widgets.VBox([*header, *self.sliders, self.status, root])
+
+        if precompute:
+            for idx in itertools.product(*(range(len(v)) for v in self.values)):
+                self._render(idx)
+        else:
+            self._render(start)
+        for slider in self.sliders:
+            slider.observe(self._on_slider, names="index")
+        _INSTANCES.add(self)
+
+    # -- construction ------------------------------------------------------------------------
+    def _initial_index(self, initial) -> tuple[int, ...]:
+        if initial is None:
+            return tuple(0 for _ in self.names)
+        if not isinstance(initial, Mapping):
+            raise TypeError(f"initial must be a mapping, got {type(initial).__name__}")
+        unknown = set(initial) - set(self.names)
+        if unknown:
+            raise ValueError(f"initial names unknown parameter(s) {sorted(unknown)}")
+        idx = []
+        for name, vals in zip(self.names, self.values, strict=True):
+            if name not in initial:
+                idx.append(0)
+                continue
+            matches = [k for k, v in enumerate(vals) if v == initial[name]]
+            if not matches:
+                raise ValueError(f"initial[{name!r}]={initial[name]!r} is not in grid[{name!r}]")
+            idx.append(matches[0])
+        return tuple(idx)
+
+    def _build(self, level: int, prefix: tuple[int, ...], start: tuple[int, ...]):
+        import ipywidgets as widgets
+
+        if level == len(self.names):
+            image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+            self.images[prefix] = image
+            return image
+        children = [
+            self._build(level + 1, (*prefix, k), start) for k in range(len(self.values[level]))
+        ]
+        stack = widgets.Stack(children, selected_index=start[level])
+        self._stacks_by_level[level].append(stack)
+        return stack
+
+    # -- computing frames --------------------------------------------------------------------
+    def params(self, idx: Sequence[int]) -> dict[str, Any]:
+        """The parameter dictionary of grid index tuple ``idx``."""
+        return {n: vals[i] for n, vals, i in zip(self.names, self.values, idx, strict=True)}
+
+    def frame(self, **params) -> tuple[Any, Any, dict[str, float]]:
+        """Compute and draw one frame for ``params``; return ``(result, figure, timings)``.
+
+        ``timings`` holds the seconds spent in ``compute`` and in ``draw`` + PNG encoding.
+        Raises :class:`ExperimentError` naming the parameters if the experiment fails or draws
+        an invalid figure (unlabelled axes, non-finite data).
+        """
+        from matplotlib.figure import Figure
+
+        where = ", ".join(f"{k}={_format_value(v)}" for k, v in params.items())
+        t0 = time.perf_counter()
+        try:
+            result = self.compute_fn(**params)
+        except Exception as exc:
+            raise ExperimentError(f"{self.name}: compute failed at {where}: {exc}") from exc
+        t1 = time.perf_counter()
+        try:
+            with plotting.course_style():
+                fig = Figure(figsize=self.figsize)
+                self.draw_fn(result, fig)
+            plotting.check_figure(fig)
+        except Exception as exc:
+            raise ExperimentError(f"{self.name}: draw failed at {where}: {exc}") from exc
+        return result, fig, {"compute": t1 - t0, "draw": time.perf_counter() - t1}
+
+    def _render(self, idx: tuple[int, ...]) -> dict[str, float]:
+        t0 = time.perf_counter()
+        result, fig, timings = self.frame(**self.params(idx))
+        self.images[idx].value = plotting.figure_png(fig)
+        timings["total"] = time.perf_counter() - t0
+        self.results[idx] = result
+        self.timings.append(timings)
+        return timings
+
+    def current_index(self) -> tuple[int, ...]:
+        return tuple(s.index for s in self.sliders)
+
+    def _status_text(self, idx, timings) -> str:
+        sizes = " × ".join(str(len(v)) for v in self.values)
+        if timings is None:
+            # Shown on the static page, where it cannot change: it must not name a value.
+            return (
+                f"<small>Precomputed grid of {sizes} frames; in a live kernel, moving a slider "
+                "recomputes the frame.</small>"
+            )
+        shown = ", ".join(f"{k} = {_format_value(v)}" for k, v in self.params(idx).items())
+        return (
+            f"<small>Showing {shown}: recomputed live in {1e3 * timings['compute']:.0f} ms "
+            f"(+ {1e3 * timings['draw']:.0f} ms drawing).</small>"
+        )
+
+    def _on_slider(self, change) -> None:
+        idx = self.current_index()
+        try:
+            timings = self._render(idx)
+        except ExperimentError as exc:
+            self.status.value = f"<small style='color:#D55E00'>{exc}</small>"
+            return
+        self.status.value = self._status_text(idx, timings)
+
+    # -- display -----------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        pairs = zip(self.names, self.values, strict=True)
+        grid = ", ".join(f"{n}: {len(v)} values" for n, v in pairs)
+        return f"StaticLive({self.name!r}, {grid})"
+
+
+def static_live(
+    compute: Callable[..., Any],
+    draw: Callable[[Any, Any], None],
+    grid: Mapping[str, Sequence],
+    **kwargs,
+) -> StaticLive:
+    """Build a :class:`StaticLive` widget; see the module docstring for the recipe.
+
+    Parameters
+    ----------
+    compute : callable
+        ``compute(**params) -> result``; the numerics of one frame (no plotting).
+    draw : callable
+        ``draw(result, fig)``: plots ``result`` into the empty matplotlib ``Figure`` ``fig``
+        (add axes with ``fig.subplots(...)``); every axis must be labelled.
+    grid : mapping
+        ``{parameter: values}``, one slider per parameter, at most ``MAX_FRAMES`` frames.
+    name : str, optional
+        Label for benchmarks and errors (default ``compute.__name__``).
+    initial : mapping, optional
+        Grid values to show first (default: the first value of each parameter).
+    figsize : (float, float), optional
+        Figure size in inches (default :data:`ibcore.plotting.FIGSIZE`).
+    precompute : bool, default True
+        Compute every grid frame now (needed for the static page); ``False`` computes frames
+        on demand in a live kernel.
+    description : str, optional
+        A bold caption above the sliders.
+    """
+    return StaticLive(compute, draw, grid, **kwargs)
+
+
+def live_instances() -> list[StaticLive]:
+    """The widgets created in this process (used by ``benchmarks/run.py``)."""
+    return sorted(_INSTANCES, key=lambda w: w.name)

@@ -1,0 +1,115 @@
+"""The book as a whole: wiring, the strict build, and a real browser on the built pages.
+
+The build and browser tests are marked ``book``: they take a minute or two, need the setup step
+(``./course.sh test`` runs it) and run as part of the test command. Deselect them with
+``-m "not book"`` for a quick unit-test run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER = ROOT / "tests" / "browser"
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part.get("chapters", [])]
+    files += [c["file"] for c in toc.get("chapters", [])]
+    return files
+
+
+def notebook_chapters() -> list[Path]:
+    return sorted(
+        p for p in (ROOT / "book").glob("*.md") if "kernelspec:" in p.read_text()[:2000]
+    )
+
+
+def test_toc_lists_existing_files_and_every_notebook():
+    files = toc_files()
+    for f in files:
+        assert (ROOT / f"{f}.md").is_file(), f"_toc.yml lists {f} but {f}.md does not exist"
+    for nb in notebook_chapters():
+        assert f"book/{nb.stem}" in files, f"{nb.name} is not in _toc.yml"
+
+
+def test_readme_lists_every_chapter():
+    readme = (ROOT / "README.md").read_text()
+    for nb in notebook_chapters():
+        assert f"book/{nb.name}" in readme, f"README.md does not list book/{nb.name}"
+
+
+def test_no_committed_notebook_twins():
+    assert not list((ROOT / "book").glob("*.ipynb")), "commit chapters as .md only"
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """Build the book once, strictly, from scratch, into a temporary folder."""
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run(
+        [str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return proc, out / "_build" / "html"
+
+
+@pytest.mark.book
+def test_strict_build_succeeds_without_warnings(built_book):
+    proc, html = built_book
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"strict build failed:\n{log[-6000:]}"
+    assert not re.search(r"\bWARNING\b: (?!.*Kernel is running over TCP)", log), log[-6000:]
+    for f in toc_files():
+        assert (html / f"{f}.html").is_file(), f"no page for {f}"
+
+
+@pytest.mark.book
+def test_built_pages_use_vendored_assets_and_store_widget_state(built_book):
+    proc, html = built_book
+    assert proc.returncode == 0
+    demo = (html / "book" / "widgets_demo.html").read_text()
+    if (ROOT / "_vendor" / "mathjax").is_dir():
+        assert "_static/mathjax/tex-mml-chtml.js" in demo
+        assert "_static/widgets/embed-amd.js" in demo
+        assert "cdn.jsdelivr.net" not in demo and "unpkg.com/@jupyter-widgets" not in demo
+    assert "application/vnd.jupyter.widget-state+json" in demo
+
+
+@pytest.mark.book
+def test_pages_in_a_real_browser(built_book):
+    """Every page in headless Chromium: no JS/console error, math typeset, sliders work."""
+    proc, html = built_book
+    assert proc.returncode == 0
+    node = shutil.which("node")
+    assert node, "the browser test needs Node.js (run ./course.sh test, which sets it up)"
+    assert (BROWSER / "node_modules" / "playwright-core").is_dir(), "run ./course.sh test"
+    run = subprocess.run(
+        [node, str(BROWSER / "check_pages.mjs"), str(html)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.stdout.strip(), f"no report from the browser test:\n{run.stderr[-3000:]}"
+    report = json.loads(run.stdout)
+    assert not report["failures"], "\n".join(report["failures"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    pages = {p["page"]: p for p in report["pages"]}
+    for f in toc_files():
+        assert f"{f}.html" in pages, f"{f}.html was not checked"
+    widget_pages = [p for p in report["pages"] if p["sliders"]]
+    assert widget_pages, "no static-live widget was found on any page"

@@ -1,0 +1,82 @@
+"""Unit tests of the shared argument checks (ibcore.validation)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from ibcore import validation as v
+
+
+@given(
+    arrays(
+        np.float32,
+        st.tuples(st.integers(1, 4), st.integers(1, 4)),
+        elements=st.floats(-1e3, 1e3, width=32),
+    )
+)
+def test_as_matrix_returns_float64_copy_of_finite_input(a):
+    out = v.as_matrix(a, "X")
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, a.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("value", "exc", "match"),
+    [
+        ("abc", TypeError, "X must be a numeric array"),
+        (None, TypeError, "X must be a numeric array"),
+        ([1.0, 2.0], ValueError, "X must be a 2-D matrix"),
+        (np.zeros((0, 2)), ValueError, "X must not be empty"),
+        ([[1.0, np.nan]], ValueError, "X contains 1 NaN"),
+        ([[1.0, np.inf]], ValueError, "NaN or infinite"),
+        ([["a", 1]], TypeError, "numeric"),
+    ],
+)
+def test_as_matrix_errors_name_the_argument(value, exc, match):
+    with pytest.raises(exc, match=match):
+        v.as_matrix(value, "X")
+
+
+def test_as_vector_length():
+    assert v.as_vector([1, 2, 3], "y", length=3).dtype == np.float64
+    with pytest.raises(ValueError, match="y must have length 2"):
+        v.as_vector([1, 2, 3], "y", length=2)
+
+
+def test_scalars():
+    assert v.positive_float(2, "eta") == 2.0
+    assert v.positive_float(0.0, "lam", allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match=r"eta must be > 0"):
+        v.positive_float(0.0, "eta")
+    with pytest.raises(ValueError, match="eta must be finite"):
+        v.positive_float(float("inf"), "eta")
+    with pytest.raises(TypeError, match="eta must be a real number"):
+        v.positive_float(True, "eta")
+    assert v.positive_int(np.int64(3), "n_steps") == 3
+    with pytest.raises(TypeError, match="n_steps must be an integer"):
+        v.positive_int(3.0, "n_steps")
+    with pytest.raises(ValueError, match="n_steps must be >= 1"):
+        v.positive_int(0, "n_steps")
+
+
+def test_probability():
+    assert v.probability(0.0, "p") == 0.0
+    with pytest.raises(ValueError, match=r"p must lie in \[0, 1\)"):
+        v.probability(1.0, "p")
+    assert v.probability(1.0, "p", closed_right=True) == 1.0
+    with pytest.raises(ValueError, match="p must lie"):
+        v.probability(-0.1, "p")
+
+
+def test_check_rng():
+    g = np.random.default_rng(0)
+    assert v.check_rng(g) is g
+    a = v.check_rng(7).standard_normal(3)
+    b = v.check_rng(7).standard_normal(3)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="always seeded"):
+        v.check_rng(None)
+    with pytest.raises(ValueError, match="non-negative"):
+        v.check_rng(-1)

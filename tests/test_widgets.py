@@ -1,0 +1,163 @@
+"""Unit tests of ibcore.widgets.static_live (the static-live widget recipe)."""
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+from ibcore.widgets import MAX_FRAMES, ExperimentError, StaticLive, live_instances, static_live
+
+
+def compute(a, b=1.0):
+    return {"x": np.linspace(0, 1, 5), "y": a * np.linspace(0, 1, 5) + b}
+
+
+def draw(result, fig):
+    ax = fig.subplots()
+    ax.plot(result["x"], result["y"])
+    ax.set_xlabel("x (unit)")
+    ax.set_ylabel("y (unit)")
+
+
+def test_one_parameter_precomputes_every_frame():
+    w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, name="t-one")
+    assert isinstance(w, StaticLive)
+    assert set(w.images) == {(0,), (1,), (2,)}
+    pngs = [bytes(w.images[(k,)].value) for k in range(3)]
+    assert all(p.startswith(b"\x89PNG") for p in pngs)
+    assert len(set(pngs)) == 3  # different parameters give different frames
+    assert w.results[(2,)]["y"][-1] == pytest.approx(3.0)
+
+
+def test_slider_is_linked_in_the_browser_to_the_stack():
+    w = static_live(compute, draw, {"a": [0.0, 1.0]}, name="t-link")
+    links = [link for link in w.links if link.source[0] is w.sliders[0]]
+    assert len(links) == 1
+    assert links[0]._model_name == "LinkModel"  # a browser-side link, no kernel needed
+    (stack, trait) = links[0].target
+    assert isinstance(stack, widgets.Stack) and trait == "selected_index"
+    assert links[0].source[1] == "index"
+
+
+def test_two_parameters_nest_stacks_and_link_every_inner_stack():
+    w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0], "b": [0.0, 5.0]}, name="t-two")
+    assert len(w.images) == 6
+    assert len(w._stacks_by_level[0]) == 1
+    assert len(w._stacks_by_level[1]) == 3  # one inner stack per value of a
+    inner_links = [link for link in w.links if link.source[0] is w.sliders[1]]
+    assert {id(link.target[0]) for link in inner_links} == {id(s) for s in w._stacks_by_level[1]}
+
+
+def test_initial_value_selects_the_frame():
+    w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, initial={"a": 2.0}, name="t-init")
+    assert w.sliders[0].index == 2
+    assert w._stacks_by_level[0][0].selected_index == 2
+
+
+def test_live_slider_recomputes_and_reports_timing():
+    calls = []
+
+    def counting(a):
+        calls.append(a)
+        return compute(a)
+
+    w = static_live(counting, draw, {"a": [0.0, 1.0]}, name="t-live")
+    assert calls == [0.0, 1.0]
+    w.sliders[0].index = 1
+    assert calls == [0.0, 1.0, 1.0]
+    assert "recomputed live" in w.status.value
+
+
+def test_lazy_mode_computes_frames_on_demand():
+    w = static_live(compute, draw, {"a": np.linspace(0, 1, 11)}, precompute=False, name="t-lazy")
+    assert list(w.results) == [(0,)]
+    w.sliders[0].index = 7
+    assert set(w.results) == {(0,), (7,)}
+    assert bytes(w.images[(7,)].value).startswith(b"\x89PNG")
+
+
+def test_numpy_grid_values_and_display_labels():
+    w = static_live(compute, draw, {"a": np.array([0.125, 0.5])}, name="t-numpy")
+    assert w.values[0] == (0.125, 0.5)
+    assert isinstance(w.values[0][0], float)
+    assert [label for label, _ in w.sliders[0].options] == ["0.125", "0.5"]
+
+
+def test_repr_and_mimebundle():
+    w = static_live(compute, draw, {"a": [1.0]}, name="t-repr")
+    assert "t-repr" in repr(w)
+    bundle = w._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_registry_lists_instances():
+    w = static_live(compute, draw, {"a": [1.0]}, name="t-registry")
+    assert w in live_instances()
+
+
+@pytest.mark.parametrize(
+    ("grid", "exc", "match"),
+    [
+        ({}, ValueError, "grid is empty"),
+        ([("a", [1])], TypeError, "mapping"),
+        ({"a": []}, ValueError, r"grid\['a'\] is empty"),
+        ({"c": [1.0]}, TypeError, r"unknown parameter\(s\) \['c'\]"),
+        ({"a": "abc"}, TypeError, "list of values"),
+        ({"a": [1.0, float("nan")]}, ValueError, "non-finite"),
+        ({"a": [1.0, 1.0]}, ValueError, "repeated values"),
+        ({"a": list(range(MAX_FRAMES + 1))}, ValueError, "MAX_FRAMES"),
+        ({"b": [1.0]}, TypeError, r"needs parameter\(s\) \['a'\]"),
+        ({1: [1.0]}, TypeError, "identifiers"),
+    ],
+)
+def test_bad_grids_are_refused_with_clear_errors(grid, exc, match):
+    with pytest.raises(exc, match=match):
+        static_live(compute, draw, grid)
+
+
+def test_bad_callables_and_initial_are_refused():
+    with pytest.raises(TypeError, match="compute must be callable"):
+        static_live(None, draw, {"a": [1.0]})
+    with pytest.raises(TypeError, match="draw must be callable"):
+        static_live(compute, "draw", {"a": [1.0]})
+    with pytest.raises(ValueError, match="not in grid"):
+        static_live(compute, draw, {"a": [1.0]}, initial={"a": 3.0})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        static_live(compute, draw, {"a": [1.0]}, initial={"z": 3.0})
+
+
+def test_experiment_raising_names_the_grid_point():
+    def failing(a):
+        if a > 1:
+            raise FloatingPointError("overflow")
+        return compute(a)
+
+    with pytest.raises(ExperimentError, match=r"compute failed at a=2: overflow"):
+        static_live(failing, draw, {"a": [1.0, 2.0]}, name="t-fail")
+
+
+def test_live_failure_is_shown_in_the_widget_not_raised():
+    state = {"fail": False}
+
+    def sometimes(a):
+        if state["fail"]:
+            raise ValueError("bad value")
+        return compute(a)
+
+    w = static_live(sometimes, draw, {"a": [1.0, 2.0]}, name="t-live-fail")
+    state["fail"] = True
+    w.sliders[0].index = 1
+    assert "bad value" in w.status.value
+
+
+def test_unlabelled_or_nan_frames_are_refused():
+    def unlabelled(result, fig):
+        fig.subplots().plot(result["x"], result["y"])
+
+    with pytest.raises(ExperimentError, match="axis labels"):
+        static_live(compute, unlabelled, {"a": [1.0]})
+
+    def nan_compute(a):
+        return {"x": np.arange(3.0), "y": np.array([1.0, np.nan, 2.0])}
+
+    with pytest.raises(ExperimentError, match="NaN"):
+        static_live(nan_compute, draw, {"a": [1.0]})
