@@ -1,0 +1,450 @@
+"""Generic runners for gradient descent, SGD and gradient flow, with one divergence policy.
+
+Every chapter that trains something calls these runners, so that all experiments of the course
+record, report and fail in the same way.
+
+The objective
+    A loss is a callable ``fun(w) -> (loss, grad)`` returning a float and a float64 array of the
+    shape of ``w`` (``w`` is a 1-D float64 vector). SGD takes ``fun_i(w, idx) -> (loss, grad)`` on
+    the mini-batch of sample indices ``idx`` (an int array); by convention ``fun_i`` *averages*
+    over the batch, so ``fun_i(w, arange(n))`` is the full loss. For least squares the course
+    uses ``L(w) = (1/2n) ||X w - y||^2`` (see :mod:`ibcore.linear`).
+
+The updates
+    GD: ``w_{k+1} = w_k - eta_k grad L(w_k)``, the forward Euler discretisation, with step
+    ``eta_k``, of the gradient flow ``dw/dt = -grad L(w)``; GD step ``k`` sits at flow time
+    ``t_k = eta_0 + ... + eta_{k-1}`` (:attr:`Trajectory.times`). SGD replaces the gradient by
+    the gradient of a uniformly sampled mini-batch.
+
+Checkpoints
+    Runs are long (10^4-10^6 steps) and phenomena are spread over decades of time, so iterates
+    are stored only at *checkpoints*, by default :func:`log_checkpoints` (about 100 log-spaced
+    step indices, always including 0 and ``n_steps``). Pass ``checkpoints=np.arange(n + 1)`` to
+    record every step.
+
+Divergence policy
+    A run *diverges at step k* if ``w_k`` or ``L(w_k)`` is not finite, or if
+    ``|L(w_k)| > blowup_factor * max(1, |L(w_0)|)`` (default ``blowup_factor = 1e12``; the norm
+    of ``w`` alone is never a divergence criterion because some losses, e.g. the logistic loss on
+    separable data, are minimised at infinity). The run then stops: ``Trajectory.diverged_at =
+    k`` and the recorded arrays contain only the checkpoints before ``k``. No NaN is ever
+    returned; callers report "diverged at step k" instead of plotting garbage. On a quadratic,
+    :meth:`ibcore.quadratic.Quadratic.gd` evaluates the exact iterates in closed form and refuses
+    a step size past the stability threshold ``2 / lambda_max`` unless divergence is explicitly
+    allowed.
+
+Gradient flow
+    :func:`gradient_flow` integrates ``dw/dt = -grad L(w)`` with :func:`scipy.integrate.solve_ivp`
+    at requested times (optionally in log-time ``s = log(1 + t)``, for horizons like t = 1e6);
+    for a :class:`~ibcore.quadratic.Quadratic` it returns the exact eigen-solution instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import as_vector, check_rng, positive_float, positive_int
+
+__all__ = [
+    "DEFAULT_BLOWUP_FACTOR",
+    "FlowPath",
+    "Trajectory",
+    "as_checkpoints",
+    "descent_lemma_slack",
+    "gradient_flow",
+    "log_checkpoints",
+    "run_gd",
+    "run_sgd",
+    "step_sizes",
+]
+
+#: A loss exceeding this factor times ``max(1, |L(w_0)|)`` counts as a blow-up (divergence).
+DEFAULT_BLOWUP_FACTOR = 1e12
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A recorded run of an iterative method.
+
+    Attributes
+    ----------
+    steps : ndarray of int64, shape (k,)
+        Iteration index of each recorded checkpoint (0 = initialisation).
+    w : ndarray of float64, shape (k, d)
+        Iterate at each checkpoint.
+    loss : ndarray of float64, shape (k,)
+        Loss at each checkpoint (for SGD: the full loss, not the mini-batch loss).
+    eta : float or ndarray
+        Constant step size, or the per-step sizes ``eta_0, ..., eta_{n-1}`` of a schedule.
+    diverged_at : int or None
+        First step index at which the iterate or loss became non-finite or blew up (see the
+        module docstring); the arrays stop before it. ``None``: the run did not diverge.
+    """
+
+    steps: np.ndarray
+    w: np.ndarray
+    loss: np.ndarray
+    eta: float | np.ndarray
+    diverged_at: int | None = None
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last recorded iterate (before divergence, if the run diverged)."""
+        return self.w[-1]
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+    @property
+    def times(self) -> np.ndarray:
+        """Gradient-flow time ``t_k = eta_0 + ... + eta_{k-1}`` of each checkpoint."""
+        if np.ndim(self.eta) == 0:
+            return float(self.eta) * self.steps.astype(np.float64)
+        cum = np.concatenate([[0.0], np.cumsum(self.eta)])
+        return cum[self.steps]
+
+    def describe(self) -> str:
+        """One line for a figure title or a printout: how the run ended."""
+        if self.diverged:
+            return f"diverged at step {self.diverged_at}"
+        return f"step {int(self.steps[-1])}: loss {self.loss[-1]:.3g}"
+
+
+@dataclass(frozen=True)
+class FlowPath:
+    """The gradient flow ``w(t)`` sampled at times ``t`` (shape (k,)); ``w`` is (k, d)."""
+
+    t: np.ndarray
+    w: np.ndarray
+    loss: np.ndarray
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.w[-1]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def log_checkpoints(n_steps: int, n_points: int = 100) -> np.ndarray:
+    """Unique sorted step indices in ``[0, n_steps]``, log-spaced, always with 0 and ``n_steps``.
+
+    The result has at most ``n_points + 1`` entries (fewer when ``n_steps`` is small, since
+    log-spaced values round to the same integers).
+    """
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    n_points = positive_int(n_points, "n_points", minimum=2)
+    if n_steps == 0:
+        return np.zeros(1, dtype=np.int64)
+    grid = np.rint(np.logspace(0.0, np.log10(n_steps), n_points)).astype(np.int64)
+    return np.unique(np.concatenate([[0], grid, [n_steps]]))
+
+
+def as_checkpoints(checkpoints, n_steps: int) -> np.ndarray:
+    """Validate ``checkpoints`` (None -> :func:`log_checkpoints`) as sorted unique int64 in
+    ``[0, n_steps]``."""
+    if checkpoints is None:
+        return log_checkpoints(n_steps)
+    arr = np.asarray(checkpoints)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"checkpoints must be a non-empty 1-D array of step indices, got shape {arr.shape}"
+        )
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"checkpoints must hold integers (step indices), got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() > n_steps:
+        raise ValueError(
+            f"checkpoints must lie in [0, n_steps={n_steps}], got range "
+            f"[{arr.min()}, {arr.max()}]"
+        )
+    return np.unique(arr.astype(np.int64))
+
+
+def step_sizes(eta, n_steps: int) -> float | np.ndarray:
+    """Validate a step size: a positive float, or a schedule ``eta(k)`` evaluated for
+    ``k = 0, ..., n_steps - 1`` into an array of positive floats."""
+    if callable(eta):
+        values = np.empty(n_steps)
+        for k in range(n_steps):
+            values[k] = positive_float(eta(k), f"eta({k}) (the step-size schedule)")
+        return values
+    return positive_float(eta, "eta")
+
+
+def _check_blowup(blowup_factor) -> float:
+    blowup_factor = positive_float(blowup_factor, "blowup_factor")
+    if blowup_factor < 1:
+        raise ValueError(f"blowup_factor must be >= 1, got {blowup_factor}")
+    return blowup_factor
+
+
+def _evaluate(fun, w, *args, where: str):
+    out = fun(w, *args)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{where} must return a tuple (loss, grad), got {type(out).__name__}")
+    loss, grad = out
+    loss = float(loss)
+    grad = np.asarray(grad, dtype=np.float64)
+    if grad.shape != w.shape:
+        raise ValueError(
+            f"{where} returned a gradient of shape {grad.shape}, expected {w.shape} like w"
+        )
+    return loss, grad
+
+
+class _Recorder:
+    """Collects checkpoints and applies the divergence policy."""
+
+    def __init__(self, checkpoints: np.ndarray, d: int, blowup_factor: float):
+        self.checkpoints = checkpoints
+        self.w = np.empty((checkpoints.size, d))
+        self.loss = np.empty(checkpoints.size)
+        self.n = 0
+        self.blowup_factor = blowup_factor
+        self.bound = np.inf
+
+    def blown_up(self, k: int, w: np.ndarray, loss: float) -> bool:
+        if k == 0:
+            if not np.isfinite(loss):
+                raise ValueError(f"the loss at the initial point w0 is not finite ({loss})")
+            self.bound = self.blowup_factor * max(1.0, abs(loss))
+        return not (np.isfinite(loss) and abs(loss) <= self.bound and np.all(np.isfinite(w)))
+
+    def record(self, k: int, w: np.ndarray, loss: float) -> None:
+        if self.n < self.checkpoints.size and self.checkpoints[self.n] == k:
+            self.w[self.n] = w
+            self.loss[self.n] = loss
+            self.n += 1
+
+    def trajectory(self, eta, diverged_at) -> Trajectory:
+        n = self.n
+        return Trajectory(
+            steps=self.checkpoints[:n].copy(),
+            w=self.w[:n].copy(),
+            loss=self.loss[:n].copy(),
+            eta=eta,
+            diverged_at=diverged_at,
+        )
+
+
+# -- runners ---------------------------------------------------------------------------------
+
+
+def run_gd(
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    w0,
+    eta,
+    n_steps: int,
+    *,
+    checkpoints=None,
+    blowup_factor: float = DEFAULT_BLOWUP_FACTOR,
+) -> Trajectory:
+    """Full-batch gradient descent ``w_{k+1} = w_k - eta_k grad L(w_k)``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(w) -> (loss, grad)``.
+    w0 : array_like, shape (d,)
+        Initial point.
+    eta : float or callable
+        Step size, or a schedule ``eta(k) -> float`` for step ``k = 0, 1, ...``.
+    n_steps : int
+        Number of updates (>= 0); the last checkpoint is ``w_{n_steps}``.
+    checkpoints : array_like of int, optional
+        Steps to record (default :func:`log_checkpoints`).
+    blowup_factor : float
+        Divergence bound, see the module docstring.
+
+    Returns
+    -------
+    Trajectory
+        With ``diverged_at`` set (and the arrays truncated) if the run diverged.
+    """
+    if not callable(fun):
+        raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
+    w = as_vector(w0, "w0").copy()
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    etas = step_sizes(eta, n_steps)
+    rec = _Recorder(as_checkpoints(checkpoints, n_steps), w.size, _check_blowup(blowup_factor))
+    for k in range(n_steps + 1):
+        loss, grad = _evaluate(fun, w, where="fun(w)")
+        if rec.blown_up(k, w, loss):
+            return rec.trajectory(etas, k)
+        rec.record(k, w, loss)
+        if k < n_steps:
+            with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
+                w = w - (etas if np.ndim(etas) == 0 else etas[k]) * grad
+    return rec.trajectory(etas, None)
+
+
+def run_sgd(
+    fun_i: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]],
+    w0,
+    eta,
+    n_steps: int,
+    n_samples: int,
+    *,
+    batch_size: int = 1,
+    seed,
+    replace: bool = True,
+    checkpoints=None,
+    blowup_factor: float = DEFAULT_BLOWUP_FACTOR,
+) -> Trajectory:
+    """Mini-batch SGD ``w_{k+1} = w_k - eta_k grad L_{B_k}(w_k)``.
+
+    Each step draws a batch ``B_k`` of ``batch_size`` indices uniformly from
+    ``{0, ..., n_samples - 1}``: i.i.d. with replacement (default, the setting of the classical
+    SGD analysis) or, with ``replace=False``, without replacement within the batch. The
+    generator is ``numpy.random.default_rng(seed)``, so a seed fixes the run.
+
+    ``fun_i(w, idx) -> (loss, grad)`` averages over the batch ``idx``. The recorded ``loss`` is
+    the full loss ``fun_i(w, arange(n_samples))[0]``, evaluated at the checkpoints only; the
+    divergence test uses the mini-batch loss at every step and the full loss at checkpoints.
+    Other parameters as in :func:`run_gd`.
+    """
+    if not callable(fun_i):
+        raise TypeError(
+            f"fun_i must be callable fun_i(w, idx) -> (loss, grad), got {type(fun_i).__name__}"
+        )
+    w = as_vector(w0, "w0").copy()
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    n_samples = positive_int(n_samples, "n_samples")
+    batch_size = positive_int(batch_size, "batch_size")
+    if not replace and batch_size > n_samples:
+        raise ValueError(
+            f"batch_size={batch_size} exceeds n_samples={n_samples}: sampling without "
+            "replacement needs batch_size <= n_samples"
+        )
+    rng = check_rng(seed)
+    etas = step_sizes(eta, n_steps)
+    rec = _Recorder(as_checkpoints(checkpoints, n_steps), w.size, _check_blowup(blowup_factor))
+    everyone = np.arange(n_samples)
+    if replace:
+        batches = rng.integers(0, n_samples, size=(n_steps, batch_size))
+    for k in range(n_steps + 1):
+        at_checkpoint = rec.n < rec.checkpoints.size and rec.checkpoints[rec.n] == k
+        if at_checkpoint or k == 0:  # k = 0 also sets the blow-up bound from L(w0)
+            full_loss, _ = _evaluate(fun_i, w, everyone, where="fun_i(w, idx)")
+            if rec.blown_up(k, w, full_loss):
+                return rec.trajectory(etas, k)
+            rec.record(k, w, full_loss)
+        if k == n_steps:
+            break
+        idx = batches[k] if replace else rng.choice(n_samples, batch_size, replace=False)
+        loss, grad = _evaluate(fun_i, w, idx, where="fun_i(w, idx)")
+        if k > 0 and rec.blown_up(k, w, loss):
+            return rec.trajectory(etas, k)
+        with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
+            w = w - (etas if np.ndim(etas) == 0 else etas[k]) * grad
+    return rec.trajectory(etas, None)
+
+
+def gradient_flow(
+    fun,
+    w0,
+    times,
+    *,
+    log_time: bool = False,
+    method: str = "LSODA",
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+) -> FlowPath:
+    """The gradient flow ``dw/dt = -grad L(w)``, ``w(0) = w0``, at the requested ``times``.
+
+    If ``fun`` is an :class:`ibcore.quadratic.Quadratic`, the exact solution
+    ``w(t) = w* + V exp(-Lambda t) V^T (w0 - w*)`` is returned (``log_time``, ``method`` and the
+    tolerances are then unused). Otherwise the ODE is integrated by
+    :func:`scipy.integrate.solve_ivp` (``method``, ``rtol``, ``atol``; the default LSODA switches
+    to a stiff method when the Hessian is ill-conditioned). With ``log_time=True`` the ODE is
+    integrated in ``s = log(1 + t)``, ``dw/ds = -(1 + t) grad L(w)``, which reaches horizons like
+    ``t = 1e6`` in a few hundred steps when the dynamics slow down like ``1/t``.
+
+    Parameters
+    ----------
+    fun : callable or Quadratic
+        ``fun(w) -> (loss, grad)``.
+    w0 : array_like, shape (d,)
+    times : array_like, shape (k,)
+        Non-negative, strictly increasing times.
+
+    Raises
+    ------
+    RuntimeError
+        If the solver fails (the message is scipy's) or the solution becomes non-finite.
+    """
+    from .quadratic import Quadratic
+
+    w0 = as_vector(w0, "w0")
+    t = as_vector(times, "times")
+    if t[0] < 0 or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be non-negative and strictly increasing")
+    if isinstance(fun, Quadratic):
+        w = fun.flow(w0, t)
+        return FlowPath(t=t.copy(), w=w, loss=fun.loss(w))
+    if not callable(fun):
+        raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
+    rtol = positive_float(rtol, "rtol")
+    atol = positive_float(atol, "atol")
+    from scipy.integrate import solve_ivp
+
+    def grad(w):
+        return _evaluate(fun, w, where="fun(w)")[1]
+
+    if log_time:
+        s_eval = np.log1p(t)
+
+        def rhs(s, w):  # t = e^s - 1, so dt/ds = e^s
+            return -np.exp(s) * grad(w)
+
+        span, t_eval = (0.0, float(s_eval[-1])), s_eval
+    else:
+
+        def rhs(_t, w):
+            return -grad(w)
+
+        span, t_eval = (0.0, float(t[-1])), t
+    if span[1] == 0.0:
+        w = w0[None, :].copy()
+    else:
+        sol = solve_ivp(rhs, span, w0, method=method, t_eval=t_eval, rtol=rtol, atol=atol)
+        if not sol.success:
+            raise RuntimeError(f"gradient_flow: the ODE solver failed: {sol.message}")
+        w = sol.y.T.copy()
+    if not np.all(np.isfinite(w)):
+        raise RuntimeError("gradient_flow: the solution became non-finite (the flow blew up)")
+    loss = np.array([_evaluate(fun, wi, where="fun(w)")[0] for wi in w])
+    return FlowPath(t=t.copy(), w=w, loss=loss)
+
+
+def descent_lemma_slack(traj: Trajectory, fun, smoothness: float) -> np.ndarray:
+    """Slack of the descent lemma along consecutive recorded GD steps.
+
+    For an ``L``-smooth loss (``L = smoothness``) one GD step of size ``eta`` satisfies
+
+        L(w_{k+1}) <= L(w_k) - eta (1 - L eta / 2) ||grad L(w_k)||^2,
+
+    so the returned array ``L(w_k) - eta_k (1 - L eta_k/2) ||grad L(w_k)||^2 - L(w_{k+1})``
+    is >= 0 (up to rounding) at every consecutive pair ``(k, k+1)`` of recorded steps.
+    Requires checkpoints that include consecutive steps (e.g. ``np.arange(n + 1)``).
+    """
+    if not isinstance(traj, Trajectory):
+        raise TypeError(f"traj must be a Trajectory, got {type(traj).__name__}")
+    smoothness = positive_float(smoothness, "smoothness")
+    pairs = np.flatnonzero(np.diff(traj.steps) == 1)
+    if pairs.size == 0:
+        raise ValueError(
+            "traj has no consecutive recorded steps: run it with checkpoints=np.arange(n + 1)"
+        )
+    slack = np.empty(pairs.size)
+    for j, p in enumerate(pairs):
+        k = int(traj.steps[p])
+        eta = float(traj.eta) if np.ndim(traj.eta) == 0 else float(traj.eta[k])
+        _, g = _evaluate(fun, traj.w[p], where="fun(w)")
+        decrease = eta * (1.0 - smoothness * eta / 2.0) * float(g @ g)
+        slack[j] = traj.loss[p] - decrease - traj.loss[p + 1]
+    return slack

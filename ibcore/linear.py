@@ -1,0 +1,159 @@
+"""Least squares, its minimum-norm solutions, and kernel least squares.
+
+Convention: for data ``X`` of shape (n, d) (one sample per row) and targets ``y`` of shape (n,),
+the loss is the *mean* squared error with a factor 1/2,
+
+    L(w) = (1/2n) ||X w - y||^2,    grad L(w) = X^T (X w - y) / n,    Hessian X^T X / n,
+
+so the GD stability threshold is ``2 / lambda_max(X^T X / n) = 2n / sigma_max(X)^2``.
+
+When ``d > n`` and the rows of ``X`` are linearly independent, the interpolating solutions
+``{w : X w = y}`` form an affine subspace; the one closest to a point ``w0`` is
+``w0 + X^+ (y - X w0)`` (:func:`min_norm_solution`), and it is where GD and SGD started at
+``w0`` converge, because their updates lie in the row space of ``X``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .quadratic import Quadratic
+from .validation import as_matrix, as_vector, positive_float, positive_int
+
+__all__ = [
+    "kernel_predict",
+    "least_squares",
+    "least_squares_batch",
+    "min_norm_solution",
+    "null_space_component",
+    "poly2_features",
+    "poly_kernel",
+]
+
+
+def _data(X, y):
+    X = as_matrix(X, "X")
+    y = as_vector(y, "y")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y has length {y.shape[0]} but X has {X.shape[0]} rows: one target per row of X"
+        )
+    return X, y
+
+
+def min_norm_solution(X, y, w0=None) -> np.ndarray:
+    """``w0 + X^+ (y - X w0)`` (``w0 = 0`` if omitted), with ``X^+`` the Moore-Penrose
+    pseudo-inverse.
+
+    If ``X w = y`` is solvable this is ``argmin {||w - w0|| : X w = y}``, the interpolant closest
+    to ``w0``; from ``w0 = 0`` it is the minimum-norm interpolant ``X^+ y``. Otherwise it is
+    the least-squares solution closest to ``w0``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+    w0 : array_like, shape (d,), optional
+
+    Returns
+    -------
+    ndarray of float64, shape (d,)
+    """
+    X, y = _data(X, y)
+    w0 = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1])
+    return w0 + np.linalg.pinv(X) @ (y - X @ w0)
+
+
+def null_space_component(X, w) -> np.ndarray:
+    """Projection of ``w`` (shape (d,) or (k, d)) on the null space of ``X``: ``w - X^+ X w``."""
+    X = as_matrix(X, "X")
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape[-1:] != (X.shape[1],) or w.ndim > 2:
+        raise ValueError(f"w must have shape (d,) or (k, d) with d={X.shape[1]}, got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w contains NaN or infinite values; pass finite numbers")
+    P_row = np.linalg.pinv(X) @ X
+    return w - w @ P_row.T
+
+
+def least_squares(X, y, reg: float = 0.0) -> Quadratic:
+    """The loss ``(1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` as a :class:`Quadratic`.
+
+    The result is callable, ``q(w) -> (loss, grad)``, for :func:`ibcore.descent.run_gd`, and
+    solves GD and gradient flow in closed form (``q.gd``, ``q.flow``).
+    """
+    X, y = _data(X, y)
+    return Quadratic.from_least_squares(X, y, reg=reg)
+
+
+def least_squares_batch(X, y):
+    """``fun_i(w, idx) -> (loss, grad)`` of ``(1/2|B|) sum_{i in B} (x_i . w - y_i)^2`` for SGD.
+
+    With ``idx = arange(n)`` this is the full loss of :func:`least_squares` (``reg = 0``).
+    """
+    X, y = _data(X, y)
+
+    def fun_i(w, idx):
+        Xb = X[idx]
+        r = Xb @ w - y[idx]
+        m = r.shape[0]
+        return 0.5 * float(r @ r) / m, Xb.T @ r / m
+
+    return fun_i
+
+
+def poly_kernel(A, B, degree: int = 2, offset: float = 1.0) -> np.ndarray:
+    """Polynomial kernel matrix ``K[i, j] = (offset + a_i . b_j)^degree`` for rows of A, B."""
+    A = as_matrix(A, "A")
+    B = as_matrix(B, "B")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"A and B need the same number of columns, got {A.shape} and {B.shape}")
+    degree = positive_int(degree, "degree")
+    offset = positive_float(offset, "offset", allow_zero=True)
+    return (offset + A @ B.T) ** degree
+
+
+def poly2_features(X) -> np.ndarray:
+    """Explicit feature map of the kernel ``(1 + x . z)^2``, so that
+    ``poly2_features(A) @ poly2_features(B).T == poly_kernel(A, B, 2, 1.0)``.
+
+    ``phi(x) = (1, sqrt(2) x_i, x_i^2, sqrt(2) x_i x_j for i < j)``, of dimension
+    ``1 + p + p (p + 1) / 2`` for inputs of dimension ``p``.
+    """
+    X = as_matrix(X, "X")
+    n, p = X.shape
+    iu, ju = np.triu_indices(p, k=1)
+    return np.hstack(
+        [
+            np.ones((n, 1)),
+            np.sqrt(2.0) * X,
+            X * X,
+            np.sqrt(2.0) * X[:, iu] * X[:, ju],
+        ]
+    )
+
+
+def kernel_predict(K_train, y, K_test) -> np.ndarray:
+    """Kernel interpolant ``h(x) = K(x, X) K(X, X)^{-1} y`` at the test points.
+
+    ``K_train = K(X, X)`` (n, n) must be symmetric positive definite; ``K_test = K(x, X)``
+    has shape (m, n). Among all functions of the RKHS that interpolate the data, ``h`` has the
+    smallest RKHS norm, ``||h||^2 = y^T K(X, X)^{-1} y``.
+    """
+    K = as_matrix(K_train, "K_train")
+    n = K.shape[0]
+    if K.shape != (n, n):
+        raise ValueError(f"K_train must be square, got shape {K.shape}")
+    y = as_vector(y, "y", length=n)
+    Kt = as_matrix(K_test, "K_test")
+    if Kt.shape[1] != n:
+        raise ValueError(f"K_test must have {n} columns (one per training point), got {Kt.shape}")
+    try:
+        chol = np.linalg.cholesky(0.5 * (K + K.T))
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(
+            "K_train is not positive definite: the kernel interpolant needs distinct points "
+            "and a strictly positive definite kernel"
+        ) from exc
+    alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, y))
+    return Kt @ alpha

@@ -1,0 +1,287 @@
+"""Quadratic losses, where gradient descent and gradient flow are solved in closed form.
+
+A quadratic loss is ``L(w) = 1/2 w^T H w - b^T w + c`` with a symmetric positive semi-definite
+Hessian ``H = V diag(lambda) V^T`` and ``b`` in the range of ``H`` (otherwise ``L`` is unbounded
+below). With ``w* = H^+ b`` (the minimiser of smallest norm) and the mode coordinates
+``z = V^T (w0 - w*)``:
+
+* gradient flow ``dw/dt = -grad L``:      ``w(t) = w* + V diag(exp(-lambda t)) z``;
+* gradient descent with step ``eta``:     ``w_k  = w* + V diag((1 - eta lambda)^k) z``;
+* loss gap of either:                      ``L - L* = 1/2 sum_i lambda_i z_i^2 f_i^2`` with the
+  per-mode factor ``f_i = exp(-lambda_i t)`` or ``(1 - eta lambda_i)^k``.
+
+GD is therefore stable iff ``|1 - eta lambda_i| < 1`` for every ``lambda_i > 0``, i.e.
+``eta < 2 / lambda_max``; modes with ``lambda_i = 0`` (directions of the null space of ``H``)
+are never changed. Eigenvalues below ``d * eps * lambda_max`` are treated as exact zeros.
+
+Least squares in the course's normalisation ``L(w) = (1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` is
+:meth:`Quadratic.from_least_squares`: ``H = X^T X / n + reg I``, ``b = X^T y / n``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .descent import DEFAULT_BLOWUP_FACTOR, Trajectory, _check_blowup, as_checkpoints
+from .validation import as_matrix, as_vector, positive_float, positive_int
+
+__all__ = ["Quadratic"]
+
+
+class Quadratic:
+    """``L(w) = 1/2 w^T H w - b^T w + c`` with ``H`` symmetric PSD and ``b`` in range(H).
+
+    Parameters
+    ----------
+    H : array_like, shape (d, d)
+        Symmetric positive semi-definite Hessian.
+    b : array_like, shape (d,), optional
+        Linear term (default 0); must lie in the range of ``H``.
+    c : float
+        Constant term.
+
+    Calling the object, ``q(w)``, returns ``(L(w), grad L(w))``, so it can be passed to
+    :func:`ibcore.descent.run_gd`.
+    """
+
+    def __init__(self, H, b=None, c: float = 0.0):
+        H = as_matrix(H, "H")
+        d = H.shape[0]
+        if H.shape != (d, d):
+            raise ValueError(f"H must be a square matrix, got shape {H.shape}")
+        scale = max(float(np.max(np.abs(H))), np.finfo(float).tiny)
+        if np.max(np.abs(H - H.T)) > 1e-12 * scale:
+            raise ValueError("H must be symmetric (got max |H - H^T| > 1e-12 max |H|)")
+        H = 0.5 * (H + H.T)
+        lam, V = np.linalg.eigh(H)
+        if lam[0] < -1e-10 * max(lam[-1], 0.0) or lam[-1] <= 0:
+            raise ValueError(
+                "H must be positive semi-definite and non-zero, got eigenvalues in "
+                f"[{lam[0]:.3g}, {lam[-1]:.3g}]"
+            )
+        lam = np.where(lam <= d * np.finfo(float).eps * lam[-1], 0.0, lam)
+        b = np.zeros(d) if b is None else as_vector(b, "b", length=d)
+        bz = V.T @ b
+        off_range = np.linalg.norm(bz[lam == 0.0])
+        if off_range > 1e-10 * max(np.linalg.norm(b), 1.0):
+            raise ValueError(
+                "b must lie in the range of H (its component in the null space of H has norm "
+                f"{off_range:.3g}); otherwise the loss is unbounded below"
+            )
+        self.H, self.b, self.c = H, b, float(c)
+        self.d = d
+        self.eigvals, self.eigvecs = lam, V
+        inv = np.divide(bz, lam, out=np.zeros(d), where=lam > 0)
+        self.minimizer = V @ inv
+        """The minimiser of smallest Euclidean norm, ``H^+ b``."""
+        self.loss_min = float(self.c - 0.5 * self.b @ self.minimizer)
+
+    @classmethod
+    def from_least_squares(cls, X, y, reg: float = 0.0) -> Quadratic:
+        """``L(w) = (1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` for ``X`` of shape (n, d)."""
+        X = as_matrix(X, "X")
+        n, d = X.shape
+        y = as_vector(y, "y", length=n)
+        reg = positive_float(reg, "reg", allow_zero=True)
+        H = X.T @ X / n + reg * np.eye(d)
+        return cls(H, X.T @ y / n, float(y @ y) / (2 * n))
+
+    # -- basic quantities --------------------------------------------------------------------
+    @property
+    def lambda_max(self) -> float:
+        return float(self.eigvals[-1])
+
+    @property
+    def lambda_min(self) -> float:
+        return float(self.eigvals[0])
+
+    @property
+    def lambda_min_positive(self) -> float:
+        return float(self.eigvals[self.eigvals > 0][0])
+
+    @property
+    def condition_number(self) -> float:
+        """``lambda_max / lambda_min`` (``inf`` if ``H`` is singular)."""
+        return np.inf if self.lambda_min == 0 else self.lambda_max / self.lambda_min
+
+    @property
+    def stability_limit(self) -> float:
+        """``2 / lambda_max``: GD converges for every start iff ``eta`` is below this."""
+        return 2.0 / self.lambda_max
+
+    def _w(self, w, name="w") -> np.ndarray:
+        w = np.asarray(w, dtype=np.float64)
+        if w.shape[-1:] != (self.d,) or w.ndim > 2:
+            raise ValueError(
+                f"{name} must have shape (d,) or (k, d) with d={self.d}, got {w.shape}"
+            )
+        return w
+
+    def loss(self, w) -> np.ndarray | float:
+        """``L(w)``; ``w`` of shape (d,) gives a float, (k, d) an array of k losses."""
+        w = self._w(w)
+        val = 0.5 * np.einsum("...i,ij,...j->...", w, self.H, w) - w @ self.b + self.c
+        return float(val) if w.ndim == 1 else val
+
+    def grad(self, w) -> np.ndarray:
+        """``grad L(w) = H w - b`` (row-wise for a (k, d) array)."""
+        w = self._w(w)
+        return w @ self.H - self.b
+
+    def __call__(self, w):
+        return self.loss(w), self.grad(w)
+
+    def modes(self, w0) -> np.ndarray:
+        """Mode coordinates ``z = V^T (w0 - w*)`` of a starting point."""
+        return self.eigvecs.T @ (as_vector(w0, "w0", length=self.d) - self.minimizer)
+
+    # -- step sizes --------------------------------------------------------------------------
+    def check_step_size(self, eta) -> float:
+        """Return ``eta`` if ``0 < eta < 2/lambda_max``; otherwise raise ``ValueError``."""
+        eta = positive_float(eta, "eta")
+        if eta >= self.stability_limit:
+            raise ValueError(
+                f"eta = {eta:.6g} is at or past the stability threshold 2/λ_max = "
+                f"{self.stability_limit:.6g} (λ_max = {self.lambda_max:.6g}): GD does not "
+                f"converge along the top eigenvector. Use eta < {self.stability_limit:.6g}, or "
+                "pass require_stable=False to study the divergence"
+            )
+        return eta
+
+    # -- closed forms ------------------------------------------------------------------------
+    def flow(self, w0, times) -> np.ndarray:
+        """Exact gradient flow ``w(t)`` at ``times`` (shape (k,)); returns shape (k, d)."""
+        t = np.atleast_1d(as_vector(np.atleast_1d(times), "times"))
+        if np.any(t < 0):
+            raise ValueError("times must be non-negative")
+        z = self.modes(w0)
+        return self.minimizer + (np.exp(-np.outer(t, self.eigvals)) * z) @ self.eigvecs.T
+
+    def _factors(self, eta: float, steps: np.ndarray) -> np.ndarray:
+        r = 1.0 - eta * self.eigvals
+        with np.errstate(over="ignore"):
+            return np.power(r[None, :], steps[:, None].astype(np.float64))
+
+    def gd_iterates(self, w0, eta, steps) -> np.ndarray:
+        """Exact GD iterates ``w_k`` for the step indices ``steps``; shape (len(steps), d).
+
+        No stability check: past ``2/lambda_max`` the values grow and may overflow to inf;
+        use :meth:`gd` for a divergence-aware run.
+        """
+        eta = positive_float(eta, "eta")
+        k = np.atleast_1d(np.asarray(steps))
+        if not np.issubdtype(k.dtype, np.integer) or np.any(k < 0):
+            raise ValueError("steps must be non-negative integers")
+        z = self.modes(w0)
+        on = z != 0  # a mode absent from w0 stays absent, even if its factor overflows
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.minimizer + (self._factors(eta, k)[:, on] * z[on]) @ self.eigvecs[:, on].T
+
+    def loss_gap(self, w0, eta, steps) -> np.ndarray:
+        """``L(w_k) - L*`` of GD for the step indices ``steps``, from the mode formula."""
+        eta = positive_float(eta, "eta")
+        k = np.atleast_1d(np.asarray(steps, dtype=np.int64))
+        z = self.modes(w0)
+        weight = 0.5 * self.eigvals * z * z
+        active = weight > 0  # a mode with no weight contributes 0, even if its factor overflows
+        f = self._factors(eta, k)[:, active]
+        with np.errstate(over="ignore"):
+            return (f * f) @ weight[active]
+
+    def gd(
+        self,
+        w0,
+        eta,
+        n_steps: int,
+        *,
+        checkpoints=None,
+        require_stable: bool = True,
+        blowup_factor: float = DEFAULT_BLOWUP_FACTOR,
+    ) -> Trajectory:
+        """Divergence-aware GD run, evaluated exactly by the closed form at the checkpoints.
+
+        With ``require_stable=True`` (default) a step size ``eta >= 2/lambda_max`` raises a
+        ``ValueError`` naming the threshold. With ``require_stable=False`` the run follows the
+        divergence policy of :mod:`ibcore.descent`: ``diverged_at`` is the first step ``k <=
+        n_steps`` at which ``L(w_k) > blowup_factor * max(1, |L(w0)|)``, found exactly from the
+        mode formula, and only checkpoints before it are returned. The cost does not depend on
+        ``n_steps`` (``n_steps = 10**9`` is fine), only on the number of checkpoints.
+        """
+        w0 = as_vector(w0, "w0", length=self.d)
+        eta = self.check_step_size(eta) if require_stable else positive_float(eta, "eta")
+        n_steps = positive_int(n_steps, "n_steps", minimum=0)
+        cps = as_checkpoints(checkpoints, n_steps)
+        blowup_factor = _check_blowup(blowup_factor)
+        diverged_at = None
+        if eta >= self.stability_limit:
+            diverged_at = self._first_blowup(w0, eta, n_steps, blowup_factor)
+        if diverged_at is not None:
+            cps = cps[cps < diverged_at]
+        w = self.gd_iterates(w0, eta, cps)
+        return Trajectory(steps=cps, w=w, loss=self.loss(w), eta=eta, diverged_at=diverged_at)
+
+    def _first_blowup(self, w0, eta, n_steps, blowup_factor) -> int | None:
+        """First k <= n_steps with L(w_k) > bound, or None (exact, from the mode formula)."""
+        loss0 = self.loss(w0)
+        excess = blowup_factor * max(1.0, abs(loss0)) - self.loss_min  # bound on L - L*
+        z = self.modes(w0)
+        r = np.abs(1.0 - eta * self.eigvals)
+        weight = 0.5 * self.eigvals * z * z
+        grow = (r > 1.0) & (weight > 0)
+        if not np.any(grow):
+            return None
+        # L - L* = D(k) + G(k): D (modes with r <= 1) is non-increasing, G (r > 1) increasing.
+        # G(k) > excess forces a blow-up; G(k) <= excess - D(0) excludes one.
+        log_w, log_r = np.log(weight[grow]), np.log(r[grow])
+        d0 = float(np.sum(weight[~grow]))
+
+        def first_g_above(level):  # first k with G(k) > level (G increasing), or None
+            if level <= 0:
+                return 0
+            lo = 0
+            hi = int(np.min(np.ceil((np.log(level) - log_w) / (2 * log_r)))) + 1
+            hi = max(hi, 0)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if np.sum(np.exp(np.minimum(log_w + 2 * mid * log_r, 700.0))) > level:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return lo
+
+        k_hi = first_g_above(excess)
+        k_lo = first_g_above(excess - d0)
+        for start in range(k_lo, min(k_hi, n_steps) + 1, 4096):
+            k = np.arange(start, min(start + 4096, k_hi + 1, n_steps + 1))
+            above = np.flatnonzero(~(self.loss_gap(w0, eta, k) <= excess))
+            if above.size:
+                return int(k[above[0]])
+        return None
+
+    def steps_to_accuracy(self, w0, eta, eps) -> int:
+        """Smallest ``k`` with ``L(w_k) - L* <= eps (L(w0) - L*)`` for GD with step ``eta``.
+
+        Requires ``eta < 2/lambda_max`` (then the gap is non-increasing in ``k``, so the answer
+        is found exactly by bisection on the mode formula).
+        """
+        eta = self.check_step_size(eta)
+        eps = positive_float(eps, "eps")
+        if eps >= 1:
+            raise ValueError(f"eps must be < 1 (a relative accuracy), got {eps}")
+        gap0 = float(self.loss_gap(w0, eta, [0])[0])
+        if gap0 == 0:
+            return 0
+        target = eps * gap0
+        hi = 1
+        while float(self.loss_gap(w0, eta, [hi])[0]) > target:
+            hi *= 2
+            if hi > 2**62:
+                raise RuntimeError("steps_to_accuracy: no convergence within 2^62 steps")
+        lo = hi // 2 if hi > 1 else 0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if float(self.loss_gap(w0, eta, [mid])[0]) > target:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo

@@ -1,0 +1,250 @@
+"""Tests of ibcore.descent: checkpoints, GD/SGD runners, divergence policy, gradient flow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ibcore.descent import (
+    FlowPath,
+    Trajectory,
+    as_checkpoints,
+    descent_lemma_slack,
+    gradient_flow,
+    log_checkpoints,
+    run_gd,
+    run_sgd,
+)
+from ibcore.linear import least_squares, least_squares_batch
+from ibcore.quadratic import Quadratic
+
+Q2 = Quadratic(np.diag([10.0, 1.0]))
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+
+
+@given(st.integers(0, 10**7), st.integers(2, 300))
+@settings(max_examples=60, deadline=None)
+def test_log_checkpoints_properties(n_steps, n_points):
+    cp = log_checkpoints(n_steps, n_points)
+    assert cp.dtype == np.int64
+    assert cp[0] == 0 and cp[-1] == n_steps
+    assert np.all(np.diff(cp) > 0)  # sorted and unique
+    assert cp.size <= n_points + 2
+
+
+def test_log_checkpoints_are_log_spaced():
+    cp = log_checkpoints(10**6, 61)
+    # between 10^2 and 10^6 the ratios of consecutive checkpoints are the constant 10^(6/60)
+    ratios = cp[1:] / np.maximum(cp[:-1], 1)
+    big = cp[:-1] >= 100
+    np.testing.assert_allclose(ratios[big], 10 ** 0.1, rtol=0.01)
+
+
+def test_checkpoint_validation():
+    with pytest.raises(ValueError, match="n_steps must be >= 0"):
+        log_checkpoints(-1)
+    with pytest.raises(ValueError, match=r"checkpoints must lie in \[0, n_steps=5\]"):
+        as_checkpoints([0, 6], 5)
+    with pytest.raises(TypeError, match="checkpoints must hold integers"):
+        as_checkpoints([0.5, 1.0], 5)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        as_checkpoints([], 5)
+    np.testing.assert_array_equal(as_checkpoints([3, 1, 3], 5), [1, 3])
+
+
+# -- run_gd --------------------------------------------------------------------------------------
+
+
+def test_run_gd_matches_closed_form():
+    w0 = np.array([1.0, -2.0])
+    traj = run_gd(Q2, w0, 0.15, 200)
+    assert isinstance(traj, Trajectory) and not traj.diverged
+    exact = Q2.gd_iterates(w0, 0.15, traj.steps)
+    # each step is a 2x2 mat-vec: relative rounding ~1e-16 per step, 200 steps
+    np.testing.assert_allclose(traj.w, exact, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(traj.loss, Q2.loss(exact), rtol=1e-10, atol=1e-300)
+    np.testing.assert_array_equal(traj.final, traj.w[-1])
+    assert traj.steps[-1] == 200
+
+
+def test_run_gd_every_step_and_times():
+    traj = run_gd(Q2, [1.0, 1.0], 0.05, 10, checkpoints=np.arange(11))
+    np.testing.assert_array_equal(traj.steps, np.arange(11))
+    np.testing.assert_allclose(traj.times, 0.05 * np.arange(11))
+    assert traj.describe().startswith("step 10: loss")
+
+
+def test_run_gd_schedule():
+    etas = [0.1, 0.05, 0.02]
+    traj = run_gd(Q2, [1.0, 1.0], lambda k: etas[k], 3, checkpoints=np.arange(4))
+    w = np.array([1.0, 1.0])
+    for k in range(3):
+        w = w - etas[k] * Q2.grad(w)
+    np.testing.assert_allclose(traj.final, w, rtol=1e-15)
+    np.testing.assert_allclose(traj.eta, etas)
+    np.testing.assert_allclose(traj.times, np.concatenate([[0], np.cumsum(etas)]))
+
+
+def test_run_gd_reports_divergence_without_nan():
+    # eta = 0.21 > 2/10: the top mode grows by |1 - 2.1| = 1.1 per step
+    traj = run_gd(Q2, [1.0, 1.0], 0.21, 10_000)
+    assert traj.diverged and traj.diverged_at is not None
+    assert np.all(np.isfinite(traj.w)) and np.all(np.isfinite(traj.loss))
+    assert np.all(traj.steps < traj.diverged_at)
+    # same step as the exact divergence-aware quadratic runner
+    exact = Q2.gd([1.0, 1.0], 0.21, 10_000, require_stable=False)
+    assert exact.diverged_at == traj.diverged_at
+    assert traj.describe() == f"diverged at step {traj.diverged_at}"
+
+
+def test_run_gd_detects_nan_and_overflow():
+    def nan_after_three(w):
+        return (float("nan") if w[0] > 3.5 else float(w[0])), np.array([-1.0])
+
+    traj = run_gd(nan_after_three, [0.0], 1.0, 10, checkpoints=np.arange(11))
+    assert traj.diverged_at == 4
+    np.testing.assert_array_equal(traj.steps, [0, 1, 2, 3])
+
+    def explode(w):
+        return float(w @ w), -1e200 * np.ones_like(w)
+
+    traj = run_gd(explode, [1.0], 1e200, 5)
+    assert traj.diverged_at == 1  # iterate overflows to inf after one step
+
+
+def test_run_gd_validation():
+    with pytest.raises(TypeError, match="fun must be callable"):
+        run_gd(3.0, [1.0], 0.1, 5)
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        run_gd(Q2, [1.0, 1.0], 0.0, 5)
+    with pytest.raises(ValueError, match=r"eta\(1\) \(the step-size schedule\) must be > 0"):
+        run_gd(Q2, [1.0, 1.0], lambda k: 0.1 - 0.1 * k, 5)
+    with pytest.raises(ValueError, match="w0 contains 1 NaN"):
+        run_gd(Q2, [np.nan, 1.0], 0.1, 5)
+    with pytest.raises(ValueError, match=r"gradient of shape \(3,\), expected \(2,\)"):
+        run_gd(lambda w: (0.0, np.zeros(3)), [1.0, 1.0], 0.1, 5)
+    with pytest.raises(TypeError, match=r"must return a tuple \(loss, grad\)"):
+        run_gd(lambda w: 0.0, [1.0, 1.0], 0.1, 5)
+    with pytest.raises(ValueError, match="loss at the initial point w0 is not finite"):
+        run_gd(lambda w: (np.inf, w), [1.0], 0.1, 5)
+    with pytest.raises(ValueError, match="blowup_factor must be >= 1"):
+        run_gd(Q2, [1.0, 1.0], 0.1, 5, blowup_factor=0.5)
+
+
+# -- run_sgd -------------------------------------------------------------------------------------
+
+
+def _problem(n=6, d=15, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.standard_normal(n)
+
+
+def test_sgd_full_batch_equals_gd():
+    X, y = _problem()
+    n = X.shape[0]
+    sgd = run_sgd(least_squares_batch(X, y), np.zeros(15), 0.05, 50, n, batch_size=n,
+                  replace=False, seed=0)
+    gd = run_gd(least_squares(X, y), np.zeros(15), 0.05, 50)
+    np.testing.assert_array_equal(sgd.steps, gd.steps)
+    # same update (a permuted batch only reorders a sum): agreement to rounding
+    np.testing.assert_allclose(sgd.w, gd.w, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(sgd.loss, gd.loss, rtol=1e-11)
+
+
+def test_sgd_is_seeded_and_records_full_loss():
+    X, y = _problem()
+    fun_i = least_squares_batch(X, y)
+    a = run_sgd(fun_i, np.zeros(15), 0.05, 300, 6, seed=3)
+    b = run_sgd(fun_i, np.zeros(15), 0.05, 300, 6, seed=3)
+    c = run_sgd(fun_i, np.zeros(15), 0.05, 300, 6, seed=4)
+    np.testing.assert_array_equal(a.w, b.w)
+    assert not np.array_equal(a.w, c.w)
+    full = least_squares(X, y)
+    # residual form vs expanded quadratic form: cancellation error ~ eps * ||y||^2 / (2n)
+    np.testing.assert_allclose(a.loss, full.loss(a.w), rtol=1e-12, atol=1e-14 * float(y @ y))
+
+
+def test_sgd_divergence_and_validation():
+    X, y = _problem()
+    fun_i = least_squares_batch(X, y)
+    traj = run_sgd(fun_i, np.zeros(15), 50.0, 10_000, 6, seed=0)
+    assert traj.diverged and np.all(np.isfinite(traj.w))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        run_sgd(fun_i, np.zeros(15), 0.1, 10, 6, seed=None)
+    with pytest.raises(ValueError, match="batch_size=7 exceeds n_samples=6"):
+        run_sgd(fun_i, np.zeros(15), 0.1, 10, 6, batch_size=7, replace=False, seed=0)
+    with pytest.raises(TypeError, match="fun_i must be callable"):
+        run_sgd(None, np.zeros(15), 0.1, 10, 6, seed=0)
+    with pytest.raises(ValueError, match="n_samples must be >= 1"):
+        run_sgd(fun_i, np.zeros(15), 0.1, 10, 0, seed=0)
+
+
+# -- gradient flow -------------------------------------------------------------------------------
+
+
+def test_gradient_flow_solver_matches_exact_solution():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((4, 4))
+    q = Quadratic(A @ A.T + 0.1 * np.eye(4), b=rng.standard_normal(4))
+    w0 = rng.standard_normal(4)
+    t = np.array([0.0, 0.1, 1.0, 10.0, 100.0])
+
+    def fun(w):  # a plain callable, so the ODE solver is used
+        return q(w)
+
+    ode = gradient_flow(fun, w0, t)
+    exact = gradient_flow(q, w0, t)  # dispatches to the eigen-solution
+    assert isinstance(ode, FlowPath)
+    np.testing.assert_allclose(exact.w, q.flow(w0, t), rtol=0, atol=0)
+    # rtol=1e-10, atol=1e-12 in the solver: global error well below 1e-7 over this horizon
+    np.testing.assert_allclose(ode.w, exact.w, atol=1e-7)
+    np.testing.assert_allclose(ode.loss, exact.loss, atol=1e-7)
+
+
+def test_gradient_flow_log_time_reaches_long_horizons():
+    # L(w) = log(1 + exp(-w)) (logistic loss of one separable point): w(t) ~ log t
+    def fun(w):
+        return float(np.logaddexp(0.0, -w[0])), np.array([-1.0 / (1.0 + np.exp(w[0]))])
+
+    t = np.array([0.0, 1e2, 1e4, 1e6])
+    path = gradient_flow(fun, [0.0], t, log_time=True)
+    # exact solution: dw/dt = 1/(1 + e^w) integrates to w + e^w = t + 1 (w(0) = 0)
+    from scipy.optimize import brentq
+
+    exact = np.array([brentq(lambda w, s=s: w + np.exp(w) - s, -1.0, np.log(s) + 1.0,
+                             xtol=1e-14) for s in t + 1])
+    assert exact[-1] > 13.8  # ~ log(1e6): a horizon the plain-time solver would crawl to
+    np.testing.assert_allclose(path.w[:, 0], exact, rtol=1e-6, atol=1e-8)
+
+
+def test_gradient_flow_validation():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        gradient_flow(Q2, [1.0, 1.0], [0.0, 2.0, 1.0])
+    with pytest.raises(TypeError, match="fun must be callable"):
+        gradient_flow("q", [1.0, 1.0], [0.0, 1.0])
+
+
+# -- descent lemma -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("eta_factor", [0.2, 1.0, 1.9])
+def test_descent_lemma_slack_nonnegative_on_quadratic(eta_factor):
+    X, y = _problem(n=20, d=5, seed=2)
+    q = least_squares(X, y)
+    eta = eta_factor / q.lambda_max
+    traj = run_gd(q, np.zeros(5), eta, 50, checkpoints=np.arange(51))
+    slack = descent_lemma_slack(traj, q, q.lambda_max)
+    assert slack.shape == (50,)
+    assert slack.min() >= -1e-12 * max(1.0, traj.loss[0])
+
+
+def test_descent_lemma_slack_detects_wrong_constant():
+    # with a smoothness constant 10x too small the "lemma" must fail somewhere: the test can fail
+    traj = run_gd(Q2, [1.0, 1.0], 0.19, 20, checkpoints=np.arange(21))
+    assert descent_lemma_slack(traj, Q2, 1.0).min() < 0
+    with pytest.raises(ValueError, match="no consecutive recorded steps"):
+        descent_lemma_slack(run_gd(Q2, [1.0, 1.0], 0.1, 20, checkpoints=[0, 5, 20]), Q2, 10.0)

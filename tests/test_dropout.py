@@ -1,0 +1,370 @@
+"""Tests of ibcore.dropout: the explicit dropout regularizer, its Monte-Carlo check, the induced
+regularizer, the closed-form optimum, dropout SGD, input dropout and the dropout kernel."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ibcore.dropout import (
+    column_products,
+    completion_regularizer,
+    dropout_kernel,
+    dropout_lambda,
+    dropout_optimum,
+    dropout_penalty,
+    equalization_gap_2d,
+    equalized_factorization,
+    equalizing_rotation,
+    expected_dropout_loss,
+    explicit_objective,
+    factorization_contributions,
+    induced_regularizer,
+    input_dropout_contributions,
+    input_dropout_ridge,
+    mc_dropout_kernel,
+    mc_dropout_loss,
+    minimize_explicit_objective,
+    nuclear_norm,
+    relu_path_regularizer,
+    sensing_contributions,
+    top_layer_contributions,
+    train_dropout_sgd,
+)
+
+RNG = np.random.default_rng(20240611)
+
+
+def _matrix(s, seed=0):
+    rng = np.random.default_rng(seed)
+    d = len(s)
+    W, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    Y, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return (W * np.asarray(s, float)) @ Y.T
+
+
+def _exact_by_enumeration(C, Y, p):
+    """E_B of the dropout loss by summing over all 2^r masks (one mask shared by all examples,
+    which has the same expectation as independent masks)."""
+    _, r, _ = C.shape
+    total = 0.0
+    for bits in itertools.product([0, 1], repeat=r):
+        b = np.array(bits, float)
+        prob = np.prod(np.where(b == 1, 1 - p, p))
+        pred = np.einsum("j,ijo->io", b / (1 - p), C)
+        total += prob * np.mean(np.sum((Y - pred) ** 2, axis=1))
+    return total
+
+
+# -- dropout_penalty ---------------------------------------------------------------------------
+
+
+def test_dropout_penalty_formula():
+    U = np.array([[1.0, 2.0], [0.0, 1.0]])
+    V = np.array([[3.0, 0.0], [4.0, 1.0], [0.0, 2.0]])
+    # column 1: ||u||^2 = 1, ||v||^2 = 25; column 2: ||u||^2 = 5, ||v||^2 = 5
+    assert dropout_penalty(U, V, 0.5) == pytest.approx(1.0 * (25 + 25))
+    assert dropout_penalty(U, V, 0.2) == pytest.approx(0.25 * 50)
+    assert dropout_penalty(U, V, 0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("U", "V", "p", "err", "match"),
+    [
+        (np.ones((2, 2)), np.ones((3, 3)), 0.5, ValueError, "same number of columns"),
+        (np.ones((2, 2)), np.ones((3, 2)), 1.0, ValueError, "p must lie in"),
+        (np.ones((2, 2)), np.ones((3, 2)), -0.1, ValueError, "p must lie in"),
+        (np.ones((2, 2)), np.ones((3, 2)), float("nan"), ValueError, "p must be finite"),
+        (np.ones(2), np.ones((3, 2)), 0.5, ValueError, "U must be a 2-D"),
+        (np.ones((2, 2)), np.full((3, 2), np.nan), 0.5, ValueError, "V contains"),
+        ("ab", np.ones((3, 2)), 0.5, TypeError, "U must be a numeric"),
+        (np.ones((2, 2)), np.ones((3, 2)), "0.5", TypeError, "p must be a real"),
+    ],
+)
+def test_dropout_penalty_rejects_bad_input(U, V, p, err, match):
+    with pytest.raises(err, match=match):
+        dropout_penalty(U, V, p)
+
+
+# -- the master identity -----------------------------------------------------------------------
+
+
+@given(st.integers(1, 5), st.integers(1, 4), st.floats(0.0, 0.9), st.integers(0, 10**6))
+@settings(max_examples=40, deadline=None)
+def test_expected_loss_equals_enumeration(r, n, p, seed):
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((n, r, 2))
+    Y = rng.standard_normal((n, 2))
+    dec = expected_dropout_loss(C, Y, p)
+    assert dec.total == pytest.approx(_exact_by_enumeration(C, Y, p), rel=1e-10, abs=1e-12)
+
+
+def test_factorization_identity_matches_penalty_and_mc():
+    U, V = RNG.standard_normal((4, 3)), RNG.standard_normal((5, 3))
+    M = RNG.standard_normal((4, 5))
+    p = 0.3
+    dec = expected_dropout_loss(factorization_contributions(U, V), M.reshape(1, -1), p)
+    assert dec.plain == pytest.approx(np.sum((M - U @ V.T) ** 2), rel=1e-12)
+    assert dec.regularizer == pytest.approx(dropout_penalty(U, V, p), rel=1e-12)
+    est = mc_dropout_loss(factorization_contributions(U, V), M.reshape(1, -1), p,
+                          n_samples=40000, seed=1)
+    # 4 standard errors: a correct estimator fails with probability ~6e-5 (normal approx.)
+    assert abs(est.mean - dec.total) < 4 * est.se
+    # and the estimator can fail: a wrong lam (p instead of p/(1-p)) is many SEs away
+    wrong = dec.plain + p * dec.regularizer / dropout_lambda(p)
+    assert abs(est.mean - wrong) > 10 * est.se
+
+
+def test_sensing_identity_mc():
+    U, V = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+    A = RNG.standard_normal((20, 3, 3))
+    y = np.einsum("ab,iab->i", RNG.standard_normal((3, 3)), A)
+    C = sensing_contributions(U, V, A)
+    assert C.shape == (20, 4, 1)
+    np.testing.assert_allclose(C.sum(axis=1)[:, 0], np.einsum("ab,iab->i", U @ V.T, A))
+    dec = expected_dropout_loss(C, y[:, None], 0.5)
+    est = mc_dropout_loss(C, y[:, None], 0.5, n_samples=20000, seed=2)
+    assert abs(est.mean - dec.total) < 4 * est.se
+
+
+def test_mc_is_seeded_and_zero_variance_at_p0():
+    C, Y = RNG.standard_normal((3, 2, 1)), RNG.standard_normal((3, 1))
+    a = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
+    b = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
+    assert a == b
+    z = mc_dropout_loss(C, Y, 0.0, n_samples=10, seed=7)
+    assert z.se == 0.0 and z.mean == pytest.approx(expected_dropout_loss(C, Y, 0.0).plain)
+
+
+def test_mc_and_expected_reject_bad_shapes():
+    with pytest.raises(ValueError, match="Y must have shape"):
+        expected_dropout_loss(np.ones((2, 3, 1)), np.ones((3, 1)), 0.5)
+    with pytest.raises(ValueError, match="C must be 3-D"):
+        mc_dropout_loss(np.ones((2, 3)), np.ones((2, 1)), 0.5, n_samples=10, seed=0)
+    with pytest.raises(ValueError, match="n_samples must be >= 2"):
+        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_samples=1, seed=0)
+    with pytest.raises(TypeError, match="seed must be"):
+        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_samples=10, seed=None)
+    with pytest.raises(ValueError, match="A must have shape"):
+        sensing_contributions(np.ones((2, 1)), np.ones((3, 1)), np.ones((4, 3, 2)))
+
+
+def test_input_dropout_regularizer_is_diagonal_ridge():
+    X = RNG.standard_normal((30, 4)) @ np.array(
+        [[1, 0.8, 0, 0], [0, 1, 0.5, 0], [0, 0, 1, 0], [0, 0, 0, 2.0]]
+    )
+    y = RNG.standard_normal(30)
+    u = RNG.standard_normal(4)
+    p = 0.4
+    lam = dropout_lambda(p)
+    dec = expected_dropout_loss(input_dropout_contributions(X, u), y[:, None], p)
+    C_hat = X.T @ X / 30
+    assert dec.regularizer == pytest.approx(lam * u @ np.diag(np.diag(C_hat)) @ u, rel=1e-12)
+    # the minimizer: gradient of the expected loss vanishes there, and it is not rescaled OLS
+    w = input_dropout_ridge(X, y, p)
+    grad = -2 / 30 * X.T @ (y - X @ w) + 2 * lam * np.diag(C_hat) * w
+    np.testing.assert_allclose(grad, 0, atol=1e-12)
+    ols = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert np.linalg.norm(w - ols / (1 + lam)) > 1e-2 * np.linalg.norm(w)
+    # for orthogonal features with equal norms the two coincide
+    Q, _ = np.linalg.qr(RNG.standard_normal((30, 4)))
+    np.testing.assert_allclose(input_dropout_ridge(Q, y, p),
+                               np.linalg.lstsq(Q, y, rcond=None)[0] / (1 + lam), rtol=1e-10)
+    with pytest.raises(ValueError, match="singular"):
+        input_dropout_ridge(np.zeros((3, 2)), np.ones(3), 0.5)
+
+
+def test_top_layer_and_relu_path():
+    W1, W2 = RNG.standard_normal((5, 3)), RNG.standard_normal((2, 5))
+    X = RNG.standard_normal((200000, 3))
+    H = np.maximum(X @ W1.T, 0)
+    C = top_layer_contributions(W2, H[:50])
+    np.testing.assert_allclose(C.sum(axis=1), H[:50] @ W2.T, rtol=1e-12)
+    p = 0.25
+    per = np.sum(W2**2, axis=0) * H**2 * dropout_lambda(p)
+    vals = per.sum(axis=1)
+    se = vals.std(ddof=1) / np.sqrt(vals.size)
+    assert abs(vals.mean() - relu_path_regularizer(W1, W2, p)) < 4 * se
+    with pytest.raises(ValueError, match="must agree"):
+        top_layer_contributions(np.ones((2, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="W2 must have"):
+        relu_path_regularizer(np.ones((3, 2)), np.ones((2, 4)), 0.5)
+
+
+def test_completion_regularizer_by_enumeration():
+    U, V = RNG.standard_normal((4, 3)), RNG.standard_normal((5, 3))
+    mu = RNG.random(4) + 0.1
+    nu = RNG.random(5) + 0.1
+    mu, nu = mu / mu.sum(), nu / nu.sum()
+    p = 0.5
+    # E over the sampled entry (a, b) of lam * sum_j (U[a, j] V[b, j])^2, summed exactly
+    exact = sum(
+        mu[a] * nu[b] * np.sum((U[a] * V[b]) ** 2) for a in range(4) for b in range(5)
+    )
+    assert completion_regularizer(U, V, mu, nu, p) == pytest.approx(exact, rel=1e-12)
+    with pytest.raises(ValueError, match="probability vector"):
+        completion_regularizer(U, V, np.ones(4), nu, p)
+
+
+# -- induced regularizer and equalization ------------------------------------------------------
+
+
+@given(st.integers(1, 7), st.integers(0, 10**6))
+@settings(max_examples=40, deadline=None)
+def test_equalizing_rotation(d, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((d, d))
+    G = A @ A.T
+    Q = equalizing_rotation(G)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(d), atol=1e-12)
+    np.testing.assert_allclose(np.diag(Q.T @ G @ Q), np.trace(G) / d, atol=1e-10 * np.trace(G))
+
+
+def test_equalizing_rotation_rejects_nonsymmetric():
+    with pytest.raises(ValueError, match="symmetric"):
+        equalizing_rotation(np.array([[1.0, 2.0], [0.0, 1.0]]))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_induced_regularizer_lower_bound_and_attained(weighted):
+    M = RNG.standard_normal((4, 2)) @ RNG.standard_normal((2, 5))
+    r = 4
+    mu = nu = None
+    if weighted:
+        mu = RNG.random(4) + 0.2
+        nu = RNG.random(5) + 0.2
+        mu, nu = mu / mu.sum(), nu / nu.sum()
+    wm = np.ones(4) if mu is None else mu
+    wn = np.ones(5) if nu is None else nu
+
+    def R(U, V):
+        return np.sum((wm @ U**2) * (wn @ V**2))
+
+    theta = induced_regularizer(M, r, mu=mu, nu=nu)
+    U, V = equalized_factorization(M, r, mu=mu, nu=nu)
+    np.testing.assert_allclose(U @ V.T, M, atol=1e-12)
+    assert R(U, V) == pytest.approx(theta, rel=1e-10)
+    Uw, Vw = np.sqrt(wm)[:, None] * U, np.sqrt(wn)[:, None] * V
+    np.testing.assert_allclose(column_products(Uw, Vw), np.sqrt(theta / r), rtol=1e-10)
+    # any other factorization U A, V A^{-T} is no better (Cauchy-Schwarz + triangle inequality)
+    for _ in range(50):
+        A = RNG.standard_normal((r, r))
+        assert R(U @ A, V @ np.linalg.inv(A).T) >= theta * (1 - 1e-10)
+    with pytest.raises(ValueError, match="smaller than rank"):
+        equalized_factorization(M, 1)
+
+
+def test_nuclear_norm():
+    assert nuclear_norm(np.diag([3.0, -2.0])) == pytest.approx(5.0)
+
+
+def test_literal_theorem_counterexample():
+    """For U = I, V = [[1, 0], [1, 1]] no rotation equalizes the column products at
+    ||U V^T||_* / 2 (the unbalanced statement is false); rigorous via a Lipschitz bound."""
+    U = np.eye(2)
+    V = np.array([[1.0, 0.0], [1.0, 1.0]])
+    _, gap, bound = equalization_gap_2d(U, V)
+    assert bound > 0.1 and gap.min() == pytest.approx(0.107, abs=1e-3)
+    # the balanced factorization of the same product can be equalized exactly
+    Ub, Vb = equalized_factorization(U @ V.T, 2)
+    _, gap_b, _ = equalization_gap_2d(Ub, Vb, n_grid=11)
+    assert gap_b[0] < 1e-12  # theta = 0: Ub, Vb themselves
+    with pytest.raises(ValueError, match="exactly 2 columns"):
+        equalization_gap_2d(np.ones((2, 3)), np.ones((2, 3)))
+
+
+# -- closed-form optimum -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.4, 0.7])
+@pytest.mark.parametrize("r", [1, 3, 5])
+def test_dropout_optimum_matches_numerical_minimum(p, r):
+    M = _matrix([1.0, 0.8, 0.5, 0.3, 0.1])
+    opt = dropout_optimum(M, r, p)
+    U, V, val = minimize_explicit_objective(M, r, p, seed=0)
+    assert val == pytest.approx(opt.value, rel=1e-8, abs=1e-12)
+    assert explicit_objective(U, V, M, p) == pytest.approx(val, rel=1e-10)
+    np.testing.assert_allclose(U @ V.T, opt.product, atol=1e-5)
+    assert np.linalg.matrix_rank(opt.product, tol=1e-9) == opt.rho
+    if p > 0 and opt.rho > 1:  # equalized column products at the optimum
+        cp = column_products(U, V)
+        np.testing.assert_allclose(cp, cp.mean(), rtol=1e-3)
+
+
+def test_dropout_optimum_tied_autoencoder():
+    W, _ = np.linalg.qr(RNG.standard_normal((5, 5)))
+    M = (W * [1.0, 0.7, 0.4, 0.2, 0.0]) @ W.T
+    for p, r in [(0.3, 2), (0.6, 4)]:
+        opt = dropout_optimum(M, r, p)
+        U, _, val = minimize_explicit_objective(M, r, p, seed=1, tied=True)
+        assert val == pytest.approx(opt.value, rel=1e-8)
+        np.testing.assert_allclose(U @ U.T, opt.product, atol=1e-5)
+        norms = np.linalg.norm(U, axis=0)
+        np.testing.assert_allclose(norms, norms.mean(), rtol=1e-3)
+
+
+def test_dropout_optimum_seed_spot_values():
+    """Digest C11.6: eigenvalues (5, 3, 1, 0.5, 0.2, 0), width 3."""
+    M = np.diag([5, 3, 1, 0.5, 0.2, 0.0])
+    for lam, rho, alpha in [(0.1, 3, 0.3 * 3 / 3.3), (1.0, 2, 1.6), (3.0, 2, 8 / 3)]:
+        opt = dropout_optimum(M, 3, lam / (1 + lam))
+        assert opt.rho == rho
+        assert opt.alpha == pytest.approx(alpha, rel=1e-12)
+
+
+def test_dropout_optimum_limits():
+    M = _matrix([1.0, 0.5, 0.2])
+    opt = dropout_optimum(M, 3, 0.0)
+    np.testing.assert_allclose(opt.product, M, atol=1e-12)
+    assert dropout_optimum(np.zeros((3, 3)), 2, 0.5).rho == 0
+    # large p: rank one, shrinkage -> s_1 (the product vanishes as p -> 1)
+    big = dropout_optimum(M, 3, 0.999)
+    assert big.rho == 1 and big.singular_values[0] < 0.01
+
+
+# -- dropout SGD -------------------------------------------------------------------------------
+
+
+def test_train_dropout_sgd_reaches_closed_form():
+    M = _matrix([1.0, 0.8, 0.6, 0.4, 0.25, 0.15])
+    for p, r in [(0.0, 3), (0.4, 4), (0.8, 3)]:
+        res = train_dropout_sgd(M, r, p, seed=3, n_steps=3000, batch=16)
+        assert res.diverged_at is None
+        sv = np.linalg.svd(res.product, compute_uv=False)
+        opt = dropout_optimum(M, r, p)
+        # 0.02 * s_1: a fifth of the smallest shrinkage alpha > 0 on this grid (~0.1)
+        assert np.max(np.abs(sv - opt.singular_values)) < 0.02
+        assert res.objective[-1] < res.objective[0]
+
+
+def test_train_dropout_sgd_is_seeded_and_validates():
+    M = _matrix([1.0, 0.5])
+    a = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50)
+    b = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50)
+    np.testing.assert_array_equal(a.product, b.product)
+    with pytest.raises(ValueError, match=r"lr = .* is too large"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, lr=1.0)
+    with pytest.raises(ValueError, match="p must lie"):
+        train_dropout_sgd(M, 2, 1.0, seed=1)
+    with pytest.raises(TypeError, match="r must be an integer"):
+        train_dropout_sgd(M, 2.0, 0.5, seed=1)
+
+
+# -- kernel ------------------------------------------------------------------------------------
+
+
+def test_dropout_kernel_matches_mc():
+    Phi = RNG.standard_normal((4, 50))
+    K = Phi @ Phi.T / 50
+    p = 0.3
+    Kd = dropout_kernel(K, p)
+    np.testing.assert_allclose(np.diag(Kd), np.diag(K) / 0.7)
+    np.testing.assert_allclose(Kd - np.diag(np.diag(Kd)), K - np.diag(np.diag(K)))
+    mean, se = mc_dropout_kernel(Phi, p, n_samples=4000, seed=0)
+    assert np.all(np.abs(mean - Kd) < 4.5 * se + 1e-15)  # 16 entries, 4.5 SE each
+    with pytest.raises(ValueError, match="square"):
+        dropout_kernel(np.ones((2, 3)), 0.5)

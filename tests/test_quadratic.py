@@ -1,0 +1,153 @@
+"""Tests of ibcore.quadratic: closed forms of GD and gradient flow, stability, divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ibcore.descent import run_gd
+from ibcore.quadratic import Quadratic
+
+
+def _random_quadratic(seed, d=5, rank=None):
+    rng = np.random.default_rng(seed)
+    rank = d if rank is None else rank
+    A = rng.standard_normal((d, rank))
+    H = A @ A.T
+    b = H @ rng.standard_normal(d)  # in range(H)
+    return Quadratic(H, b, c=1.0), rng
+
+
+def test_minimizer_and_loss_min():
+    q, _ = _random_quadratic(0)
+    np.testing.assert_allclose(q.grad(q.minimizer), 0.0, atol=1e-10)
+    assert q.loss_min == pytest.approx(q.loss(q.minimizer), rel=1e-12)
+    np.testing.assert_allclose(q.minimizer, np.linalg.solve(q.H, q.b), rtol=1e-8)
+
+
+def test_singular_minimizer_is_min_norm():
+    q, _ = _random_quadratic(1, d=6, rank=3)
+    assert np.sum(q.eigvals == 0.0) == 3 and q.condition_number == np.inf
+    np.testing.assert_allclose(q.minimizer, np.linalg.pinv(q.H) @ q.b, rtol=1e-7, atol=1e-9)
+
+
+@given(st.integers(0, 10_000), st.floats(0.05, 1.95))
+@settings(max_examples=40, deadline=None)
+def test_closed_form_equals_iteration(seed, eta_factor):
+    q, rng = _random_quadratic(seed, d=4, rank=int(seed % 4) + 1)
+    w0 = rng.standard_normal(4)
+    eta = eta_factor / q.lambda_max
+    traj = run_gd(q, w0, eta, 60, checkpoints=np.arange(61))
+    exact = q.gd_iterates(w0, eta, traj.steps)
+    scale = 1.0 + np.linalg.norm(w0) + np.linalg.norm(q.minimizer)
+    # 60 steps of a stable linear map: rounding errors do not grow (|factors| <= 1)
+    np.testing.assert_allclose(traj.w, exact, atol=1e-11 * scale)
+
+
+def test_flow_is_limit_of_gd():
+    q, rng = _random_quadratic(3)
+    w0 = rng.standard_normal(5)
+    t = 2.0
+    errs = []
+    for n in (100, 200, 400):
+        w_gd = q.gd_iterates(w0, t / n, [n])[0]
+        errs.append(np.linalg.norm(w_gd - q.flow(w0, [t])[0]))
+    # forward Euler is first order: halving eta halves the error (ratio 2 up to O(eta))
+    assert 1.8 < errs[0] / errs[1] < 2.2 and 1.8 < errs[1] / errs[2] < 2.2
+
+
+def test_flow_derivative_is_minus_gradient():
+    q, rng = _random_quadratic(4)
+    w0 = rng.standard_normal(5)
+    h = 1e-6
+    w = q.flow(w0, [1.0 - h, 1.0, 1.0 + h])
+    # central difference: error O(h^2 * |w'''|) ~ 1e-12, plus rounding ~ eps/h ~ 1e-10
+    np.testing.assert_allclose((w[2] - w[0]) / (2 * h), -q.grad(w[1]), atol=1e-7)
+
+
+def test_stability_threshold_error_message():
+    q = Quadratic(np.diag([4.0, 1.0]))
+    with pytest.raises(ValueError, match=r"stability threshold 2/λ_max = 0\.5 \(λ_max = 4\)"):
+        q.gd([1.0, 1.0], 0.5, 10)
+    with pytest.raises(ValueError, match="require_stable=False"):
+        q.steps_to_accuracy([1.0, 1.0], 0.6, 1e-3)
+    assert q.check_step_size(0.4999) == 0.4999
+
+
+@pytest.mark.parametrize("eta", [0.26, 0.3, 0.6])
+def test_exact_divergence_step_matches_iteration(eta):
+    q = Quadratic(np.diag([8.0, 1.0]), b=[1.0, 2.0])
+    w0 = [1.0, -1.0]
+    exact = q.gd(w0, eta, 5000, require_stable=False)
+    run = run_gd(q, w0, eta, 5000)
+    assert exact.diverged_at is not None and exact.diverged_at == run.diverged_at
+    assert np.all(exact.steps < exact.diverged_at) and np.all(np.isfinite(exact.w))
+    # the closed form's bound is the run's bound, so the step before still fits under it
+    assert q.loss(q.gd_iterates(w0, eta, [exact.diverged_at - 1])[0]) <= 1e12 * max(
+        1.0, abs(q.loss(np.asarray(w0)))
+    )
+
+
+def test_divergence_not_reported_when_horizon_is_short_or_mode_absent():
+    q = Quadratic(np.diag([8.0, 1.0]))
+    assert q.gd([1.0, 1.0], 0.3, 5, require_stable=False).diverged_at is None
+    # no component along the unstable mode: in exact arithmetic it never grows
+    traj = q.gd([0.0, 1.0], 0.3, 10**9, require_stable=False)
+    assert traj.diverged_at is None and traj.steps[-1] == 10**9
+
+
+def test_huge_horizons_cost_nothing():
+    q, rng = _random_quadratic(5)
+    traj = q.gd(rng.standard_normal(5), 1.0 / q.lambda_max, 10**12)
+    assert traj.steps[-1] == 10**12
+    np.testing.assert_allclose(traj.final, q.minimizer, atol=1e-8)
+
+
+def test_steps_to_accuracy_is_minimal_and_scales_with_kappa():
+    for kappa in (10.0, 100.0, 1000.0):
+        q = Quadratic(np.diag([1.0, 1.0 / kappa]))
+        w0 = np.array([1.0, 1.0])
+        eps = 1e-6
+        k = q.steps_to_accuracy(w0, 1.0, eps)
+        gap = q.loss_gap(w0, 1.0, [k - 1, k])
+        gap0 = q.loss_gap(w0, 1.0, [0])[0]
+        assert gap[1] <= eps * gap0 < gap[0]
+        # slow mode alone: (1 - 1/kappa)^(2k) = eps * (1 + kappa)  =>  k ~ kappa/2 log(1/eps')
+        expected = np.log(eps * (1 + kappa)) / (2 * np.log1p(-1 / kappa))
+        assert abs(k - expected) <= 1.0
+    assert q.steps_to_accuracy(q.minimizer, 1.0, 1e-3) == 0
+
+
+def test_validation_messages():
+    with pytest.raises(ValueError, match="H must be symmetric"):
+        Quadratic([[1.0, 2.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        Quadratic(np.diag([1.0, -1.0]))
+    with pytest.raises(ValueError, match="square"):
+        Quadratic(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="b must lie in the range of H"):
+        Quadratic(np.diag([1.0, 0.0]), b=[0.0, 1.0])
+    with pytest.raises(ValueError, match="b must have length 2"):
+        Quadratic(np.eye(2), b=[1.0])
+    with pytest.raises(ValueError, match=r"w must have shape \(d,\) or \(k, d\) with d=2"):
+        Quadratic(np.eye(2)).loss(np.ones(3))
+    with pytest.raises(ValueError, match="eps must be < 1"):
+        Quadratic(np.eye(2)).steps_to_accuracy([1.0, 1.0], 0.5, 2.0)
+    with pytest.raises(ValueError, match="reg must be >= 0"):
+        Quadratic.from_least_squares(np.eye(2), [1.0, 1.0], reg=-1.0)
+
+
+def test_least_squares_normalisation_and_ridge_shift():
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((30, 4)), rng.standard_normal(30)
+    q = Quadratic.from_least_squares(X, y)
+    w = rng.standard_normal(4)
+    assert q.loss(w) == pytest.approx(0.5 * np.mean((X @ w - y) ** 2), rel=1e-12)
+    np.testing.assert_allclose(q.grad(w), X.T @ (X @ w - y) / 30, rtol=1e-12)
+    lam = 0.3
+    q_reg = Quadratic.from_least_squares(X, y, reg=lam)
+    # every Hessian eigenvalue shifts by exactly reg
+    np.testing.assert_allclose(q_reg.eigvals, q.eigvals + lam, rtol=1e-12)
+    assert q_reg.condition_number < q.condition_number
