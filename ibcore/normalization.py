@@ -1,0 +1,649 @@
+"""Normalization layers, scale invariance, effective learning rates and weight decay.
+
+Conventions
+    A loss ``L`` is *scale-invariant* in ``w`` if ``L(c w) = L(w)`` for every ``c > 0``. Then
+
+    * ``<grad L(w), w> = 0`` and ``grad L(c w) = grad L(w) / c``;
+    * the *spherical gradient* ``G(w) = ||grad L(w / ||w||)|| = ||w|| ||grad L(w)||`` depends on
+      the direction only;
+    * gradient descent with weight decay ``lam``, ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``,
+      obeys the exact norm recursion (Pythagoras, the two terms are orthogonal)
+
+          ||w_{t+1}||^2 = (1 - eta lam)^2 ||w_t||^2 + eta^2 G(w_t)^2 / ||w_t||^2,
+
+    * and moves the direction ``w / ||w||`` like a step of size ``eta_eff = eta / ||w||^2`` on the
+      unit sphere (the *effective learning rate*).
+
+Contents
+    * :class:`NormalizedLinear`: a numpy scale-invariant regression loss
+      ``L(w) = (1/2n) ||g X w / ||w|| - y||^2`` (a weight-normalised linear unit with a frozen
+      gain ``g``), with its gradient, Hessian, and the same model without normalisation.
+    * :class:`RotationLoss`: the 2-D toy ``L(w) = c * angle(w)`` whose spherical gradient norm is
+      the constant ``c`` (the norm equilibrium is then exact).
+    * :func:`run_scale_invariant_gd`: GD (+ weight decay) recording norms, spherical gradients and
+      effective learning rates at every step, for one or a batch of initial points.
+    * :func:`exponential_schedule`, :func:`equivalence_scale`: the weight-decay <-> exponential
+      learning-rate schedule conversion of Li & Arora (2020).
+    * :func:`equilibrium_norm`: the fixed point of the norm recursion.
+    * :func:`sphere_smoothness`, :func:`convergence_count_bound`, :func:`wd_convergence_time_bound`:
+      the constants of the convergence theorems of the chapter.
+    * :func:`product_gd`, :func:`product_blowup_threshold`: GD on the overparametrised 1-D logistic
+      regression ``W = w_1 ... w_k`` of the motivation.
+    * torch (float64): :class:`ScaleInvariantMLP`, :class:`BNClassifier`, :func:`torch_objective`,
+      :func:`empirical_ntk`, :func:`train_bn_classifier`.
+
+All numpy arrays are float64 and every public function validates its arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import (
+    as_array,
+    as_matrix,
+    as_vector,
+    check_rng,
+    positive_float,
+    positive_int,
+)
+
+__all__ = [
+    "BNClassifier",
+    "NormRun",
+    "NormalizedLinear",
+    "RotationLoss",
+    "ScaleInvariantMLP",
+    "convergence_count_bound",
+    "empirical_ntk",
+    "equilibrium_norm",
+    "equivalence_scale",
+    "exponential_schedule",
+    "product_blowup_threshold",
+    "product_gd",
+    "run_scale_invariant_gd",
+    "sphere_smoothness",
+    "torch_objective",
+    "train_bn_classifier",
+    "wd_convergence_time_bound",
+]
+
+
+# -- weight decay and learning rates ----------------------------------------------------------
+
+
+def _check_eta_lam(eta, weight_decay) -> tuple[float, float]:
+    eta = positive_float(eta, "eta")
+    lam = positive_float(weight_decay, "weight_decay", allow_zero=True)
+    if eta * lam >= 1.0:
+        raise ValueError(
+            f"eta * weight_decay = {eta * lam:.4g} must be < 1: the decay factor 1 - eta*lambda "
+            "would be <= 0 (the update would flip or erase w); lower eta or weight_decay so "
+            "that eta * weight_decay < 1"
+        )
+    return eta, lam
+
+
+def exponential_schedule(eta, weight_decay, n_steps) -> np.ndarray:
+    """Learning rates ``eta_t = eta (1 - eta lam)^{-(2t + 1)}``, ``t = 0, ..., n_steps - 1``.
+
+    With a scale-invariant loss, GD with weight decay ``lam`` and constant rate ``eta``,
+    ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``, and plain GD with this schedule,
+    ``v_{t+1} = v_t - eta_t grad L(v_t)``, started at the same point, satisfy
+    ``v_t = w_t / (1 - eta lam)^t`` (Li & Arora, 2020); see :func:`equivalence_scale`.
+
+    Raises ``ValueError`` if ``eta * weight_decay >= 1`` or if the schedule overflows float64.
+    """
+    eta, lam = _check_eta_lam(eta, weight_decay)
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    t = np.arange(n_steps, dtype=np.float64)
+    log_rates = math.log(eta) - (2.0 * t + 1.0) * math.log1p(-eta * lam)
+    if n_steps and log_rates[-1] > 700.0:
+        raise ValueError(
+            f"the schedule overflows float64 after {n_steps} steps (eta_t reaches "
+            f"exp({log_rates[-1]:.0f})); use fewer steps or a smaller eta * weight_decay"
+        )
+    return eta * np.exp(-(2.0 * t + 1.0) * math.log1p(-eta * lam))
+
+
+def equivalence_scale(eta, weight_decay, t) -> np.ndarray:
+    """The factor ``(1 - eta lam)^{-t}`` with ``v_t = w_t * equivalence_scale(eta, lam, t)``.
+
+    ``w_t``: GD with weight decay; ``v_t``: GD with :func:`exponential_schedule`. ``t`` may be an
+    int or an array of non-negative step indices.
+    """
+    eta, lam = _check_eta_lam(eta, weight_decay)
+    t = as_array(t, "t")
+    if np.any(t < 0):
+        raise ValueError("t must hold non-negative step indices")
+    return np.exp(-t * math.log1p(-eta * lam))
+
+
+def equilibrium_norm(eta, weight_decay, sphere_grad) -> float:
+    """Fixed point ``r*`` of the norm recursion with a constant spherical gradient norm ``G``.
+
+    ``s = r^2`` follows ``s_{t+1} = (1 - eta lam)^2 s_t + eta^2 G^2 / s_t``, whose positive fixed
+    point solves ``r*^4 = eta G^2 / (lam (2 - eta lam))`` (about ``eta G^2 / (2 lam)``). The
+    effective learning rate there is ``eta / r*^2 = sqrt(eta lam (2 - eta lam)) / G``.
+    """
+    eta, lam = _check_eta_lam(eta, weight_decay)
+    if lam == 0.0:
+        raise ValueError("weight_decay must be > 0: without decay the norm has no equilibrium")
+    g = positive_float(sphere_grad, "sphere_grad")
+    return float((eta * g * g / (lam * (2.0 - eta * lam))) ** 0.25)
+
+
+# -- numpy scale-invariant losses ---------------------------------------------------------------
+
+
+def _rows(w, d, name="w") -> tuple[np.ndarray, bool]:
+    arr = as_array(w, name)
+    single = arr.ndim == 1
+    arr2 = arr[None, :] if single else arr
+    if arr2.ndim != 2 or arr2.shape[1] != d:
+        raise ValueError(f"{name} must have shape ({d},) or (batch, {d}), got {arr.shape}")
+    norms = np.linalg.norm(arr2, axis=1)
+    if np.any(norms == 0.0):
+        raise ValueError(f"{name} must be non-zero: a scale-invariant loss is undefined at w = 0")
+    return arr2, single
+
+
+class NormalizedLinear:
+    """Scale-invariant least squares: ``L(w) = (1/2n) ||g X u - y||^2`` with ``u = w / ||w||``.
+
+    This is a linear unit with weight normalisation (Salimans & Kingma, 2016) and a frozen gain
+    ``g``; ``L(c w) = L(w)`` for ``c > 0``. With ``F(u) = (1/2n)||g X u - y||^2``,
+    ``grad L(w) = P grad F(u) / ||w||`` where ``P = I - u u^T`` projects out ``u``.
+
+    Parameters
+    ----------
+    X : (n, d) array, y : (n,) array, gain : float > 0.
+    """
+
+    def __init__(self, X, y, gain=1.0):
+        self.X = as_matrix(X, "X")
+        self.y = as_vector(y, "y", length=self.X.shape[0])
+        self.gain = positive_float(gain, "gain")
+        self.n, self.d = self.X.shape
+        if self.d < 2:
+            raise ValueError("X needs at least 2 columns: with d = 1 the sphere is two points")
+        self._A = self.gain**2 * self.X.T @ self.X / self.n
+        self._b = self.gain * self.X.T @ self.y / self.n
+        self._c = float(self.y @ self.y) / (2 * self.n)
+
+    def _parts(self, w):
+        W, single = _rows(w, self.d)
+        return (W, single, *self._raw(W))
+
+    def _raw(self, W):
+        """Unvalidated core on a (B, d) array: ``r, U, loss, grad F, P grad F``."""
+        r = np.sqrt(np.einsum("bi,bi->b", W, W))
+        U = W / r[:, None]
+        AU = U @ self._A
+        loss = 0.5 * np.einsum("bi,bi->b", U, AU) - U @ self._b + self._c
+        gF = AU - self._b  # grad F(u)
+        gF_perp = gF - np.einsum("bi,bi->b", gF, U)[:, None] * U
+        return r, U, loss, gF, gF_perp
+
+    def _step_parts(self, W):
+        """``(loss, grad)`` on a validated (B, d) array (the fast path of the runners)."""
+        r, _, loss, _, gF_perp = self._raw(W)
+        return loss, gF_perp / r[:, None]
+
+    def __call__(self, w):
+        """``(loss, grad)`` at ``w`` of shape (d,); for a batch (B, d): arrays (B,) and (B, d)."""
+        _, single, r, _, loss, _, gF_perp = self._parts(w)
+        grad = gF_perp / r[:, None]
+        return (float(loss[0]), grad[0]) if single else (loss, grad)
+
+    def sphere_grad_norm(self, w):
+        """``G(w) = ||w|| ||grad L(w)||``, the gradient norm at the unit vector ``w / ||w||``."""
+        _, single, _, _, _, _, gF_perp = self._parts(w)
+        g = np.linalg.norm(gF_perp, axis=1)
+        return float(g[0]) if single else g
+
+    def hessian(self, w) -> np.ndarray:
+        """Hessian of ``L`` at ``w`` (shape (d,)): with ``G = grad F(u)``, ``r = ||w||``,
+        ``H = [P A P - (u.G) P - u (PG)^T - (PG) u^T] / r^2`` where ``A = g^2 X^T X / n``."""
+        _, single, r, U, _, gF, gF_perp = self._parts(w)
+        if not single:
+            raise ValueError("hessian takes one point w of shape (d,)")
+        u, pg = U[0], gF_perp[0]
+        P = np.eye(self.d) - np.outer(u, u)
+        H = P @ self._A @ P - float(u @ gF[0]) * P - np.outer(u, pg) - np.outer(pg, u)
+        return H / r[0] ** 2
+
+    def unnormalized(self):
+        """The same unit without normalisation: ``fun(w) = ((1/2n)||g X w - y||^2, grad)``."""
+
+        def fun(w):
+            w = np.asarray(w, dtype=np.float64)
+            res = self.gain * (self.X @ w) - self.y
+            return float(res @ res) / (2 * self.n), self.gain * self.X.T @ res / self.n
+
+        return fun
+
+    def unnormalized_stability_limit(self) -> float:
+        """``2 / lambda_max(g^2 X^T X / n)``: GD on :meth:`unnormalized` diverges beyond it."""
+        return float(2.0 / np.linalg.eigvalsh(self._A)[-1])
+
+    def min_loss(self) -> float:
+        """``min_{||u|| = 1} F(u)`` (a trust-region subproblem), by bisection on the secular
+        equation; used as the reference value of the loss."""
+        vals, vecs = np.linalg.eigh(self._A)
+        bt = vecs.T @ self._b
+
+        def norm2(mu):  # ||(A - mu I)^{-1} b||^2, mu < lambda_min
+            return float(np.sum((bt / (vals - mu)) ** 2))
+
+        hi = vals[0] - 1e-300
+        lo = vals[0] - max(1.0, float(np.linalg.norm(self._b)) + abs(vals[0]))
+        while norm2(lo) > 1.0:
+            lo -= 2 * (vals[0] - lo)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if norm2(mid) > 1.0:
+                hi = mid
+            else:
+                lo = mid
+        u = vecs @ (bt / (vals - lo))
+        u /= np.linalg.norm(u)
+        return float(self(u)[0])
+
+
+class RotationLoss:
+    """The 2-D scale-invariant toy ``L(w) = c atan2(w_2, w_1)``, gradient ``c (-w_2, w_1)/||w||^2``.
+
+    Its spherical gradient norm is the constant ``c``: GD keeps rotating, so the norm recursion
+    has an exact equilibrium (see :func:`equilibrium_norm`). ``L`` is defined up to multiples of
+    ``2 pi c`` (only the gradient matters here).
+    """
+
+    d = 2
+
+    def __init__(self, c=1.0):
+        self.c = positive_float(c, "c")
+
+    def __call__(self, w):
+        W, single = _rows(w, 2)
+        r2 = np.sum(W * W, axis=1)
+        loss = self.c * np.arctan2(W[:, 1], W[:, 0])
+        grad = self.c * np.stack([-W[:, 1], W[:, 0]], axis=1) / r2[:, None]
+        return (float(loss[0]), grad[0]) if single else (loss, grad)
+
+    def _step_parts(self, W):
+        r2 = np.einsum("bi,bi->b", W, W)
+        loss = self.c * np.arctan2(W[:, 1], W[:, 0])
+        return loss, self.c * np.stack([-W[:, 1], W[:, 0]], axis=1) / r2[:, None]
+
+    def sphere_grad_norm(self, w):
+        _, single = _rows(w, 2)
+        return self.c if single else np.full(np.atleast_2d(w).shape[0], self.c)
+
+
+@dataclass(frozen=True)
+class NormRun:
+    """GD on a scale-invariant loss, recorded at every step ``t = 0, ..., n_steps``.
+
+    Arrays have shape ``(n_steps + 1,)`` for one run, ``(n_steps + 1, B)`` for a batch of runs
+    (``w`` has one more trailing axis of size ``d``). ``eff_lr = eta / ||w||^2``.
+    """
+
+    w: np.ndarray
+    norm: np.ndarray
+    loss: np.ndarray
+    sphere_grad: np.ndarray
+    eff_lr: np.ndarray
+    eta: float
+    weight_decay: float
+
+    @property
+    def direction(self) -> np.ndarray:
+        return self.w / self.norm[..., None]
+
+
+def run_scale_invariant_gd(loss, w0, eta, n_steps, *, weight_decay=0.0) -> NormRun:
+    """GD with weight decay, ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``, every step kept.
+
+    ``loss`` is a scale-invariant numpy loss (:class:`NormalizedLinear`, :class:`RotationLoss`)
+    that accepts a batch of points; ``w0`` of shape (d,) or (B, d) runs one or B independent
+    runs at once (vectorised). ``weight_decay = 0`` is plain GD, whose norm never decreases.
+    """
+    if not (callable(loss) and hasattr(loss, "sphere_grad_norm")):
+        raise TypeError(
+            "loss must be a scale-invariant loss object (NormalizedLinear or RotationLoss)"
+        )
+    eta, lam = _check_eta_lam(eta, weight_decay)
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    W, single = _rows(w0, loss.d, "w0")
+    out_w = np.empty((n_steps + 1, *W.shape))
+    out_loss = np.empty((n_steps + 1, W.shape[0]))
+    out_w[0] = W
+    for t in range(n_steps + 1):
+        f, g = loss._step_parts(out_w[t])
+        out_loss[t] = f
+        if t < n_steps:
+            out_w[t + 1] = (1.0 - eta * lam) * out_w[t] - eta * g
+    norm = np.linalg.norm(out_w, axis=2)
+    sphere = loss.sphere_grad_norm(out_w.reshape(-1, loss.d)).reshape(norm.shape)
+    if not np.all(np.isfinite(out_w)):
+        raise FloatingPointError("the run produced non-finite weights (report this as a bug)")
+    if single:
+        out_w, norm, out_loss, sphere = out_w[:, 0], norm[:, 0], out_loss[:, 0], sphere[:, 0]
+    return NormRun(out_w, norm, out_loss, sphere, eta / norm**2, eta, lam)
+
+
+def sphere_smoothness(loss, *, n_samples=2000, seed=0) -> float:
+    """``rho = max_{||w|| = 1} ||Hessian L(w)||_2`` for a :class:`NormalizedLinear` loss.
+
+    Estimated by evaluating the Hessian at ``n_samples`` random unit vectors and refining the
+    best 5 by projected gradient-free local search (Nelder-Mead on the sphere). This is a lower
+    estimate of the supremum (exact up to the optimiser's tolerance in small dimension); the
+    chapter's bounds grow with ``rho``, so an under-estimate makes their checks stricter.
+    """
+    if not isinstance(loss, NormalizedLinear):
+        raise TypeError(f"loss must be a NormalizedLinear, got {type(loss).__name__}")
+    n_samples = positive_int(n_samples, "n_samples")
+    rng = check_rng(seed)
+    from scipy.optimize import minimize
+
+    def neg(v):
+        return -float(np.linalg.norm(loss.hessian(v / np.linalg.norm(v)), 2))
+
+    U = rng.standard_normal((n_samples, loss.d))
+    vals = np.array([neg(u) for u in U])
+    best = -vals.min()
+    for k in np.argsort(vals)[:5]:
+        res = minimize(neg, U[k], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-13})
+        best = max(best, -res.fun)
+    return float(best)
+
+
+def convergence_count_bound(rho, eta, w0_norm, eps) -> float:
+    """Bound on the number of GD steps (no weight decay) with ``G(w_t)^2 > eps``.
+
+    For a scale-invariant loss with spherical smoothness ``rho`` and any ``eta > 0``:
+    ``#{t : G_t^2 > eps} <= rho^2 / eps + 1 + pi^2 rho R^2 / (eta eps)`` with
+    ``R^2 = max(r0^2, rho eta + pi^2 rho^2 eta^2 / r0^2) + pi^2 rho eta`` (the chapter's
+    theorem; ``R`` bounds ``||w_t||`` for all t).
+    """
+    rho = positive_float(rho, "rho")
+    eta = positive_float(eta, "eta")
+    r0 = positive_float(w0_norm, "w0_norm")
+    eps = positive_float(eps, "eps")
+    R2 = max(r0**2, rho * eta + math.pi**2 * rho**2 * eta**2 / r0**2) + math.pi**2 * rho * eta
+    return rho**2 / eps + 1.0 + math.pi**2 * rho * R2 / (eta * eps)
+
+
+def wd_convergence_time_bound(rho, eta, weight_decay, w0_norm) -> float:
+    """``(1 / (2 eta lam)) (|ln(r0^2 / (pi^2 rho eta))| + 3)``: within this many steps GD with
+    weight decay reaches ``G(w_t)^2 <= 8 pi^4 rho^2 lam eta`` (Li et al., 2022), for
+    ``0 < eta lam <= 1/4`` (the range in which the chapter's proof closes)."""
+    rho = positive_float(rho, "rho")
+    eta, lam = _check_eta_lam(eta, weight_decay)
+    if lam == 0.0 or eta * lam > 0.25:
+        raise ValueError(
+            f"the theorem (as proved in the chapter) needs 0 < eta * weight_decay <= 1/4, "
+            f"got {eta * lam:.4g}"
+        )
+    r0 = positive_float(w0_norm, "w0_norm")
+    return (abs(math.log(r0**2 / (math.pi**2 * rho * eta))) + 3.0) / (2.0 * eta * lam)
+
+
+# -- overparametrised 1-D logistic regression (motivation) -------------------------------------
+
+
+def _check_product(z, k):
+    z = as_vector(z, "z")
+    k = positive_int(k, "k", minimum=2)
+    if k % 2:
+        raise ValueError(f"k must be even (so that W = w^k > 0 for every w), got {k}")
+    if not (np.any(z > 0) and np.any(z < 0)):
+        raise ValueError("z = x_i y_i must contain both signs: the data must be non-separable")
+    return z, k
+
+
+def _dlogistic(W, z):
+    # d/dW sum_i log(1 + exp(-W z_i)) = -sum_i z_i sigmoid(-W z_i)
+    return float(-np.sum(z * 0.5 * (1.0 - np.tanh(0.5 * W * z))))
+
+
+def product_blowup_threshold(W0, k, z) -> float:
+    """``eta_c = 2 W0^{2/k - 1} / |l'(W0)|`` for ``l(W) = sum_i log(1 + exp(-W z_i))``.
+
+    With ``W = w_1 ... w_k`` and all ``w_i = w = W0^{1/k}``, one GD step maps
+    ``w -> w (1 - eta l'(W) w^{k-2})``; ``|w|`` (hence ``W``) grows iff
+    ``eta l'(W0) W0^{1 - 2/k} > 2``, i.e. ``eta > eta_c`` (for ``W0 > W* > 0``, ``l'(W0) > 0``).
+    """
+    z, k = _check_product(z, k)
+    W0 = positive_float(W0, "W0")
+    d = _dlogistic(W0, z)
+    if d <= 0:
+        raise ValueError(f"need W0 above the minimiser W* (l'(W0) = {d:.3g} <= 0); increase W0")
+    return 2.0 * W0 ** (2.0 / k - 1.0) / d
+
+
+def product_gd(W0, k, z, eta, n_steps) -> np.ndarray:
+    """Products ``W_t = w_t^k``, ``t = 0..n_steps``, of GD on ``l(w_1 ... w_k)`` from equal
+    factors ``w_i = W0^{1/k}`` (the factors stay equal). Stops early (shorter array) once
+    ``|W_t|`` exceeds 1e100."""
+    z, k = _check_product(z, k)
+    W0 = positive_float(W0, "W0")
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    w = W0 ** (1.0 / k)
+    out = [W0]
+    for _ in range(n_steps):
+        W = w**k
+        w = w - eta * _dlogistic(W, z) * w ** (k - 1)
+        out.append(w**k)
+        if not abs(out[-1]) < 1e100:
+            break
+    return np.array(out)
+
+
+# -- torch models (float64) --------------------------------------------------------------------
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _normalize(z, kind: str, eps: float):
+    torch = _torch()
+    if kind == "layer":  # statistics over the features of each sample
+        mu = z.mean(dim=-1, keepdim=True)
+        var = z.var(dim=-1, unbiased=False, keepdim=True)
+    elif kind == "batch":  # statistics over the batch, per feature
+        mu = z.mean(dim=0, keepdim=True)
+        var = z.var(dim=0, unbiased=False, keepdim=True)
+    else:
+        return z
+    return (z - mu) / torch.sqrt(var + eps)
+
+
+class ScaleInvariantMLP:
+    """A bias-free ReLU MLP ``x -> relu(N(W_1 x)) -> ... -> relu(N(W_L h)) -> v . h`` (float64).
+
+    ``N`` is layer normalisation (``norm="layer"``: per sample, over features; Ba et al., 2016),
+    batch normalisation (``"batch"``: per feature, over the batch; Ioffe & Szegedy, 2015), both
+    without affine parameters and with ``eps = 0`` by default, or nothing (``"none"``). The
+    readout ``v`` is frozen at its random initialisation (Arora et al., 2019; Li & Arora, 2020),
+    so with a normalisation the output is invariant under ``W_l -> c W_l`` for each layer and
+    any ``c > 0``: the loss is scale-invariant in the trainable parameters. With ``"none"`` the
+    output is positively homogeneous of degree L in the weights and of degree 1 in ``x``.
+
+    The trainable parameters are the flat vector ``w`` (concatenated row-major ``W_l``);
+    ``forward(X, w)`` evaluates the network at any ``w``. Weights are ``N(0, 1/fan_in)``.
+    """
+
+    def __init__(self, d_in, widths, *, norm="layer", seed, eps=0.0):
+        torch = _torch()
+        d_in = positive_int(d_in, "d_in")
+        if isinstance(widths, (int, np.integer)) or len(widths) == 0:
+            raise TypeError("widths must be a non-empty list of hidden widths, e.g. [16, 16]")
+        widths = [positive_int(m, "widths[i]", minimum=2) for m in widths]
+        if norm not in ("layer", "batch", "none"):
+            raise ValueError(f"norm must be 'layer', 'batch' or 'none', got {norm!r}")
+        self.eps = positive_float(eps, "eps", allow_zero=True)
+        self.norm, self.d_in, self.widths = norm, d_in, widths
+        rng = check_rng(seed)
+        shapes, blocks, fan = [], [], d_in
+        for m in widths:
+            shapes.append((m, fan))
+            blocks.append(rng.standard_normal(m * fan) / math.sqrt(fan))
+            fan = m
+        self.shapes = shapes
+        self.w0 = np.concatenate(blocks)
+        self.readout = torch.tensor(rng.standard_normal(fan) / math.sqrt(fan))
+        self.n_params = self.w0.size
+        self.slices, start = [], 0
+        for m, f in shapes:
+            self.slices.append(slice(start, start + m * f))
+            start += m * f
+
+    def layers(self, w):
+        return [w[s].reshape(shape) for s, shape in zip(self.slices, self.shapes, strict=True)]
+
+    def forward(self, X, w):
+        """Outputs ``f(x_i; w)`` (torch, shape (n,)) for inputs ``X`` (n, d_in) and flat ``w``."""
+        h = X
+        for Wl in self.layers(w):
+            h = _torch().relu(_normalize(h @ Wl.T, self.norm, self.eps))
+        return h @ self.readout
+
+
+def _loss_value(out, y, kind):
+    torch = _torch()
+    if kind == "mse":
+        return 0.5 * torch.mean((out - y) ** 2)
+    return torch.mean(torch.nn.functional.softplus(-y * out))
+
+
+def torch_objective(model, X, y, *, loss="mse"):
+    """``fun(w) -> (loss, grad)`` in numpy for the torch ``model`` on data ``(X, y)``.
+
+    ``loss="mse"``: ``(1/2n) sum (f(x_i) - y_i)^2``; ``"logistic"``: ``(1/n) sum log(1 +
+    exp(-y_i f(x_i)))`` with labels ``y_i = +-1``. The returned callable plugs into
+    :func:`ibcore.descent.run_gd`; gradients come from torch autograd in float64. Its attribute
+    ``fun.hvp(w, v)`` returns the Hessian-vector product ``Hessian L(w) v``.
+    """
+    torch = _torch()
+    if not isinstance(model, (ScaleInvariantMLP, BNClassifier)):
+        raise TypeError(
+            f"model must be a ScaleInvariantMLP or BNClassifier, got {type(model).__name__}"
+        )
+    X = as_matrix(X, "X")
+    y = as_vector(y, "y", length=X.shape[0])
+    if X.shape[1] != model.d_in:
+        raise ValueError(f"X has {X.shape[1]} columns but the model takes d_in={model.d_in}")
+    if loss not in ("mse", "logistic"):
+        raise ValueError(f"loss must be 'mse' or 'logistic', got {loss!r}")
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def fun(w):
+        wt = torch.tensor(np.asarray(w, dtype=np.float64), requires_grad=True)
+        value = _loss_value(model.forward(Xt, wt), yt, loss)
+        (grad,) = torch.autograd.grad(value, wt)
+        return float(value.detach()), grad.numpy()
+
+    def hvp(w, v):
+        """Hessian-vector product ``H(w) v`` (double backward)."""
+        wt = torch.tensor(np.asarray(w, dtype=np.float64), requires_grad=True)
+        value = _loss_value(model.forward(Xt, wt), yt, loss)
+        (grad,) = torch.autograd.grad(value, wt, create_graph=True)
+        (hv,) = torch.autograd.grad(grad @ torch.tensor(np.asarray(v, dtype=np.float64)), wt)
+        return hv.numpy()
+
+    fun.hvp = hvp
+    return fun
+
+
+def empirical_ntk(model, X1, X2, w=None) -> np.ndarray:
+    """Empirical neural tangent kernel ``Theta(x, x') = <df(x)/dw, df(x')/dw>`` (shape (n1, n2)).
+
+    Only for per-sample networks (``norm`` "layer" or "none"): batch normalisation couples the
+    samples, so ``f(x)`` alone is not defined. ``w`` defaults to the initialisation.
+    """
+    torch = _torch()
+    if not isinstance(model, ScaleInvariantMLP):
+        raise TypeError(f"model must be a ScaleInvariantMLP, got {type(model).__name__}")
+    if model.norm == "batch":
+        raise ValueError("empirical_ntk needs a per-sample network: use norm='layer' or 'none'")
+    X1, X2 = as_matrix(X1, "X1"), as_matrix(X2, "X2")
+    for name, Xi in (("X1", X1), ("X2", X2)):
+        if Xi.shape[1] != model.d_in:
+            raise ValueError(f"{name} has {Xi.shape[1]} columns, the model takes {model.d_in}")
+    w = model.w0 if w is None else as_vector(w, "w", length=model.n_params)
+
+    def jac(X):  # one backward pass per example: rows are df(x_i)/dw
+        rows = []
+        for x in X:
+            wt = torch.tensor(w, requires_grad=True)
+            out = model.forward(torch.tensor(x[None, :]), wt)[0]
+            rows.append(torch.autograd.grad(out, wt)[0].numpy())
+        return np.array(rows)
+
+    return jac(X1) @ jac(X2).T
+
+
+class BNClassifier:
+    """The network of the seed's experiment: ``x -> fc1 -> [BN] -> ReLU -> fc2`` (float64).
+
+    ``fc1``: ``W1`` (m, d_in) with bias ``b1``; BN: ``gamma * (z - mean) / sqrt(var + eps) +
+    beta`` per unit over the batch (``use_bn=False`` skips it and ``gamma, beta``); ``fc2``:
+    ``W2`` (m,), ``b2``. Initialisation as torch's ``nn.Linear`` (uniform in
+    ``+-1/sqrt(fan_in)``), ``gamma = 1``, ``beta = 0``. The flat parameter vector is
+    ``[W1, b1, gamma, beta, W2, b2]`` (``groups`` gives the slices).
+    """
+
+    def __init__(self, d_in=2, width=10, *, use_bn=True, seed, eps=0.0):
+        torch = _torch()
+        self.d_in = positive_int(d_in, "d_in")
+        self.width = m = positive_int(width, "width", minimum=2)
+        self.use_bn = bool(use_bn)
+        self.eps = positive_float(eps, "eps", allow_zero=True)
+        rng = check_rng(seed)
+        a1, a2 = 1 / math.sqrt(self.d_in), 1 / math.sqrt(m)
+        parts = {
+            "W1": rng.uniform(-a1, a1, m * self.d_in),
+            "b1": rng.uniform(-a1, a1, m),
+            "gamma": np.ones(m) if use_bn else np.zeros(0),
+            "beta": np.zeros(m) if use_bn else np.zeros(0),
+            "W2": rng.uniform(-a2, a2, m),
+            "b2": rng.uniform(-a2, a2, 1),
+        }
+        self.groups, start = {}, 0
+        for k, v in parts.items():
+            self.groups[k] = slice(start, start + v.size)
+            start += v.size
+        self.w0 = np.concatenate(list(parts.values()))
+        self.n_params = self.w0.size
+        self._torch = torch
+
+    def forward(self, X, w):
+        g = self.groups
+        z = X @ w[g["W1"]].reshape(self.width, self.d_in).T + w[g["b1"]]
+        if self.use_bn:
+            z = w[g["gamma"]] * _normalize(z, "batch", self.eps) + w[g["beta"]]
+        return self._torch.relu(z) @ w[g["W2"]] + w[g["b2"]][0]
+
+
+def train_bn_classifier(model, X, y, eta, n_steps, *, checkpoints=None):
+    """Full-batch GD on the logistic loss of a :class:`BNClassifier`, via
+    :func:`ibcore.descent.run_gd`. Returns ``(trajectory, group_norms)`` where ``group_norms``
+    maps each parameter group (``W1``, ``b1``, ``gamma``, ``beta``, ``W2``, ``b2``) to its
+    Euclidean norm at the recorded checkpoints."""
+    from .descent import run_gd
+
+    if not isinstance(model, BNClassifier):
+        raise TypeError(f"model must be a BNClassifier, got {type(model).__name__}")
+    fun = torch_objective(model, X, y, loss="logistic")
+    traj = run_gd(fun, model.w0, eta, n_steps, checkpoints=checkpoints)
+    norms = {k: np.linalg.norm(traj.w[:, s], axis=1) for k, s in model.groups.items()}
+    return traj, norms
