@@ -71,9 +71,21 @@ def _rc() -> dict:
 
 
 def use_style() -> None:
-    """Apply the course style to matplotlib globally (chapters call this once)."""
+    """Apply the course style to matplotlib globally (chapters call this once).
+
+    In a Jupyter kernel this also switches on the inline backend (``%matplotlib inline``), which
+    registers the display of figures: without it a figure from :func:`new_figure` (not made by
+    pyplot) displays as ``<Figure size ...>`` text instead of an image.
+    """
     import matplotlib as mpl
 
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to display into
+        get_ipython = None
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
     mpl.rcParams.update(_rc())
 
 

@@ -1,0 +1,697 @@
+"""Margins, the hard-margin SVM, and gradient descent on separable data ("SGD ≈ SVM").
+
+Conventions
+    Data ``X`` is ``(n, d)``, one example per row; labels ``y`` are in ``{-1, +1}``. The model is
+    the homogeneous linear classifier ``x -> sign(<w, x>)`` (no intercept; append a constant
+    feature to ``X`` for one). ``z_i = y_i x_i`` are the *signed examples* and
+    ``m_i(w) = <w, z_i>`` the (unnormalised) margins. Losses are averaged,
+    ``L(w) = (1/n) sum_i l(m_i(w))`` with
+
+    * ``"logistic"``:      ``l(m) = log(1 + exp(-m))``,
+    * ``"exponential"``:   ``l(m) = exp(-m)``,
+    * ``"hinge"``:         ``l(m) = max(0, 1 - m)`` (sub-gradient ``-1`` if ``m < 1``, else 0),
+    * ``"squared_hinge"``: ``l(m) = max(0, 1 - m)^2``.
+
+    The gradient is the weighted sum of examples ``grad L(w) = -(1/n) sum_i q_i(w) z_i`` with
+    *gradient weights* ``q_i = -l'(m_i) >= 0``.
+
+The hard-margin SVM (homogeneous)
+    ``w_svm = argmin ||w||^2 / 2  s.t.  m_i(w) >= 1 for all i``, with max margin
+    ``gamma* = 1 / ||w_svm|| = max_{||u|| = 1} min_i <u, z_i>``. KKT: ``w_svm = sum_i a_i z_i``
+    with ``a_i >= 0`` and ``a_i (m_i(w_svm) - 1) = 0``. It is computed exactly from the
+    minimum-norm point of the convex hull of the ``z_i`` (see :func:`hard_margin_svm`).
+
+Asymptotics (Soudry et al. 2018)
+    Under the gradient flow ``dw/dt = -grad L(w)`` of the averaged exponential or logistic loss,
+    ``w(t) = w_svm log t + rho(t)`` with ``rho(t)`` bounded; when the support vectors are linearly
+    independent, ``rho(t) -> rho_tilde`` solving ``exp(-<rho_tilde, z_s>) = n a_s`` on the support
+    (:func:`asymptotic_offset`). GD with step ``eta`` at step ``k`` behaves like the flow at
+    ``t = k eta``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
+
+__all__ = [
+    "LOSSES",
+    "SMOOTH_LOSSES",
+    "KKTResiduals",
+    "SVMSolution",
+    "angle",
+    "asymptotic_offset",
+    "brute_force_direction_2d",
+    "check_data",
+    "flow_path",
+    "gradient_weights",
+    "hard_margin_svm",
+    "kkt_residuals",
+    "loss_and_grad",
+    "make_loss",
+    "max_margin_direction",
+    "normalized_gd",
+    "normalized_margin",
+    "regularization_path",
+    "separable_clouds",
+    "smoothness",
+]
+
+#: Losses understood by :func:`loss_and_grad`.
+LOSSES = ("logistic", "exponential", "hinge", "squared_hinge")
+#: The exponential-tailed (smooth, everywhere positive) losses of the theorem.
+SMOOTH_LOSSES = ("logistic", "exponential")
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a binary classification data set; return ``(X, y)`` as float64.
+
+    ``X`` must be a finite ``(n, d)`` matrix and ``y`` a length-``n`` vector with entries in
+    ``{-1, +1}`` (0/1 labels are refused with a hint to use ``2 y - 1``).
+    """
+    X = as_matrix(X, "X")
+    y = as_vector(y, "y")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y has {y.shape[0]} labels but X has {X.shape[0]} rows: give one label per example"
+        )
+    bad = ~np.isin(y, (-1.0, 1.0))
+    if np.any(bad):
+        found = np.unique(y[bad])[:5]
+        hint = " (0/1 labels? use 2*y - 1)" if np.all(np.isin(y, (0.0, 1.0))) else ""
+        raise ValueError(f"labels y must be -1 or +1, found {found}{hint}")
+    return X, y
+
+
+def _check_loss(loss: str, allowed=LOSSES) -> str:
+    if not isinstance(loss, str):
+        raise TypeError(f"loss must be a string, one of {allowed}, got {type(loss).__name__}")
+    if loss not in allowed:
+        raise ValueError(f"loss must be one of {allowed}, got {loss!r}")
+    return loss
+
+
+def _as_weights(w, d: int) -> tuple[np.ndarray, bool]:
+    """``w`` as a (k, d) matrix; also say whether the input was a single vector."""
+    arr = np.asarray(w, dtype=np.float64) if not isinstance(w, (str, bytes)) else None
+    if arr is None or arr.ndim not in (1, 2):
+        shape = None if arr is None else arr.shape
+        raise ValueError(f"w must be a vector of length d={d} or a (k, d) matrix, got {shape}")
+    single = arr.ndim == 1
+    W = as_matrix(arr[None, :] if single else arr, "w")
+    if W.shape[1] != d:
+        raise ValueError(f"w has {W.shape[1]} coordinates but X has d={d} columns")
+    return W, single
+
+
+# -- the hard-margin SVM ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SVMSolution:
+    """The hard-margin SVM ``min ||w||^2/2  s.t.  y_i (<w, x_i> + b) >= 1``.
+
+    Attributes
+    ----------
+    w : ndarray (d,)
+        Weights (margin normalised to 1: the support vectors have ``y_i(<w, x_i> + b) = 1``).
+    b : float
+        Intercept (0 for the homogeneous SVM).
+    alpha : ndarray (n,)
+        Dual variables, ``w = sum_i alpha_i y_i x_i``, ``alpha >= 0``.
+    margins : ndarray (n,)
+        ``y_i (<w, x_i> + b)``, all ``>= 1``.
+    support : ndarray of int
+        Indices of the support vectors (``alpha_i > 0``).
+    gamma : float
+        The geometric margin ``1 / ||w||``.
+    """
+
+    w: np.ndarray
+    b: float
+    alpha: np.ndarray
+    margins: np.ndarray
+    support: np.ndarray
+    gamma: float
+
+    @property
+    def direction(self) -> np.ndarray:
+        return self.w / np.linalg.norm(self.w)
+
+
+def _min_norm_hull_point(Z: np.ndarray) -> np.ndarray:
+    """Weights ``p`` in the simplex minimising ``||Z^T p||`` (Lawson-Hanson NNLS, exact).
+
+    For ``alpha >= 0`` the NNLS objective ``||Z^T alpha||^2 + (1^T alpha - 1)^2`` restricted to
+    the ray ``alpha = s p`` (``p`` in the simplex) is minimised at ``s = 1/(1 + ||Z^T p||^2)``
+    with value ``||Z^T p||^2 / (1 + ||Z^T p||^2)``, increasing in ``||Z^T p||``; so the NNLS
+    solution is ``p* / (1 + ||Z^T p*||^2)`` and ``p*`` is recovered by normalising it.
+    """
+    from scipy.optimize import nnls
+
+    n = Z.shape[0]
+    A = np.vstack([Z.T, np.ones((1, n))])
+    b = np.zeros(A.shape[0])
+    b[-1] = 1.0
+    alpha, _ = nnls(A, b, maxiter=50 * (n + A.shape[0]))
+    return alpha / alpha.sum()
+
+
+def hard_margin_svm(X, y, *, intercept: bool = False, tol: float = 1e-9) -> SVMSolution:
+    """The hard-margin SVM, computed exactly (no tuning constant ``C``).
+
+    Homogeneous (``intercept=False``, the object of the implicit-bias theorem): by minimax
+    duality ``gamma* = max_{||u||=1} min_i <u, z_i> = min_{p in simplex} ||Z^T p||``; the
+    minimum-norm point ``v = Z^T p*`` of the convex hull of the ``z_i = y_i x_i`` is found by an
+    exact NNLS reformulation (Lawson-Hanson active set), and ``w_svm = v / ||v||^2``,
+    ``alpha = p* / ||v||^2``. The solution is then polished on its support ``S``: ``w`` is the
+    minimum-norm solution of ``<w, z_s> = 1`` (``s`` in ``S``), kept if it passes the KKT checks.
+
+    With ``intercept=True`` the problem ``min ||w||^2/2 s.t. y_i(<w, x_i> + b) >= 1`` (``b``
+    free, as in scikit-learn's ``SVC(kernel="linear")`` with a huge ``C``) is solved as the
+    distance between the convex hulls of the two classes (same NNLS method, on the
+    ``n_+ n_-`` pairwise differences), then polished by solving the KKT equations on the
+    support.
+
+    Raises
+    ------
+    ValueError
+        If the data are not strictly linearly separable (through the origin when
+        ``intercept=False``); if ``intercept=True`` and only one class is present; on bad
+        shapes, NaN or labels outside ``{-1, +1}``.
+    """
+    X, y = check_data(X, y)
+    tol = positive_float(tol, "tol")
+    if intercept:
+        return _svm_with_intercept(X, y, tol)
+    Z = y[:, None] * X
+    scale = float(np.max(np.linalg.norm(Z, axis=1)))
+    if scale == 0.0:
+        raise ValueError("X is all zeros: no hyperplane separates the data")
+    p = _min_norm_hull_point(Z / scale)
+    v = Z.T @ p
+    gamma = float(np.linalg.norm(v))
+    if gamma <= 1e-9 * scale or np.min(Z @ v) <= 0.5 * gamma**2:
+        raise ValueError(
+            "the data are not linearly separable by a hyperplane through the origin (0 lies in "
+            "the convex hull of the y_i x_i): the homogeneous hard-margin SVM does not exist. "
+            "Add a constant feature to X for an intercept, or use intercept=True"
+        )
+    w = v / gamma**2
+    alpha = p / gamma**2
+    support = np.flatnonzero(p > tol * p.max())
+    # Polish: the min-norm solution of <w, z_s> = 1 on the support, with its dual weights.
+    beta, *_ = np.linalg.lstsq(Z[support] @ Z[support].T, np.ones(support.size), rcond=None)
+    w_pol = Z[support].T @ beta
+    m_pol = Z @ w_pol
+    if np.all(beta >= 0) and np.all(m_pol >= 1 - 1e-12) and np.allclose(w_pol, w, atol=1e-6):
+        w, alpha = w_pol, np.zeros_like(alpha)
+        alpha[support] = beta
+    margins = Z @ w
+    return SVMSolution(
+        w=w,
+        b=0.0,
+        alpha=alpha,
+        margins=margins,
+        support=support,
+        gamma=float(1.0 / np.linalg.norm(w)),
+    )
+
+
+def _svm_with_intercept(X: np.ndarray, y: np.ndarray, tol: float) -> SVMSolution:
+    """Intercept SVM from the closest points of the two classes' convex hulls.
+
+    ``min ||w||^2/2 s.t. y_i(<w, x_i> + b) >= 1`` is dual to the distance between
+    ``conv{x_i : y_i = +1}`` and ``conv{x_j : y_j = -1}``, i.e. the minimum-norm point ``v`` of
+    the convex hull of all differences ``x_i - x_j`` (O(n_+ n_-) columns), found by the same
+    exact NNLS reformulation; then ``w = 2 v / ||v||^2``, ``gamma = ||v|| / 2``.
+    """
+    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y < 0)
+    if pos.size == 0 or neg.size == 0:
+        raise ValueError("intercept=True needs examples of both classes (y has only one label)")
+    ii, jj = np.repeat(pos, neg.size), np.tile(neg, pos.size)
+    D = X[ii] - X[jj]
+    scale = float(np.max(np.linalg.norm(D, axis=1)))
+    P = _min_norm_hull_point(D / scale)  # weights on the pairs
+    v = D.T @ P
+    dist = float(np.linalg.norm(v))
+    if dist <= 1e-9 * scale:
+        raise ValueError(
+            "the data are not linearly separable: the convex hulls of the two classes "
+            "intersect, so the hard-margin SVM (with intercept) does not exist"
+        )
+    n = X.shape[0]
+    lam = np.zeros(n)  # p on the positives, q on the negatives (each sums to 1)
+    np.add.at(lam, ii, P)
+    np.add.at(lam, jj, P)
+    w = 2.0 * v / dist**2
+    alpha = lam * 2.0 / dist**2
+    S = np.flatnonzero(lam > tol * lam.max())
+    b = float(np.mean(y[S] - X[S] @ w))
+    # Polish: solve the KKT equations on the support for (alpha_S, b).
+    Q = (y[S, None] * X[S]) @ (y[S, None] * X[S]).T
+    K = np.block([[Q, y[S, None]], [y[None, S], np.zeros((1, 1))]])
+    sol, *_ = np.linalg.lstsq(K, np.concatenate([np.ones(S.size), [0.0]]), rcond=None)
+    a_pol = np.zeros(n)
+    a_pol[S] = sol[:-1]
+    w_pol = (a_pol * y) @ X
+    m_pol = y * (X @ w_pol + sol[-1])
+    if np.all(a_pol >= 0) and np.all(m_pol >= 1 - 1e-12) and np.allclose(w_pol, w, atol=1e-6):
+        w, b, alpha = w_pol, float(sol[-1]), a_pol
+    margins = y * (X @ w + b)
+    return SVMSolution(
+        w=w,
+        b=b,
+        alpha=alpha,
+        margins=margins,
+        support=S,
+        gamma=float(1.0 / np.linalg.norm(w)),
+    )
+
+
+def max_margin_direction(X, y) -> np.ndarray:
+    """Unit vector ``w_svm / ||w_svm||`` of the homogeneous hard-margin SVM.
+
+    Raises ``ValueError`` on non-separable data, labels not in ``{-1, +1}``, shape mismatch or
+    NaN (see :func:`hard_margin_svm`).
+    """
+    return hard_margin_svm(X, y).direction
+
+
+def brute_force_direction_2d(X, y) -> tuple[np.ndarray, float]:
+    """Reference solution in 2-D by exhaustive enumeration (no optimisation solver).
+
+    On the unit circle ``f(u) = min_i <u, z_i>`` is a minimum of sinusoids, so its maximum is
+    attained either at the top of one sinusoid, ``u = z_i / ||z_i||``, or where two of them
+    cross, ``<u, z_i - z_j> = 0``, i.e. ``u = +- perp(z_i - z_j)``. All ``O(n^2)`` candidates
+    are evaluated and the best is returned as ``(u, gamma)``. Used to test the SVM solver.
+    """
+    X, y = check_data(X, y)
+    if X.shape[1] != 2:
+        raise ValueError(f"brute_force_direction_2d needs d = 2 features, got d = {X.shape[1]}")
+    Z = y[:, None] * X
+    i, j = np.triu_indices(Z.shape[0], k=1)
+    D = Z[i] - Z[j]
+    perp = np.stack([-D[:, 1], D[:, 0]], axis=1)
+    cands = np.vstack([Z, perp, -perp])
+    norms = np.linalg.norm(cands, axis=1)
+    cands = cands[norms > 0] / norms[norms > 0, None]
+    best, best_val = None, -np.inf
+    for chunk in np.array_split(cands, max(1, cands.shape[0] // 2000)):
+        vals = np.min(chunk @ Z.T, axis=1)
+        k = int(np.argmax(vals))
+        if vals[k] > best_val:
+            best, best_val = chunk[k], float(vals[k])
+    return best, best_val
+
+
+# -- geometry --------------------------------------------------------------------------------
+
+
+def angle(u, v) -> np.ndarray | float:
+    """Angle in radians between ``u`` and ``v`` (rows of ``u`` if it is a matrix), in [0, pi].
+
+    Computed as ``atan2(||u x v||, <u, v>)`` (accurate also for tiny angles, where
+    ``arccos`` loses half the digits).
+    """
+    v = as_vector(v, "v")
+    U, single = _as_weights(u, v.size)
+    if np.any(np.linalg.norm(U, axis=1) == 0) or np.linalg.norm(v) == 0:
+        raise ValueError("angle is undefined for a zero vector")
+    vn = v / np.linalg.norm(v)
+    Un = U / np.linalg.norm(U, axis=1, keepdims=True)
+    cos = Un @ vn
+    sin = np.linalg.norm(Un - cos[:, None] * vn[None, :], axis=1)
+    out = np.arctan2(sin, cos)
+    return float(out[0]) if single else out
+
+
+def normalized_margin(w, X, y) -> np.ndarray | float:
+    """``gamma(w) = min_i y_i <w, x_i> / ||w||`` (a float, or an array for a (k, d) matrix).
+
+    It is at most the max margin ``gamma*``, with equality iff ``w`` points along ``w_svm``.
+    """
+    X, y = check_data(X, y)
+    W, single = _as_weights(w, X.shape[1])
+    norms = np.linalg.norm(W, axis=1)
+    if np.any(norms == 0):
+        raise ValueError("normalized_margin is undefined at w = 0")
+    g = np.min((W @ (y[:, None] * X).T), axis=1) / norms
+    return float(g[0]) if single else g
+
+
+# -- losses ----------------------------------------------------------------------------------
+
+
+def _log_weights(m: np.ndarray, loss: str) -> np.ndarray:
+    """``log q`` with ``q = -l'(m)`` for the smooth losses (stable for large margins)."""
+    if loss == "exponential":
+        return -m
+    return -np.logaddexp(0.0, m)  # q = sigmoid(-m) = 1 / (1 + e^m)
+
+
+def loss_and_grad(w, X, y, loss: str = "logistic") -> tuple[float, np.ndarray]:
+    """Averaged loss ``L(w) = (1/n) sum_i l(y_i <w, x_i>)`` and its gradient (see module doc).
+
+    Numerically stable for large margins (``log1p``/``logaddexp``); the exponential loss may
+    overflow to ``inf`` for hugely negative margins, which the runners report as divergence.
+    """
+    X, y = check_data(X, y)
+    loss = _check_loss(loss)
+    w = as_vector(w, "w", length=X.shape[1])
+    return _loss_grad(w, y[:, None] * X, loss)
+
+
+def _loss_grad(w: np.ndarray, Z: np.ndarray, loss: str) -> tuple[float, np.ndarray]:
+    n = Z.shape[0]
+    m = Z @ w
+    if loss == "logistic":
+        value = float(np.mean(np.logaddexp(0.0, -m)))
+        q = np.exp(-np.logaddexp(0.0, m))
+    elif loss == "exponential":
+        with np.errstate(over="ignore"):
+            q = np.exp(-m)
+        value = float(np.mean(q))
+    elif loss == "hinge":
+        q = (m < 1.0).astype(np.float64)
+        value = float(np.mean(np.maximum(0.0, 1.0 - m)))
+    else:  # squared hinge
+        slack = np.maximum(0.0, 1.0 - m)
+        q = 2.0 * slack
+        value = float(np.mean(slack**2))
+    with np.errstate(invalid="ignore", over="ignore"):
+        grad = -(Z.T @ q) / n
+    return value, grad
+
+
+def make_loss(X, y, loss: str = "logistic"):
+    """``fun(w) -> (L(w), grad L(w))`` for :func:`ibcore.descent.run_gd` (validated once)."""
+    X, y = check_data(X, y)
+    loss = _check_loss(loss)
+    Z = y[:, None] * X
+
+    def fun(w):
+        return _loss_grad(np.asarray(w, dtype=np.float64), Z, loss)
+
+    fun.Z = Z  # type: ignore[attr-defined]
+    fun.loss = loss  # type: ignore[attr-defined]
+    return fun
+
+
+def smoothness(X, loss: str = "logistic") -> float:
+    """Smoothness constant ``beta = lambda_max(X^T X) / (4n)`` of the averaged logistic loss.
+
+    GD with ``eta < 2/beta`` decreases the loss monotonically (the condition of Soudry et al.
+    2018, Thm 3). The exponential loss is not globally smooth (``grad^2 L(w) <= B^2 L(w) I``
+    with ``B = max_i ||x_i||``, a bound that shrinks as the loss decays); it is refused here.
+    """
+    X = as_matrix(X, "X")
+    loss = _check_loss(loss)
+    if loss != "logistic":
+        raise ValueError(
+            f"only the logistic loss is globally smooth; got {loss!r} (for the exponential loss "
+            "use the local bound B^2 L(w), B = max ||x_i||)"
+        )
+    return float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1] / 4.0)
+
+
+def gradient_weights(w, X, y, loss: str = "logistic") -> np.ndarray:
+    """Normalised gradient weights ``q_i / sum_j q_j`` with ``q_i = -l'(y_i <w, x_i>)``.
+
+    ``-grad L(w) = (sum_j q_j / n) * sum_i (q_i / sum_j q_j) y_i x_i``: the share of each
+    example in the gradient. Computed in log space (a softmax), so it stays exact when all
+    ``q_i`` underflow. For a (k, d) matrix ``w`` returns a (k, n) array.
+    """
+    X, y = check_data(X, y)
+    loss = _check_loss(loss, SMOOTH_LOSSES)
+    W, single = _as_weights(w, X.shape[1])
+    logq = _log_weights(W @ (y[:, None] * X).T, loss)
+    logq -= logq.max(axis=1, keepdims=True)
+    q = np.exp(logq)
+    q /= q.sum(axis=1, keepdims=True)
+    return q[0] if single else q
+
+
+# -- KKT residuals along a run ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KKTResiduals:
+    """Approximate-KKT residuals of the direction of ``w`` for the hard-margin SVM.
+
+    With ``w~ = w / min_i m_i(w)`` (so the smallest margin is 1) and the candidate dual
+    variables ``alpha = c q`` taken from the gradient weights ``q`` (``c >= 0`` least squares):
+
+    * ``stationarity``   = ``||w~ - sum_i alpha_i z_i|| / ||w~||`` (= sine of the angle between
+      ``w`` and ``-grad L(w)``: the tangential part of the gradient that turns the direction);
+    * ``complementary``  = ``sum_i q^_i (m_i(w~) - 1)``, the slack averaged with the normalised
+      weights ``q^`` (zero iff all gradient weight sits on minimum-margin examples);
+    * ``margin_gap``     = ``gamma* - gamma(w) >= 0``;
+    * ``alpha``          = ``c q``, which converges to the SVM dual variables.
+
+    Primal feasibility (``m_i(w~) >= 1``) and dual feasibility (``alpha >= 0``) hold by
+    construction. Arrays have one entry (row) per input ``w``.
+    """
+
+    stationarity: np.ndarray
+    complementary: np.ndarray
+    margin_gap: np.ndarray
+    alpha: np.ndarray
+
+
+def kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution | None = None):
+    """KKT residuals (:class:`KKTResiduals`) of each row of ``w`` (or of a single vector).
+
+    Every ``w`` must separate the data (``y_i <w, x_i> > 0`` for all ``i``); otherwise the
+    rescaling to unit minimum margin is undefined and ``ValueError`` is raised.
+    """
+    X, y = check_data(X, y)
+    loss = _check_loss(loss, SMOOTH_LOSSES)
+    W, _ = _as_weights(w, X.shape[1])
+    if svm is None:
+        svm = hard_margin_svm(X, y)
+    Z = y[:, None] * X
+    M = W @ Z.T  # (k, n) margins
+    mmin = M.min(axis=1)
+    if np.any(mmin <= 0):
+        k = int(np.flatnonzero(mmin <= 0)[0])
+        raise ValueError(
+            f"w (row {k}) does not separate the data (min margin {mmin[k]:.3g} <= 0): KKT "
+            "residuals are defined for separating directions only"
+        )
+    Wt = W / mmin[:, None]
+    Mt = M / mmin[:, None]
+    qhat = gradient_weights(W, X, y, loss)
+    G = qhat @ Z  # direction of -grad L (up to a positive factor), (k, d)
+    c = np.einsum("kd,kd->k", Wt, G) / np.einsum("kd,kd->k", G, G)
+    c = np.maximum(c, 0.0)
+    stat = np.linalg.norm(Wt - c[:, None] * G, axis=1) / np.linalg.norm(Wt, axis=1)
+    comp = np.einsum("kn,kn->k", qhat, Mt - 1.0)
+    gap = svm.gamma - M.min(axis=1) / np.linalg.norm(W, axis=1)
+    return KKTResiduals(
+        stationarity=stat,
+        complementary=comp,
+        margin_gap=np.maximum(gap, 0.0),
+        alpha=c[:, None] * qhat,
+    )
+
+
+def asymptotic_offset(X, y, *, svm: SVMSolution | None = None) -> np.ndarray:
+    """``rho_tilde``: the bounded offset in ``w(t) = w_svm log t + rho(t)`` (gradient flow).
+
+    Solves ``<rho, z_s> = -log(n alpha_s)`` for the support vectors ``s`` (minimum-norm
+    solution, in the span of the support vectors), so that ``(1/n) exp(-<rho, z_s>) = alpha_s``
+    and ``-grad L(w_svm log t + rho) = w_svm / t + o(1/t)`` for the averaged exponential loss
+    (and, asymptotically, the logistic loss). Requires linearly independent support vectors;
+    when they span fewer than ``d`` dimensions the component of ``rho(t)`` orthogonal to them
+    still converges, to a limit that depends on the initialisation (not returned).
+    """
+    X, y = check_data(X, y)
+    if svm is None:
+        svm = hard_margin_svm(X, y)
+    Z = y[:, None] * X
+    S = svm.support
+    ZS = Z[S]
+    if np.linalg.matrix_rank(ZS) < S.size:
+        raise ValueError(
+            f"the {S.size} support vectors are linearly dependent: rho_tilde is not unique "
+            "(a degenerate data set; the theorem's 'almost every data set' excludes it)"
+        )
+    rhs = -np.log(X.shape[0] * svm.alpha[S])
+    rho, *_ = np.linalg.lstsq(ZS, rhs, rcond=None)
+    return rho
+
+
+# -- runners ---------------------------------------------------------------------------------
+
+
+def flow_path(
+    X,
+    y,
+    w0,
+    t_max: float,
+    *,
+    n_points: int = 60,
+    loss: str = "logistic",
+    t_min: float = 1.0,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+):
+    """Gradient flow ``dw/dt = -grad L(w)`` sampled at ``n_points`` log-spaced times.
+
+    Integrated in log-time ``s = log(1 + t)`` by :func:`ibcore.descent.gradient_flow` (LSODA):
+    in ``s`` the dynamics ``dw/ds = -(1 + t) grad L(w)`` stay O(1) because ``grad L ~ 1/t``, so
+    ``t = 10^12`` costs a few hundred solver steps. Returns a
+    :class:`~ibcore.descent.FlowPath` with ``t = [0, logspace(log10 t_min, log10 t_max)]``.
+    """
+    from .descent import gradient_flow
+
+    X, y = check_data(X, y)
+    loss = _check_loss(loss, SMOOTH_LOSSES)
+    w0 = as_vector(w0, "w0", length=X.shape[1])
+    t_max = positive_float(t_max, "t_max")
+    t_min = positive_float(t_min, "t_min")
+    if not t_min < t_max:
+        raise ValueError(f"need t_min < t_max, got t_min={t_min}, t_max={t_max}")
+    if t_max > 1e100:
+        raise ValueError(f"t_max={t_max:g} is beyond what float64 log-time integration supports")
+    n_points = positive_int(n_points, "n_points", minimum=2)
+    times = np.concatenate([[0.0], np.logspace(np.log10(t_min), np.log10(t_max), n_points)])
+    return gradient_flow(make_loss(X, y, loss), w0, times, log_time=True, rtol=rtol, atol=atol)
+
+
+def normalized_gd(
+    X, y, w0, eta: float, n_steps: int, *, loss: str = "exponential", checkpoints=None
+):
+    """GD with the loss-normalised step ``eta_k = eta / L(w_k)`` ("aggressive" steps).
+
+    Near the max-margin direction the Hessian of the exponential-tailed loss is at most
+    ``B^2 L(w)`` (``B = max_i ||x_i||``), so a step ``eta / L(w)`` with ``eta < 2 / B^2`` is a
+    stable step for the *current* curvature. The schedule is the one analysed by Nacson et al.
+    (2019) and Ji & Telgarsky (2021). Returns an :class:`ibcore.descent.Trajectory`.
+    """
+    from .descent import Trajectory, as_checkpoints
+
+    X, y = check_data(X, y)
+    loss = _check_loss(loss, SMOOTH_LOSSES)
+    w = as_vector(w0, "w0", length=X.shape[1]).copy()
+    eta = positive_float(eta, "eta")
+    B2 = float(np.max(np.sum(X**2, axis=1)))
+    if eta >= 2.0 / B2:
+        raise ValueError(
+            f"eta={eta:g} is past the stability limit 2/B^2 = {2 / B2:.3g} of the normalised "
+            "step (B = max ||x_i||): choose a smaller eta"
+        )
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    cps = as_checkpoints(checkpoints, n_steps)
+    Z = y[:, None] * X
+    rec_w, rec_l, etas = [], [], np.empty(n_steps)
+    j = 0
+    for k in range(n_steps + 1):
+        value, grad = _loss_grad(w, Z, loss)
+        if j < cps.size and cps[j] == k:
+            rec_w.append(w.copy())
+            rec_l.append(value)
+            j += 1
+        if k == n_steps:
+            break
+        if not (np.isfinite(value) and value > 0):
+            raise RuntimeError(f"normalized_gd: the loss became {value} at step {k}")
+        etas[k] = eta / value
+        w = w - etas[k] * grad
+    return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
+
+
+def regularization_path(
+    X, y, lams, *, loss: str = "logistic", tol: float = 1e-10, max_iter: int = 200
+) -> np.ndarray:
+    """Minimisers ``w_lam = argmin L(w) + (lam/2) ||w||^2`` for each ``lam`` in ``lams``.
+
+    ``L`` is the averaged smooth loss; the objective is ``lam``-strongly convex, so the
+    minimiser is unique. Solved by damped Newton (backtracking on the objective) with warm
+    starts along ``lams`` sorted in decreasing order; stops when the gradient of the objective
+    is below ``tol`` times the size of its two terms, ``||grad L|| + lam ||w||``. Returns a
+    ``(len(lams), d)`` array in the order of ``lams``. As ``lam -> 0`` the direction tends to
+    the max-margin direction (Rosset, Zhu & Hastie 2004).
+    """
+    X, y = check_data(X, y)
+    loss = _check_loss(loss, SMOOTH_LOSSES)
+    lams = as_vector(lams, "lams")
+    if np.any(lams <= 0):
+        raise ValueError("lams must be > 0 (lam = 0 has no minimiser on separable data)")
+    tol = positive_float(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
+    Z = y[:, None] * X
+    n, d = Z.shape
+    out = np.empty((lams.size, d))
+    w = np.zeros(d)
+
+    def objective(w, lam):
+        return _loss_grad(w, Z, loss)[0] + 0.5 * lam * (w @ w)
+
+    for k in np.argsort(-lams):
+        lam = float(lams[k])
+        for _ in range(max_iter):
+            value, grad = _loss_grad(w, Z, loss)
+            g = grad + lam * w
+            m = Z @ w
+            if loss == "exponential":
+                h = np.exp(-m)
+            else:
+                p = np.exp(-np.logaddexp(0.0, m))  # sigmoid(-m)
+                h = p * (1.0 - p)
+            if np.linalg.norm(g) <= tol * (np.linalg.norm(grad) + lam * np.linalg.norm(w)):
+                break
+            H = (Z.T * h) @ Z / n + lam * np.eye(d)
+            step = np.linalg.solve(H, g)
+            decrement = float(g @ step)
+            f0, s = value + 0.5 * lam * (w @ w), 1.0
+            if decrement > 1e-10 * abs(f0):  # else: the decrease is below the objective's
+                # float64 resolution; we are in Newton's quadratic regime, take full steps
+                while objective(w - s * step, lam) > f0 - 0.25 * s * decrement and s > 1e-12:
+                    s *= 0.5
+            w_new = w - s * step
+            if np.array_equal(w_new, w):  # no representable progress: at the minimiser
+                break
+            w = w_new
+        else:
+            raise RuntimeError(f"regularization_path: Newton did not converge for lam={lam:g}")
+        out[k] = w
+    return out
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def separable_clouds(n: int = 100, *, seed, center=(2.0, 2.0), scale=1.0, min_margin=0.0):
+    """Two Gaussian clouds ``N(+center, scale^2 I)`` (label +1) and ``N(-center, ...)`` (-1).
+
+    The recipe of the seed's experiments (n = 100, centre (2, 2), unit variance), made
+    separable through the origin by redrawing the (rare) points with
+    ``y_i <x_i, center> / ||center|| <= min_margin``. Returns ``(X, y)``, ``n // 2`` per class
+    (first the +1 class).
+    """
+    n = positive_int(n, "n", minimum=2)
+    rng = check_rng(seed)
+    c = as_vector(center, "center")
+    scale = positive_float(scale, "scale")
+    min_margin = positive_float(min_margin, "min_margin", allow_zero=True)
+    if min_margin >= np.linalg.norm(c) + 3 * scale:
+        raise ValueError("min_margin is so large that almost every draw would be rejected")
+    u = c / np.linalg.norm(c)
+    half = n // 2
+    y = np.concatenate([np.ones(half), -np.ones(n - half)])
+    X = np.empty((n, c.size))
+    for i in range(n):
+        while True:
+            x = y[i] * c + scale * rng.standard_normal(c.size)
+            if y[i] * (x @ u) > min_margin:
+                X[i] = x
+                break
+    return X, y

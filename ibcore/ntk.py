@@ -1,0 +1,812 @@
+"""Neural tangent kernels: empirical (finite width, torch) and analytic (infinite width).
+
+Conventions (identical to the reference library *neural-tangents*, ``parameterization='ntk'``)
+    A fully connected network with hidden widths ``m_1, ..., m_L`` maps ``x in R^d`` to a scalar
+    by ``g^0 = x``, ``h^l = (sigma_w / sqrt(m_{l-1})) W^l g^{l-1} + sigma_b b^l``,
+    ``g^l = relu(h^l)`` for ``l = 1..L``, and ``f(x) = h^{L+1}`` (readout of width 1), with
+    ``m_0 = d`` and every entry of ``W^l``, ``b^l`` drawn i.i.d. from ``N(0, 1)``. The
+    parameters are stored as one flat float64 vector ``theta`` (``W^1, b^1, W^2, b^2, ...``,
+    each ``W^l`` row-major of shape ``(m_l, m_{l-1})``). ReLU is used *without* the factor 2,
+    so the variance of the pre-activations halves at every layer unless ``sigma_w**2 = 2``.
+
+    The empirical NTK is ``Theta_theta(x, x') = <grad_theta f(x), grad_theta f(x')>``.
+    As all widths grow, at initialisation it converges to the analytic kernel computed by the
+    layer recursion of :func:`relu_kernels`: the input kernel is ``x . x' / d``; a dense layer
+    maps ``(nngp, ntk)`` to ``(sigma_w^2 nngp + sigma_b^2, nngp_new + sigma_w^2 ntk)``; a
+    ReLU maps, with ``q1, q2`` the diagonal entries, ``k`` the cross entry and
+    ``cos(theta) = k / sqrt(q1 q2)``,
+    ``nngp <- (1/2pi) [sqrt(q1 q2 - k^2) + (pi - theta) k]`` and
+    ``ntk <- ntk (pi - theta) / (2 pi)``. The recursion starts from ``ntk = 0``.
+
+    The "seed" two-layer model of the lecture notes, ``f(x) = m^{-1/2} sum_r a_r relu(w_r . x)``
+    with only the first layer trained, has the kernel
+    ``H*(x, x') = (x . x') (pi - theta) / (2 pi)`` (:func:`two_layer_ntk`).
+
+Loss normalisation and time
+    The squared loss is ``L(theta) = (1/2n) sum_i (f(x_i) - y_i)^2``, the normalisation of
+    neural-tangents' ``predict.gradient_descent_mse``. Gradient descent with step ``eta`` sits at
+    gradient-flow time ``t = k eta`` after ``k`` steps, and in the kernel regime the training
+    residual evolves as ``r(t) = exp(-K t / n) r(0)`` (flow) or ``(I - eta K / n)^k r(0)`` (GD).
+    neural-tangents' ``predict_fn(t)`` with ``learning_rate = eta`` counts *steps*, so its ``t``
+    is our ``t / eta``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int, probability
+
+__all__ = [
+    "KernelEigen",
+    "LazyResult",
+    "MLPSpec",
+    "PathKernelResult",
+    "circle_points",
+    "circulant_spectrum",
+    "corrupt_labels",
+    "empirical_ntk",
+    "fourier_basis",
+    "init_params",
+    "kernel_gd_predict",
+    "kernel_gd_residuals",
+    "loglog_slope",
+    "mlp_apply",
+    "ntk_complexity",
+    "path_kernel_gd",
+    "relu_kernels",
+    "squared_loss_fun",
+    "train_network",
+    "train_outputs",
+    "two_layer_empirical_ntk",
+    "two_layer_ntk",
+    "unit_sphere_points",
+]
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def unit_sphere_points(n: int, d: int, *, seed) -> np.ndarray:
+    """``n`` points drawn uniformly on the unit sphere of ``R^d`` (rows of an (n, d) array)."""
+    n = positive_int(n, "n")
+    d = positive_int(d, "d", minimum=2)
+    rng = check_rng(seed)
+    Z = rng.standard_normal((n, d))
+    return Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+
+def circle_points(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` equally spaced points on the unit circle: returns ``(phi, X)``.
+
+    ``phi_j = 2 pi j / n`` and ``X[j] = (cos phi_j, sin phi_j)``.
+    """
+    n = positive_int(n, "n", minimum=3)
+    phi = 2 * np.pi * np.arange(n) / n
+    return phi, np.column_stack([np.cos(phi), np.sin(phi)])
+
+
+def corrupt_labels(y, fraction: float, *, seed) -> np.ndarray:
+    """Replace a fraction of the labels by independent uniform random signs.
+
+    The corrupted indices are the first ``round(fraction * n)`` entries of one random
+    permutation drawn from ``seed``, and the random signs are drawn once for all indices, so for
+    a fixed seed the corrupted sets are *nested* as ``fraction`` grows (about half of the
+    corrupted labels keep their value by chance, as in Zhang et al.'s random-label experiments).
+    """
+    y = as_vector(y, "y")
+    if not np.all(np.isin(y, (-1.0, 1.0))):
+        raise ValueError("y must hold labels in {-1, +1}")
+    fraction = probability(fraction, "fraction", closed_right=True)
+    rng = check_rng(seed)
+    order = rng.permutation(y.size)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=y.size)
+    out = y.copy()
+    k = round(fraction * y.size)
+    out[order[:k]] = signs[order[:k]]
+    return out
+
+
+# -- analytic kernels ------------------------------------------------------------------------
+
+
+def _pair(X1, X2):
+    X1 = as_matrix(X1, "X1")
+    X2 = X1 if X2 is None else as_matrix(X2, "X2")
+    if X2.shape[1] != X1.shape[1]:
+        raise ValueError(
+            f"X1 and X2 must have the same number of columns (input dimension), got "
+            f"{X1.shape[1]} and {X2.shape[1]}"
+        )
+    return X1, X2
+
+
+def relu_kernels(
+    X1, X2=None, *, depth: int = 1, sigma_w: float = 1.0, sigma_b: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Infinite-width NNGP and NTK of a ReLU network (neural-tangents conventions).
+
+    Parameters
+    ----------
+    X1 : array (n1, d)
+    X2 : array (n2, d), optional (default ``X1``)
+    depth : int
+        Number of hidden ReLU layers ``L >= 1`` (a readout dense layer follows them).
+    sigma_w, sigma_b : float
+        Weight and bias standard deviations of every dense layer (``sigma_w > 0``,
+        ``sigma_b >= 0``).
+
+    Returns
+    -------
+    (nngp, ntk) : two float64 arrays of shape (n1, n2)
+        The output covariance at initialisation and the neural tangent kernel, computed by the
+        recursion in the module docstring. For ``depth = 1, sigma_w = 1, sigma_b = 0``:
+        ``ntk = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
+        ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``.
+    """
+    X1, X2 = _pair(X1, X2)
+    depth = positive_int(depth, "depth")
+    sigma_w = positive_float(sigma_w, "sigma_w")
+    sigma_b = positive_float(sigma_b, "sigma_b", allow_zero=True)
+    d = X1.shape[1]
+    q1 = np.einsum("ij,ij->i", X1, X1) / d
+    q2 = np.einsum("ij,ij->i", X2, X2) / d
+    if sigma_b == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
+        raise ValueError(
+            "X1/X2 contain an all-zero input: with sigma_b = 0 its angle to other inputs is "
+            "undefined; remove it or use sigma_b > 0"
+        )
+    k = X1 @ X2.T / d
+    if X2 is X1:  # make the diagonal exactly q (so theta = 0 there, not ~1e-8 from rounding)
+        np.fill_diagonal(k, q1)
+    ntk = np.zeros_like(k)
+
+    def dense(q1, q2, k, ntk):
+        q1 = sigma_w**2 * q1 + sigma_b**2
+        q2 = sigma_w**2 * q2 + sigma_b**2
+        k = sigma_w**2 * k + sigma_b**2
+        return q1, q2, k, k + sigma_w**2 * ntk
+
+    for _ in range(depth):
+        q1, q2, k, ntk = dense(q1, q2, k, ntk)
+        norms = np.sqrt(np.outer(q1, q2))
+        cos = np.clip(k / norms, -1.0, 1.0)
+        theta = np.arccos(cos)
+        sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
+        k = norms * (sin + (np.pi - theta) * cos) / (2 * np.pi)
+        ntk = ntk * (np.pi - theta) / (2 * np.pi)
+        q1, q2 = q1 / 2, q2 / 2
+    _, _, nngp, ntk = dense(q1, q2, k, ntk)
+    return nngp, ntk
+
+
+def two_layer_ntk(X1, X2=None) -> np.ndarray:
+    """Kernel of the lecture notes' two-layer model, first layer trained only.
+
+    For ``f(x) = m^{-1/2} sum_r a_r relu(w_r . x)``, ``w_r ~ N(0, I)``, ``a_r = +-1``:
+    ``H*(x, x') = (x . x') * E_w[1{w.x > 0} 1{w.x' > 0}] = (x . x') (pi - theta) / (2 pi)``,
+    ``theta`` the angle between ``x`` and ``x'``. The factor ``x . x'`` is part of it: the
+    expectation alone is ``(pi - theta)/(2 pi)``.
+    """
+    X1, X2 = _pair(X1, X2)
+    n1 = np.linalg.norm(X1, axis=1)
+    n2 = np.linalg.norm(X2, axis=1)
+    if np.any(n1 == 0) or np.any(n2 == 0):
+        raise ValueError("X1/X2 contain an all-zero input, whose angle is undefined; remove it")
+    U, V = X1 / n1[:, None], X2 / n2[:, None]
+    # Kahan's angle formula, accurate also for nearly parallel inputs (arccos is not).
+    diff = np.linalg.norm(U[:, None, :] - V[None, :, :], axis=2)
+    summ = np.linalg.norm(U[:, None, :] + V[None, :, :], axis=2)
+    theta = 2 * np.arctan2(diff, summ)
+    return (X1 @ X2.T) * (np.pi - theta) / (2 * np.pi)
+
+
+def two_layer_empirical_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
+    """Finite-width kernel ``H(0)`` of the model of :func:`two_layer_ntk` at initialisation.
+
+    ``H(0)(x, x') = (x . x') (1/m) sum_r 1{w_r . x > 0} 1{w_r . x' > 0}`` with
+    ``w_r ~ N(0, I_d)`` drawn from ``seed`` (the exact Jacobian inner product of that model,
+    since ``a_r^2 = 1``).
+    """
+    X1, X2 = _pair(X1, X2)
+    width = positive_int(width, "width")
+    rng = check_rng(seed)
+    W = rng.standard_normal((width, X1.shape[1]))
+    S1 = (X1 @ W.T > 0).astype(np.float64)
+    S2 = (X2 @ W.T > 0).astype(np.float64)
+    return (X1 @ X2.T) * (S1 @ S2.T) / width
+
+
+# -- finite networks (torch) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    """A fully connected ReLU network in the NTK parameterisation (see module docstring).
+
+    ``widths`` are the hidden widths. ``readout_scale='ntk'`` is the NTK parameterisation;
+    ``'mean_field'`` divides the whole readout layer by a further ``sqrt(m_L)``, so the output
+    is ``(sigma_w / m_L) v . g + sigma_b b / sqrt(m_L)``: the mean-field scaling of
+    Chizat & Bach and Mei, Montanari & Nguyen, which is *not* in the kernel regime when
+    trained with step sizes multiplied by ``m_L``. ``activation`` is
+    ``'relu'`` (the analytic kernels of :func:`relu_kernels`) or ``'tanh'`` (smooth, used where
+    a Taylor argument needs a twice-differentiable model).
+    """
+
+    d: int
+    widths: tuple[int, ...]
+    sigma_w: float = 1.0
+    sigma_b: float = 0.0
+    readout_scale: str = "ntk"
+    activation: str = "relu"
+
+    def __post_init__(self):
+        positive_int(self.d, "d")
+        if not isinstance(self.widths, tuple) or len(self.widths) == 0:
+            raise TypeError("widths must be a non-empty tuple of hidden widths, e.g. (512,)")
+        for w in self.widths:
+            positive_int(w, "widths[i]")
+        positive_float(self.sigma_w, "sigma_w")
+        positive_float(self.sigma_b, "sigma_b", allow_zero=True)
+        if self.readout_scale not in ("ntk", "mean_field"):
+            raise ValueError(
+                f"readout_scale must be 'ntk' or 'mean_field', got {self.readout_scale!r}"
+            )
+        if self.activation not in ("relu", "tanh"):
+            raise ValueError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
+
+    @property
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """``(fan_out, fan_in)`` of each dense layer, readout last."""
+        dims = (self.d, *self.widths, 1)
+        return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
+
+    @property
+    def n_params(self) -> int:
+        return sum(o * i + o for o, i in self.layer_shapes)
+
+
+def _check_spec(spec) -> MLPSpec:
+    if not isinstance(spec, MLPSpec):
+        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    return spec
+
+
+def init_params(spec: MLPSpec, *, seed) -> np.ndarray:
+    """Flat parameter vector with every entry i.i.d. ``N(0, 1)`` (float64)."""
+    spec = _check_spec(spec)
+    return check_rng(seed).standard_normal(spec.n_params)
+
+
+def _check_theta(spec, theta) -> np.ndarray:
+    theta = as_vector(theta, "theta")
+    if theta.size != spec.n_params:
+        raise ValueError(
+            f"theta must have spec.n_params = {spec.n_params} entries, got {theta.size}"
+        )
+    return theta
+
+
+def _check_inputs(spec, X, name="X") -> np.ndarray:
+    X = as_matrix(X, name)
+    if X.shape[1] != spec.d:
+        raise ValueError(f"{name} must have spec.d = {spec.d} columns, got {X.shape[1]}")
+    return X
+
+
+def _forward(spec: MLPSpec, theta, X):
+    """Torch forward pass (theta, X: float64 tensors); returns shape (n,)."""
+    import torch
+
+    g = X
+    off = 0
+    shapes = spec.layer_shapes
+    for li, (fan_out, fan_in) in enumerate(shapes):
+        W = theta[off : off + fan_out * fan_in].reshape(fan_out, fan_in)
+        off += fan_out * fan_in
+        b = theta[off : off + fan_out]
+        off += fan_out
+        last = li == len(shapes) - 1
+        h = (spec.sigma_w / math.sqrt(fan_in)) * (g @ W.T) + spec.sigma_b * b
+        if last and spec.readout_scale == "mean_field":
+            h = h / math.sqrt(fan_in)
+        if last:
+            g = h
+        else:
+            g = torch.relu(h) if spec.activation == "relu" else torch.tanh(h)
+    return g[:, 0]
+
+
+def _t(a):
+    import torch
+
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)
+
+
+def mlp_apply(spec: MLPSpec, theta, X) -> np.ndarray:
+    """Network outputs ``f_theta(X)`` (shape (n,), float64)."""
+    import torch
+
+    spec = _check_spec(spec)
+    theta = _check_theta(spec, theta)
+    X = _check_inputs(spec, X)
+    with torch.no_grad():
+        return _forward(spec, _t(theta), _t(X)).numpy().copy()
+
+
+def _jacobian(spec, theta_t, X_t):
+    from torch.func import jacrev
+
+    return jacrev(lambda th: _forward(spec, th, X_t))(theta_t)
+
+
+def empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
+    """Empirical NTK ``J(X1) J(X2)^T`` at parameters ``theta`` (torch.func Jacobians, float64).
+
+    ``J(X)[i, p] = d f_theta(x_i) / d theta_p``; the result has shape (n1, n2).
+    """
+    spec = _check_spec(spec)
+    theta_t = _t(_check_theta(spec, theta))
+    X1 = _check_inputs(spec, X1, "X1")
+    J1 = _jacobian(spec, theta_t, _t(X1))
+    if X2 is None:
+        return (J1 @ J1.T).numpy().copy()
+    J2 = _jacobian(spec, theta_t, _t(_check_inputs(spec, X2, "X2")))
+    return (J1 @ J2.T).numpy().copy()
+
+
+def squared_loss_fun(spec: MLPSpec, X, y):
+    """``fun(theta) -> (loss, grad)`` of ``L = (1/2n) sum_i (f_theta(x_i) - y_i)^2``.
+
+    The callable has the form expected by :func:`ibcore.descent.run_gd`.
+    """
+    import torch
+
+    spec = _check_spec(spec)
+    X = _check_inputs(spec, X)
+    y = as_vector(y, "y", length=X.shape[0])
+    X_t, y_t, n = _t(X), _t(y), X.shape[0]
+
+    def fun(theta):
+        th = _t(theta).requires_grad_(True)
+        loss = 0.5 * torch.sum((_forward(spec, th, X_t) - y_t) ** 2) / n
+        (grad,) = torch.autograd.grad(loss, th)
+        return loss.item(), grad.numpy().copy()
+
+    return fun
+
+
+# -- the path kernel of a gradient-descent run -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathKernelResult:
+    """Output of :func:`path_kernel_gd` (test points ``x``, training points ``x_i``).
+
+    Attributes
+    ----------
+    f0, fT : (n_test,)
+        Network outputs at the test points before and after training.
+    kernel_sum : (n_test,)
+        ``sum_k eta sum_i (-dL/df_i)(theta_k) K_{theta_k}(x, x_i)`` with the *unnormalised*
+        per-example losses, i.e. ``-dL/df_i = (y_i - f_i)/n`` for ``L = (1/2n) sum (f - y)^2``.
+    path_kernel : (n_test, n)
+        ``K^p(x, x_i) = sum_k eta K_{theta_k}(x, x_i)`` (Domingos' path kernel, left Riemann sum).
+    coef : (n_test, n)
+        ``a_i(x)``: the path-kernel-weighted average of ``-dL/df_i`` along the path, so that
+        ``kernel_sum = sum_i a_i(x) K^p(x, x_i)``.
+    loss : (n_steps + 1,)
+        Training loss along the run.
+    theta : (n_steps + 1, P)
+        The parameters along the run.
+    """
+
+    f0: np.ndarray
+    fT: np.ndarray
+    kernel_sum: np.ndarray
+    path_kernel: np.ndarray
+    coef: np.ndarray
+    loss: np.ndarray
+    theta: np.ndarray
+
+    @property
+    def discretization_error(self) -> float:
+        """``max_x |f_T(x) - f_0(x) - kernel_sum(x)|``."""
+        return float(np.max(np.abs(self.fT - self.f0 - self.kernel_sum)))
+
+
+def path_kernel_gd(
+    spec: MLPSpec,
+    theta0,
+    X,
+    y,
+    X_test,
+    *,
+    eta: float,
+    n_steps: int,
+    chunk: int = 64,
+) -> PathKernelResult:
+    """Train by full-batch GD on the squared loss and accumulate the tangent kernel along the path.
+
+    Under gradient flow ``df(x)/dt = sum_i (-dL/df_i) K_theta(x, x_i)`` exactly, so
+    ``f_T(x) - f_0(x) = int_0^T sum_i (-dL/df_i) K_{theta(t)}(x, x_i) dt``. Gradient descent
+    with step ``eta`` is the Euler scheme of that flow; the left Riemann sum over the GD iterates
+    (``kernel_sum``) then differs from ``f_T - f_0`` by ``O(eta)`` at a fixed time
+    ``T = n_steps * eta`` (one ``O(eta^2)`` Taylor remainder per step, ``T / eta`` steps).
+
+    The run uses :func:`ibcore.descent.run_gd`; the Jacobians at every iterate are computed
+    afterwards, vectorised over ``chunk`` iterates at a time (``torch.func.vmap``).
+    """
+    import torch
+    from torch.func import jacrev, vmap
+
+    from .descent import run_gd
+
+    spec = _check_spec(spec)
+    theta0 = _check_theta(spec, theta0)
+    X = _check_inputs(spec, X)
+    y = as_vector(y, "y", length=X.shape[0])
+    X_test = _check_inputs(spec, X_test, "X_test")
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps")
+    chunk = positive_int(chunk, "chunk")
+    traj = run_gd(
+        squared_loss_fun(spec, X, y), theta0, eta, n_steps, checkpoints=np.arange(n_steps + 1)
+    )
+    if traj.diverged:
+        raise ValueError(
+            f"gradient descent diverged at step {traj.diverged_at} with eta = {eta}: "
+            "use a smaller eta"
+        )
+    n, nt = X.shape[0], X_test.shape[0]
+    XA = _t(np.vstack([X, X_test]))
+    y_t = _t(y)
+
+    def jac(th):
+        return jacrev(lambda p: _forward(spec, p, XA))(th)
+
+    def out(th):
+        return _forward(spec, th, XA)
+
+    thetas = _t(traj.w)
+    kernel_sum = torch.zeros(nt, dtype=torch.float64)
+    weighted = torch.zeros(nt, n, dtype=torch.float64)
+    path_kernel = torch.zeros(nt, n, dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, n_steps, chunk):  # iterates 0 .. n_steps-1 (left sums)
+            th = thetas[start : min(start + chunk, n_steps)]
+            J = vmap(jac)(th)  # (c, n + nt, P)
+            F = vmap(out)(th)  # (c, n + nt)
+            K = torch.einsum("cap,cbp->cab", J[:, n:], J[:, :n])  # (c, nt, n)
+            g = (y_t - F[:, :n]) / n  # -dL/df_i
+            weighted += eta * torch.einsum("cab,cb->ab", K, g)
+            path_kernel += eta * K.sum(0)
+        kernel_sum = weighted.sum(1)
+        f_all = vmap(out)(thetas[[0, -1]])
+    coef = (weighted / path_kernel).numpy()
+    return PathKernelResult(
+        f0=f_all[0, n:].numpy().copy(),
+        fT=f_all[1, n:].numpy().copy(),
+        kernel_sum=kernel_sum.numpy().copy(),
+        path_kernel=path_kernel.numpy().copy(),
+        coef=coef.copy(),
+        loss=traj.loss.copy(),
+        theta=traj.w,
+    )
+
+
+# -- lazy training ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LazyResult:
+    """Output of :func:`train_network` (one width, one seed).
+
+    Attributes
+    ----------
+    rel_weight_change : float
+        ``||theta_T - theta_0|| / ||theta_0||``.
+    rel_kernel_change : float
+        ``||Theta_T - Theta_0||_F / ||Theta_0||_F`` on the training inputs.
+    f0_train, f0_test, fT_train, fT_test : arrays
+        Network outputs before and after training.
+    flin_test : array
+        Outputs of the network's linearisation ``f_0 + J_0 (theta - theta_0)`` trained by the
+        same gradient descent (closed form :func:`kernel_gd_predict` with the empirical kernel
+        at initialisation).
+    K0_train, K0_test_train : arrays
+        Empirical NTK at initialisation (train x train, test x train).
+    loss : array
+        Training loss along the run (log-spaced checkpoints).
+    """
+
+    rel_weight_change: float
+    rel_kernel_change: float
+    f0_train: np.ndarray
+    f0_test: np.ndarray
+    fT_train: np.ndarray
+    fT_test: np.ndarray
+    flin_test: np.ndarray
+    K0_train: np.ndarray
+    K0_test_train: np.ndarray
+    loss: np.ndarray
+
+
+def train_network(spec: MLPSpec, X, y, X_test, *, eta: float, n_steps: int, seed) -> LazyResult:
+    """Train ``spec`` by full-batch GD (``ibcore.descent.run_gd``) on ``(1/2n) sum (f - y)^2``.
+
+    Measures how far the weights and the empirical NTK move, and the trained linearisation.
+    """
+    from .descent import run_gd
+
+    spec = _check_spec(spec)
+    X = _check_inputs(spec, X)
+    y = as_vector(y, "y", length=X.shape[0])
+    X_test = _check_inputs(spec, X_test, "X_test")
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps")
+    theta0 = init_params(spec, seed=seed)
+    K0 = empirical_ntk(spec, theta0, X)
+    K0x = empirical_ntk(spec, theta0, X_test, X)
+    f0, f0x = mlp_apply(spec, theta0, X), mlp_apply(spec, theta0, X_test)
+    lam_max = float(np.linalg.eigvalsh(K0).max())
+    _check_eta_stable(eta, lam_max, X.shape[0])
+    traj = run_gd(squared_loss_fun(spec, X, y), theta0, eta, n_steps)
+    if traj.diverged:
+        raise ValueError(f"gradient descent diverged at step {traj.diverged_at}: use a smaller eta")
+    thT = traj.final
+    KT = empirical_ntk(spec, thT, X)
+    flin = kernel_gd_predict(K0, K0x, y, f0, f0x, n_steps * eta, eta=eta)[0]
+    return LazyResult(
+        rel_weight_change=float(np.linalg.norm(thT - theta0) / np.linalg.norm(theta0)),
+        rel_kernel_change=float(np.linalg.norm(KT - K0) / np.linalg.norm(K0)),
+        f0_train=f0,
+        f0_test=f0x,
+        fT_train=mlp_apply(spec, thT, X),
+        fT_test=mlp_apply(spec, thT, X_test),
+        flin_test=flin,
+        K0_train=K0,
+        K0_test_train=K0x,
+        loss=traj.loss.copy(),
+    )
+
+
+def train_outputs(spec: MLPSpec, theta0, X, y, *, eta: float, n_steps: int, checkpoints=None):
+    """Full-batch GD on ``(1/2n) sum (f - y)^2`` (``ibcore.descent.run_gd``); outputs on ``X``.
+
+    Returns ``(steps, F)`` with ``F[j] = f_{theta_k}(X)`` at the recorded steps ``k = steps[j]``
+    (default: log-spaced checkpoints). Raises ``ValueError`` if the run diverges.
+    """
+    import torch
+    from torch.func import vmap
+
+    from .descent import run_gd
+
+    spec = _check_spec(spec)
+    theta0 = _check_theta(spec, theta0)
+    X = _check_inputs(spec, X)
+    y = as_vector(y, "y", length=X.shape[0])
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps")
+    traj = run_gd(squared_loss_fun(spec, X, y), theta0, eta, n_steps, checkpoints=checkpoints)
+    if traj.diverged:
+        raise ValueError(f"gradient descent diverged at step {traj.diverged_at}: use a smaller eta")
+    X_t = _t(X)
+    with torch.no_grad():
+        F = vmap(lambda th: _forward(spec, th, X_t))(_t(traj.w))
+    return traj.steps.copy(), F.numpy().copy()
+
+
+# -- kernel regression dynamics --------------------------------------------------------------
+
+
+def _check_kernel(K, name="K") -> np.ndarray:
+    K = as_matrix(K, name)
+    if K.shape[0] != K.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {K.shape}")
+    if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(K).max()))):
+        raise ValueError(f"{name} must be symmetric (a kernel Gram matrix)")
+    return 0.5 * (K + K.T)
+
+
+def _eigh_psd(K, name="K"):
+    lam, V = np.linalg.eigh(K)
+    tol = 1e-10 * max(1.0, float(lam.max()))
+    if lam.min() < -tol:
+        raise ValueError(
+            f"{name} must be positive semi-definite, smallest eigenvalue {lam.min():.3g}"
+        )
+    return np.maximum(lam, 0.0), V
+
+
+def _gain(lam, n, t, eta):
+    """``(1 - decay(lam)) / lam`` with its ``lam -> 0`` limit; decay = exp(-lam t/n) or GD."""
+    if eta is None:
+        x = lam * t / n
+        return np.where(lam > 0, -np.expm1(-x) / np.where(lam > 0, lam, 1.0), t / n)
+    k = t / eta
+    base = 1.0 - eta * lam / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = (1.0 - base**k) / np.where(lam > 0, lam, 1.0)
+    return np.where(lam > 0, g, t / n)
+
+
+def _check_eta_stable(eta, lam_max, n):
+    eta = positive_float(eta, "eta")
+    limit = 2 * n / lam_max if lam_max > 0 else np.inf
+    if eta >= limit:
+        raise ValueError(
+            f"eta = {eta:.4g} is past the stability limit 2n/lambda_max = {limit:.4g} of gradient "
+            "descent on this kernel (the residual would grow): use a smaller eta"
+        )
+    return eta
+
+
+def kernel_gd_predict(K_train, K_test_train, y, f0_train, f0_test, times, *, eta=None):
+    """Predictions of kernel regression trained by gradient flow (or GD) from ``f0``.
+
+    With ``L = (1/2n) sum_i (f(x_i) - y_i)^2`` and a fixed kernel ``K``, gradient flow gives
+
+        f_t(x) = f_0(x) + K(x, X) K^{-1} (I - exp(-K t / n)) (y - f_0(X)),
+
+    and gradient descent with step ``eta`` at ``t = k eta`` replaces ``exp(-K t/n)`` by
+    ``(I - eta K / n)^k`` (``eta=...``; refused past the stability limit ``2n/lambda_max``).
+    ``K^{-1}(I - ...)`` is evaluated in the eigenbasis of ``K`` (its ``lambda -> 0`` limit is
+    ``t/n``), so singular ``K`` is fine.
+
+    Returns an array of shape (len(times), n_test).
+    """
+    K = _check_kernel(K_train, "K_train")
+    n = K.shape[0]
+    Kx = as_matrix(K_test_train, "K_test_train")
+    if Kx.shape[1] != n:
+        raise ValueError(f"K_test_train must have {n} columns (one per training point)")
+    y = as_vector(y, "y", length=n)
+    f0 = as_vector(f0_train, "f0_train", length=n)
+    f0x = as_vector(f0_test, "f0_test", length=Kx.shape[0])
+    times = np.atleast_1d(as_array_times(times))
+    lam, V = _eigh_psd(K, "K_train")
+    if eta is not None:
+        eta = _check_eta_stable(eta, lam.max(), n)
+    r = V.T @ (y - f0)
+    out = np.empty((times.size, Kx.shape[0]))
+    for j, t in enumerate(times):
+        out[j] = f0x + Kx @ (V @ (_gain(lam, n, t, eta) * r))
+    return out
+
+
+def as_array_times(times) -> np.ndarray:
+    """Validated non-negative times (1-D float64)."""
+    t = np.atleast_1d(np.asarray(times, dtype=np.float64)) if not isinstance(times, str) else None
+    if t is None or t.ndim != 1 or t.size == 0:
+        raise TypeError("times must be a number or a 1-D array of non-negative times")
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError("times must be finite and >= 0")
+    return t
+
+
+class KernelEigen:
+    """Eigen-decomposition of a kernel Gram matrix, computed once and reused.
+
+    ``lam`` (decreasing) and ``V`` with ``K = V diag(lam) V^T``. Widgets call :meth:`residuals`
+    and :meth:`complexity` many times on the same kernel, so the ``O(n^3)`` step is done once.
+    """
+
+    def __init__(self, K):
+        K = _check_kernel(K)
+        lam, V = _eigh_psd(K)
+        self.n = K.shape[0]
+        self.lam, self.V = lam[::-1].copy(), V[:, ::-1].copy()
+        self.trace = float(np.trace(K))
+
+    def residuals(self, r0, times, *, eta=None) -> np.ndarray:
+        """``R[j, i] = v_i . r(times[j])`` for kernel GD/flow from residual ``r0`` (see
+        :func:`kernel_gd_residuals`)."""
+        r0 = as_vector(r0, "r0", length=self.n)
+        times = as_array_times(times)
+        p0 = self.V.T @ r0
+        if eta is None:
+            decay = np.exp(-np.outer(times, self.lam) / self.n)
+        else:
+            eta = _check_eta_stable(eta, self.lam.max(), self.n)
+            decay = (1.0 - eta * self.lam / self.n)[None, :] ** (times[:, None] / eta)
+        return decay * p0[None, :]
+
+    def complexity(self, y) -> float:
+        """``sqrt(2 y^T K^{-1} y tr K) / n`` (see :func:`ntk_complexity`)."""
+        y = as_vector(y, "y", length=self.n)
+        if self.lam.min() <= 1e-12 * self.lam.max():
+            raise ValueError("H must be positive definite (invertible) for y^T H^{-1} y")
+        quad = float(np.sum((self.V.T @ y) ** 2 / self.lam))
+        return math.sqrt(2.0 * quad * self.trace) / self.n
+
+
+def kernel_gd_residuals(K, r0, times, *, eta=None):
+    """Training residual ``r(t) = f_t(X) - y`` of kernel regression in the eigenbasis of ``K``.
+
+    Returns ``(lam, V, R)`` with ``K = V diag(lam) V^T`` (eigenvalues in *decreasing* order) and
+    ``R[j, i] = v_i . r(times[j]) = exp(-lam_i t_j / n) v_i . r0`` (gradient flow) or
+    ``(1 - eta lam_i / n)^(t_j / eta) v_i . r0`` (gradient descent with step ``eta``).
+    """
+    eig = KernelEigen(K)
+    return eig.lam, eig.V, eig.residuals(r0, times, eta=eta)
+
+
+def ntk_complexity(H, y) -> float:
+    """The data-dependent complexity ``sqrt(2 y^T H^{-1} y * tr H) / n``.
+
+    This is the Rademacher bound of a kernel class of RKHS norm ``sqrt(y^T H^{-1} y)`` (the
+    norm of the interpolant). It is invariant under ``H -> c H``. For the two-layer model of
+    :func:`two_layer_ntk` and unit-norm inputs, ``tr H = n/2`` and the measure equals
+    ``sqrt(y^T H^{-1} y / n)``, i.e. ``1/sqrt(2)`` times the ``sqrt(2 y^T H^{-1} y / n)`` of
+    Arora, Du, Hu, Li & Wang (2019, Thm 5.1).
+    """
+    H = _check_kernel(H, "H")
+    return KernelEigen(H).complexity(y)
+
+
+# -- circle data: Fourier modes --------------------------------------------------------------
+
+
+def fourier_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal real Fourier basis on ``n`` equally spaced circle points.
+
+    Returns ``(freq, F)``: column ``j`` of ``F`` (shape (n, n)) is the normalised
+    ``1``, ``cos(k phi)``, ``sin(k phi)`` (or ``cos(n/2 phi)`` for even n) and ``freq[j] = k``.
+    """
+    n = positive_int(n, "n", minimum=3)
+    phi = 2 * np.pi * np.arange(n) / n
+    cols, freq = [np.ones(n) / np.sqrt(n)], [0]
+    for k in range(1, (n - 1) // 2 + 1):
+        cols += [np.cos(k * phi) * np.sqrt(2 / n), np.sin(k * phi) * np.sqrt(2 / n)]
+        freq += [k, k]
+    if n % 2 == 0:
+        cols.append(np.cos(n // 2 * phi) / np.sqrt(n))
+        freq.append(n // 2)
+    return np.array(freq), np.column_stack(cols)
+
+
+def circulant_spectrum(K) -> np.ndarray:
+    """Eigenvalues ``lambda_k = sum_j K[0, j] cos(2 pi j k / n)``, ``k = 0..n//2``.
+
+    For a kernel that depends only on the angle between points, the Gram matrix on equally
+    spaced circle points is circulant and symmetric, so the Fourier modes ``cos(k phi)`` and
+    ``sin(k phi)`` are eigenvectors with eigenvalue ``lambda_k``. ``K`` must be circulant.
+    """
+    K = _check_kernel(K)
+    n = K.shape[0]
+    rolled = np.stack([np.roll(K[0], i) for i in range(n)])
+    if not np.allclose(K, rolled, atol=1e-10 * max(1.0, float(np.abs(K).max()))):
+        raise ValueError(
+            "K must be circulant (a rotation-invariant kernel on equally spaced points)"
+        )
+    k = np.arange(n // 2 + 1)
+    j = np.arange(n)
+    return np.cos(2 * np.pi * np.outer(k, j) / n) @ K[0]
+
+
+# -- small statistics helper -----------------------------------------------------------------
+
+
+def loglog_slope(x, y) -> tuple[float, float]:
+    """Least-squares slope of ``log y`` against ``log x`` and its standard error.
+
+    Returns ``(slope, stderr)``; ``stderr`` is the usual OLS standard error from the residuals
+    (``nan`` with only two points).
+    """
+    x = as_vector(x, "x")
+    y = as_vector(y, "y", length=x.size)
+    if x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y need at least two entries, all > 0, for a log-log fit")
+    lx, ly = np.log(x), np.log(y)
+    A = np.column_stack([lx, np.ones_like(lx)])
+    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
+    if x.size == 2:
+        return float(coef[0]), float("nan")
+    resid = ly - A @ coef
+    s2 = float(resid @ resid) / (x.size - 2)
+    se = math.sqrt(s2 / float(np.sum((lx - lx.mean()) ** 2)))
+    return float(coef[0]), se

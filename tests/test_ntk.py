@@ -1,0 +1,370 @@
+"""Tests of ibcore.ntk: analytic and empirical NTKs, path kernel, lazy training, kernel GD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ibcore import ntk
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+
+# -- analytic kernels: hand values, independent Monte-Carlo, structure ---------------------------
+
+
+def test_relu_kernels_hand_values_parallel_and_orthogonal():
+    # d = 2, sigma_w = 1, sigma_b = 0, one hidden layer (values derived in book/ntk.md):
+    # parallel unit inputs: nngp = 1/4, ntk = 1/2; orthogonal: nngp = ntk = 1/(4 pi).
+    nngp, k = ntk.relu_kernels(np.eye(2))
+    np.testing.assert_allclose(np.diag(nngp), 0.25, rtol=1e-14)
+    np.testing.assert_allclose(np.diag(k), 0.5, rtol=1e-14)
+    np.testing.assert_allclose(nngp[0, 1], 1 / (4 * np.pi), rtol=1e-14)
+    np.testing.assert_allclose(k[0, 1], 1 / (4 * np.pi), rtol=1e-14)
+    # opposite inputs: theta = pi, no shared active units: both kernels vanish
+    nngp, k = ntk.relu_kernels(np.array([[1.0, 0.0], [-1.0, 0.0]]))
+    assert abs(nngp[0, 1]) < 1e-15 and abs(k[0, 1]) < 1e-15
+
+
+def test_relu_kernels_with_bias_hand_value():
+    # x = x' = e1 in d = 1... use d = 1, x = 1: after dense q = sigma_w^2 + sigma_b^2 = 1 + 1 = 2,
+    # relu: nngp = q/2 = 1, ntk = 2 * 1/2 = 1; readout: nngp = 1 + 1 = 2, ntk = 2 + 1 = 3.
+    nngp, k = ntk.relu_kernels(np.array([[1.0]]), sigma_b=1.0)
+    np.testing.assert_allclose(nngp, [[2.0]], rtol=1e-14)
+    np.testing.assert_allclose(k, [[3.0]], rtol=1e-14)
+
+
+def test_arccos_formulas_against_direct_monte_carlo():
+    # Independent check of the ReLU expectations behind the recursion: sample (u, v) ~ N(0, C).
+    rng = np.random.default_rng(0)
+    q1, q2, kk = 1.3, 0.7, 0.4
+    C = np.array([[q1, kk], [kk, q2]])
+    uv = rng.multivariate_normal([0, 0], C, size=2_000_000)
+    u, v = uv[:, 0], uv[:, 1]
+    mc_relu = np.mean(np.maximum(u, 0) * np.maximum(v, 0))
+    mc_step = np.mean((u > 0) & (v > 0))
+    th = np.arccos(kk / np.sqrt(q1 * q2))
+    relu = (np.sqrt(q1 * q2 - kk**2) + (np.pi - th) * kk) / (2 * np.pi)
+    step = (np.pi - th) / (2 * np.pi)
+    # standard errors ~ 1e-3 / sqrt(2) and 3.5e-4: 5 sigma tolerances
+    assert abs(mc_relu - relu) < 5 * np.std(np.maximum(u, 0) * np.maximum(v, 0)) / np.sqrt(u.size)
+    assert abs(mc_step - step) < 5 * 0.5 / np.sqrt(u.size)
+    # and the library's one-hidden-layer NNGP is sigma_w^2 * relu-expectation (+ sigma_b^2) of
+    # the first-layer covariance x.x'/d
+    X = np.array([[1.0, 2.0], [2.0, -0.5]])
+    nngp, _ = ntk.relu_kernels(X)
+    q = np.sum(X**2, 1) / 2
+    k01 = X[0] @ X[1] / 2
+    th = np.arccos(k01 / np.sqrt(q[0] * q[1]))
+    expect = (np.sqrt(q[0] * q[1] - k01**2) + (np.pi - th) * k01) / (2 * np.pi)
+    np.testing.assert_allclose(nngp[0, 1], expect, rtol=1e-13)
+
+
+@pytest.mark.parametrize("depth,sigma_w,sigma_b", [(1, 1.0, 0.0), (2, 1.4, 0.3), (3, 1.0, 1.0)])
+def test_kernels_symmetric_psd(depth, sigma_w, sigma_b):
+    X = ntk.unit_sphere_points(12, 4, seed=depth) * np.linspace(0.5, 2, 12)[:, None]
+    for K in ntk.relu_kernels(X, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b):
+        np.testing.assert_allclose(K, K.T, rtol=1e-13)
+        assert np.linalg.eigvalsh(K).min() > -1e-12 * np.abs(K).max()
+    # cross kernels agree with the blocks of the joint kernel
+    nn, kk = ntk.relu_kernels(X[:5], X[5:], depth=depth, sigma_w=sigma_w, sigma_b=sigma_b)
+    nfull, kfull = ntk.relu_kernels(X, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b)
+    np.testing.assert_allclose(kk, kfull[:5, 5:], rtol=1e-12)
+    np.testing.assert_allclose(nn, nfull[:5, 5:], rtol=1e-12)
+
+
+def test_analytic_ntk_matches_very_wide_network():
+    # Empirical NTK vs the recursion. The relative Frobenius error has RMS c / sqrt(m * S) when
+    # S independent kernels are averaged, with c ~ 1.7 (depth 1) to 2.4 (depth 2) measured over
+    # 10 seeds for these inputs; tolerances are ~3.5 times the expected error. A wrong layer
+    # rule (factor 2 in ReLU, missing sigma_b^2) changes the kernel by 10-100%.
+    X = ntk.unit_sphere_points(5, 3, seed=1) * np.sqrt(3)
+    for depth, m, n_seeds, tol in ((1, 16384, 1, 0.06), (2, 1024, 8, 0.09)):
+        spec = ntk.MLPSpec(3, (m,) * depth, sigma_w=1.2, sigma_b=0.4)
+        emp = np.mean(
+            [ntk.empirical_ntk(spec, ntk.init_params(spec, seed=s), X) for s in range(n_seeds)],
+            axis=0,
+        )
+        _, K = ntk.relu_kernels(X, depth=depth, sigma_w=1.2, sigma_b=0.4)
+        rel = np.linalg.norm(emp - K) / np.linalg.norm(K)
+        assert rel < tol, (depth, rel)
+        # the same comparison with a wrong ReLU rule (factor 2, "He" convention) fails clearly
+        _, K_wrong = ntk.relu_kernels(X, depth=depth, sigma_w=1.2 * np.sqrt(2), sigma_b=0.4)
+        assert np.linalg.norm(emp - K_wrong) / np.linalg.norm(K_wrong) > 3 * tol
+
+
+def test_nngp_is_output_covariance_of_one_hidden_layer_net():
+    # For one hidden layer E[f(x) f(x')] equals the NNGP at any width (exact expectation);
+    # Monte-Carlo over 3000 random width-8 networks: standard error ~ 0.02 * scale.
+    X = np.array([[1.0, 0.5, -0.2], [0.3, -1.0, 0.8]])
+    spec = ntk.MLPSpec(3, (8,), sigma_b=0.5)
+    outs = np.array([ntk.mlp_apply(spec, ntk.init_params(spec, seed=s), X) for s in range(3000)])
+    mc = outs.T @ outs / outs.shape[0]
+    nngp, _ = ntk.relu_kernels(X, sigma_b=0.5)
+    se = np.sqrt(np.mean(outs[:, :, None] ** 2 * outs[:, None, :] ** 2, 0) / outs.shape[0])
+    assert np.all(np.abs(mc - nngp) < 5 * se), (mc, nngp)
+
+
+def test_two_layer_kernel_keeps_the_inner_product_factor():
+    X = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.6, 0.8, 0.0]])
+    H = ntk.two_layer_ntk(X)
+    assert abs(H[0, 1]) < 1e-15  # orthogonal: 0 (the "seed form" would give 1/4)
+    np.testing.assert_allclose(np.diag(H), 0.5, rtol=1e-14)
+    th = np.arccos(0.6)
+    np.testing.assert_allclose(H[0, 2], 0.6 * (np.pi - th) / (2 * np.pi), rtol=1e-13)
+    # d * (NT first-layer part) equals H* for unit inputs
+    nngp, k = ntk.relu_kernels(X)
+    np.testing.assert_allclose(3 * (k - nngp), H, atol=1e-15)
+    # finite-width kernel of that model converges to it (sd <= 1/sqrt(m) = 0.0045)
+    H0 = ntk.two_layer_empirical_ntk(X, width=50_000, seed=0)
+    assert np.abs(H0 - H).max() < 0.02
+
+
+def test_nearly_parallel_inputs_are_accurate():
+    x = np.array([[1.0, 1e-9, 0.0], [1.0, 0.0, 0.0]])
+    H = ntk.two_layer_ntk(x)
+    np.testing.assert_allclose(H[0, 1], 0.5, rtol=1e-8)
+    X = ntk.unit_sphere_points(30, 5, seed=3)
+    np.testing.assert_allclose(np.trace(ntk.two_layer_ntk(X)), 15.0, rtol=1e-13)
+
+
+# -- empirical kernels and the loss function ----------------------------------------------------
+
+
+def test_empirical_ntk_equals_explicit_jacobian_product():
+    spec = ntk.MLPSpec(2, (5, 4), sigma_b=0.3)
+    th = ntk.init_params(spec, seed=0)
+    X = np.array([[0.3, -1.0], [1.0, 2.0], [0.5, 0.1]])
+    # finite differences of f in theta (central, step 1e-6): Jacobian to ~1e-8
+    eps = 1e-6
+    J = np.empty((3, spec.n_params))
+    for p in range(spec.n_params):
+        e = np.zeros(spec.n_params)
+        e[p] = eps
+        J[:, p] = (ntk.mlp_apply(spec, th + e, X) - ntk.mlp_apply(spec, th - e, X)) / (2 * eps)
+    np.testing.assert_allclose(ntk.empirical_ntk(spec, th, X), J @ J.T, rtol=1e-6, atol=1e-8)
+    K12 = ntk.empirical_ntk(spec, th, X[:1], X[1:])
+    np.testing.assert_allclose(K12, (J @ J.T)[:1, 1:], rtol=1e-6, atol=1e-8)
+
+
+def test_squared_loss_fun_gradient():
+    spec = ntk.MLPSpec(2, (6,), activation="tanh")
+    X = np.array([[0.3, -1.0], [1.0, 2.0]])
+    y = np.array([0.5, -0.2])
+    fun = ntk.squared_loss_fun(spec, X, y)
+    th = ntk.init_params(spec, seed=1)
+    loss, g = fun(th)
+    np.testing.assert_allclose(loss, 0.25 * np.sum((ntk.mlp_apply(spec, th, X) - y) ** 2))
+    d = np.random.default_rng(0).standard_normal(th.size)
+    fd = (fun(th + 1e-6 * d)[0] - fun(th - 1e-6 * d)[0]) / 2e-6
+    np.testing.assert_allclose(g @ d, fd, rtol=1e-6)
+
+
+# -- path kernel ---------------------------------------------------------------------------------
+
+
+def test_path_kernel_error_is_first_order_in_eta():
+    rng = np.random.default_rng(0)
+    X, Xt = rng.standard_normal((6, 2)), rng.standard_normal((3, 2))
+    y = np.sin(X[:, 0])
+    spec = ntk.MLPSpec(2, (16,), sigma_b=0.5, activation="tanh")
+    th = ntk.init_params(spec, seed=0)
+    gaps = [
+        ntk.path_kernel_gd(
+            spec, th, X, y, Xt, eta=eta, n_steps=round(2.0 / eta)
+        ).discretization_error
+        for eta in (0.1, 0.05)
+    ]
+    # Euler scheme: error C*eta + O(eta^2); ratio 2 within 10%
+    assert abs(gaps[0] / gaps[1] - 2) < 0.2, gaps
+    r = ntk.path_kernel_gd(spec, th, X, y, Xt, eta=0.05, n_steps=40, chunk=7)
+    np.testing.assert_allclose((r.coef * r.path_kernel).sum(1), r.kernel_sum, rtol=1e-10)
+    assert r.theta.shape == (41, spec.n_params) and r.loss[-1] < r.loss[0]
+
+
+# -- kernel gradient descent ---------------------------------------------------------------------
+
+
+def test_kernel_gd_predict_limits_and_gd_form():
+    X = ntk.unit_sphere_points(10, 3, seed=0)
+    Xt = ntk.unit_sphere_points(4, 3, seed=1)
+    K = ntk.two_layer_ntk(X)
+    Kx = ntk.two_layer_ntk(Xt, X)
+    y = np.sign(X[:, 0])
+    f0, f0x = np.zeros(10), np.zeros(4)
+    # t = 0 gives f0; t -> infinity gives kernel interpolation K_x K^{-1} y
+    out = ntk.kernel_gd_predict(K, Kx, y, f0, f0x, [0.0, 1e9])
+    np.testing.assert_allclose(out[0], 0.0, atol=1e-15)
+    np.testing.assert_allclose(out[1], Kx @ np.linalg.solve(K, y), rtol=1e-8)
+    # GD form against an explicit loop on the training outputs (f = K-linear model)
+    eta = 0.5 * 10 / np.linalg.eigvalsh(K).max()
+    f = f0.copy()
+    for _ in range(25):
+        f = f - eta / 10 * K @ (f - y)
+    gd = ntk.kernel_gd_predict(K, K, y, f0, f0, 25 * eta, eta=eta)[0]
+    np.testing.assert_allclose(gd, f, rtol=1e-10, atol=1e-12)
+    # exponential decay of eigen-components
+    lam, _, R = ntk.kernel_gd_residuals(K, -y, [0.0, 3.0])
+    assert np.all(np.diff(lam) <= 0)
+    np.testing.assert_allclose(R[1], np.exp(-lam * 3.0 / 10) * R[0], rtol=1e-12)
+
+
+def test_kernel_gd_refuses_unstable_step_and_bad_kernels():
+    K = np.diag([4.0, 1.0])
+    with pytest.raises(ValueError, match="stability limit"):
+        ntk.kernel_gd_residuals(K, [1.0, 1.0], [1.0], eta=1.0)  # 2n/lambda_max = 1
+    with pytest.raises(ValueError, match="symmetric"):
+        ntk.kernel_gd_residuals(np.array([[1.0, 2.0], [0.0, 1.0]]), [1.0, 1.0], [1.0])
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        ntk.kernel_gd_residuals(np.diag([1.0, -1.0]), [1.0, 1.0], [1.0])
+    with pytest.raises(ValueError, match="times must be finite"):
+        ntk.kernel_gd_residuals(K, [1.0, 1.0], [-1.0])
+    with pytest.raises(ValueError, match="K_test_train must have 2 columns"):
+        ntk.kernel_gd_predict(K, np.ones((1, 3)), [1.0, 1.0], [0.0, 0.0], [0.0], 1.0)
+
+
+def test_complexity_measure():
+    X = ntk.unit_sphere_points(40, 5, seed=0)
+    H = ntk.two_layer_ntk(X)
+    y = np.sign(X[:, 0])
+    c = ntk.ntk_complexity(H, y)
+    # tr H = n/2 for unit inputs, so C = sqrt(y^T H^{-1} y / n)
+    np.testing.assert_allclose(c, np.sqrt(y @ np.linalg.solve(H, y) / 40), rtol=1e-10)
+    np.testing.assert_allclose(ntk.ntk_complexity(7.0 * H, y), c, rtol=1e-12)  # scale-free
+    eig = ntk.KernelEigen(H)
+    np.testing.assert_allclose(eig.complexity(y), c, rtol=1e-12)
+    assert np.all(np.diff(eig.lam) <= 0)
+    np.testing.assert_allclose(eig.V @ np.diag(eig.lam) @ eig.V.T, H, atol=1e-12)
+    with pytest.raises(ValueError, match="r0 must have length 40"):
+        eig.residuals(np.ones(3), [1.0])
+    noisy = [
+        np.mean([ntk.ntk_complexity(H, ntk.corrupt_labels(y, p, seed=s)) for s in range(8)])
+        for p in (0.0, 0.5, 1.0)
+    ]
+    assert noisy[0] < noisy[1] < noisy[2]
+    with pytest.raises(ValueError, match="positive definite"):
+        ntk.ntk_complexity(np.zeros((2, 2)), [1.0, 1.0])
+
+
+def test_corrupt_labels_nested_and_validated():
+    y = np.sign(ntk.unit_sphere_points(50, 3, seed=0)[:, 0])
+    a = ntk.corrupt_labels(y, 0.2, seed=1)
+    b = ntk.corrupt_labels(y, 0.6, seed=1)
+    assert np.array_equal(ntk.corrupt_labels(y, 0.0, seed=1), y)
+    changed_a = a != y
+    assert np.all(b[changed_a] == a[changed_a])  # nested corruption
+    with pytest.raises(ValueError, match=r"labels in \{-1, \+1\}"):
+        ntk.corrupt_labels([0.5, 1.0], 0.1, seed=0)
+    with pytest.raises(ValueError, match="fraction must lie"):
+        ntk.corrupt_labels(y, 1.5, seed=0)
+
+
+# -- circle, Fourier modes -----------------------------------------------------------------------
+
+
+def test_circulant_spectrum_and_fourier_basis():
+    _, X = ntk.circle_points(16)
+    freq, F = ntk.fourier_basis(16)
+    np.testing.assert_allclose(F.T @ F, np.eye(16), atol=1e-13)
+    _, K = ntk.relu_kernels(X * np.sqrt(2), sigma_b=0.5)
+    lam = ntk.circulant_spectrum(K)
+    np.testing.assert_allclose(K @ F, F * lam[freq], atol=1e-12)
+    np.testing.assert_allclose(np.sort(lam[freq]), np.linalg.eigvalsh(K), atol=1e-12)
+    # without biases the odd frequencies >= 3 of the one-hidden-layer ReLU NTK vanish
+    lam_nb = ntk.circulant_spectrum(ntk.relu_kernels(X)[1])
+    assert np.all(np.abs(lam_nb[3::2]) < 1e-12 * lam_nb[1])
+    with pytest.raises(ValueError, match="circulant"):
+        ntk.circulant_spectrum(np.diag(np.arange(1.0, 5.0)))
+
+
+def test_depth_flattens_circle_spectrum():
+    _, X = ntk.circle_points(32)
+    r = [
+        ntk.circulant_spectrum(ntk.relu_kernels(X, depth=L, sigma_b=0.5)[1])[2:6] for L in (1, 2, 3)
+    ]
+    lam1 = [
+        ntk.circulant_spectrum(ntk.relu_kernels(X, depth=L, sigma_b=0.5)[1])[1] for L in (1, 2, 3)
+    ]
+    rel = [ri / l1 for ri, l1 in zip(r, lam1, strict=True)]
+    assert np.all(rel[1] > rel[0]) and np.all(rel[2] > rel[1])
+
+
+# -- lazy training -------------------------------------------------------------------------------
+
+
+def test_lazy_training_shrinks_with_width_and_mean_field_does_not():
+    X = ntk.unit_sphere_points(8, 3, seed=0) * np.sqrt(3)
+    y = X[:, 0] * X[:, 1]
+    Xt = ntk.unit_sphere_points(3, 3, seed=1) * np.sqrt(3)
+    moves, mf = [], []
+    for m in (64, 1024):
+        r = ntk.train_network(
+            ntk.MLPSpec(3, (m,), sigma_b=0.5), X, y, Xt, eta=1.0, n_steps=60, seed=0
+        )
+        moves.append(
+            (r.rel_weight_change, r.rel_kernel_change, np.abs(r.fT_test - r.flin_test).max())
+        )
+        spec_mf = ntk.MLPSpec(3, (m,), sigma_b=0.5, readout_scale="mean_field")
+        mf.append(
+            ntk.train_network(spec_mf, X, y, Xt, eta=1.0 * m, n_steps=60, seed=0).rel_weight_change
+        )
+        assert r.loss[-1] < 0.5 * r.loss[0]
+    moves = np.array(moves)
+    # m^{-1/2} predicts a factor 4 between widths 64 and 1024; require at least 2
+    assert np.all(moves[0] > 2 * moves[1]), moves
+    assert mf[1] > 0.5 * mf[0] and mf[1] > 10 * moves[1, 0]
+
+
+def test_train_outputs_matches_mlp_apply():
+    spec = ntk.MLPSpec(2, (8,))
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    y = np.array([1.0, -1.0, 0.5])
+    th0 = ntk.init_params(spec, seed=0)
+    steps, F = ntk.train_outputs(spec, th0, X, y, eta=0.5, n_steps=5, checkpoints=[0, 5])
+    np.testing.assert_array_equal(steps, [0, 5])
+    np.testing.assert_allclose(F[0], ntk.mlp_apply(spec, th0, X), rtol=1e-14)
+    with pytest.raises(ValueError, match="diverged"):
+        ntk.train_outputs(spec, th0, X, y, eta=1e6, n_steps=50)
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+
+def test_input_validation():
+    with pytest.raises(ValueError, match="all-zero input"):
+        ntk.relu_kernels(np.zeros((2, 3)))
+    ntk.relu_kernels(np.zeros((2, 3)), sigma_b=0.5)  # fine with a bias
+    with pytest.raises(ValueError, match="same number of columns"):
+        ntk.relu_kernels(np.ones((2, 3)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        ntk.relu_kernels(np.ones((2, 3)), depth=0)
+    with pytest.raises(ValueError, match="sigma_w must be > 0"):
+        ntk.relu_kernels(np.ones((2, 3)), sigma_w=0.0)
+    with pytest.raises(ValueError, match="NaN"):
+        ntk.relu_kernels(np.array([[np.nan, 1.0]]))
+    with pytest.raises(TypeError, match="widths must be a non-empty tuple"):
+        ntk.MLPSpec(2, [4])
+    with pytest.raises(ValueError, match="readout_scale"):
+        ntk.MLPSpec(2, (4,), readout_scale="standard")
+    with pytest.raises(ValueError, match="activation"):
+        ntk.MLPSpec(2, (4,), activation="gelu")
+    spec = ntk.MLPSpec(2, (4,))
+    with pytest.raises(ValueError, match=r"theta must have spec\.n_params"):
+        ntk.mlp_apply(spec, np.zeros(3), np.ones((1, 2)))
+    with pytest.raises(ValueError, match=r"X must have spec\.d = 2 columns"):
+        ntk.mlp_apply(spec, np.zeros(spec.n_params), np.ones((1, 3)))
+    with pytest.raises(TypeError, match="spec must be an MLPSpec"):
+        ntk.init_params("mlp", seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        ntk.init_params(spec, seed=None)
+    with pytest.raises(ValueError, match="stability limit"):
+        ntk.train_network(spec, np.eye(2), [1.0, -1.0], np.eye(2), eta=1e3, n_steps=1, seed=0)
+    with pytest.raises(ValueError, match="log-log fit"):
+        ntk.loglog_slope([1.0, 2.0], [1.0, -1.0])
+
+
+def test_loglog_slope():
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    s, se = ntk.loglog_slope(x, 3 * x**-0.5)
+    assert abs(s + 0.5) < 1e-12 and se < 1e-10
