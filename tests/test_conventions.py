@@ -32,3 +32,76 @@ def test_import_ibcore_is_light():
     code = f"import sys, ibcore; print(any(m in sys.modules for m in {heavy!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_square_loss_is_averaged_and_halved():
+    from ibcore.linear import least_squares
+
+    rng = np.random.default_rng(0)
+    X, y, w = rng.standard_normal((5, 3)), rng.standard_normal(5), rng.standard_normal(3)
+    q = least_squares(X, y)
+    np.testing.assert_allclose(q.loss(w), np.sum((X @ w - y) ** 2) / (2 * 5), rtol=1e-13)
+    np.testing.assert_allclose(q.H, X.T @ X / 5, rtol=1e-13)  # Hessian X^T X / n
+
+
+def test_kernel_time_units_match_neural_tangents():
+    """Residuals of kernel gradient flow decay like exp(-lam t / n), n = number of targets."""
+    from ibcore.ntk import kernel_gd_residuals
+
+    K = np.diag([2.0, 4.0])
+    lam, _, R = kernel_gd_residuals(K, np.array([1.0, 1.0]), np.array([0.0, 0.7]))
+    np.testing.assert_allclose(lam, [4.0, 2.0])
+    np.testing.assert_allclose(np.abs(R[1]), np.exp(-lam * 0.7 / 2), rtol=1e-13)
+
+
+def _ntk_one_hidden_layer(x, xp):
+    """Closed form of neural-tangents' NTK for Dense(1) -> Relu -> Dense(1), no bias."""
+    d = x.size
+    cos = x @ xp / np.sqrt((x @ x) * (xp @ xp))
+    theta = np.arccos(np.clip(cos, -1, 1))
+    kappa0 = (np.pi - theta) / (2 * np.pi)
+    scale = np.sqrt((x @ x) * (xp @ xp)) / d
+    kappa1 = scale * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)
+    return kappa1 + (x @ xp / d) * kappa0, kappa1
+
+
+def test_ntk_parameterization_and_input_normalization():
+    """NTK parameterization, input kernel x.x'/d, ReLU without a factor 2 (neural-tangents)."""
+    from ibcore.ntk import relu_kernels
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((4, 3))
+    nngp, ntk = relu_kernels(X, depth=1)
+    for i in range(4):
+        for j in range(4):
+            want_ntk, want_nngp = _ntk_one_hidden_layer(X[i], X[j])
+            np.testing.assert_allclose(ntk[i, j], want_ntk, rtol=1e-12)
+            np.testing.assert_allclose(nngp[i, j], want_nngp, rtol=1e-12)
+    # Parallel unit-variance inputs: NNGP = 1/2 (no factor 2 in ReLU), NTK = 1.
+    x = np.ones((1, 5))
+    nngp, ntk = relu_kernels(x, depth=1)
+    np.testing.assert_allclose([nngp[0, 0], ntk[0, 0]], [0.5, 1.0], rtol=1e-14)
+    # The input kernel is x.x'/d: duplicating every feature changes nothing.
+    np.testing.assert_allclose(relu_kernels(np.hstack([X, X]))[1], relu_kernels(X)[1], rtol=1e-12)
+
+
+def test_dropout_p_is_the_drop_probability():
+    from ibcore.dropout import dropout_penalty
+
+    rng = np.random.default_rng(2)
+    U, V = rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
+    base = np.sum(np.sum(U**2, axis=0) * np.sum(V**2, axis=0))
+    assert dropout_penalty(U, V, 0.0) == 0.0  # nothing dropped, no penalty
+    # Dropping 3 units in 4 (keep 1/4) costs lambda = p / (1 - p) = 3, not 1/3.
+    np.testing.assert_allclose(dropout_penalty(U, V, 0.75), 3.0 * base, rtol=1e-13)
+
+
+def test_every_test_named_on_the_conventions_page_exists():
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "book" / "conventions.md").read_text()
+    named = re.findall(r"test_conventions\.py::(\w+)", page)
+    assert len(named) >= 7
+    missing = [n for n in named if not callable(globals().get(n))]
+    assert not missing, f"conventions.md names tests that do not exist: {missing}"
