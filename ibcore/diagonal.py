@@ -1,0 +1,590 @@
+"""Diagonal linear networks, mirror flow, and steepest descent with respect to an l_p norm.
+
+Conventions
+    Data ``X`` is ``(n, d)`` (one example per row, ``n < d`` and full row rank for interpolation),
+    targets ``y`` are ``(n,)``, and the loss is the course's averaged, halved square loss
+    ``L(w) = (1/2n) ||X w - y||^2`` with ``grad L(w) = X^T (X w - y) / n``.
+
+Diagonal linear network (Woodworth et al. 2020)
+    ``w = u*u - v*v`` (elementwise), parameters ``theta = (u, v)`` in ``R^{2d}``, initialised at
+    ``u(0) = v(0) = alpha * 1`` so that ``w(0) = 0``. Gradient flow on ``L(u*u - v*v)`` is
+    ``du/dt = -2 u * g``, ``dv/dt = +2 v * g`` with ``g = grad L(w)``, hence
+    ``u(t) * v(t) = alpha^2`` for all ``t`` and, with ``s(t) = int_0^t g``,
+    ``w(t) = -2 alpha^2 sinh(4 s(t))``. Writing ``s(t) = -X^T m(t) / 4`` with the *integrated
+    residual* ``m(t) = -(4/n) int_0^t (X w - y)``:
+
+        w(t) = 2 alpha^2 sinh(X^T m(t)),     dm/dt = (4/n) (y - X w(t)).          (closed form)
+
+    The same trajectory is the *mirror flow* ``d/dt grad R_alpha(w) = -grad L(w)``, i.e.
+    ``dw/dt = -4 sqrt(w^2 + 4 alpha^4) * grad L(w)``, with the potential
+
+        R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2),
+        q(z) = 2 - sqrt(4 + z^2) + z arcsinh(z / 2),
+        grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4.
+
+    (Woodworth et al. write ``Q_alpha = alpha^2 sum_i q(w_i / alpha^2)``, four times ours; the
+    minimisers coincide. The factor 1/4 makes the mirror flow above exact with our time.)
+    If the flow interpolates, its limit is ``argmin {R_alpha(w) : X w = y}``.
+
+Minimising R_alpha over interpolants
+    The KKT conditions say ``grad R_alpha(w) = X^T nu``, i.e. ``w = 2 alpha^2 sinh(X^T mu)``
+    with ``mu = 4 nu`` and ``X w = y``. ``mu`` minimises the smooth strictly convex dual
+    ``Phi(mu) = 2 alpha^2 sum_i cosh((X^T mu)_i) - y^T mu`` (gradient ``X w(mu) - y``), which
+    :func:`min_ralpha_interpolant` solves by damped Newton; note ``dm/dt = -(4/n) grad Phi(m)``:
+    the network's flow *is* a gradient flow on this n-dimensional dual.
+
+Steepest descent and mirror descent for the l_p norm (Gunasekar et al. 2018)
+    Steepest descent: ``w <- w + eta * v`` with
+    ``v = argmin_v <g, v> + ||v||_p^2 / 2 = -||g||_q^{2-q} sign(g) |g|^{q-1}``, ``1/p + 1/q = 1``.
+    Mirror descent with ``R(w) = ||w||_p^2 / 2``: ``theta <- theta - eta g``,
+    ``w = grad R^*(theta) = ||theta||_q^{2-q} sign(theta) |theta|^{q-1}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import as_array, as_matrix, as_vector, check_rng, positive_float, positive_int
+
+__all__ = [
+    "DiagonalFlow",
+    "L1Solution",
+    "diagonal_flow",
+    "diagonal_gd",
+    "l1_norm_bound",
+    "l2_offset_prediction",
+    "lp_mirror_descent",
+    "lp_steepest_descent",
+    "lp_steepest_direction",
+    "lp_steepest_flow",
+    "min_l1_interpolant",
+    "min_lp_interpolant",
+    "min_ralpha_interpolant",
+    "min_ralpha_primal",
+    "q_potential",
+    "r_alpha",
+    "r_alpha_grad",
+    "ralpha_kkt_residual",
+    "sparse_regression",
+    "uv_product",
+]
+
+
+# -- data and checks ---------------------------------------------------------------------------
+
+
+def _check_problem(X, y) -> tuple[np.ndarray, np.ndarray]:
+    X = as_matrix(X, "X")
+    y = as_vector(y, "y", length=X.shape[0])
+    n, d = X.shape
+    if n >= d:
+        raise ValueError(
+            f"X has shape {X.shape}: interpolation problems need fewer examples than features "
+            "(n < d); pass a wide matrix"
+        )
+    if np.linalg.matrix_rank(X) < n:
+        raise ValueError(
+            "X must have full row rank (linearly independent rows) so that Xw = y is solvable"
+        )
+    return X, y
+
+
+def sparse_regression(n: int, d: int, k: int, *, seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sparse-recovery problem: Gaussian ``X`` (n, d), ``k``-sparse ``w_star``, ``y = X w_star``.
+
+    The non-zero entries of ``w_star`` have random signs and magnitudes uniform in ``[1, 2]``.
+    Returns ``(X, y, w_star)``.
+    """
+    n = positive_int(n, "n")
+    d = positive_int(d, "d")
+    k = positive_int(k, "k")
+    if not k <= n < d:
+        raise ValueError(f"need k <= n < d for a sparse-recovery problem, got k={k}, n={n}, d={d}")
+    rng = check_rng(seed)
+    X = rng.standard_normal((n, d))
+    w_star = np.zeros(d)
+    support = rng.choice(d, k, replace=False)
+    w_star[support] = rng.choice([-1.0, 1.0], k) * rng.uniform(1.0, 2.0, k)
+    return X, X @ w_star, w_star
+
+
+# -- the potential -----------------------------------------------------------------------------
+
+
+def q_potential(z) -> np.ndarray:
+    """``q(z) = 2 - sqrt(4 + z^2) + z arcsinh(z / 2)`` (elementwise; convex, ``q(0) = 0``).
+
+    ``q'(z) = arcsinh(z / 2)``, ``q''(z) = 1 / sqrt(4 + z^2)``; ``q(z) ~ z^2 / 4`` near 0 and
+    ``q(z) ~ |z| (log|z| - 1)`` for large ``|z|``. Evaluated as ``z arcsinh(z/2) - z^2 /
+    (2 + sqrt(4 + z^2))`` to avoid the cancellation of ``2 - sqrt(4 + z^2)`` at small ``z``.
+    """
+    z = as_array(z, "z", allow_empty=True)
+    root = np.sqrt(4.0 + z * z)
+    return z * np.arcsinh(z / 2.0) - z * z / (2.0 + root)
+
+
+def r_alpha(w, alpha: float) -> float:
+    """``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)`` (see the module docstring)."""
+    w = as_vector(w, "w")
+    alpha = positive_float(alpha, "alpha")
+    a2 = alpha * alpha
+    return float(a2 / 4.0 * np.sum(q_potential(w / a2)))
+
+
+def r_alpha_grad(w, alpha: float) -> np.ndarray:
+    """``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``."""
+    w = as_vector(w, "w")
+    alpha = positive_float(alpha, "alpha")
+    return np.arcsinh(w / (2.0 * alpha * alpha)) / 4.0
+
+
+def _sinh_cosh(a, log_a2):
+    """``(2 alpha^2 sinh(a), 2 alpha^2 cosh(a))`` without overflow for tiny alpha and without
+    cancellation for small ``a``: ``2 alpha^2 sinh(a) = sign(a) e^{|a| + log alpha^2}
+    (1 - e^{-2|a|})``."""
+    big = np.exp(np.abs(a) + log_a2)
+    small = np.exp(-2.0 * np.abs(a))
+    return np.sign(a) * big * -np.expm1(-2.0 * np.abs(a)), big * (1.0 + small)
+
+
+# -- exact minimisers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class L1Solution:
+    """Minimum-l1 interpolant and its LP dual certificate.
+
+    ``w`` minimises ``||w||_1`` s.t. ``X w = y``; ``dual`` maximises ``y^T lam`` s.t.
+    ``||X^T lam||_inf <= 1``. Optimality is certified by ``gap = ||w||_1 - y^T dual ~ 0`` and
+    ``dual_infeasibility = max(0, ||X^T dual||_inf - 1) ~ 0``.
+    """
+
+    w: np.ndarray
+    dual: np.ndarray
+    gap: float
+    dual_infeasibility: float
+
+    @property
+    def norm(self) -> float:
+        return float(np.abs(self.w).sum())
+
+
+def min_l1_interpolant(X, y) -> L1Solution:
+    """``argmin ||w||_1`` s.t. ``X w = y`` by linear programming (basis pursuit).
+
+    Variables ``w = p - m`` with ``p, m >= 0``; minimise ``1^T (p + m)`` s.t.
+    ``X (p - m) = y`` with :func:`scipy.optimize.linprog` (HiGHS). The equality multipliers give
+    the dual certificate (see :class:`L1Solution`).
+    """
+    from scipy.optimize import linprog
+
+    X, y = _check_problem(X, y)
+    d = X.shape[1]
+    res = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
+    if not res.success:
+        raise RuntimeError(f"min_l1_interpolant: linprog failed: {res.message}")
+    w = res.x[:d] - res.x[d:]
+    lam = np.asarray(res.eqlin.marginals, dtype=float)
+    # HiGHS reports d(objective)/d(b_eq); the certificate lam satisfies ||X^T lam||_inf <= 1.
+    gap = float(np.abs(w).sum() - y @ lam)
+    infeas = float(max(0.0, np.abs(X.T @ lam).max() - 1.0))
+    return L1Solution(w=w, dual=lam, gap=gap, dual_infeasibility=infeas)
+
+
+def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: int = 200):
+    """``argmin R_alpha(w)`` s.t. ``X w = y``, via damped Newton on the convex dual.
+
+    Minimises ``Phi(mu) = 2 alpha^2 sum_i cosh((X^T mu)_i) - y^T mu`` (module docstring) with
+    Newton steps and backtracking, evaluated stably for tiny ``alpha`` through
+    ``alpha^2 e^{a} = e^{a + 2 log alpha}`` (each step changes ``X^T mu`` by at most 2 in every
+    coordinate, which keeps the iteration finite from ``mu = 0`` even for ``alpha = 1e-8``);
+    returns ``w = 2 alpha^2 sinh(X^T mu)``, which
+    satisfies the stationarity condition exactly and primal feasibility
+    ``||X w - y|| <= tol * (1 + ||y||)``.
+    """
+    X, y = _check_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    tol = positive_float(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
+    log_a2 = 2.0 * np.log(alpha)
+
+    def parts(mu):
+        return _sinh_cosh(X.T @ mu, log_a2)
+
+    def phi(mu):  # Phi - 2 d alpha^2, by 2 alpha^2 (cosh a - 1) = alpha^2 e^|a| (1 - e^-|a|)^2
+        a = np.abs(X.T @ mu)
+        return float(np.sum(np.exp(a + log_a2) * np.expm1(-a) ** 2) - y @ mu)
+
+    mu = np.zeros(X.shape[0])
+    target = tol * (1.0 + np.linalg.norm(y))
+    for _ in range(max_iter):
+        w, c = parts(mu)
+        grad = X @ w - y
+        if np.linalg.norm(grad) <= target:
+            return w
+        hess = (X * c) @ X.T
+        step = np.linalg.solve(hess, grad)
+        # the dual is exponential in a = X^T mu: cap the change of a at 2 per step, then backtrack
+        f0, slope = phi(mu), float(grad @ step)
+        t = min(1.0, 2.0 / max(float(np.abs(X.T @ step).max()), 1e-300))
+        g0 = np.linalg.norm(grad)
+        while t > 1e-12:
+            with np.errstate(over="ignore", invalid="ignore"):
+                trial = mu - t * step
+                f1 = phi(trial)
+                g1 = np.linalg.norm(X @ parts(trial)[0] - y)
+            # Armijo on Phi, or (near the optimum, where Phi's decrease drowns in rounding) a
+            # decrease of the gradient norm
+            if np.isfinite(f1) and (f1 <= f0 - 0.25 * t * slope or g1 < 0.5 * g0):
+                break
+            t *= 0.5
+        mu = mu - t * step
+    w = parts(mu)[0]
+    if np.linalg.norm(X @ w - y) <= 1e3 * target:
+        return w
+    raise RuntimeError(f"min_ralpha_interpolant: no convergence in {max_iter} Newton steps")
+
+
+def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
+    """``argmin R_alpha(w)`` s.t. ``X w = y`` on the primal (an independent check).
+
+    Uses :func:`scipy.optimize.minimize` (``trust-constr``) with the analytic gradient
+    ``arcsinh(w / 2 alpha^2) / 4``, the diagonal Hessian ``1 / (4 sqrt(w^2 + 4 alpha^4))`` and
+    the linear equality constraint. Reliable for moderate ``alpha`` (say ``alpha >= 0.1`` on data
+    of unit scale); for tiny ``alpha`` the objective approaches ``l1`` and the solver slows
+    down: use :func:`min_ralpha_interpolant`. Starts from ``w0`` (default the minimum-l2
+    interpolant).
+    """
+    from scipy.optimize import LinearConstraint, minimize
+
+    X, y = _check_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    start = np.linalg.pinv(X) @ y if w0 is None else as_vector(w0, "w0", length=X.shape[1])
+    a2 = alpha * alpha
+    res = minimize(
+        lambda w: a2 / 4.0 * float(np.sum(q_potential(w / a2))),
+        start,
+        jac=lambda w: np.arcsinh(w / (2.0 * a2)) / 4.0,
+        hess=lambda w: np.diag(0.25 / np.sqrt(w * w + 4.0 * a2 * a2)),
+        constraints=[LinearConstraint(X, y, y)],
+        method="trust-constr",
+        options={"gtol": 1e-12, "xtol": 1e-14, "maxiter": 3000},
+    )
+    if not res.success:
+        raise RuntimeError(f"min_ralpha_primal: trust-constr failed: {res.message}")
+    return res.x
+
+
+def ralpha_kkt_residual(X, y, w, alpha: float) -> tuple[float, float]:
+    """KKT residuals of ``min R_alpha(w) s.t. X w = y`` at ``w``.
+
+    Returns ``(feasibility, stationarity)`` = ``(||X w - y||, ||(I - X^+ X) grad R_alpha(w)||)``:
+    at the minimiser both vanish (the gradient lies in the row space of ``X``).
+    """
+    X, y = _check_problem(X, y)
+    w = as_vector(w, "w", length=X.shape[1])
+    g = r_alpha_grad(w, alpha)
+    g_null = g - np.linalg.pinv(X) @ (X @ g)
+    return float(np.linalg.norm(X @ w - y)), float(np.linalg.norm(g_null))
+
+
+def l1_norm_bound(w_l1, alpha: float, d: int) -> float:
+    """Upper bound on ``||w_alpha||_1`` for ``w_alpha = argmin_{Xw=y} R_alpha(w)``.
+
+    With ``Lam = log(1/alpha^2)``, ``S`` the support of a minimum-l1 interpolant ``w_l1`` and
+    ``N = sum_{i in S} (alpha^2 + |w_i|)(Lam + log(alpha^2 + |w_i|)) - ||w_l1||_1``,
+
+        ||w_alpha||_1 <= min_{0 < c < Lam} (N + d e^{-c}) / (Lam - c).
+
+    (Derivation in the chapter: ``log s <= arcsinh(s/2) <= log(1 + s)`` for ``s > 0`` sandwiches
+    ``q``; the minimum over ``c`` is taken on a fine grid, so the value is a valid bound.)
+    Raises ``ValueError`` if ``alpha >= 1/sqrt(d)`` (then ``Lam <= log d`` and the bound is
+    vacuous or undefined).
+    """
+    w_l1 = as_vector(w_l1, "w_l1")
+    alpha = positive_float(alpha, "alpha")
+    d = positive_int(d, "d")
+    lam = -2.0 * np.log(alpha)
+    if lam <= np.log(d):
+        raise ValueError(
+            f"alpha = {alpha:g} is too large for the bound: need alpha < 1/sqrt(d) = {d**-0.5:.3g}"
+        )
+    a = np.abs(w_l1[w_l1 != 0])
+    a2 = alpha * alpha
+    big_n = float(np.sum((a2 + a) * (lam + np.log(a2 + a))) - a.sum())
+    c = np.linspace(0.0, lam, 20001)[1:-1]
+    return float(np.min((big_n + d * np.exp(-c)) / (lam - c)))
+
+
+def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
+    """Leading term of ``w_alpha - w_l2`` for large ``alpha``: ``P_null(w_l2^3) / (24 alpha^4)``.
+
+    From ``arcsinh(s) = s - s^3/6 + O(s^5)`` in the KKT condition (chapter, large-alpha
+    proposition); ``P_null = I - X^+ X`` and ``w_l2 = X^+ y``.
+    """
+    X, y = _check_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    pinv = np.linalg.pinv(X)
+    w2 = pinv @ y
+    cube = w2**3
+    return (cube - pinv @ (X @ cube)) / (24.0 * alpha**4)
+
+
+# -- gradient flow and GD of the diagonal network ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiagonalFlow:
+    """Gradient flow of the diagonal network at times ``t``: ``w`` (k, d), ``loss`` (k,).
+
+    ``uv`` (k, d) is ``u * v`` when the flow was integrated in parameter space (view
+    ``"theta"``), else ``None``.
+    """
+
+    t: np.ndarray
+    w: np.ndarray
+    loss: np.ndarray
+    uv: np.ndarray | None = None
+
+
+def diagonal_flow(
+    X, y, alpha: float, times, *, view: str = "dual", rtol: float = 1e-10, atol: float = 1e-13
+) -> DiagonalFlow:
+    """Gradient flow of ``L(u*u - v*v)`` from ``u = v = alpha 1``, three equivalent ways.
+
+    ``view="dual"``: the closed form ``w = 2 alpha^2 sinh(X^T m)``, integrating the n-dim ODE
+    ``dm/dt = (4/n)(y - X w)``; ``view="theta"``: the 2d-dim ODE in ``(u, v)``;
+    ``view="mirror"``: the d-dim mirror flow ``dw/dt = -4 sqrt(w^2 + 4 alpha^4) grad L(w)``.
+    All use :func:`scipy.integrate.solve_ivp` (LSODA, ``rtol``, ``atol``).
+    """
+    from scipy.integrate import solve_ivp
+
+    X, y = _check_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    t = as_vector(times, "times")
+    if t[0] < 0 or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be non-negative and strictly increasing")
+    if view not in ("dual", "theta", "mirror"):
+        raise ValueError(f"view must be 'dual', 'theta' or 'mirror', got {view!r}")
+    n, d = X.shape
+    a2 = alpha * alpha
+    log_a2 = 2.0 * np.log(alpha)
+
+    def grad_l(w):
+        return X.T @ (X @ w - y) / n
+
+    if view == "dual":
+
+        def w_of(m):
+            return _sinh_cosh(X.T @ m, log_a2)[0]
+
+        def rhs(_t, m):
+            return 4.0 / n * (y - X @ w_of(m))
+
+        def jac(_t, m):
+            return -4.0 / n * (X * _sinh_cosh(X.T @ m, log_a2)[1]) @ X.T
+
+        z0, extra = np.zeros(n), {"jac": jac}
+    elif view == "theta":
+
+        def rhs(_t, th):
+            u, v = th[:d], th[d:]
+            g = grad_l(u * u - v * v)
+            return np.concatenate([-2.0 * u * g, 2.0 * v * g])
+
+        z0, extra = np.full(2 * d, alpha), {}
+    else:
+
+        def rhs(_t, w):
+            return -4.0 * np.sqrt(w * w + 4.0 * a2 * a2) * grad_l(w)
+
+        z0, extra = np.zeros(d), {}
+    if t[-1] == 0.0:
+        z = z0[None, :].copy()
+    else:
+        sol = solve_ivp(
+            rhs, (0.0, float(t[-1])), z0, method="LSODA", t_eval=t, rtol=rtol, atol=atol, **extra
+        )
+        if not sol.success:
+            raise RuntimeError(f"diagonal_flow: the ODE solver failed: {sol.message}")
+        z = sol.y.T
+    uv = None
+    if view == "dual":
+        w = np.array([w_of(m) for m in z])
+    elif view == "theta":
+        u, v = z[:, :d], z[:, d:]
+        w, uv = u * u - v * v, u * v
+    else:
+        w = z
+    loss = 0.5 / n * np.sum((w @ X.T - y) ** 2, axis=1)
+    return DiagonalFlow(t=t.copy(), w=w, loss=loss, uv=uv)
+
+
+def _diag_fun(X, y):
+    n, d = X.shape
+
+    def fun(theta):
+        u, v = theta[:d], theta[d:]
+        r = X @ (u * u - v * v) - y
+        g = X.T @ r / n
+        return 0.5 / n * float(r @ r), np.concatenate([2.0 * u * g, -2.0 * v * g])
+
+    return fun
+
+
+def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=None):
+    """GD on ``theta = (u, v)`` for ``L(u*u - v*v)`` from ``u = v = alpha 1``.
+
+    Runs :func:`ibcore.descent.run_gd` and returns its :class:`~ibcore.descent.Trajectory`
+    (iterates are ``theta``; use :func:`uv_product` and ``w = u*u - v*v``). Per step,
+    ``u_{k+1} v_{k+1} = u_k v_k (1 - 4 eta^2 g_k^2)`` exactly, with ``g_k = grad L(w_k)``.
+    """
+    from .descent import run_gd
+
+    X, y = _check_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    d = X.shape[1]
+    return run_gd(_diag_fun(X, y), np.full(2 * d, alpha), eta, n_steps, checkpoints=checkpoints)
+
+
+def uv_product(theta) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``theta = (u, v)`` (last axis of even length 2d) into ``(w, u*v)``."""
+    theta = np.asarray(theta, dtype=float)
+    if theta.ndim == 0 or theta.shape[-1] % 2:
+        raise ValueError(f"theta must have an even last dimension (u and v), got {theta.shape}")
+    d = theta.shape[-1] // 2
+    u, v = theta[..., :d], theta[..., d:]
+    return u * u - v * v, u * v
+
+
+# -- l_p geometry ------------------------------------------------------------------------------
+
+
+def _check_p(p) -> tuple[float, float]:
+    p = positive_float(p, "p")
+    if not 1.0 < p < np.inf:
+        raise ValueError(f"p must lie in (1, inf), got {p}")
+    return p, p / (p - 1.0)
+
+
+def lp_steepest_direction(g, p: float) -> np.ndarray:
+    """``argmin_v <g, v> + ||v||_p^2 / 2 = -||g||_q^{2-q} sign(g) |g|^{q-1}`` (``1/p+1/q=1``).
+
+    Its ``l_p`` norm equals ``||g||_q`` (the dual norm); ``g = 0`` gives ``0``.
+    """
+    g = as_vector(g, "g")
+    _, q = _check_p(p)
+    return -_dual_map(g, q)
+
+
+def _dual_map(g, q):
+    """``||g||_q^{2-q} sign(g) |g|^{q-1} = ||g||_q sign(g) (|g| / ||g||_q)^{q-1}``, scaled so
+    that neither the norm nor the powers overflow."""
+    m = np.abs(g).max()
+    if m == 0.0 or not np.isfinite(m):
+        return np.zeros_like(g) if m == 0.0 else np.full_like(g, np.nan)
+    nq = m * np.linalg.norm(g / m, q)
+    return nq * np.sign(g) * (np.abs(g) / nq) ** (q - 1.0)
+
+
+def _ls(X, y):
+    n = X.shape[0]
+
+    def grad(w):
+        return X.T @ (X @ w - y) / n
+
+    return grad
+
+
+def lp_steepest_descent(X, y, p: float, eta: float, n_steps: int, w0=None) -> np.ndarray:
+    """``n_steps`` of steepest descent w.r.t. ``||.||_p`` on the square loss; the final iterate.
+
+    ``w_{k+1} = w_k + eta * lp_steepest_direction(grad L(w_k), p)``, from ``w0`` (default 0).
+    Raises ``RuntimeError`` if the iterates stop being finite (step too large).
+    """
+    X, y = _check_problem(X, y)
+    _check_p(p)
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1]).copy()
+    grad = _ls(X, y)
+    _, q = _check_p(p)
+    bound = 1e12 * (1.0 + float(np.sum((X @ w - y) ** 2)))
+    for k in range(n_steps):
+        w = w - eta * _dual_map(grad(w), q)
+        if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
+            raise RuntimeError(f"lp_steepest_descent diverged at step {k + 1}: use a smaller eta")
+    return w
+
+
+def lp_steepest_flow(X, y, p: float, t_max: float, w0=None) -> np.ndarray:
+    """The ``eta -> 0`` limit: ``dw/dt = lp_steepest_direction(grad L(w), p)`` at ``t_max``."""
+    from scipy.integrate import solve_ivp
+
+    X, y = _check_problem(X, y)
+    _check_p(p)
+    t_max = positive_float(t_max, "t_max")
+    w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1])
+    grad = _ls(X, y)
+    _, q = _check_p(p)
+    sol = solve_ivp(
+        lambda _t, w: -_dual_map(grad(w), q),
+        (0.0, t_max),
+        w,
+        method="LSODA",
+        rtol=1e-11,
+        atol=1e-13,
+    )
+    if not sol.success:
+        raise RuntimeError(f"lp_steepest_flow: the ODE solver failed: {sol.message}")
+    return sol.y[:, -1]
+
+
+def lp_mirror_descent(X, y, p: float, eta: float, n_steps: int) -> np.ndarray:
+    """Mirror descent with potential ``||w||_p^2 / 2`` from ``w = 0``; the final iterate.
+
+    Dual iterate ``theta <- theta - eta grad L(w)``; primal ``w = ||theta||_q^{2-q}
+    sign(theta) |theta|^{q-1}`` (the gradient of the conjugate ``||theta||_q^2 / 2``).
+    """
+    X, y = _check_problem(X, y)
+    _, q = _check_p(p)
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    grad = _ls(X, y)
+    theta = np.zeros(X.shape[1])
+    w = np.zeros_like(theta)
+    bound = 1e12 * (1.0 + float(y @ y))
+    for k in range(n_steps):
+        theta = theta - eta * grad(w)
+        w = _dual_map(theta, q)
+        if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
+            raise RuntimeError(f"lp_mirror_descent diverged at step {k + 1}: use a smaller eta")
+    return w
+
+
+def min_lp_interpolant(X, y, p: float) -> np.ndarray:
+    """``argmin ||w||_p`` s.t. ``X w = y`` for ``1 < p < inf``.
+
+    Parametrises the interpolants as ``X^+ y + N c`` (``N`` an orthonormal null-space basis) and
+    minimises the convex, differentiable ``sum |w_i|^p`` over ``c`` with BFGS (gradient
+    ``p N^T (sign(w) |w|^{p-1})``), polished to a relative gradient of ``1e-12``. Optimality:
+    ``sign(w) |w|^{p-1}`` lies in the row space of ``X``.
+    """
+    from scipy.linalg import null_space
+    from scipy.optimize import minimize
+
+    X, y = _check_problem(X, y)
+    p, _ = _check_p(p)
+    w2 = np.linalg.pinv(X) @ y
+    N = null_space(X)
+
+    def f(c):
+        w = w2 + N @ c
+        return float(np.sum(np.abs(w) ** p)), p * N.T @ (np.sign(w) * np.abs(w) ** (p - 1.0))
+
+    res = minimize(f, np.zeros(N.shape[1]), jac=True, method="BFGS", options={"gtol": 1e-13})
+    return w2 + N @ res.x

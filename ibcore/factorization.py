@@ -1,0 +1,345 @@
+"""Matrix sensing with deep linear (matrix-factorisation) models.
+
+Conventions
+    A sensing problem has ``m`` measurement matrices ``A_i`` (array ``A`` of shape ``(m, d, d)``)
+    and measurements ``y_i = <A_i, M>`` of an unknown ``d x d`` matrix ``M``. The loss of a
+    matrix ``W`` is ``L(W) = (1/2m) sum_i (<A_i, W> - y_i)^2`` with gradient
+    ``G(W) = (1/m) sum_i (<A_i, W> - y_i) A_i``. A depth-``N`` model is the product
+    ``W = W_N ... W_1`` of square ``d x d`` factors; the gradient with respect to a factor is
+
+        dL/dW_j = (W_N ... W_{j+1})^T G(W) (W_{j-1} ... W_1)^T.
+
+    Matrix completion is the special case where each ``A_i`` is an indicator ``e_r e_c^T``.
+
+Balancedness (Arora, Cohen & Hazan 2018; Du, Hu & Lee 2018)
+    ``D_j = W_{j+1}^T W_{j+1} - W_j W_j^T`` (``j = 1..N-1``) is constant along the gradient flow.
+    One GD step with step ``eta`` changes it by exactly
+    ``eta^2 (B_{j+1}^T B_{j+1} - B_j B_j^T)`` where ``B_j = dL/dW_j`` (the first-order terms
+    cancel), see :func:`balancedness_step_change`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import as_array, as_vector, check_rng, positive_float, positive_int
+
+__all__ = [
+    "FactorizationRun",
+    "SensingProblem",
+    "balancedness",
+    "balancedness_step_change",
+    "completion_problem",
+    "end_to_end",
+    "factor_gradients",
+    "factorization_flow",
+    "factorization_gd",
+    "initial_factors",
+    "min_frobenius_solution",
+    "nuclear_norm_certificate",
+    "sensing_loss",
+    "sensing_problem",
+]
+
+
+@dataclass(frozen=True)
+class SensingProblem:
+    """Measurement matrices ``A`` (m, d, d), measurements ``y`` (m,), ground truth ``M`` (d, d)."""
+
+    A: np.ndarray
+    y: np.ndarray
+    M: np.ndarray
+
+    @property
+    def m(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.A.shape[1]
+
+
+def _check_ops(A, y) -> tuple[np.ndarray, np.ndarray]:
+    A = as_array(A, "A", ndim=3)
+    if A.shape[1] != A.shape[2]:
+        raise ValueError(f"A must have shape (m, d, d) with square d x d matrices, got {A.shape}")
+    y = as_vector(y, "y", length=A.shape[0])
+    return A, y
+
+
+def sensing_problem(d: int, rank: int, m: int, *, seed) -> SensingProblem:
+    """Gaussian matrix sensing: i.i.d. N(0,1) entries in each ``A_i``, ``M = U V^T`` of rank
+    ``rank`` (Gaussian factors) normalised to spectral norm 1, ``y_i = <A_i, M>``."""
+    d = positive_int(d, "d", minimum=2)
+    rank = positive_int(rank, "rank")
+    m = positive_int(m, "m")
+    if rank > d:
+        raise ValueError(f"rank must be <= d = {d}, got {rank}")
+    rng = check_rng(seed)
+    M = rng.standard_normal((d, rank)) @ rng.standard_normal((rank, d))
+    M /= np.linalg.norm(M, 2)
+    A = rng.standard_normal((m, d, d))
+    return SensingProblem(A=A, y=np.einsum("kij,ij->k", A, M), M=M)
+
+
+def completion_problem(M, observed) -> SensingProblem:
+    """Matrix completion as sensing: one indicator ``A_i = e_r e_c^T`` per observed ``(r, c)``."""
+    M = as_array(M, "M", ndim=2)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"M must be square, got shape {M.shape}")
+    d = M.shape[0]
+    observed = [tuple(int(i) for i in rc) for rc in observed]
+    if not observed:
+        raise ValueError("observed must list at least one (row, column) entry")
+    A = np.zeros((len(observed), d, d))
+    for k, (r, c) in enumerate(observed):
+        if not (0 <= r < d and 0 <= c < d):
+            raise ValueError(f"observed entry {(r, c)} is outside a {d} x {d} matrix")
+        A[k, r, c] = 1.0
+    return SensingProblem(A=A, y=np.array([M[r, c] for r, c in observed]), M=M.copy())
+
+
+def sensing_loss(A, y, W) -> float:
+    """``L(W) = (1/2m) sum_i (<A_i, W> - y_i)^2``."""
+    A, y = _check_ops(A, y)
+    W = as_array(W, "W", ndim=2)
+    r = np.einsum("kij,ij->k", A, W) - y
+    return 0.5 * float(r @ r) / A.shape[0]
+
+
+def min_frobenius_solution(A, y) -> np.ndarray:
+    """``argmin ||W||_F`` s.t. ``<A_i, W> = y_i``: ``vec(W) = pinv(A_mat) y``.
+
+    This is where GD on ``W`` itself (depth 1) converges from ``W = 0`` (the minimum-norm
+    interpolant of the linear least-squares problem in ``vec(W)``).
+    """
+    A, y = _check_ops(A, y)
+    d = A.shape[1]
+    return (np.linalg.pinv(A.reshape(A.shape[0], -1)) @ y).reshape(d, d)
+
+
+def nuclear_norm_certificate(A, M, rank: int | None = None) -> tuple[float, float]:
+    """Dual certificate that ``M`` is the unique minimum-nuclear-norm matrix with its measurements.
+
+    With ``M = U S V^T`` (rank ``r``), the tangent space ``T = {U X^T + Y V^T}`` and its
+    projector ``P_T``, the function takes the least-norm ``lam`` with
+    ``P_T(A^*(lam)) = U V^T`` (``A^*(lam) = sum_i lam_i A_i``) and returns
+    ``(||P_T^perp(A^*(lam))||_op, sigma_min(A restricted to T))``; the first is ``inf`` if no
+    ``lam`` satisfies the equality (for example with fewer measurements than ``dim T``) and the
+    second is 0 if ``A`` is not injective on ``T``. If the first number is < 1
+    and the second > 0, ``M`` is the **unique** minimiser of ``||W||_*`` subject to
+    ``<A_i, W> = <A_i, M>`` (standard sufficient condition, e.g. Recht, Fazel & Parrilo 2010).
+    """
+    A = as_array(A, "A", ndim=3)
+    M = as_array(M, "M", ndim=2)
+    d = A.shape[1]
+    if M.shape != (d, d) or A.shape[2] != d:
+        raise ValueError(f"M must be {d} x {d} to match A of shape {A.shape}, got {M.shape}")
+    U_full, s, Vt_full = np.linalg.svd(M)
+    if rank is None:
+        rank = int(np.sum(s > 1e-10 * s[0]))
+    rank = positive_int(rank, "rank")
+    U, V = U_full[:, :rank], Vt_full[:rank].T
+    PU, PV = U @ U.T, V @ V.T
+
+    def p_t(Z):
+        return PU @ Z + Z @ PV - PU @ Z @ PV
+
+    basis = np.array([p_t(E.reshape(d, d)).ravel() for E in np.eye(d * d)])
+    u_b, s_b, _ = np.linalg.svd(basis.T)
+    Q = u_b[:, : int(np.sum(s_b > 1e-10))]  # orthonormal basis of T (dimension r(2d - r))
+    A_mat = A.reshape(A.shape[0], -1)
+    AQ = A_mat @ Q
+    inj = 0.0 if AQ.shape[0] < AQ.shape[1] else float(np.linalg.svd(AQ, compute_uv=False).min())
+    target = (U @ V.T).ravel()
+    lam = np.linalg.lstsq(Q.T @ A_mat.T, Q.T @ target, rcond=None)[0]
+    Y = (A_mat.T @ lam).reshape(d, d)
+    if np.linalg.norm(p_t(Y).ravel() - target) > 1e-8 * np.sqrt(rank):
+        return float("inf"), inj  # no multiplier meets P_T(Y) = U V^T: no certificate
+    return float(np.linalg.norm(Y - p_t(Y), 2)), inj
+
+
+def end_to_end(Ws) -> np.ndarray:
+    """``W_N ... W_1`` for factors ``Ws = [W_1, ..., W_N]`` (each may carry leading batch axes)."""
+    if len(Ws) == 0:
+        raise ValueError("Ws must contain at least one factor")
+    P = Ws[0]
+    for W in Ws[1:]:
+        P = W @ P
+    return P
+
+
+def factor_gradients(Ws, G) -> list[np.ndarray]:
+    """``dL/dW_j = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T`` for all ``j`` (batched over leading
+    axes)."""
+    N = len(Ws)
+    if N == 0:
+        raise ValueError("Ws must contain at least one factor")
+    prefix = [None] * N  # W_{j-1} ... W_1 (identity for j = 1)
+    eye = np.broadcast_to(np.eye(Ws[0].shape[-1]), Ws[0].shape)
+    acc = eye
+    for j in range(N):
+        prefix[j] = acc
+        acc = Ws[j] @ acc
+    grads = [None] * N
+    acc = eye  # W_N ... W_{j+1}
+    for j in range(N - 1, -1, -1):
+        grads[j] = np.swapaxes(acc, -1, -2) @ G @ np.swapaxes(prefix[j], -1, -2)
+        acc = acc @ Ws[j]
+    return grads
+
+
+def balancedness(Ws) -> list[np.ndarray]:
+    """``[W_{j+1}^T W_{j+1} - W_j W_j^T for j = 1..N-1]`` (conserved by the gradient flow)."""
+    return [
+        np.swapaxes(Ws[j + 1], -1, -2) @ Ws[j + 1] - Ws[j] @ np.swapaxes(Ws[j], -1, -2)
+        for j in range(len(Ws) - 1)
+    ]
+
+
+def balancedness_step_change(Ws, G, eta: float) -> list[np.ndarray]:
+    """Exact change of each ``D_j`` in one GD step: ``eta^2 (B_{j+1}^T B_{j+1} - B_j B_j^T)``."""
+    eta = positive_float(eta, "eta")
+    B = factor_gradients(Ws, G)
+    return [
+        eta**2 * (np.swapaxes(B[j + 1], -1, -2) @ B[j + 1] - B[j] @ np.swapaxes(B[j], -1, -2))
+        for j in range(len(Ws) - 1)
+    ]
+
+
+def _gradient_matrix(A_mat, y, P):
+    """``G(W)`` for a batch of matrices ``P`` (..., d, d)."""
+    m, d = A_mat.shape[0], P.shape[-1]
+    r = P.reshape(*P.shape[:-2], d * d) @ A_mat.T - y
+    return (r @ A_mat).reshape(P.shape) / m, 0.5 * np.sum(r * r, axis=-1) / m
+
+
+def initial_factors(d: int, depth: int, alphas, *, seed) -> list[np.ndarray]:
+    """Factors ``W_j = alpha * Z_j / sqrt(d)`` with the *same* Gaussian ``Z_j`` for every alpha.
+
+    Returns a list of ``depth`` arrays of shape ``(len(alphas), d, d)``.
+    """
+    rng = check_rng(seed)
+    alphas = np.atleast_1d(as_vector(np.atleast_1d(alphas), "alphas"))
+    Z = rng.standard_normal((depth, d, d)) / np.sqrt(d)
+    return [alphas[:, None, None] * Z[j][None] for j in range(depth)]
+
+
+@dataclass(frozen=True)
+class FactorizationRun:
+    """A batched GD run of a depth-``depth`` factorisation for several init scales ``alphas``.
+
+    ``steps`` (k,), ``W`` (len(alphas), k, d, d) end-to-end matrices at the checkpoints,
+    ``loss`` (len(alphas), k), ``factors`` the final factors (list of (len(alphas), d, d)).
+    """
+
+    alphas: np.ndarray
+    depth: int
+    steps: np.ndarray
+    W: np.ndarray
+    loss: np.ndarray
+    factors: list
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.W[:, -1]
+
+
+def factorization_gd(
+    A,
+    y,
+    depth: int,
+    alphas,
+    eta: float,
+    n_steps: int,
+    *,
+    seed,
+    checkpoints=None,
+    init: str = "gaussian",
+) -> FactorizationRun:
+    """GD on ``L(W_N ... W_1)`` for every init scale in ``alphas`` at once (vectorised).
+
+    Initialisation ``init="gaussian"``: :func:`initial_factors` (same random directions for all
+    alphas); ``init="identity"``: ``W_j = alpha I`` (balanced, ``D_j = 0``, positive
+    determinant). Raises ``RuntimeError`` naming the step if a run blows up (use a smaller
+    ``eta``).
+    """
+    from .descent import as_checkpoints
+
+    A, y = _check_ops(A, y)
+    depth = positive_int(depth, "depth")
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    alphas = np.atleast_1d(as_vector(np.atleast_1d(alphas), "alphas"))
+    if np.any(alphas < 0):
+        raise ValueError("alphas must be >= 0")
+    if depth > 1 and np.any(alphas == 0):
+        raise ValueError("alpha = 0 is a stationary point for depth >= 2: use alpha > 0")
+    ck = as_checkpoints(checkpoints if checkpoints is not None else [0, n_steps], n_steps)
+    d = A.shape[1]
+    A_mat = A.reshape(A.shape[0], -1)
+    if init == "gaussian":
+        Ws = initial_factors(d, depth, alphas, seed=seed)
+    elif init == "identity":
+        Ws = [alphas[:, None, None] * np.eye(d)[None] for _ in range(depth)]
+    else:
+        raise ValueError(f"init must be 'gaussian' or 'identity', got {init!r}")
+    rec_W, rec_loss, pos = [], [], 0
+    for k in range(n_steps + 1):
+        P = end_to_end(Ws)
+        G, loss = _gradient_matrix(A_mat, y, P)
+        if not np.all(np.isfinite(loss)) or np.any(loss > 1e12 * (1 + float(y @ y))):
+            raise RuntimeError(f"factorization_gd diverged at step {k}: use a smaller eta")
+        if pos < ck.size and ck[pos] == k:
+            rec_W.append(P.copy())
+            rec_loss.append(loss.copy())
+            pos += 1
+        if k < n_steps:
+            grads = factor_gradients(Ws, G)
+            Ws = [W - eta * B for W, B in zip(Ws, grads, strict=True)]
+    return FactorizationRun(
+        alphas=alphas,
+        depth=depth,
+        steps=ck,
+        W=np.stack(rec_W, axis=1),
+        loss=np.stack(rec_loss, axis=1),
+        factors=Ws,
+    )
+
+
+def factorization_flow(A, y, Ws0, times, *, rtol: float = 1e-10, atol: float = 1e-12):
+    """Gradient flow ``dW_j/dt = -dL/dW_j`` from factors ``Ws0`` (list of d x d) at ``times``.
+
+    Returns a list (one entry per time) of factor lists. Integrated by
+    :func:`scipy.integrate.solve_ivp` (DOP853, ``rtol``, ``atol``).
+    """
+    from scipy.integrate import solve_ivp
+
+    A, y = _check_ops(A, y)
+    Ws0 = [as_array(W, f"Ws0[{j}]", ndim=2) for j, W in enumerate(Ws0)]
+    d, N = A.shape[1], len(Ws0)
+    if N == 0 or any(W.shape != (d, d) for W in Ws0):
+        raise ValueError(f"Ws0 must be a non-empty list of {d} x {d} matrices")
+    t = as_vector(times, "times")
+    if t[0] < 0 or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be non-negative and strictly increasing")
+    A_mat = A.reshape(A.shape[0], -1)
+
+    def rhs(_t, z):
+        Ws = list(z.reshape(N, d, d))
+        G, _ = _gradient_matrix(A_mat, y, end_to_end(Ws))
+        return -np.concatenate([B.ravel() for B in factor_gradients(Ws, G)])
+
+    z0 = np.concatenate([W.ravel() for W in Ws0])
+    if t[-1] == 0.0:
+        zs = z0[None]
+    else:
+        sol = solve_ivp(
+            rhs, (0.0, float(t[-1])), z0, method="DOP853", t_eval=t, rtol=rtol, atol=atol
+        )
+        if not sol.success:
+            raise RuntimeError(f"factorization_flow: the ODE solver failed: {sol.message}")
+        zs = sol.y.T
+    return [list(z.reshape(N, d, d)) for z in zs]

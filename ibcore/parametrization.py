@@ -1,0 +1,256 @@
+"""Homogeneous networks (margin maximisation) and architectural symmetry.
+
+Two-layer ReLU network without biases
+    ``f(x; theta) = sum_j a_j relu(<w_j, x>)``, ``theta = (vec(W), a)`` with ``W`` of shape
+    ``(width, d)``; ``f`` is 2-homogeneous in ``theta``: ``f(x; c theta) = c^2 f(x; theta)`` for
+    ``c > 0``. Margins ``q_i(theta) = y_i f(x_i; theta)``; exponential loss
+    ``L(theta) = (1/n) sum_i exp(-q_i)``. Following Lyu & Li (2020) we track
+
+    * the normalised margin ``gamma_bar = min_i q_i / ||theta||^2``,
+    * the smoothed margin ``gamma_tilde = -log(sum_i exp(-q_i)) / ||theta||^2`` (``<= gamma_bar``,
+      and ``gamma_bar - gamma_tilde <= log(n) / ||theta||^2``),
+    * the KKT residuals of ``min ||theta||^2 / 2  s.t.  q_i(theta) >= 1`` at the rescaled point
+      ``theta_hat = theta / sqrt(min_i q_i)`` (:func:`homogeneous_kkt_residual`).
+
+Summed filters
+    ``y_hat_i = sum_k sum_tau v_tau sigma((P_i F_k)_tau)`` where ``P_i`` is the patch matrix of
+    signal ``i`` (so ``P_i F_k`` is the valid cross-correlation of signal ``i`` with filter
+    ``F_k``), ``v`` a fixed read-out and ``sigma`` the identity or ReLU. With the identity the
+    output depends on ``sum_k F_k`` only, every filter gets the same gradient, and
+    ``F_k - F_l`` never changes under GD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
+
+__all__ = [
+    "MarginRun",
+    "circle_data",
+    "homogeneous_kkt_residual",
+    "patches",
+    "relu_margins",
+    "summed_filters_gd",
+    "train_relu_margin",
+]
+
+
+def circle_data(n: int, *, frequency: int = 3, seed) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points on the unit circle at sorted random angles ``phi``, labels
+    ``sign(sin(frequency * phi))``. Separable by a bias-free two-layer ReLU network of width
+    ``>= 2 * frequency`` (no two points share a ray)."""
+    n = positive_int(n, "n", minimum=2)
+    frequency = positive_int(frequency, "frequency")
+    rng = check_rng(seed)
+    phi = np.sort(rng.uniform(0.0, 2.0 * np.pi, n))
+    y = np.where(np.sin(frequency * phi) > 0, 1.0, -1.0)
+    return np.stack([np.cos(phi), np.sin(phi)], axis=1), y
+
+
+def _check_xy(X, y):
+    X = as_matrix(X, "X")
+    y = as_vector(y, "y", length=X.shape[0])
+    if not np.all(np.isin(y, (-1.0, 1.0))):
+        raise ValueError("labels y must be -1 or +1")
+    return X, y
+
+
+def relu_margins(theta, X, y, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Margins ``q_i = y_i f(x_i; theta)`` and their Jacobian ``dq/dtheta`` (n, width*(d+1)).
+
+    ``theta = (vec(W), a)``; the ReLU derivative at 0 is taken as 0.
+    """
+    X, y = _check_xy(X, y)
+    width = positive_int(width, "width")
+    theta = as_vector(theta, "theta", length=width * (X.shape[1] + 1))
+    return _margins(theta, X, y, width)
+
+
+def _margins(theta, X, y, width):
+    n, d = X.shape
+    W, a = theta[: width * d].reshape(width, d), theta[width * d :]
+    Z = X @ W.T
+    act = Z > 0
+    H = Z * act
+    q = y * (H @ a)
+    G = (y[:, None] * act) * a
+    J = np.concatenate([(G[:, :, None] * X[:, None, :]).reshape(n, -1), y[:, None] * H], axis=1)
+    return q, J
+
+
+def homogeneous_kkt_residual(theta, q, J, degree: float = 2.0) -> tuple[float, float]:
+    """KKT residuals of ``min ||theta||^2 / 2 s.t. q_i(theta) >= 1`` for a ``degree``-homogeneous
+    model, after rescaling ``theta`` so that ``min_i q_i = 1``.
+
+    With ``s = (min q)^{-1/degree}``: ``theta_hat = s theta``, ``q_hat = s^degree q``,
+    ``J_hat = s^{degree-1} J``. Non-negative multipliers ``lam`` are fitted by NNLS to
+    ``theta_hat ~ J_hat^T lam`` together with the complementarity rows
+    ``(q_hat_i - 1) lam_i ~ 0``. Returns ``(eps, delta)``:
+    ``eps = ||theta_hat - J_hat^T lam|| / ||theta_hat||`` (stationarity) and
+    ``delta = sum_i lam_i (q_hat_i - 1) / ||theta_hat||^2`` (complementarity), both 0 at a KKT
+    point. Raises ``ValueError`` unless every margin is positive.
+    """
+    from scipy.optimize import nnls
+
+    theta = as_vector(theta, "theta")
+    q = as_vector(q, "q")
+    J = as_matrix(J, "J")
+    if J.shape != (q.size, theta.size):
+        raise ValueError(f"J must have shape {(q.size, theta.size)}, got {J.shape}")
+    degree = positive_float(degree, "degree")
+    if q.min() <= 0:
+        raise ValueError("every margin q_i must be positive (the data must be fitted) for KKT")
+    s = q.min() ** (-1.0 / degree)
+    th, qh, Jh = s * theta, s**degree * q, s ** (degree - 1.0) * J
+    A = np.vstack([Jh.T, np.diag(qh - 1.0)])
+    lam, _ = nnls(A, np.concatenate([th, np.zeros(q.size)]), maxiter=50 * A.shape[1])
+    norm2 = float(th @ th)
+    eps = float(np.linalg.norm(th - Jh.T @ lam) / np.sqrt(norm2))
+    return eps, float(lam @ (qh - 1.0) / norm2)
+
+
+@dataclass(frozen=True)
+class MarginRun:
+    """A training run of the two-layer ReLU network on the exponential loss.
+
+    Per-step arrays (length ``n_steps + 1``): ``log_loss`` (``log L``), ``normalized``
+    (``gamma_bar``), ``smoothed`` (``gamma_tilde``), ``norm`` (``||theta||``). At the
+    checkpoints ``kkt_steps``: ``eps`` and ``delta`` (NaN before all margins are positive).
+    ``switch_step``: first step of the normalised phase; ``theta`` the final parameters.
+    """
+
+    log_loss: np.ndarray
+    normalized: np.ndarray
+    smoothed: np.ndarray
+    norm: np.ndarray
+    kkt_steps: np.ndarray
+    eps: np.ndarray
+    delta: np.ndarray
+    switch_step: int
+    theta: np.ndarray
+
+
+def train_relu_margin(
+    X,
+    y,
+    width: int,
+    n_steps: int,
+    *,
+    eta_fit: float = 0.5,
+    eta_margin: float = 5.0,
+    init_scale: float = 0.5,
+    n_kkt: int = 12,
+    seed,
+) -> MarginRun:
+    """GD on the exponential loss of the bias-free two-layer ReLU network.
+
+    Phase 1 (fit): ``theta <- theta - eta_fit grad L`` until the smoothed margin is positive
+    (i.e. ``sum_i exp(-q_i) < 1``, Lyu & Li's threshold). Phase 2: the loss-adapted step
+    ``eta_k = eta_margin / (n L(theta_k) ||theta_k||^2)``, i.e.
+    ``theta <- theta + eta_margin * sum_i p_i grad q_i / ||theta||^2`` with
+    ``p = softmax(-q)``, evaluated stably in log space (the loss itself underflows). A positive
+    rescaling of the step is a reparametrisation of time of the gradient flow; it keeps the
+    per-step change of direction small while ``L`` becomes astronomically small.
+    Initialisation: i.i.d. ``N(0, init_scale^2)`` parameters.
+    """
+    X, y = _check_xy(X, y)
+    width = positive_int(width, "width")
+    n_steps = positive_int(n_steps, "n_steps")
+    eta_fit = positive_float(eta_fit, "eta_fit")
+    eta_margin = positive_float(eta_margin, "eta_margin")
+    init_scale = positive_float(init_scale, "init_scale")
+    n_kkt = positive_int(n_kkt, "n_kkt", minimum=2)
+    rng = check_rng(seed)
+    n, d = X.shape
+    theta = init_scale * rng.standard_normal(width * (d + 1))
+    out = {k: np.empty(n_steps + 1) for k in ("log_loss", "normalized", "smoothed", "norm")}
+    kkt_steps = np.unique(np.geomspace(1, n_steps, n_kkt).astype(int))
+    eps, delta = np.full(kkt_steps.size, np.nan), np.full(kkt_steps.size, np.nan)
+    switch = -1
+    for k in range(n_steps + 1):
+        q, J = _margins(theta, X, y, width)
+        rho2 = float(theta @ theta)
+        qmin = float(q.min())
+        e = np.exp(-(q - qmin))
+        log_sum = float(np.log(e.sum())) - qmin  # log sum_i exp(-q_i)
+        out["log_loss"][k] = log_sum - np.log(n)
+        out["normalized"][k] = qmin / rho2
+        out["smoothed"][k] = -log_sum / rho2
+        out["norm"][k] = np.sqrt(rho2)
+        if k in kkt_steps and qmin > 0:
+            i = int(np.searchsorted(kkt_steps, k))
+            eps[i], delta[i] = homogeneous_kkt_residual(theta, q, J)
+        if not np.all(np.isfinite(theta)):
+            raise RuntimeError(f"train_relu_margin diverged at step {k}: use smaller steps")
+        if k == n_steps:
+            break
+        if switch < 0 and log_sum < 0:
+            switch = k
+        if switch < 0:
+            theta = theta + eta_fit * (np.exp(-q) @ J) / n
+        else:
+            theta = theta + eta_margin * ((e / e.sum()) @ J) / rho2
+    return MarginRun(
+        log_loss=out["log_loss"],
+        normalized=out["normalized"],
+        smoothed=out["smoothed"],
+        norm=out["norm"],
+        kkt_steps=kkt_steps,
+        eps=eps,
+        delta=delta,
+        switch_step=switch,
+        theta=theta,
+    )
+
+
+# -- summed filters ----------------------------------------------------------------------------
+
+
+def patches(signals, size: int) -> np.ndarray:
+    """Patch tensor ``P`` (n, T - size + 1, size) with ``P[i, tau] = signals[i, tau:tau+size]``."""
+    S = as_matrix(signals, "signals")
+    size = positive_int(size, "size")
+    if size > S.shape[1]:
+        raise ValueError(f"size must be <= the signal length {S.shape[1]}, got {size}")
+    idx = np.arange(S.shape[1] - size + 1)[:, None] + np.arange(size)[None, :]
+    return S[:, idx]
+
+
+def summed_filters_gd(
+    signals, targets, F0, readout, eta: float, n_steps: int, *, activation: str = "linear"
+) -> np.ndarray:
+    """GD on ``L = (1/2n) sum_i (y_hat_i - targets_i)^2`` for the summed-filter model.
+
+    ``F0`` (K, size): initial filters; ``readout`` (T - size + 1,): fixed weights ``v``;
+    ``activation``: ``"linear"`` or ``"relu"``. Returns the filters at every step,
+    shape ``(n_steps + 1, K, size)``.
+    """
+    F = as_matrix(F0, "F0").copy()
+    P = patches(signals, F.shape[1])
+    n, T_out, _ = P.shape
+    t = as_vector(targets, "targets", length=n)
+    v = as_vector(readout, "readout", length=T_out)
+    eta = positive_float(eta, "eta")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    if activation not in ("linear", "relu"):
+        raise ValueError(f"activation must be 'linear' or 'relu', got {activation!r}")
+    hist = np.empty((n_steps + 1, *F.shape))
+    hist[0] = F
+    for k in range(n_steps):
+        Z = np.einsum("nts,ks->nkt", P, F)  # (n, K, T_out)
+        if activation == "relu":
+            mask = (Z > 0).astype(float)
+            Z = Z * mask
+        else:
+            mask = np.ones_like(Z)
+        r = np.einsum("nkt,t->n", Z, v) - t
+        grad = np.einsum("n,nkt,t,nts->ks", r, mask, v, P) / n
+        F = F - eta * grad
+        if not np.all(np.isfinite(F)):
+            raise RuntimeError(f"summed_filters_gd diverged at step {k + 1}: use a smaller eta")
+        hist[k + 1] = F
+    return hist

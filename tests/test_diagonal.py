@@ -1,0 +1,204 @@
+"""Tests of ibcore.diagonal: the R_alpha potential and its minimisers, the three views of the
+diagonal network's gradient flow, GD's exact u*v identity, and l_p steepest/mirror descent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ibcore.diagonal import (
+    diagonal_flow,
+    diagonal_gd,
+    l1_norm_bound,
+    l2_offset_prediction,
+    lp_mirror_descent,
+    lp_steepest_descent,
+    lp_steepest_direction,
+    lp_steepest_flow,
+    min_l1_interpolant,
+    min_lp_interpolant,
+    min_ralpha_interpolant,
+    min_ralpha_primal,
+    q_potential,
+    r_alpha,
+    r_alpha_grad,
+    ralpha_kkt_residual,
+    sparse_regression,
+    uv_product,
+)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return sparse_regression(12, 30, 2, seed=4)
+
+
+def test_q_potential_values_and_derivatives():
+    z = np.array([-50.0, -3.0, -1e-6, 0.0, 1e-6, 0.5, 7.0, 1e4])
+    q = q_potential(z)
+    direct = 2 - np.sqrt(4 + z**2) + z * np.arcsinh(z / 2)
+    np.testing.assert_allclose(q[np.abs(z) > 1e-3], direct[np.abs(z) > 1e-3], rtol=1e-12)
+    # near 0, q(z) = z^2/4 - z^4/192 + ...: the stable form keeps full relative accuracy
+    np.testing.assert_allclose(q[2], 1e-12 / 4, rtol=1e-9)
+    assert q[3] == 0.0 and np.all(q >= 0)
+    # derivative arcsinh(z/2) by central differences
+    h = 1e-6
+    for z0 in (-3.0, 0.3, 5.0):
+        fd = (q_potential(z0 + h) - q_potential(z0 - h)) / (2 * h)
+        assert abs(fd - np.arcsinh(z0 / 2)) < 1e-8
+
+
+@given(st.floats(1e-3, 10.0), st.integers(0, 10**6))
+@settings(max_examples=40, deadline=None)
+def test_r_alpha_gradient_matches_finite_differences(alpha, seed):
+    w = np.random.default_rng(seed).standard_normal(5)
+    g = r_alpha_grad(w, alpha)
+    h = 1e-6 * max(1.0, alpha**2)
+    for i in range(5):
+        e = np.zeros(5)
+        e[i] = h
+        fd = (r_alpha(w + e, alpha) - r_alpha(w - e, alpha)) / (2 * h)
+        assert abs(fd - g[i]) < 1e-5 * (1 + abs(g[i]))
+
+
+def test_min_l1_certificate_and_recovery(problem):
+    X, y, w_star = problem
+    sol = min_l1_interpolant(X, y)
+    assert abs(sol.gap) < 1e-9 and sol.dual_infeasibility < 1e-9
+    np.testing.assert_allclose(X @ sol.w, y, atol=1e-9)
+    # 2-sparse truth from 12 Gaussian measurements in 30 dims: exact recovery
+    np.testing.assert_allclose(sol.w, w_star, atol=1e-8)
+    # optimality against random feasible points
+    rng = np.random.default_rng(0)
+    N = np.linalg.svd(X)[2][X.shape[0] :].T
+    for _ in range(20):
+        assert np.abs(sol.w + N @ rng.standard_normal(N.shape[1])).sum() >= sol.norm - 1e-9
+
+
+@pytest.mark.parametrize("alpha", [1e-10, 1e-4, 0.05, 1.0, 30.0])
+def test_min_ralpha_satisfies_kkt(problem, alpha):
+    X, y, _ = problem
+    w = min_ralpha_interpolant(X, y, alpha)
+    feas, stat = ralpha_kkt_residual(X, y, w, alpha)
+    assert feas < 1e-10 * (1 + np.linalg.norm(y)) and stat < 1e-9
+    # it beats feasible perturbations along the null space
+    N = np.linalg.svd(X)[2][X.shape[0] :].T
+    rng = np.random.default_rng(1)
+    r0 = r_alpha(w, alpha)
+    for _ in range(10):
+        assert r_alpha(w + 1e-3 * N @ rng.standard_normal(N.shape[1]), alpha) >= r0 - 1e-12
+
+
+@pytest.mark.parametrize("alpha", [0.2, 1.0])
+def test_primal_and_dual_solvers_agree(problem, alpha):
+    X, y, _ = problem
+    np.testing.assert_allclose(
+        min_ralpha_primal(X, y, alpha), min_ralpha_interpolant(X, y, alpha), atol=1e-7
+    )
+
+
+def test_limits_of_ralpha(problem):
+    X, y, _ = problem
+    l1 = min_l1_interpolant(X, y)
+    for alpha in (1e-12, 1e-6, 1e-3):
+        norm = np.abs(min_ralpha_interpolant(X, y, alpha)).sum()
+        assert l1.norm - 1e-9 <= norm <= l1_norm_bound(l1.w, alpha, X.shape[1])
+    w2 = np.linalg.pinv(X) @ y
+    for alpha in (10.0, 30.0):
+        pred = l2_offset_prediction(X, y, alpha)
+        diff = min_ralpha_interpolant(X, y, alpha) - w2
+        assert np.linalg.norm(diff - pred) < 1e-3 * np.linalg.norm(pred)
+
+
+def test_l1_bound_refuses_large_alpha():
+    with pytest.raises(ValueError, match="alpha"):
+        l1_norm_bound(np.ones(3), 0.5, 30)
+
+
+def test_three_views_of_the_flow_agree(problem):
+    X, y, _ = problem
+    t = np.array([0.0, 0.5, 5.0, 50.0, 5000.0])
+    flows = {v: diagonal_flow(X, y, 0.1, t, view=v) for v in ("dual", "theta", "mirror")}
+    assert np.abs(flows["theta"].w - flows["dual"].w).max() < 1e-7
+    assert np.abs(flows["mirror"].w - flows["dual"].w).max() < 1e-7
+    assert np.abs(flows["theta"].uv - 0.01).max() < 1e-9
+    np.testing.assert_allclose(flows["dual"].w[-1], min_ralpha_interpolant(X, y, 0.1), atol=1e-7)
+    assert np.all(np.diff(flows["dual"].loss) <= 1e-15)  # the loss decreases along a flow
+
+
+def test_gd_uv_identity(problem):
+    X, y, _ = problem
+    eta = 0.02
+    run = diagonal_gd(X, y, 0.3, eta, 50, checkpoints=np.arange(51))
+    w, uv = uv_product(run.w)
+    g = (w[:-1] @ X.T - y) @ X / X.shape[0]
+    np.testing.assert_allclose(uv[1:], uv[:-1] * (1 - 4 * eta**2 * g**2), rtol=1e-14, atol=0)
+    assert np.all(uv[1:] <= uv[:-1])
+
+
+def test_lp_direction_properties():
+    rng = np.random.default_rng(2)
+    for p in (1.2, 4 / 3, 2.0, 3.0):
+        q = p / (p - 1)
+        g = rng.standard_normal(6)
+        v = lp_steepest_direction(g, p)
+        assert abs(np.linalg.norm(v, p) - np.linalg.norm(g, q)) < 1e-12
+        assert abs(g @ v + np.linalg.norm(g, q) ** 2) < 1e-12  # <g, v> = -||g||_q^2
+        # it minimises <g, v> + ||v||_p^2 / 2 against random competitors
+        f = g @ v + 0.5 * np.linalg.norm(v, p) ** 2
+        for _ in range(50):
+            u = v + 0.1 * rng.standard_normal(6)
+            assert g @ u + 0.5 * np.linalg.norm(u, p) ** 2 >= f - 1e-12
+    np.testing.assert_allclose(lp_steepest_direction(g, 2.0), -g, atol=1e-15)
+    assert np.all(lp_steepest_direction(np.zeros(3), 1.5) == 0)
+
+
+def test_gunasekar_l43_example():
+    X = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 0.0]])
+    y = np.array([1.0, 10.0])
+    w_min = min_lp_interpolant(X, y, 4 / 3)
+    # KKT: sign(w)|w|^{1/3} in the row space
+    g = np.sign(w_min) * np.abs(w_min) ** (1 / 3)
+    assert np.linalg.norm(g - np.linalg.pinv(X) @ (X @ g)) < 1e-6
+    np.testing.assert_allclose(lp_mirror_descent(X, y, 4 / 3, 0.1, 3000), w_min, atol=1e-8)
+    sd = lp_steepest_descent(X, y, 4 / 3, 0.05, 4000)
+    flow = lp_steepest_flow(X, y, 4 / 3, 400.0)
+    norm = lambda w: np.sum(np.abs(w) ** (4 / 3)) ** 0.75  # noqa: E731
+    assert norm(flow) > norm(w_min) + 0.05 and norm(sd) > norm(w_min) + 0.05
+    assert np.abs(X @ sd - y).max() < 1e-10
+
+
+def test_input_validation(problem):
+    X, y, _ = problem
+    with pytest.raises(ValueError, match="n < d"):
+        min_l1_interpolant(X.T, np.ones(30))
+    with pytest.raises(ValueError, match="length"):
+        min_ralpha_interpolant(X, y[:-1], 0.1)
+    with pytest.raises(ValueError, match="alpha"):
+        min_ralpha_interpolant(X, y, -1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        diagonal_flow(X, y * np.nan, 0.1, [0.0, 1.0])
+    with pytest.raises(ValueError, match="view"):
+        diagonal_flow(X, y, 0.1, [0.0, 1.0], view="other")
+    with pytest.raises(ValueError, match="increasing"):
+        diagonal_flow(X, y, 0.1, [1.0, 0.5])
+    with pytest.raises(ValueError, match="p must"):
+        lp_steepest_direction(np.ones(3), 1.0)
+    with pytest.raises(ValueError, match="full row rank"):
+        min_l1_interpolant(np.vstack([X[:1], X[:1]]), np.ones(2))
+    with pytest.raises(ValueError, match="k <= n < d"):
+        sparse_regression(10, 5, 2, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        sparse_regression(5, 10, 2, seed=None)
+    with pytest.raises(RuntimeError, match="smaller eta"):
+        lp_steepest_descent(X, y, 1.5, 1e3, 200)
+    with pytest.raises(ValueError, match="even"):
+        uv_product(np.ones(3))
+
+
+def test_mirror_descent_divergence_is_reported(problem):
+    X, y, _ = problem
+    with pytest.raises(RuntimeError, match="diverged at step"):
+        lp_mirror_descent(X, y, 1.5, 1e3, 200)

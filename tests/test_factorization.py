@@ -1,0 +1,116 @@
+"""Tests of ibcore.factorization: gradients, balancedness (flow and exact GD step change), the
+minimum-Frobenius solution, the nuclear-norm certificate and the batched GD runner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ibcore.factorization import (
+    balancedness,
+    balancedness_step_change,
+    completion_problem,
+    end_to_end,
+    factor_gradients,
+    factorization_flow,
+    factorization_gd,
+    initial_factors,
+    min_frobenius_solution,
+    nuclear_norm_certificate,
+    sensing_loss,
+    sensing_problem,
+)
+
+
+@pytest.fixture(scope="module")
+def prob():
+    return sensing_problem(4, 1, 10, seed=2)
+
+
+def _loss_of_factors(prob, Ws):
+    return sensing_loss(prob.A, prob.y, end_to_end(Ws))
+
+
+def test_factor_gradients_match_finite_differences(prob):
+    Ws = [W[0] for W in initial_factors(4, 3, [0.8], seed=1)]
+    A_mat = prob.A.reshape(prob.m, -1)
+    G = ((A_mat @ end_to_end(Ws).ravel() - prob.y) @ A_mat).reshape(4, 4) / prob.m
+    grads = factor_gradients(Ws, G)
+    h = 1e-6
+    for j in range(3):
+        for a, b in [(0, 0), (1, 3), (2, 1)]:
+            Wp = [W.copy() for W in Ws]
+            Wm = [W.copy() for W in Ws]
+            Wp[j][a, b] += h
+            Wm[j][a, b] -= h
+            fd = (_loss_of_factors(prob, Wp) - _loss_of_factors(prob, Wm)) / (2 * h)
+            assert abs(fd - grads[j][a, b]) < 1e-7
+
+
+def test_balancedness_conserved_by_flow(prob):
+    Ws0 = [W[0] for W in initial_factors(4, 3, [0.6], seed=3)]
+    path = factorization_flow(prob.A, prob.y, Ws0, [0.0, 2.0, 10.0])
+    D0 = balancedness(Ws0)
+    for Ws in path:
+        for Dj, D0j in zip(balancedness(Ws), D0, strict=True):
+            assert np.abs(Dj - D0j).max() < 1e-8
+    # ...while the factors themselves move
+    assert np.abs(path[-1][0] - Ws0[0]).max() > 1e-2
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_balancedness_gd_step_is_exact(prob, depth):
+    Ws = [W[0] for W in initial_factors(4, depth, [0.9], seed=depth)]
+    A_mat = prob.A.reshape(prob.m, -1)
+    G = ((A_mat @ end_to_end(Ws).ravel() - prob.y) @ A_mat).reshape(4, 4) / prob.m
+    eta = 0.05
+    change = balancedness_step_change(Ws, G, eta)
+    new = [W - eta * B for W, B in zip(Ws, factor_gradients(Ws, G), strict=True)]
+    for Dn, D, dD in zip(balancedness(new), balancedness(Ws), change, strict=True):
+        np.testing.assert_allclose(Dn - D, dD, atol=1e-14)
+        assert np.abs(dD).max() > 0  # a genuine second-order change, not a vacuous identity
+
+
+def test_depth_one_reaches_min_frobenius(prob):
+    run = factorization_gd(prob.A, prob.y, 1, [0.0], 0.3, 2000, seed=0)
+    np.testing.assert_allclose(run.final[0], min_frobenius_solution(prob.A, prob.y), atol=1e-9)
+
+
+def test_batched_run_equals_separate_runs(prob):
+    both = factorization_gd(prob.A, prob.y, 2, [0.05, 0.5], 0.05, 200, seed=0)
+    for i, a in enumerate((0.05, 0.5)):
+        single = factorization_gd(prob.A, prob.y, 2, [a], 0.05, 200, seed=0)
+        np.testing.assert_allclose(both.final[i], single.final[0], atol=1e-13)
+
+
+def test_nuclear_norm_certificate():
+    # identity-like sensing (all entries observed): any M is the unique interpolant
+    M = np.outer([1.0, 2.0, 0.5], [0.3, -1.0, 2.0])
+    full = completion_problem(M, [(i, j) for i in range(3) for j in range(3)])
+    cert, inj = nuclear_norm_certificate(full.A, M)
+    assert cert < 1 and inj > 0.5
+    # too few measurements: the certificate must fail (the problem has lower-norm interpolants)
+    few = sensing_problem(5, 1, 3, seed=0)
+    cert_few, inj_few = nuclear_norm_certificate(few.A, few.M)
+    assert cert_few >= 1 and inj_few == 0.0
+
+
+def test_completion_problem_and_validation():
+    p = completion_problem(np.eye(2), [(0, 1), (1, 1)])
+    assert p.A.shape == (2, 2, 2) and np.allclose(p.y, [0.0, 1.0])
+    with pytest.raises(ValueError, match="outside"):
+        completion_problem(np.eye(2), [(0, 2)])
+    with pytest.raises(ValueError, match="square"):
+        completion_problem(np.ones((2, 3)), [(0, 0)])
+    with pytest.raises(ValueError, match="shape"):
+        sensing_loss(np.ones((3, 2, 3)), np.ones(3), np.eye(2))
+    with pytest.raises(ValueError, match="stationary"):
+        factorization_gd(p.A, p.y, 2, [0.0], 0.1, 10, seed=0)
+    with pytest.raises(ValueError, match="init"):
+        factorization_gd(p.A, p.y, 2, [0.1], 0.1, 10, seed=0, init="zeros")
+    with pytest.raises(RuntimeError, match="diverged at step"):
+        factorization_gd(p.A, p.y, 2, [1.0], 50.0, 100, seed=0)
+    with pytest.raises(ValueError, match="rank"):
+        sensing_problem(3, 4, 5, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        sensing_problem(3, 1, 5, seed=None)
