@@ -7,7 +7,8 @@
   widgets draw hundreds of frames), already styled.
 * ``check_figure(fig)``: refuses a figure with an unlabelled axis or non-finite plotted data,
   so a NaN never reaches a reader as a silently empty plot.
-* ``figure_png(fig)``: PNG bytes of a figure (what static-live widget frames store).
+* ``figure_png(fig)``: PNG bytes of a figure (what static-live widget frames store), cropped
+  to its content (``tight_bbox``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "course_style",
     "figure_png",
     "new_figure",
+    "tight_bbox",
     "use_style",
 ]
 
@@ -147,15 +149,23 @@ def check_figure(fig) -> None:
                 )
 
 
-def figure_png(fig, *, dpi: float | None = None) -> bytes:
-    """PNG bytes of ``fig`` (at ``dpi``, default the style's ``savefig.dpi``), cropped to its
-    content (``bbox_inches="tight"``, as the inline backend does) so no axis label is cut off."""
+def tight_bbox(fig, *, pad: float = 0.08):
+    """The bounding box (inches) of everything drawn in ``fig``, padded by ``pad`` inches."""
+    return fig.get_tightbbox().padded(pad)
+
+
+def figure_png(fig, *, dpi: float | None = None, bbox=None) -> bytes:
+    """PNG bytes of ``fig`` (at ``dpi``, default the style's ``savefig.dpi``).
+
+    The image is cropped to ``bbox`` (a matplotlib ``Bbox`` in inches), by default to the
+    figure's content (:func:`tight_bbox`, as the inline backend does) so no axis label is cut
+    off. Passing a known box skips the layout pass that finding the content costs.
+    """
     buf = io.BytesIO()
     fig.savefig(
         buf,
         format="png",
         dpi=dpi if dpi is not None else _RC["savefig.dpi"],
-        bbox_inches="tight",
-        pad_inches=0.08,
+        bbox_inches=tight_bbox(fig) if bbox is None else bbox,
     )
     return buf.getvalue()

@@ -161,3 +161,19 @@ def test_unlabelled_or_nan_frames_are_refused():
 
     with pytest.raises(ExperimentError, match="NaN"):
         static_live(nan_compute, draw, {"a": [1.0]})
+
+
+def test_recompute_is_the_live_path_and_reuses_the_crop_box():
+    w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, name="t-recompute")
+    png_static = bytes(w.images[(1,)].value)
+    t = w.recompute((1,))
+    assert set(t) == {"compute", "draw", "total"}
+    assert t["total"] >= t["compute"] >= 0
+    # Same experiment, same crop box (the union of the precomputed frames' boxes): same size.
+    png_live = bytes(w.images[(1,)].value)
+    size = lambda png: (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))  # noqa: E731
+    assert size(png_live)[0] >= size(png_static)[0] - 2
+    with pytest.raises(ValueError, match="grid index tuple"):
+        w.recompute((3,))
+    with pytest.raises(ValueError, match="grid index tuple"):
+        w.recompute((0, 0))
