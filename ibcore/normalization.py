@@ -553,12 +553,11 @@ def torch_objective(model, X, y, *, loss="mse"):
         return float(value.detach()), grad.numpy()
 
     def hvp(w, v):
-        """Hessian-vector product ``H(w) v`` (double backward)."""
-        wt = torch.tensor(np.asarray(w, dtype=np.float64), requires_grad=True)
-        value = _loss_value(model.forward(Xt, wt), yt, loss)
-        (grad,) = torch.autograd.grad(value, wt, create_graph=True)
-        (hv,) = torch.autograd.grad(grad @ torch.tensor(np.asarray(v, dtype=np.float64)), wt)
-        return hv.numpy()
+        """Hessian-vector product ``H(w) v`` (double backward, :func:`ibcore.sharpness.hvp`)."""
+        from .sharpness import hvp as _hvp
+
+        wt = torch.tensor(np.asarray(w, dtype=np.float64))
+        return _hvp(lambda th: _loss_value(model.forward(Xt, th), yt, loss), wt, v).numpy()
 
     fun.hvp = hvp
     return fun
@@ -579,17 +578,12 @@ def empirical_ntk(model, X1, X2, w=None) -> np.ndarray:
     for name, Xi in (("X1", X1), ("X2", X2)):
         if Xi.shape[1] != model.d_in:
             raise ValueError(f"{name} has {Xi.shape[1]} columns, the model takes {model.d_in}")
+    from .ntk import jacobian_kernel
+
     w = model.w0 if w is None else as_vector(w, "w", length=model.n_params)
-
-    def jac(X):  # one backward pass per example: rows are df(x_i)/dw
-        rows = []
-        for x in X:
-            wt = torch.tensor(w, requires_grad=True)
-            out = model.forward(torch.tensor(x[None, :]), wt)[0]
-            rows.append(torch.autograd.grad(out, wt)[0].numpy())
-        return np.array(rows)
-
-    return jac(X1) @ jac(X2).T
+    return jacobian_kernel(
+        lambda th, X: model.forward(X, th), torch.tensor(w), torch.tensor(X1), torch.tensor(X2)
+    )
 
 
 class BNClassifier:

@@ -337,10 +337,19 @@ def mlp_apply(spec: MLPSpec, theta, X) -> np.ndarray:
         return _forward(spec, _t(theta), _t(X)).numpy().copy()
 
 
-def _jacobian(spec, theta_t, X_t):
+def jacobian_kernel(apply, theta, X1, X2=None):
+    """``J(X1) J(X2)^T`` for a model ``apply(theta, X) -> outputs (n,)`` (torch tensors).
+
+    ``J(X)[i, p] = d apply(theta, X)_i / d theta_p``, computed with ``torch.func.jacrev`` over
+    the whole batch, so ``apply`` must treat the examples independently (true for MLPs and
+    layer normalization, false for batch normalization). ``theta``, ``X1``, ``X2`` are float64
+    tensors; returns a float64 numpy array of shape (n1, n2).
+    """
     from torch.func import jacrev
 
-    return jacrev(lambda th: _forward(spec, th, X_t))(theta_t)
+    J1 = jacrev(lambda th: apply(th, X1))(theta)
+    J2 = J1 if X2 is None else jacrev(lambda th: apply(th, X2))(theta)
+    return (J1 @ J2.T).numpy().copy()
 
 
 def empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
@@ -350,12 +359,9 @@ def empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     """
     spec = _check_spec(spec)
     theta_t = _t(_check_theta(spec, theta))
-    X1 = _check_inputs(spec, X1, "X1")
-    J1 = _jacobian(spec, theta_t, _t(X1))
-    if X2 is None:
-        return (J1 @ J1.T).numpy().copy()
-    J2 = _jacobian(spec, theta_t, _t(_check_inputs(spec, X2, "X2")))
-    return (J1 @ J2.T).numpy().copy()
+    X1_t = _t(_check_inputs(spec, X1, "X1"))
+    X2_t = None if X2 is None else _t(_check_inputs(spec, X2, "X2"))
+    return jacobian_kernel(lambda th, X: _forward(spec, th, X), theta_t, X1_t, X2_t)
 
 
 def squared_loss_fun(spec: MLPSpec, X, y):
