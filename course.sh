@@ -128,7 +128,7 @@ test)
     setup_vendor
     setup_browser
     log "ruff"
-    "$VENV/bin/ruff" check ibcore tests benchmarks conftest.py _ext
+    "$VENV/bin/ruff" check ibcore tests benchmarks tools conftest.py _ext
     log "pytest: unit tests, chapters (nbval), strict build, browser"
     shift
     "$PY" -m pytest --nbval-lax --nbval-current-env --durations=15 "$@"
