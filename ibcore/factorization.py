@@ -37,6 +37,7 @@ __all__ = [
     "factorization_flow",
     "factorization_gd",
     "initial_factors",
+    "low_rank_matrix",
     "min_frobenius_solution",
     "nuclear_norm_certificate",
     "sensing_loss",
@@ -78,10 +79,25 @@ def sensing_problem(d: int, rank: int, m: int, *, seed) -> SensingProblem:
     if rank > d:
         raise ValueError(f"rank must be <= d = {d}, got {rank}")
     rng = check_rng(seed)
-    M = rng.standard_normal((d, rank)) @ rng.standard_normal((rank, d))
-    M /= np.linalg.norm(M, 2)
+    M = _low_rank(rng, d, rank)
     A = rng.standard_normal((m, d, d))
     return SensingProblem(A=A, y=np.einsum("kij,ij->k", A, M), M=M)
+
+
+def _low_rank(rng, d: int, rank: int) -> np.ndarray:
+    M = rng.standard_normal((d, rank)) @ rng.standard_normal((rank, d))
+    return M / np.linalg.norm(M, 2)
+
+
+def low_rank_matrix(d: int, rank: int, *, seed) -> np.ndarray:
+    """A ``d x d`` matrix ``M = U V^T`` of rank ``rank`` (i.i.d. N(0,1) factors ``U``, ``V`` of
+    shape ``(d, rank)``), normalised to spectral norm ``||M||_2 = 1``. Same draws as the ground
+    truth of :func:`sensing_problem` with the same seed."""
+    d = positive_int(d, "d", minimum=2)
+    rank = positive_int(rank, "rank")
+    if rank > d:
+        raise ValueError(f"rank must be <= d = {d}, got {rank}")
+    return _low_rank(check_rng(seed), d, rank)
 
 
 def completion_problem(M, observed) -> SensingProblem:

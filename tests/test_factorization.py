@@ -15,6 +15,7 @@ from ibcore.factorization import (
     factorization_flow,
     factorization_gd,
     initial_factors,
+    low_rank_matrix,
     min_frobenius_solution,
     nuclear_norm_certificate,
     sensing_loss,
@@ -114,3 +115,32 @@ def test_completion_problem_and_validation():
         sensing_problem(3, 4, 5, seed=0)
     with pytest.raises(TypeError, match="seed"):
         sensing_problem(3, 1, 5, seed=None)
+
+
+def test_low_rank_matrix():
+    M = low_rank_matrix(6, 2, seed=4)
+    sv = np.linalg.svd(M, compute_uv=False)
+    assert abs(sv[0] - 1.0) < 1e-12 and sv[1] > 1e-3 and sv[2] < 1e-12
+    np.testing.assert_array_equal(M, sensing_problem(6, 2, 3, seed=4).M)
+    with pytest.raises(ValueError, match="rank"):
+        low_rank_matrix(3, 4, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        low_rank_matrix(3, 1, seed=None)
+
+
+def test_completion_depth_one_vs_depth_two():
+    # rank-1 completion, 24 of 36 entries observed (4 per row and column)
+    M = low_rank_matrix(6, 1, seed=0)
+    observed = [(i, j) for i in range(6) for j in range(6) if (i + 2 * j) % 3 != 0]
+    p = completion_problem(M, observed)
+    mask = np.zeros((6, 6), dtype=bool)
+    mask[tuple(np.array(observed).T)] = True
+    # the minimum-Frobenius completion keeps the observed entries and puts 0 elsewhere
+    W_frob = min_frobenius_solution(p.A, p.y)
+    np.testing.assert_allclose(W_frob, np.where(mask, M, 0.0), atol=1e-12)
+    cert, inj = nuclear_norm_certificate(p.A, M)
+    assert cert < 1 and inj > 0  # M is the unique min-nuclear-norm completion
+    run1 = factorization_gd(p.A, p.y, 1, [0.0], 0.1 * p.m, 300, seed=0)
+    np.testing.assert_allclose(run1.final[0], W_frob, atol=1e-10)
+    run2 = factorization_gd(p.A, p.y, 2, [0.01], 0.1 * p.m, 3000, seed=0)
+    assert np.linalg.norm(run2.final[0] - M) < 1e-2 < np.linalg.norm(W_frob - M)
