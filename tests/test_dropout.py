@@ -307,6 +307,32 @@ def test_dropout_optimum_tied_autoencoder():
         np.testing.assert_allclose(norms, norms.mean(), rtol=1e-3)
 
 
+@given(st.lists(st.floats(0.0, 5.0), min_size=1, max_size=7), st.floats(0.0, 0.95))
+@settings(max_examples=60, deadline=None)
+def test_shrinkage_never_increases_with_width(s, p):
+    M = np.diag(s)
+    alphas = [dropout_optimum(M, r, p).alpha for r in range(1, 10)]
+    assert np.all(np.diff(alphas) <= 1e-12 * (1 + max(s)))  # proven monotone; rounding slack
+    # alpha is the fixed point alpha = (lam / r) * sum of the kept values (s_i - alpha)
+    for r, a in zip(range(1, 10), alphas, strict=True):
+        opt = dropout_optimum(M, r, p)
+        assert a == pytest.approx(opt.lam / r * opt.singular_values.sum(), rel=1e-9, abs=1e-12)
+
+
+def test_tied_local_minima_are_equalized():
+    """Every L-BFGS run (one start each) ends with equal column norms (lemma do-lem-local)."""
+    W, _ = np.linalg.qr(RNG.standard_normal((5, 5)))
+    M = (W * [1.0, 0.7, 0.4, 0.2, 0.1]) @ W.T
+    for seed in range(5):
+        U, _, _ = minimize_explicit_objective(M, 3, 0.5, seed=seed, tied=True, n_restarts=1)
+        norms = np.linalg.norm(U, axis=0)
+        np.testing.assert_allclose(norms, norms.mean(), rtol=1e-5)
+    # without dropout nothing equalizes: the minimizer's column norms are generically unequal
+    U0, _, _ = minimize_explicit_objective(M, 3, 0.0, seed=0, tied=True, n_restarts=1)
+    norms0 = np.linalg.norm(U0, axis=0)
+    assert norms0.max() / norms0.min() - 1 > 1e-2
+
+
 def test_dropout_optimum_seed_spot_values():
     """Digest C11.6: eigenvalues (5, 3, 1, 0.5, 0.2, 0), width 3."""
     M = np.diag([5, 3, 1, 0.5, 0.2, 0.0])
