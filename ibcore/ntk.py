@@ -49,15 +49,20 @@ __all__ = [
     "circulant_spectrum",
     "corrupt_labels",
     "empirical_ntk",
+    "empirical_ntk_loop",
     "fourier_basis",
     "init_params",
     "kernel_gd_predict",
     "kernel_gd_residuals",
     "loglog_slope",
     "mlp_apply",
+    "mlp_empirical_ntk",
+    "mlp_module",
     "ntk_complexity",
     "path_kernel_gd",
     "relu_kernels",
+    "relu_nngp",
+    "relu_ntk",
     "squared_loss_fun",
     "train_network",
     "train_outputs",
@@ -151,13 +156,18 @@ def relu_kernels(
     depth = positive_int(depth, "depth")
     sigma_w = positive_float(sigma_w, "sigma_w")
     sigma_b = positive_float(sigma_b, "sigma_b", allow_zero=True)
+    return _relu_recursion(X1, X2, depth, sigma_w, sigma_b)
+
+
+def _relu_recursion(X1, X2, depth, sigma_w, sigma_b):
+    """The layer recursion of the module docstring on validated inputs (``X2 is X1`` allowed)."""
     d = X1.shape[1]
     q1 = np.einsum("ij,ij->i", X1, X1) / d
     q2 = np.einsum("ij,ij->i", X2, X2) / d
     if sigma_b == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
         raise ValueError(
-            "X1/X2 contain an all-zero input: with sigma_b = 0 its angle to other inputs is "
-            "undefined; remove it or use sigma_b > 0"
+            "X1/X2 contain an all-zero input: with zero bias std its angle to other inputs is "
+            "undefined; remove it or use a positive bias std"
         )
     k = X1 @ X2.T / d
     if X2 is X1:  # make the diagonal exactly q (so theta = 0 there, not ~1e-8 from rounding)
@@ -181,6 +191,44 @@ def relu_kernels(
         q1, q2 = q1 / 2, q2 / 2
     _, _, nngp, ntk = dense(q1, q2, k, ntk)
     return nngp, ntk
+
+
+def _nt_args(X1, X2, depth, w_std, b_std):
+    X1, X2 = _pair(X1, X2)
+    depth = positive_int(depth, "depth")
+    w_std = positive_float(w_std, "w_std")
+    b_std = positive_float(b_std, "b_std", allow_zero=True)
+    return X1, X2, depth, w_std, b_std
+
+
+def relu_ntk(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0) -> np.ndarray:
+    """Infinite-width NTK of a fully connected ReLU network, as neural-tangents computes it.
+
+    Equal to ``kernel_fn(X1, X2, 'ntk')`` of neural-tangents for
+    ``stax.serial(*[Dense(k, W_std=w_std, b_std=b_std), Relu()] * depth,
+    Dense(1, W_std=w_std, b_std=b_std))`` (NTK parameterization, any hidden width ``k``):
+    input kernel ``x . x' / d``, the dense and ReLU rules of the module docstring.
+
+    Parameters
+    ----------
+    X1 : array (n1, d);  X2 : array (n2, d) or None (then ``X2 = X1``)
+    depth : int >= 1, number of hidden Dense+ReLU blocks
+    w_std : float > 0;  b_std : float >= 0
+
+    Returns a float64 array of shape (n1, n2). For ``depth = 1, w_std = 1, b_std = 0``:
+    ``Theta = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
+    ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``; on the diagonal,
+    ``Theta(x, x) = (depth + 1) |x|^2 / (d 2^depth)``.
+    """
+    return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))[1]
+
+
+def relu_nngp(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0) -> np.ndarray:
+    """Infinite-width NNGP kernel (output covariance at initialisation) of the network of
+    :func:`relu_ntk`: neural-tangents' ``kernel_fn(X1, X2, 'nngp')``. Shape (n1, n2), float64.
+    For ``w_std = 1, b_std = 0``, ``Sigma(x, x) = |x|^2 / (d 2^depth)``.
+    """
+    return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))[0]
 
 
 def two_layer_ntk(X1, X2=None) -> np.ndarray:
@@ -352,16 +400,145 @@ def jacobian_kernel(apply, theta, X1, X2=None):
     return (J1 @ J2.T).numpy().copy()
 
 
-def empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
-    """Empirical NTK ``J(X1) J(X2)^T`` at parameters ``theta`` (torch.func Jacobians, float64).
+def mlp_empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
+    """Empirical NTK of the :class:`MLPSpec` network at the flat parameters ``theta``.
 
-    ``J(X)[i, p] = d f_theta(x_i) / d theta_p``; the result has shape (n1, n2).
+    ``J(X1) J(X2)^T`` with ``J(X)[i, p] = d f_theta(x_i) / d theta_p`` (torch.func Jacobians,
+    float64); shape (n1, n2). Equal to ``empirical_ntk(mlp_module(spec, theta), X1, X2)``.
     """
     spec = _check_spec(spec)
     theta_t = _t(_check_theta(spec, theta))
     X1_t = _t(_check_inputs(spec, X1, "X1"))
     X2_t = None if X2 is None else _t(_check_inputs(spec, X2, "X2"))
     return jacobian_kernel(lambda th, X: _forward(spec, th, X), theta_t, X1_t, X2_t)
+
+
+def mlp_module(spec: MLPSpec, theta):
+    """The :class:`MLPSpec` network at ``theta`` as a ``torch.nn.Module`` (float64).
+
+    One ``nn.Parameter`` per weight matrix and bias vector (``W1, b1, W2, ...``), copied from
+    ``theta``; ``forward`` maps an (n, d) tensor to (n, 1) outputs in the NTK
+    parameterization of the module docstring.
+    """
+    import torch
+
+    spec = _check_spec(spec)
+    theta = _check_theta(spec, theta)
+    n_layers = len(spec.layer_shapes)
+
+    class _MLP(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            off = 0
+            for li, (fan_out, fan_in) in enumerate(spec.layer_shapes, start=1):
+                W = theta[off : off + fan_out * fan_in].reshape(fan_out, fan_in)
+                off += fan_out * fan_in
+                b = theta[off : off + fan_out]
+                off += fan_out
+                self.register_parameter(f"W{li}", torch.nn.Parameter(_t(W)))
+                self.register_parameter(f"b{li}", torch.nn.Parameter(_t(b)))
+
+        def forward(self, X):
+            flat = torch.cat(
+                [
+                    getattr(self, f"{name}{li}").reshape(-1)
+                    for li in range(1, n_layers + 1)
+                    for name in ("W", "b")
+                ]
+            )
+            return _forward(spec, flat, X)[:, None]
+
+    return _MLP()
+
+
+def _module_args(model, X1, X2):
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    X1, X2 = _pair(X1, X2)
+    params = {
+        k: v.detach().to(torch.float64) for k, v in model.named_parameters() if v.requires_grad
+    }
+    if not params:
+        raise ValueError("model has no parameters with requires_grad=True: its NTK is empty")
+    buffers = {
+        k: (v.to(torch.float64) if v.is_floating_point() else v) for k, v in model.named_buffers()
+    }
+    return X1, X2, params, buffers
+
+
+def _check_scalar_output(out, n):
+    if out.ndim not in (1, 2) or out.shape[0] != n or out.numel() != n:
+        raise ValueError(
+            "model must map an (n, d) batch to one scalar per example, shape (n,) or (n, 1); "
+            f"got output shape {tuple(out.shape)} for n = {n}"
+        )
+
+
+def empirical_ntk(model, X1, X2=None) -> np.ndarray:
+    """Empirical NTK ``Theta(x, x') = <grad_theta f(x), grad_theta f(x')>`` of a torch module.
+
+    ``model`` is a ``torch.nn.Module`` with one scalar output per example (output shape (n,)
+    or (n, 1) for an (n, d) input); the gradient is taken over all its parameters with
+    ``requires_grad=True`` at their current values, copied to float64 (the module itself is
+    not modified). Examples must be processed independently: call ``model.eval()`` first if
+    it has batch normalization or dropout. ``X2=None`` means ``X2 = X1``.
+
+    Implementation: ``torch.func.functional_call`` on a one-example batch, ``jacrev`` over
+    the parameter dict, ``vmap`` over the examples (one vectorized backward pass per input
+    set), then ``K = sum_p J1_p J2_p^T`` over the parameter tensors ``p``. Returns a float64
+    array of shape (n1, n2).
+    """
+    import torch
+    from torch.func import functional_call, jacrev, vmap
+
+    X1, X2, params, buffers = _module_args(model, X1, X2)
+    X1_t = _t(X1)
+    with torch.no_grad():
+        probe = X1_t[:2]
+        _check_scalar_output(functional_call(model, (params, buffers), (probe,)), probe.shape[0])
+
+    def f(p, x):
+        return functional_call(model, (p, buffers), (x.unsqueeze(0),)).reshape(())
+
+    jac = vmap(jacrev(f), in_dims=(None, 0))
+    J1 = jac(params, X1_t)
+    J2 = J1 if X2 is X1 else jac(params, _t(X2))
+    n1, n2 = X1.shape[0], X2.shape[0]
+    K = torch.zeros(n1, n2, dtype=torch.float64)
+    for name in params:
+        K += J1[name].reshape(n1, -1) @ J2[name].reshape(n2, -1).T
+    return K.numpy().copy()
+
+
+def empirical_ntk_loop(model, X1, X2=None) -> np.ndarray:
+    """Naive reference for :func:`empirical_ntk`: one autograd backward pass per example.
+
+    For each input ``x_i`` separately: forward on the one-example batch, ``torch.autograd.grad``
+    of the scalar output, flattened into row ``i`` of ``J``; then ``K = J1 J2^T``. Same
+    conventions and result as :func:`empirical_ntk` (float64), only slower: the baseline of
+    ``benchmarks/ntk_speed.py`` and of the unit tests.
+    """
+    import torch
+    from torch.func import functional_call
+
+    X1, X2, params, buffers = _module_args(model, X1, X2)
+    params = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+
+    def jacobian(X):
+        X_t = _t(X)
+        rows = []
+        for i in range(X.shape[0]):
+            out = functional_call(model, (params, buffers), (X_t[i : i + 1],))
+            _check_scalar_output(out, 1)
+            grads = torch.autograd.grad(out.reshape(()), list(params.values()))
+            rows.append(torch.cat([g.reshape(-1) for g in grads]))
+        return torch.stack(rows)
+
+    J1 = jacobian(X1)
+    J2 = J1 if X2 is X1 else jacobian(X2)
+    return (J1 @ J2.T).numpy().copy()
 
 
 def squared_loss_fun(spec: MLPSpec, X, y):
@@ -555,8 +732,8 @@ def train_network(spec: MLPSpec, X, y, X_test, *, eta: float, n_steps: int, seed
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps")
     theta0 = init_params(spec, seed=seed)
-    K0 = empirical_ntk(spec, theta0, X)
-    K0x = empirical_ntk(spec, theta0, X_test, X)
+    K0 = mlp_empirical_ntk(spec, theta0, X)
+    K0x = mlp_empirical_ntk(spec, theta0, X_test, X)
     f0, f0x = mlp_apply(spec, theta0, X), mlp_apply(spec, theta0, X_test)
     lam_max = float(np.linalg.eigvalsh(K0).max())
     _check_eta_stable(eta, lam_max, X.shape[0])
@@ -564,7 +741,7 @@ def train_network(spec: MLPSpec, X, y, X_test, *, eta: float, n_steps: int, seed
     if traj.diverged:
         raise ValueError(f"gradient descent diverged at step {traj.diverged_at}: use a smaller eta")
     thT = traj.final
-    KT = empirical_ntk(spec, thT, X)
+    KT = mlp_empirical_ntk(spec, thT, X)
     flin = kernel_gd_predict(K0, K0x, y, f0, f0x, n_steps * eta, eta=eta)[0]
     return LazyResult(
         rel_weight_change=float(np.linalg.norm(thT - theta0) / np.linalg.norm(theta0)),
@@ -744,11 +921,13 @@ def kernel_gd_residuals(K, r0, times, *, eta=None):
 def ntk_complexity(H, y) -> float:
     """The data-dependent complexity ``sqrt(2 y^T H^{-1} y * tr H) / n``.
 
-    This is the Rademacher bound of a kernel class of RKHS norm ``sqrt(y^T H^{-1} y)`` (the
-    norm of the interpolant). It is invariant under ``H -> c H``. For the two-layer model of
-    :func:`two_layer_ntk` and unit-norm inputs, ``tr H = n/2`` and the measure equals
-    ``sqrt(y^T H^{-1} y / n)``, i.e. ``1/sqrt(2)`` times the ``sqrt(2 y^T H^{-1} y / n)`` of
-    Arora, Du, Hu, Li & Wang (2019, Thm 5.1).
+    The form of the lecture notes (seed eq. 9.11). ``sqrt(y^T H^{-1} y tr H) / n`` is the kernel
+    Rademacher bound for the class of RKHS norm ``B = sqrt(y^T H^{-1} y)`` (the norm of the
+    interpolant); this measure is ``sqrt(2)`` times it. It is invariant under ``H -> c H``. For
+    the two-layer model of :func:`two_layer_ntk` and unit-norm inputs, ``tr H = n/2`` and the
+    measure equals ``sqrt(y^T H^{-1} y / n)``, i.e. ``1/sqrt(2)`` times the leading term
+    ``sqrt(2 y^T H^{-1} y / n)`` of the generalization bound of Arora, Du, Hu, Li & Wang
+    (2019, Thm 5.1), which is twice the Rademacher bound.
     """
     H = _check_kernel(H, "H")
     return KernelEigen(H).complexity(y)

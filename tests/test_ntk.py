@@ -83,7 +83,7 @@ def test_analytic_ntk_matches_very_wide_network():
     for depth, m, n_seeds, tol in ((1, 16384, 1, 0.06), (2, 1024, 8, 0.09)):
         spec = ntk.MLPSpec(3, (m,) * depth, sigma_w=1.2, sigma_b=0.4)
         emp = np.mean(
-            [ntk.empirical_ntk(spec, ntk.init_params(spec, seed=s), X) for s in range(n_seeds)],
+            [ntk.mlp_empirical_ntk(spec, ntk.init_params(spec, seed=s), X) for s in range(n_seeds)],
             axis=0,
         )
         _, K = ntk.relu_kernels(X, depth=depth, sigma_w=1.2, sigma_b=0.4)
@@ -143,8 +143,8 @@ def test_empirical_ntk_equals_explicit_jacobian_product():
         e = np.zeros(spec.n_params)
         e[p] = eps
         J[:, p] = (ntk.mlp_apply(spec, th + e, X) - ntk.mlp_apply(spec, th - e, X)) / (2 * eps)
-    np.testing.assert_allclose(ntk.empirical_ntk(spec, th, X), J @ J.T, rtol=1e-6, atol=1e-8)
-    K12 = ntk.empirical_ntk(spec, th, X[:1], X[1:])
+    np.testing.assert_allclose(ntk.mlp_empirical_ntk(spec, th, X), J @ J.T, rtol=1e-6, atol=1e-8)
+    K12 = ntk.mlp_empirical_ntk(spec, th, X[:1], X[1:])
     np.testing.assert_allclose(K12, (J @ J.T)[:1, 1:], rtol=1e-6, atol=1e-8)
 
 
@@ -368,3 +368,143 @@ def test_loglog_slope():
     x = np.array([1.0, 2.0, 4.0, 8.0])
     s, se = ntk.loglog_slope(x, 3 * x**-0.5)
     assert abs(s + 0.5) < 1e-12 and se < 1e-10
+
+
+# -- public API of issue 6: relu_ntk / relu_nngp (neural-tangents' kernel_fn) -------------------
+
+
+def test_relu_ntk_matches_one_layer_closed_form():
+    # anchors.md section 4a: one hidden layer, w_std = 1, b_std = 0:
+    # Theta = kappa_1 + (x.x'/d) kappa_0, Sigma = kappa_1, written here from the arc-cosine form.
+    X1 = np.array([[1.0, 2.0, -0.5], [0.3, -1.0, 0.8]])
+    X2 = np.array([[2.0, 0.0, 1.0], [-1.0, -1.0, 0.2], [0.5, 0.5, 0.5]])
+    d = 3
+    want_ntk, want_nngp = np.empty((2, 3)), np.empty((2, 3))
+    for i, x in enumerate(X1):
+        for j, xp in enumerate(X2):
+            nx, nxp = np.linalg.norm(x), np.linalg.norm(xp)
+            th = np.arccos(x @ xp / (nx * nxp))
+            k1 = nx * nxp / d * (np.sin(th) + (np.pi - th) * np.cos(th)) / (2 * np.pi)
+            k0 = (np.pi - th) / (2 * np.pi)
+            want_nngp[i, j], want_ntk[i, j] = k1, k1 + x @ xp / d * k0
+    K = ntk.relu_ntk(X1, X2)  # positional (X1, X2) call
+    assert K.shape == (2, 3) and K.dtype == np.float64
+    np.testing.assert_allclose(K, want_ntk, rtol=1e-13)
+    np.testing.assert_allclose(ntk.relu_nngp(X1, X2), want_nngp, rtol=1e-13)
+    # X2 = None means X2 = X1
+    np.testing.assert_allclose(ntk.relu_ntk(X1), ntk.relu_ntk(X1, X1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_relu_ntk_diagonal_closed_forms(depth):
+    # x = x' (theta = 0 at every layer), q0 = |x|^2/d. Dense maps (S, T) to (w^2 S + b^2,
+    # w^2 S + b^2 + w^2 T); ReLU halves both. By induction with w = 1, b = 0:
+    # S = q0 / 2^L and T = (L + 1) q0 / 2^L; with w^2 = 2 (He scaling): S = 2 q0, T = 2 (L+1) q0.
+    x = np.array([[1.0, -2.0, 2.0, 0.5]])
+    q0 = float(np.sum(x**2)) / 4
+    np.testing.assert_allclose(ntk.relu_nngp(x, x, depth), q0 / 2**depth, rtol=1e-14)
+    np.testing.assert_allclose(ntk.relu_ntk(x, x, depth), (depth + 1) * q0 / 2**depth, rtol=1e-14)
+    w = np.sqrt(2.0)
+    np.testing.assert_allclose(ntk.relu_nngp(x, x, depth, w), 2 * q0, rtol=1e-13)
+    np.testing.assert_allclose(ntk.relu_ntk(x, x, depth, w), 2 * (depth + 1) * q0, rtol=1e-13)
+
+
+def test_relu_ntk_two_layers_orthogonal_and_bias_hand_values():
+    # Orthogonal unit inputs, d = 2, depth 2, w = 1, b = 0. Layer 1: k = 0, theta = pi/2, so
+    # Sigma = (1/2)/(2 pi) = 1/(4 pi) and Theta = 0 (it is 0 after the first dense layer).
+    # Layer 2 dense: Sigma = Theta = 1/(4 pi), q = 1/4, cos = 1/pi; ReLU with theta2 = arccos(1/pi):
+    # Sigma = (1/4)(sin th2 + (pi - th2)/pi)/(2 pi), Theta = (1/(4 pi))(pi - th2)/(2 pi);
+    # readout: Sigma unchanged, Theta += Sigma.
+    th2 = np.arccos(1 / np.pi)
+    s2 = 0.25 * (np.sin(th2) + (np.pi - th2) / np.pi) / (2 * np.pi)
+    t2 = (np.pi - th2) / (8 * np.pi**2)
+    X = np.eye(2)
+    np.testing.assert_allclose(ntk.relu_nngp(X, X, 2)[0, 1], s2, rtol=1e-13)
+    np.testing.assert_allclose(ntk.relu_ntk(X, X, 2)[0, 1], s2 + t2, rtol=1e-13)
+    # d = 1, x = 1, w = 1, b = 1 (the bias test above, through the issue's names):
+    # dense q = 2, ReLU Sigma = 1, Theta = 1; readout Sigma = 2, Theta = 3.
+    np.testing.assert_allclose(ntk.relu_nngp([[1.0]], [[1.0]], 1, 1.0, 1.0), [[2.0]], rtol=1e-14)
+    np.testing.assert_allclose(ntk.relu_ntk([[1.0]], [[1.0]], 1, 1.0, 1.0), [[3.0]], rtol=1e-14)
+    # and relu_ntk is the same recursion as relu_kernels
+    Z = ntk.unit_sphere_points(6, 3, seed=0)
+    np.testing.assert_allclose(
+        ntk.relu_ntk(Z, Z[:2], 3, 1.3, 0.2),
+        ntk.relu_kernels(Z, Z[:2], depth=3, sigma_w=1.3, sigma_b=0.2)[1],
+        rtol=1e-14,
+    )
+
+
+def test_relu_ntk_nngp_errors():
+    X = np.ones((2, 3))
+    for fn in (ntk.relu_ntk, ntk.relu_nngp):
+        with pytest.raises(ValueError, match="X1 must be a 2-D matrix"):
+            fn(np.ones(3), X)
+        with pytest.raises(ValueError, match="same number of columns"):
+            fn(X, np.ones((2, 2)))
+        with pytest.raises(ValueError, match="depth must be >= 1"):
+            fn(X, X, 0)
+        with pytest.raises(ValueError, match="w_std must be > 0"):
+            fn(X, X, 1, -1.0)
+        with pytest.raises(ValueError, match="b_std must be >= 0"):
+            fn(X, X, 1, 1.0, -0.1)
+        with pytest.raises(ValueError, match="NaN"):
+            fn(np.array([[np.nan, 1.0, 0.0]]), X)
+
+
+# -- public API of issue 6: empirical_ntk(model, X1, X2) of a torch module ----------------------
+
+
+def test_empirical_ntk_of_module_equals_naive_loop():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 7), torch.nn.Tanh(), torch.nn.Linear(7, 5), torch.nn.ReLU(),
+        torch.nn.Linear(5, 1),
+    )  # float32 module: both functions work on float64 copies of the parameters
+    X1 = np.random.default_rng(0).standard_normal((6, 3))
+    X2 = np.random.default_rng(1).standard_normal((4, 3))
+    K = ntk.empirical_ntk(model, X1, X2)
+    assert K.shape == (6, 4) and K.dtype == np.float64
+    # two float64 evaluations of the same gradients: agreement to rounding
+    np.testing.assert_allclose(K, ntk.empirical_ntk_loop(model, X1, X2), rtol=1e-12, atol=1e-14)
+    K11 = ntk.empirical_ntk(model, X1)
+    np.testing.assert_allclose(K11, K11.T, rtol=1e-13)
+    np.testing.assert_allclose(K11, ntk.empirical_ntk_loop(model, X1), rtol=1e-12, atol=1e-14)
+    assert next(model.parameters()).dtype == torch.float32  # the module is not modified
+    # explicit check of one entry against autograd on the float64 module
+    m64 = model.double()
+    g = [torch.autograd.grad(m64(torch.tensor(x[None])).sum(), list(m64.parameters()))
+         for x in (X1[0], X2[1])]
+    k01 = sum(float((a * b).sum()) for a, b in zip(*g, strict=True))
+    np.testing.assert_allclose(K[0, 1], k01, rtol=1e-12)
+
+
+def test_empirical_ntk_of_mlp_module_matches_flat_version_and_analytic_limit():
+    spec = ntk.MLPSpec(3, (6, 5), sigma_w=1.2, sigma_b=0.4)
+    th = ntk.init_params(spec, seed=2)
+    X = np.random.default_rng(3).standard_normal((5, 3))
+    module = ntk.mlp_module(spec, th)
+    np.testing.assert_allclose(
+        ntk.empirical_ntk(module, X), ntk.mlp_empirical_ntk(spec, th, X), rtol=1e-12
+    )
+    # the stax.serial network of relu_ntk at large width: one hidden layer, width 16384, error
+    # ~1.7/sqrt(m) = 0.013 relative (see test_analytic_ntk_matches_very_wide_network); 0.06.
+    wide = ntk.MLPSpec(3, (16384,), sigma_w=1.2, sigma_b=0.4)
+    Xw = ntk.unit_sphere_points(5, 3, seed=1) * np.sqrt(3)
+    K_emp = ntk.empirical_ntk(ntk.mlp_module(wide, ntk.init_params(wide, seed=0)), Xw)
+    K_inf = ntk.relu_ntk(Xw, Xw, 1, 1.2, 0.4)
+    assert np.linalg.norm(K_emp - K_inf) / np.linalg.norm(K_inf) < 0.06
+
+
+def test_empirical_ntk_errors():
+    X = np.ones((3, 2))
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        ntk.empirical_ntk(lambda x: x, X)
+    with pytest.raises(ValueError, match="one scalar per example"):
+        ntk.empirical_ntk(torch.nn.Linear(2, 3), X)
+    with pytest.raises(ValueError, match="one scalar per example"):
+        ntk.empirical_ntk_loop(torch.nn.Linear(2, 3), X)
+    frozen = torch.nn.Linear(2, 1).requires_grad_(False)
+    with pytest.raises(ValueError, match="no parameters with requires_grad"):
+        ntk.empirical_ntk(frozen, X)
+    with pytest.raises(ValueError, match="same number of columns"):
+        ntk.empirical_ntk(torch.nn.Linear(2, 1), X, np.ones((2, 3)))
