@@ -545,6 +545,7 @@ def train_dropout_sgd(
     init_scale: float = 0.1,
     decay: float = 10.0,
     average_from: float = 0.5,
+    tied: bool = False,
 ) -> DropoutSGDResult:
     """Train ``x -> U B V^T x`` with **stochastic** dropout masks on the hidden units.
 
@@ -554,8 +555,13 @@ def train_dropout_sgd(
     explicit objective. Step size ``lr / (1 + decay * k / n_steps)``; the returned factors and
     product are averaged over the steps ``k >= average_from * n_steps`` (Polyak averaging).
     Default ``lr = 0.45 / (||M||_2 (1 + lam))``; ``lr`` above ``0.5 / (||M||_2 (1 + lam))`` is
-    refused (the mask scale ``1/(1-p)`` raises the curvature by up to ``1 + lam``).
+    refused (the masks raise the expected curvature by ``E b_j^2 = 1 + lam``).
     Initialization: i.i.d. ``N(0, init_scale^2 / r)`` entries (seeded).
+
+    ``tied=True`` trains the linear autoencoder ``x -> U B U^T x`` (``V = U``, square ``M``) on
+    ``(1/K) sum_k ||M - U B_k U^T||_F^2``, whose expectation is
+    ``||M - U U^T||_F^2 + lam sum_j ||u_j||^4``; ``U`` then enters twice, so the default and
+    the largest accepted ``lr`` are halved. The result then has ``V is U``.
     """
     M = as_matrix(M, "M")
     r = positive_int(r, "r")
@@ -566,16 +572,21 @@ def train_dropout_sgd(
     init_scale = positive_float(init_scale, "init_scale")
     decay = positive_float(decay, "decay", allow_zero=True)
     average_from = probability(average_from, "average_from")
-    scale = max(np.linalg.norm(M, 2), np.finfo(float).tiny)
+    if not isinstance(tied, (bool, np.bool_)):
+        raise TypeError(f"tied must be True or False, got {type(tied).__name__}")
+    d2, d0 = M.shape
+    if tied and d2 != d0:
+        raise ValueError(f"tied=True needs a square M (U U^T is square), got shape {M.shape}")
+    scale = max(np.linalg.norm(M, 2), np.finfo(float).tiny) * (2.0 if tied else 1.0)
     lr = 0.45 / (scale * (1 + dropout_lambda(p))) if lr is None else positive_float(lr, "lr")
     if lr * scale * (1 + dropout_lambda(p)) > 0.5:
         raise ValueError(
-            f"lr = {lr} is too large for ||M||_2 = {scale:.3g} and p = {p}: SGD would be "
-            f"unstable; use lr <= {0.5 / (scale * (1 + dropout_lambda(p))):.3g}"
+            f"lr = {lr} is too large for ||M||_2 = {scale / (2.0 if tied else 1.0):.3g}, "
+            f"p = {p} and tied = {tied}: SGD would be unstable; use "
+            f"lr <= {0.5 / (scale * (1 + dropout_lambda(p))):.3g}"
         )
-    d2, d0 = M.shape
     U = rng.standard_normal((d2, r)) * init_scale / np.sqrt(r)
-    V = rng.standard_normal((d0, r)) * init_scale / np.sqrt(r)
+    V = U if tied else rng.standard_normal((d0, r)) * init_scale / np.sqrt(r)
     U_init, V_init = U.copy(), V.copy()
     keep = 1.0 - p
     start_avg = int(average_from * n_steps)
@@ -603,11 +614,17 @@ def train_dropout_sgd(
                 break
             steps.append(k)
             objective.append(f)
-        gU = -2.0 * ((M @ V) * bbar[k] - U @ ((V.T @ V) * S[k]))
-        gV = -2.0 * ((M.T @ U) * bbar[k] - V @ ((U.T @ U) * S[k]))
         eta = lr / (1.0 + decay * k / n_steps)
-        U = U - eta * gU
-        V = V - eta * gV
+        if tied:
+            # grad of mean_k ||M - U B_k U^T||^2 = -2 mean_k (R_k + R_k^T) U B_k
+            gU = -2.0 * (((M + M.T) @ U) * bbar[k] - 2.0 * U @ ((U.T @ U) * S[k]))
+            U = U - eta * gU
+            V = U
+        else:
+            gU = -2.0 * ((M @ V) * bbar[k] - U @ ((V.T @ V) * S[k]))
+            gV = -2.0 * ((M.T @ U) * bbar[k] - V @ ((U.T @ U) * S[k]))
+            U = U - eta * gU
+            V = V - eta * gV
         if k + 1 >= start_avg:
             sU += U
             sV += V
@@ -622,9 +639,10 @@ def train_dropout_sgd(
             diverged_at = n_steps
     if diverged_at is not None or n_avg == 0:
         sU, sV, sP, n_avg = U.copy(), V.copy(), U @ V.T, 1
+    U_avg = sU / n_avg
     return DropoutSGDResult(
-        U=sU / n_avg,
-        V=sV / n_avg,
+        U=U_avg,
+        V=U_avg if tied else sV / n_avg,
         product=sP / n_avg,
         U_last=U,
         V_last=V,

@@ -137,7 +137,9 @@ def test_mc_is_seeded_and_zero_variance_at_p0():
     b = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
     assert a == b
     z = mc_dropout_loss(C, Y, 0.0, n_samples=10, seed=7)
-    assert z.se == 0.0 and z.mean == pytest.approx(expected_dropout_loss(C, Y, 0.0).plain)
+    # p = 0: every sample is the plain loss; the SE is zero up to the rounding of the mean
+    assert z.se <= 1e-14 * z.mean
+    assert z.mean == pytest.approx(expected_dropout_loss(C, Y, 0.0).plain, rel=1e-14)
 
 
 def test_mc_and_expected_reject_bad_shapes():
@@ -170,8 +172,9 @@ def test_input_dropout_regularizer_is_diagonal_ridge():
     np.testing.assert_allclose(grad, 0, atol=1e-12)
     ols = np.linalg.lstsq(X, y, rcond=None)[0]
     assert np.linalg.norm(w - ols / (1 + lam)) > 1e-2 * np.linalg.norm(w)
-    # for orthogonal features with equal norms the two coincide
+    # for orthogonal features (X^T X diagonal, any scales) the two coincide
     Q, _ = np.linalg.qr(RNG.standard_normal((30, 4)))
+    Q = Q * np.array([1.0, 0.5, 2.0, 3.0])
     np.testing.assert_allclose(input_dropout_ridge(Q, y, p),
                                np.linalg.lstsq(Q, y, rcond=None)[0] / (1 + lam), rtol=1e-10)
     with pytest.raises(ValueError, match="singular"):
@@ -321,16 +324,21 @@ def test_shrinkage_never_increases_with_width(s, p):
 
 def test_tied_local_minima_are_equalized():
     """Every L-BFGS run (one start each) ends with equal column norms (lemma do-lem-local)."""
-    W, _ = np.linalg.qr(RNG.standard_normal((5, 5)))
+    # own generator: the test must not depend on which other tests ran before it
+    W, _ = np.linalg.qr(np.random.default_rng(11).standard_normal((5, 5)))
     M = (W * [1.0, 0.7, 0.4, 0.2, 0.1]) @ W.T
     for seed in range(5):
         U, _, _ = minimize_explicit_objective(M, 3, 0.5, seed=seed, tied=True, n_restarts=1)
         norms = np.linalg.norm(U, axis=0)
         np.testing.assert_allclose(norms, norms.mean(), rtol=1e-5)
-    # without dropout nothing equalizes: the minimizer's column norms are generically unequal
-    U0, _, _ = minimize_explicit_objective(M, 3, 0.0, seed=0, tied=True, n_restarts=1)
-    norms0 = np.linalg.norm(U0, axis=0)
-    assert norms0.max() / norms0.min() - 1 > 1e-2
+    # without dropout nothing equalizes: the minimizers U = W_3 diag(1, .7, .4)^(1/2) Q (any
+    # orthogonal Q) have generically unequal column norms; over five starts some differ by > 1%
+    spreads = []
+    for seed in range(5):
+        U0, _, _ = minimize_explicit_objective(M, 3, 0.0, seed=seed, tied=True, n_restarts=1)
+        norms0 = np.linalg.norm(U0, axis=0)
+        spreads.append(norms0.max() / norms0.min() - 1)
+    assert max(spreads) > 1e-2
 
 
 def test_dropout_optimum_seed_spot_values():
@@ -365,6 +373,52 @@ def test_train_dropout_sgd_reaches_closed_form():
         # 0.02 * s_1: a fifth of the smallest shrinkage alpha > 0 on this grid (~0.1)
         assert np.max(np.abs(sv - opt.singular_values)) < 0.02
         assert res.objective[-1] < res.objective[0]
+
+
+def test_train_dropout_sgd_tied_autoencoder():
+    W, _ = np.linalg.qr(np.random.default_rng(4).standard_normal((6, 6)))
+    M = (W * [1.0, 0.8, 0.6, 0.4, 0.25, 0.15]) @ W.T
+    for p, r in [(0.0, 3), (0.4, 4), (0.8, 4)]:
+        res = train_dropout_sgd(M, r, p, seed=2, n_steps=2000, batch=16, tied=True)
+        assert res.diverged_at is None and res.V is res.U
+        opt = dropout_optimum(M, r, p)
+        # the whole matrix U U^T, to 0.02 * s_1 as in the untied test
+        assert np.linalg.norm(res.product - opt.product) < 0.02
+        np.testing.assert_allclose(res.product, res.product.T, atol=1e-12)
+        if p > 0:  # equalized column norms (lemma do-lem-local), to SGD noise
+            norms = np.linalg.norm(res.U, axis=0)
+            assert norms.max() / norms.min() - 1 < 0.05
+    with pytest.raises(ValueError, match="square M"):
+        train_dropout_sgd(np.ones((2, 3)), 2, 0.5, seed=1, tied=True)
+    with pytest.raises(TypeError, match="tied must be"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, tied="yes")
+    with pytest.raises(ValueError, match=r"lr = .* is too large"):
+        # accepted untied, refused tied (U enters twice: the bound is halved)
+        lr = 0.4 / (np.linalg.norm(M, 2) * (1 + dropout_lambda(0.5)))
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr)
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr, tied=True)
+
+
+@pytest.mark.parametrize(
+    ("call", "err", "match"),
+    [
+        (lambda: dropout_optimum(np.eye(3), 2, 1.0), ValueError, "p must lie in"),
+        (lambda: dropout_optimum(np.eye(3), 0, 0.5), ValueError, "r must be >= 1"),
+        (lambda: dropout_optimum(np.ones(3), 2, 0.5), ValueError, "M must be a 2-D"),
+        (lambda: induced_regularizer(np.eye(3), 2.5), TypeError, "r must be an integer"),
+        (lambda: dropout_kernel(np.eye(3), -0.1), ValueError, "p must lie in"),
+        (lambda: mc_dropout_kernel(np.ones((2, 3)), 0.5, n_samples=1, seed=0), ValueError,
+         "n_samples must be >= 2"),
+        (lambda: input_dropout_ridge(np.ones((3, 2)), np.ones(4), 0.5), ValueError, "y must"),
+        (lambda: explicit_objective(np.ones((2, 1)), np.ones((3, 1)), np.ones((3, 2)), 0.5),
+         ValueError, "M must have shape"),
+        (lambda: minimize_explicit_objective(np.ones((2, 3)), 2, 0.5, seed=0, tied=True),
+         ValueError, "square M"),
+    ],
+)
+def test_public_functions_validate(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
 
 
 def test_train_dropout_sgd_is_seeded_and_validates():
