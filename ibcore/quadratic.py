@@ -177,6 +177,26 @@ class Quadratic:
         with np.errstate(over="ignore", invalid="ignore"):
             return self.minimizer + (self._factors(eta, k)[:, on] * z[on]) @ self.eigvecs[:, on].T
 
+    def partial_neumann_sum(self, eta, k) -> np.ndarray:
+        """``S_k = eta * sum_{j=0}^{k-1} (I - eta H)^j``, in closed form; shape (d, d).
+
+        GD from ``w0`` is ``w_k = (I - eta H)^k w0 + S_k b``. In the eigenbasis ``S_k`` is
+        diagonal with entries ``(1 - (1 - eta lambda_i)^k) / lambda_i`` for ``lambda_i > 0``
+        (tending to ``1 / lambda_i``, so ``S_k H -> H^+ H``) and ``k eta`` for ``lambda_i = 0``
+        (growing without bound: the series diverges on the null space of ``H``). Requires
+        ``eta < 2/lambda_max``, like every converging run.
+        """
+        eta = self.check_step_size(eta)
+        k = positive_int(k, "k", minimum=0)
+        lam = self.eigvals
+        x = eta * lam
+        s = np.full(self.d, k * eta)
+        small = (lam > 0) & (x < 1.0)  # 1 - (1 - x)^k without cancellation for tiny x
+        s[small] = -np.expm1(k * np.log1p(-x[small])) / lam[small]
+        big = (lam > 0) & ~small  # 1 <= x < 2: 1 - x lies in (-1, 0], no cancellation
+        s[big] = (1.0 - np.power(1.0 - x[big], k)) / lam[big]
+        return (self.eigvecs * s) @ self.eigvecs.T
+
     def loss_gap(self, w0, eta, steps) -> np.ndarray:
         """``L(w_k) - L*`` of GD for the step indices ``steps``, from the mode formula."""
         eta = positive_float(eta, "eta")

@@ -151,3 +151,42 @@ def test_least_squares_normalisation_and_ridge_shift():
     # every Hessian eigenvalue shifts by exactly reg
     np.testing.assert_allclose(q_reg.eigvals, q.eigvals + lam, rtol=1e-12)
     assert q_reg.condition_number < q.condition_number
+
+
+def test_partial_neumann_sum_matches_explicit_sum_and_gd():
+    q, rng = _random_quadratic(8, d=5, rank=3)
+    eta = 1.5 / q.lambda_max
+    A = np.eye(5) - eta * q.H
+    explicit, power = np.zeros((5, 5)), np.eye(5)
+    for _ in range(40):
+        explicit += eta * power
+        power = power @ A
+    S = q.partial_neumann_sum(eta, 40)
+    # 40 products of a matrix with spectral norm 1: rounding ~40 eps relative to ||S|| ~ 40 eta
+    np.testing.assert_allclose(S, explicit, atol=1e-12 * np.abs(explicit).max())
+    # GD from w0: w_k = (I - eta H)^k w0 + S_k b
+    w0 = rng.standard_normal(5)
+    np.testing.assert_allclose(power @ w0 + S @ q.b, q.gd_iterates(w0, eta, [40])[0],
+                               atol=1e-11 * (1 + np.abs(S).max()))
+    assert np.array_equal(q.partial_neumann_sum(eta, 0), np.zeros((5, 5)))
+
+
+def test_partial_neumann_sum_diverges_on_null_space_only():
+    q, _ = _random_quadratic(9, d=6, rank=2)
+    eta = 1.0 / q.lambda_max
+    k = 10**8
+    S = q.partial_neumann_sum(eta, k)
+    P_null = q.eigvecs[:, q.eigvals == 0] @ q.eigvecs[:, q.eigvals == 0].T
+    # on null(H) the sum is k * eta exactly (eigenvalue 1 of I - eta H); elsewhere H^+
+    np.testing.assert_allclose(S @ P_null, k * eta * P_null, atol=1e-7 * k * eta)
+    H_pinv = np.linalg.pinv(q.H)
+    np.testing.assert_allclose(S - k * eta * P_null, H_pinv, atol=1e-6 * np.abs(H_pinv).max())
+    # tiny eta * lambda: the closed form keeps full relative accuracy (k eta lambda ~ 1e-10)
+    tiny = Quadratic(np.diag([1.0, 1e-12]))
+    s = np.diag(tiny.partial_neumann_sum(1e-3, 100))
+    np.testing.assert_allclose(s, [(1 - 0.999**100), 100 * 1e-3 * (1 - 99 / 2 * 1e-15)],
+                               rtol=1e-13)
+    with pytest.raises(ValueError, match="stability threshold 2/λ_max"):
+        tiny.partial_neumann_sum(2.0, 10)
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        tiny.partial_neumann_sum(1e-3, -1)
