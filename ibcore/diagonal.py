@@ -339,8 +339,8 @@ def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
 class DiagonalFlow:
     """Gradient flow of the diagonal network at times ``t``: ``w`` (k, d), ``loss`` (k,).
 
-    ``uv`` (k, d) is ``u * v`` when the flow was integrated in parameter space (view
-    ``"theta"``), else ``None``.
+    ``uv`` (k, d) is the conserved quantity of a flow integrated in parameter space: ``u * v``
+    for view ``"theta"``, ``u * u - v * v`` for view ``"product"``; else ``None``.
     """
 
     t: np.ndarray
@@ -357,6 +357,12 @@ def diagonal_flow(
     ``view="dual"``: the closed form ``w = 2 alpha^2 sinh(X^T m)``, integrating the n-dim ODE
     ``dm/dt = (4/n)(y - X w)``; ``view="theta"``: the 2d-dim ODE in ``(u, v)``;
     ``view="mirror"``: the d-dim mirror flow ``dw/dt = -4 sqrt(w^2 + 4 alpha^4) grad L(w)``.
+    ``view="product"`` is a *different* parametrization with the same trajectory up to time:
+    gradient flow of ``L(u * v)`` from ``u = sqrt(2) alpha 1``, ``v = 0``. With
+    ``a = (u + v) / 2``, ``b = (u - v) / 2`` one has ``u * v = a*a - b*b``, ``a(0) = b(0) =
+    alpha / sqrt(2)`` and ``da/dt = -a * g``, ``db/dt = b * g`` (half the speed of the theta
+    view), so its ``w(t)`` is the other views' ``w(t / 2)`` at scale ``alpha / sqrt(2)``; ``uv``
+    then holds the conserved ``u*u - v*v`` (``= 2 alpha^2``).
     All use :func:`scipy.integrate.solve_ivp` (LSODA, ``rtol``, ``atol``).
     """
     from scipy.integrate import solve_ivp
@@ -366,8 +372,8 @@ def diagonal_flow(
     t = as_vector(times, "times")
     if t[0] < 0 or np.any(np.diff(t) <= 0):
         raise ValueError("times must be non-negative and strictly increasing")
-    if view not in ("dual", "theta", "mirror"):
-        raise ValueError(f"view must be 'dual', 'theta' or 'mirror', got {view!r}")
+    if view not in ("dual", "theta", "mirror", "product"):
+        raise ValueError(f"view must be 'dual', 'theta', 'mirror' or 'product', got {view!r}")
     n, d = X.shape
     a2 = alpha * alpha
     log_a2 = 2.0 * np.log(alpha)
@@ -395,6 +401,14 @@ def diagonal_flow(
             return np.concatenate([-2.0 * u * g, 2.0 * v * g])
 
         z0, extra = np.full(2 * d, alpha), {}
+    elif view == "product":
+
+        def rhs(_t, th):
+            u, v = th[:d], th[d:]
+            g = grad_l(u * v)
+            return np.concatenate([-v * g, -u * g])
+
+        z0, extra = np.concatenate([np.full(d, np.sqrt(2.0) * alpha), np.zeros(d)]), {}
     else:
 
         def rhs(_t, w):
@@ -416,6 +430,9 @@ def diagonal_flow(
     elif view == "theta":
         u, v = z[:, :d], z[:, d:]
         w, uv = u * u - v * v, u * v
+    elif view == "product":
+        u, v = z[:, :d], z[:, d:]
+        w, uv = u * v, u * u - v * v
     else:
         w = z
     loss = 0.5 / n * np.sum((w @ X.T - y) ** 2, axis=1)

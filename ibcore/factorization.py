@@ -237,6 +237,8 @@ def initial_factors(d: int, depth: int, alphas, *, seed) -> list[np.ndarray]:
 
     Returns a list of ``depth`` arrays of shape ``(len(alphas), d, d)``.
     """
+    d = positive_int(d, "d")
+    depth = positive_int(depth, "depth")
     rng = check_rng(seed)
     alphas = np.atleast_1d(as_vector(np.atleast_1d(alphas), "alphas"))
     Z = rng.standard_normal((depth, d, d)) / np.sqrt(d)

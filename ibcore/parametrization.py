@@ -150,7 +150,8 @@ def train_relu_margin(
 
     Phase 1 (fit): ``theta <- theta - eta_fit grad L`` until the smoothed margin is positive
     (i.e. ``sum_i exp(-q_i) < 1``, Lyu & Li's threshold). Phase 2: the loss-adapted step
-    ``eta_k = eta_margin / (n L(theta_k) ||theta_k||^2)``, i.e.
+    ``eta_k = eta_margin / (L(theta_k) ||theta_k||^2)`` on the averaged loss ``L`` (equivalently
+    ``eta_margin / (sum_i exp(-q_i) ||theta_k||^2)`` on the summed loss), i.e.
     ``theta <- theta + eta_margin * sum_i p_i grad q_i / ||theta||^2`` with
     ``p = softmax(-q)``, evaluated stably in log space (the loss itself underflows). A positive
     rescaling of the step is a reparametrisation of time of the gradient flow; it keeps the

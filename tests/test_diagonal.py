@@ -110,6 +110,13 @@ def test_limits_of_ralpha(problem):
         pred = l2_offset_prediction(X, y, alpha)
         diff = min_ralpha_interpolant(X, y, alpha) - w2
         assert np.linalg.norm(diff - pred) < 1e-3 * np.linalg.norm(pred)
+    # the remainder is O(alpha^-8): relative error * alpha^4 is constant up to O(alpha^-4)
+    scaled = []
+    for alpha in (2.0, 4.0, 8.0):
+        pred = l2_offset_prediction(X, y, alpha)
+        diff = min_ralpha_interpolant(X, y, alpha) - w2
+        scaled.append(np.linalg.norm(diff - pred) / np.linalg.norm(pred) * alpha**4)
+    assert max(scaled) < 1.05 * min(scaled) and min(scaled) > 0
 
 
 def test_l1_bound_refuses_large_alpha():
@@ -126,6 +133,16 @@ def test_three_views_of_the_flow_agree(problem):
     assert np.abs(flows["theta"].uv - 0.01).max() < 1e-9
     np.testing.assert_allclose(flows["dual"].w[-1], min_ralpha_interpolant(X, y, 0.1), atol=1e-7)
     assert np.all(np.diff(flows["dual"].loss) <= 1e-15)  # the loss decreases along a flow
+
+
+def test_product_parametrization_is_the_diagonal_flow_at_half_speed(problem):
+    X, y, _ = problem
+    t = np.array([0.0, 0.5, 5.0, 50.0, 5000.0])
+    prod = diagonal_flow(X, y, 0.2, 2 * t, view="product")
+    ref = diagonal_flow(X, y, 0.2 / np.sqrt(2), t, view="dual")
+    assert np.abs(prod.w - ref.w).max() < 1e-7
+    assert np.abs(prod.uv - 2 * 0.2**2).max() < 1e-9  # u*u - v*v is conserved
+    assert np.abs(prod.w[-1] - min_ralpha_interpolant(X, y, 0.2)).max() > 1e-3  # not R_alpha
 
 
 def test_gd_uv_identity(problem):

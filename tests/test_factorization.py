@@ -117,6 +117,23 @@ def test_completion_problem_and_validation():
         sensing_problem(3, 1, 5, seed=None)
 
 
+def test_razin_cohen_determinant_stays_positive():
+    # 2x2 completion with W12 = W21 = 1, W22 = 0 observed: every interpolant has det = -1
+    p = completion_problem(np.array([[0.0, 1.0], [1.0, 0.0]]), [(0, 1), (1, 0), (1, 1)])
+    run = factorization_gd(
+        p.A, p.y, 2, [0.1], 0.1, 2000, seed=0, init="identity", checkpoints=np.arange(0, 2001, 50)
+    )
+    dets = np.linalg.det(run.W[0])
+    assert np.all(dets > -1e-12)  # the product never crosses to the interpolants' det < 0
+    for W, loss in zip(run.W[0], run.loss[0], strict=True):
+        if loss < 1 / 6:
+            s = np.sqrt(6 * loss)
+            assert abs(W[0, 0]) >= (1 - s) ** 2 / s * (1 - 1e-9)
+    assert run.loss[0, -1] < 1e-2 and abs(run.W[0, -1, 0, 0]) > 3.0  # fits by |W11| growing
+    with pytest.raises(ValueError, match="depth"):
+        initial_factors(3, 0, [0.1], seed=0)
+
+
 def test_low_rank_matrix():
     M = low_rank_matrix(6, 2, seed=4)
     sv = np.linalg.svd(M, compute_uv=False)
