@@ -30,7 +30,8 @@ Contents
     * :func:`product_gd`, :func:`product_blowup_threshold`: GD on the overparametrised 1-D logistic
       regression ``W = w_1 ... w_k`` of the motivation.
     * torch (float64): :class:`ScaleInvariantMLP`, :class:`BNClassifier`, :func:`torch_objective`,
-      :func:`empirical_ntk`, :func:`train_bn_classifier`.
+      :func:`empirical_ntk`, :func:`train_bn_classifier`; :func:`one_hidden_layer_ntk_limit`,
+      the infinite-width kernel of a one-hidden-layer :class:`ScaleInvariantMLP`.
 
 All numpy arrays are float64 and every public function validates its arguments.
 """
@@ -62,6 +63,7 @@ __all__ = [
     "equilibrium_norm",
     "equivalence_scale",
     "exponential_schedule",
+    "one_hidden_layer_ntk_limit",
     "product_blowup_threshold",
     "product_gd",
     "run_scale_invariant_gd",
@@ -584,6 +586,39 @@ def empirical_ntk(model, X1, X2, w=None) -> np.ndarray:
     return jacobian_kernel(
         lambda th, X: model.forward(X, th), torch.tensor(w), torch.tensor(X1), torch.tensor(X2)
     )
+
+
+def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
+    """Infinite-width limit of :func:`empirical_ntk` for ``ScaleInvariantMLP(d, [m], norm=norm)``.
+
+    The network ``f(x) = v . relu(N(W x))`` trains ``W`` (entries ``N(0, 1/d)``) with the readout
+    ``v`` (entries ``N(0, 1/m)``) frozen. With ``theta`` the angle between ``x`` and ``x'`` and
+    ``kappa_0(theta) = (pi - theta) / (2 pi)`` (the probability that a Gaussian row ``w`` has
+    ``w.x > 0`` and ``w.x' > 0``), as ``m -> infinity``
+
+    * ``norm="none"``: ``Theta(x, x') = (x . x') kappa_0(theta)``;
+    * ``norm="layer"``: ``Theta(x, x') = d cos(theta) kappa_0(theta)``. The mean of ``W x``
+      over the units tends to 0 and its standard deviation to ``||x|| / sqrt(d)``, so the
+      layer-normalized network acts like the plain one on the input ``sqrt(d) x / ||x||``: the
+      kernel depends on the angle only (the finite-width corrections of the normalization's
+      Jacobian are O(1/m)).
+
+    Returns an array of shape (n1, n2); ``X2=None`` means ``X2 = X1``. Rows must be non-zero.
+    """
+    if norm not in ("layer", "none"):
+        raise ValueError(f"norm must be 'layer' or 'none', got {norm!r}")
+    X1 = as_matrix(X1, "X1")
+    X2 = X1 if X2 is None else as_matrix(X2, "X2")
+    if X2.shape[1] != X1.shape[1]:
+        raise ValueError(f"X1 and X2 must have the same number of columns, got "
+                         f"{X1.shape[1]} and {X2.shape[1]}")
+    n1, n2 = np.linalg.norm(X1, axis=1), np.linalg.norm(X2, axis=1)
+    if np.any(n1 == 0.0) or np.any(n2 == 0.0):
+        raise ValueError("X1 and X2 must have non-zero rows: the angle to x = 0 is undefined")
+    cos = np.clip((X1 / n1[:, None]) @ (X2 / n2[:, None]).T, -1.0, 1.0)
+    kappa0 = (np.pi - np.arccos(cos)) / (2.0 * np.pi)
+    scale = X1.shape[1] if norm == "layer" else np.outer(n1, n2)
+    return scale * cos * kappa0
 
 
 class BNClassifier:

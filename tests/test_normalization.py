@@ -372,3 +372,42 @@ def test_bn_classifier_structure_and_gradients():
     assert plain.groups["gamma"].stop == plain.groups["gamma"].start  # no BN parameters
     with pytest.raises(TypeError, match="BNClassifier"):
         nz.train_bn_classifier(nz.ScaleInvariantMLP(2, [3], seed=0), X, y, 0.1, 5)
+
+
+@pytest.mark.parametrize("norm", ["layer", "none"])
+def test_ntk_limit_matches_wide_network(norm):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((4, 4)) * np.array([[1.0], [3.0], [0.2], [1.0]])
+    limit = nz.one_hidden_layer_ntk_limit(X, norm=norm)
+    K = nz.empirical_ntk(nz.ScaleInvariantMLP(4, [65536], norm=norm, seed=6), X, X)
+    # Theta = (x.x' or d cos) * sum_i v_i^2 1{w_i.x > 0} 1{w_i.x' > 0} (+ O(1/m) for LN): the sum
+    # has relative standard deviation <= 2 sqrt(2/m) = 1.1% of the diagonal; 5% is > 4 sigma.
+    assert np.abs(K - limit).max() <= 0.05 * np.abs(np.diag(limit)).max()
+    # and the test can fail: the other normalization's limit is off by O(1) on these inputs
+    other = nz.one_hidden_layer_ntk_limit(X, norm="none" if norm == "layer" else "layer")
+    assert np.abs(K - other).max() > 0.3 * np.abs(np.diag(limit)).max()
+
+
+def test_ntk_limit_layer_norm_depends_on_angles_only():
+    rng = np.random.default_rng(0)
+    X1, X2 = rng.standard_normal((3, 5)), rng.standard_normal((4, 5))
+    K = nz.one_hidden_layer_ntk_limit(X1, X2)
+    Q = np.linalg.qr(rng.standard_normal((5, 5)))[0]  # a rotation (or reflection)
+    a, b = np.array([0.1, 2.0, 7.0])[:, None], np.array([3.0, 0.5, 1.0, 1e3])[:, None]
+    np.testing.assert_allclose(nz.one_hidden_layer_ntk_limit(a * X1 @ Q, b * X2 @ Q), K,
+                               rtol=1e-12, atol=1e-14)
+    # known values: theta = 0 gives d/2, theta = pi/2 gives 0, theta = pi gives 0
+    e = np.eye(5)
+    np.testing.assert_allclose(nz.one_hidden_layer_ntk_limit(e[:1], [e[0], e[1], -e[0]]),
+                               [[2.5, 0.0, 0.0]], atol=1e-15)
+    plain = nz.one_hidden_layer_ntk_limit(X1, X2, norm="none")
+    np.testing.assert_allclose(nz.one_hidden_layer_ntk_limit(2 * X1, X2, norm="none"), 2 * plain)
+
+
+def test_ntk_limit_errors():
+    with pytest.raises(ValueError, match="norm must be"):
+        nz.one_hidden_layer_ntk_limit(np.ones((2, 3)), norm="batch")
+    with pytest.raises(ValueError, match="same number of columns"):
+        nz.one_hidden_layer_ntk_limit(np.ones((2, 3)), np.ones((2, 4)))
+    with pytest.raises(ValueError, match="non-zero rows"):
+        nz.one_hidden_layer_ntk_limit(np.zeros((1, 3)))
