@@ -21,6 +21,13 @@ The hard-margin SVM (homogeneous)
     with ``a_i >= 0`` and ``a_i (m_i(w_svm) - 1) = 0``. It is computed exactly from the
     minimum-norm point of the convex hull of the ``z_i`` (see :func:`hard_margin_svm`).
 
+Other norms and several classes
+    :func:`max_margin_lp` solves the max-margin problem in the l1 or l_inf norm (an LP), the
+    limit of :func:`steepest_descent` in that norm (Gunasekar et al. 2018). With ``K`` classes,
+    :func:`multiclass_lift` turns the margins ``<w_{y_i} - w_k, x_i>`` into binary margins of
+    lifted examples, so :func:`multiclass_svm` is the homogeneous SVM of the lifted data and
+    :func:`multiclass_loss` (softmax cross-entropy) has the same exponential tail.
+
 Asymptotics (Soudry et al. 2018)
     Under the gradient flow ``dw/dt = -grad L(w)`` of the averaged exponential or logistic loss,
     ``w(t) = w_svm log t + rho(t)`` with ``rho(t)`` bounded; when the support vectors are linearly
@@ -39,6 +46,7 @@ from .validation import as_matrix, as_vector, check_rng, positive_float, positiv
 
 __all__ = [
     "LOSSES",
+    "NORMS",
     "SMOOTH_LOSSES",
     "KKTResiduals",
     "SVMSolution",
@@ -47,17 +55,25 @@ __all__ = [
     "brute_force_direction_2d",
     "check_data",
     "flow_path",
+    "gradient_kkt_residuals",
     "gradient_weights",
     "hard_margin_svm",
     "kkt_residuals",
     "loss_and_grad",
     "make_loss",
+    "max_margin",
     "max_margin_direction",
+    "max_margin_lp",
+    "multiclass_clouds",
+    "multiclass_lift",
+    "multiclass_loss",
+    "multiclass_svm",
     "normalized_gd",
     "normalized_margin",
     "regularization_path",
     "separable_clouds",
     "smoothness",
+    "steepest_descent",
 ]
 
 #: Losses understood by :func:`loss_and_grad`.
@@ -284,6 +300,59 @@ def max_margin_direction(X, y) -> np.ndarray:
     return hard_margin_svm(X, y).direction
 
 
+def max_margin(X, y) -> tuple[np.ndarray, float]:
+    """``(w, gamma)``: the homogeneous hard-margin direction and the max margin.
+
+    ``w`` is the unit vector ``w_svm / ||w_svm||`` and ``gamma = min_i y_i <w, x_i>`` (equal to
+    ``1 / ||w_svm||``), computed by :func:`hard_margin_svm` (exact NNLS on the dual). Raises
+    ``ValueError`` when no hyperplane through the origin separates the data, and on bad input.
+    """
+    X, y = check_data(X, y)
+    u = hard_margin_svm(X, y).direction
+    return u, float(np.min((y[:, None] * X) @ u))
+
+
+def max_margin_lp(X, y, norm: str = "l1") -> tuple[np.ndarray, float]:
+    """``(w, gamma)`` maximising ``min_i y_i <w, x_i>`` over ``||w|| <= 1`` in another norm.
+
+    ``norm="l1"`` or ``"linf"``: a linear program, solved by HiGHS (``scipy.optimize.linprog``);
+    ``w`` has unit norm in that norm. ``norm="l2"`` is :func:`max_margin`. These are the limits
+    of steepest descent with respect to that norm (Gunasekar et al. 2018). Raises
+    ``ValueError`` on non-separable data (through the origin) or an unknown norm.
+    """
+    from scipy.optimize import linprog
+
+    X, y = check_data(X, y)
+    norm = _check_norm(norm)
+    if norm == "l2":
+        return max_margin(X, y)
+    Z = y[:, None] * X
+    n, d = Z.shape
+    if norm == "l1":  # variables (w+, w-, gamma), w = w+ - w-, sum(w+ + w-) <= 1
+        A = np.block([[-Z, Z, np.ones((n, 1))], [np.ones((1, 2 * d)), np.zeros((1, 1))]])
+        bounds = [(0, None)] * (2 * d) + [(None, None)]
+    else:  # variables (w, gamma), -1 <= w_j <= 1
+        A = np.hstack([-Z, np.ones((n, 1))])
+        bounds = [(-1, 1)] * d + [(None, None)]
+    b = np.zeros(A.shape[0])
+    if norm == "l1":
+        b[-1] = 1.0
+    cost = np.zeros(A.shape[1])
+    cost[-1] = -1.0
+    res = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"max_margin_lp: linprog failed: {res.message}")
+    w = res.x[:d] - res.x[d : 2 * d] if norm == "l1" else res.x[:d]
+    scale = float(np.max(np.abs(Z)))
+    if -res.fun <= 1e-9 * scale:
+        raise ValueError(
+            "the data are not linearly separable by a hyperplane through the origin: no "
+            f"positive {norm} margin exists"
+        )
+    w = w / _norm(w, norm)
+    return w, float(np.min(Z @ w))
+
+
 def brute_force_direction_2d(X, y) -> tuple[np.ndarray, float]:
     """Reference solution in 2-D by exhaustive enumeration (no optimisation solver).
 
@@ -312,6 +381,21 @@ def brute_force_direction_2d(X, y) -> tuple[np.ndarray, float]:
 
 
 # -- geometry --------------------------------------------------------------------------------
+
+#: Norms understood by :func:`max_margin_lp` and :func:`steepest_descent`.
+NORMS = ("l1", "l2", "linf")
+_DUAL = {"l1": "linf", "l2": "l2", "linf": "l1"}
+
+
+def _check_norm(norm: str) -> str:
+    if not isinstance(norm, str) or norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    return norm
+
+
+def _norm(v: np.ndarray, norm: str, axis=None):
+    order = {"l1": 1, "l2": 2, "linf": np.inf}[norm]
+    return np.linalg.norm(v, ord=order, axis=axis)
 
 
 def angle(u, v) -> np.ndarray | float:
@@ -441,9 +525,56 @@ def gradient_weights(w, X, y, loss: str = "logistic") -> np.ndarray:
 # -- KKT residuals along a run ---------------------------------------------------------------
 
 
+def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float]:
+    """KKT residuals of the *direction* of ``w`` for the homogeneous hard-margin SVM.
+
+    ``w`` is rescaled to unit minimum margin, ``w~ = w / min_i m_i(w)``, so ``m~_i >= 1``.
+    Multipliers ``lam >= 0`` are fitted by NNLS to ``w~ ~ sum_i lam_i z_i`` together with the
+    complementarity rows ``lam_i (m~_i - 1) ~ 0`` (the construction of
+    :func:`ibcore.parametrization.homogeneous_kkt_residual`). Returns a dict of non-negative
+    floats:
+
+    * ``"stationarity"``: ``||w~ - sum_i lam_i z_i|| / ||w~||``;
+    * ``"complementary_slackness"``: ``sum_i lam_i (m~_i - 1) / ||w~||^2``;
+    * ``"primal_feasibility"``: ``max_i max(0, 1 - m~_i)``, zero up to rounding for a
+      separating ``w`` (the rescaling makes the constraints hold; kept for completeness);
+    * ``"margin_gap"``: ``1 - gamma(w) / gamma*`` (relative normalised-margin gap).
+
+    All are ~0 (rounding) exactly at the SVM direction, and the first two cannot both vanish
+    elsewhere: ``w~ = sum lam_i z_i`` with ``lam`` supported on margin-1 examples is the KKT
+    system, whose only solution is ``w_svm``. Independent of ``||w||`` and of any loss.
+    Raises ``ValueError`` if ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``).
+    """
+    from scipy.optimize import nnls
+
+    X, y = check_data(X, y)
+    w = as_vector(w, "w", length=X.shape[1])
+    Z = y[:, None] * X
+    m = Z @ w
+    mmin = float(m.min())
+    if mmin <= 0:
+        raise ValueError(
+            f"w does not separate the data (min_i y_i <w, x_i> = {mmin:.3g} <= 0): KKT "
+            "residuals are defined for separating directions only; pass a w with positive margins"
+        )
+    if svm is None:
+        svm = hard_margin_svm(X, y)
+    wt, mt = w / mmin, m / mmin
+    slack = mt - 1.0
+    A = np.vstack([Z.T, np.diag(slack)])
+    lam, _ = nnls(A, np.concatenate([wt, np.zeros(m.size)]), maxiter=50 * A.shape[1])
+    norm2 = float(wt @ wt)
+    return {
+        "stationarity": float(np.linalg.norm(wt - Z.T @ lam) / np.sqrt(norm2)),
+        "complementary_slackness": float(lam @ slack / norm2),
+        "primal_feasibility": float(max(0.0, np.max(1.0 - mt))),
+        "margin_gap": float(max(0.0, 1.0 - mmin / np.sqrt(w @ w) / svm.gamma)),
+    }
+
+
 @dataclass(frozen=True)
 class KKTResiduals:
-    """Approximate-KKT residuals of the direction of ``w`` for the hard-margin SVM.
+    """KKT residuals, multipliers read off the gradient weights (:func:`gradient_kkt_residuals`).
 
     With ``w~ = w / min_i m_i(w)`` (so the smallest margin is 1) and the candidate dual
     variables ``alpha = c q`` taken from the gradient weights ``q`` (``c >= 0`` least squares):
@@ -465,10 +596,14 @@ class KKTResiduals:
     alpha: np.ndarray
 
 
-def kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution | None = None):
-    """KKT residuals (:class:`KKTResiduals`) of each row of ``w`` (or of a single vector).
+def gradient_kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution | None = None):
+    """KKT residuals (:class:`KKTResiduals`) of each row of ``w``, multipliers ``alpha = c q``.
 
-    Every ``w`` must separate the data (``y_i <w, x_i> > 0`` for all ``i``); otherwise the
+    Unlike :func:`kkt_residuals` (best multipliers, a function of the direction only), the
+    candidate multipliers are the loss's gradient weights at ``w`` itself, so the residuals
+    measure how far the *gradient* is from the SVM certificate; they vanish only as
+    ``||w|| -> infinity`` along the SVM direction. Every ``w`` must separate the data
+    (``y_i <w, x_i> > 0`` for all ``i``); otherwise the
     rescaling to unit minimum margin is undefined and ``ValueError`` is raised.
     """
     X, y = check_data(X, y)
@@ -606,6 +741,164 @@ def normalized_gd(
         etas[k] = eta / value
         w = w - etas[k] * grad
     return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
+
+
+def _steepest_step(g: np.ndarray, norm: str) -> np.ndarray:
+    """``argmin_v <g, v> + ||v||^2 / 2``: the steepest-descent step for the gradient ``g``."""
+    if norm == "l2":
+        return -g
+    if norm == "l1":  # greedy coordinate descent, length ||g||_inf
+        v = np.zeros_like(g)
+        j = int(np.argmax(np.abs(g)))
+        v[j] = -g[j]
+        return v
+    return -np.sum(np.abs(g)) * np.sign(g)  # linf: sign descent, length ||g||_1
+
+
+def steepest_descent(
+    X, y, w0, n_steps: int, *, norm: str = "l1", eta: float = 0.5, checkpoints=None
+):
+    """Steepest descent w.r.t. ``norm`` on the averaged exponential loss (Gunasekar et al. 2018).
+
+    ``w_{k+1} = w_k + eta_k v_k`` with ``v_k = argmin_v <grad L(w_k), v> + ||v||^2 / 2`` (for
+    ``"l1"`` a greedy coordinate step, for ``"linf"`` a sign step, for ``"l2"`` plain GD) and
+    ``eta_k = eta / (B^2 L(w_k))``, ``B = max_i ||x_i||_*`` (dual norm), ``0 < eta <= 1``: the
+    largest steps allowed by their Theorem 5 (their cap ``eta_+`` is any finite number, so it
+    does not bind in a finite run). The normalised ``norm``-margin then tends to the max margin
+    of :func:`max_margin_lp`. Returns an :class:`ibcore.descent.Trajectory`.
+    """
+    from .descent import Trajectory, as_checkpoints
+
+    X, y = check_data(X, y)
+    norm = _check_norm(norm)
+    w = as_vector(w0, "w0", length=X.shape[1]).copy()
+    eta = positive_float(eta, "eta")
+    if eta > 1.0:
+        raise ValueError(f"eta={eta:g} > 1: the theorem needs eta_k <= 1 / (B^2 L(w_k))")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    cps = as_checkpoints(checkpoints, n_steps)
+    Z = y[:, None] * X
+    B2 = float(np.max(_norm(X, _DUAL[norm], axis=1))) ** 2
+    rec_w, rec_l, etas = [], [], np.empty(n_steps)
+    j = 0
+    for k in range(n_steps + 1):
+        value, grad = _loss_grad(w, Z, "exponential")
+        if j < cps.size and cps[j] == k:
+            rec_w.append(w.copy())
+            rec_l.append(value)
+            j += 1
+        if k == n_steps:
+            break
+        if not (np.isfinite(value) and value > 0):
+            raise RuntimeError(f"steepest_descent: the loss became {value} at step {k}")
+        etas[k] = eta / (B2 * value)
+        w = w + etas[k] * _steepest_step(grad, norm)
+    return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
+
+
+# -- multiclass ------------------------------------------------------------------------------
+
+
+def _check_labels(X, labels) -> tuple[np.ndarray, np.ndarray, int]:
+    X = as_matrix(X, "X")
+    lab = as_vector(labels, "labels")
+    if lab.size != X.shape[0]:
+        raise ValueError(f"labels has {lab.size} entries but X has {X.shape[0]} rows")
+    if np.any(lab != np.round(lab)) or lab.min() < 0:
+        raise ValueError("labels must be integers 0, 1, ..., K-1")
+    k = int(lab.max()) + 1
+    if k < 2 or np.unique(lab).size != k:
+        raise ValueError(f"labels must use every class 0..K-1 with K >= 2, got {np.unique(lab)}")
+    return X, lab.astype(np.int64), k
+
+
+def multiclass_lift(X, labels) -> np.ndarray:
+    """Lifted signed examples ``z_(i,k) = vec(E_ik)`` for all ``k != labels[i]``.
+
+    ``E_ik`` is the ``(K, d)`` matrix with row ``labels[i]`` equal to ``x_i`` and row ``k``
+    equal to ``-x_i``, so ``<vec W, z_(i,k)> = <w_{y_i} - w_k, x_i>`` (``W`` flattened
+    row-major). Returns an ``(n (K-1), K d)`` array, example-major.
+    """
+    X, lab, K = _check_labels(X, labels)
+    n, d = X.shape
+    E = np.zeros((n, K, K, d))  # E[i, k] for every k (k = y_i is dropped below)
+    idx = np.arange(n)
+    E[idx, :, lab, :] += X[:, None, :]
+    E[idx[:, None], np.arange(K)[None, :], np.arange(K)[None, :], :] -= X[:, None, :]
+    keep = np.arange(K)[None, :] != lab[:, None]
+    return E[keep].reshape(n * (K - 1), K * d)
+
+
+def multiclass_svm(X, labels) -> tuple[np.ndarray, float]:
+    """``(W, gamma)``: the multiclass hard-margin SVM direction (no intercepts).
+
+    ``W_svm = argmin ||W||_F^2 / 2  s.t.  <w_{y_i} - w_k, x_i> >= 1`` for all ``i``, ``k != y_i``
+    (one problem coupling all classes, not one-vs-rest), solved as the homogeneous SVM of the
+    lifted examples (:func:`multiclass_lift`). ``W`` is ``(K, d)`` with unit Frobenius norm and
+    ``gamma = min_{i, k != y_i} <w_{y_i} - w_k, x_i>``. ``ValueError`` if not separable.
+    """
+    X, lab, K = _check_labels(X, labels)
+    Zl = multiclass_lift(X, lab)
+    try:
+        s = hard_margin_svm(Zl, np.ones(Zl.shape[0]))
+    except ValueError as err:
+        raise ValueError(
+            "the classes are not linearly separable by a linear multiclass classifier without "
+            "intercepts (argmax_k <w_k, x>)"
+        ) from err
+    W = s.direction.reshape(K, X.shape[1])
+    return W, float(np.min(Zl @ s.direction))
+
+
+def multiclass_loss(X, labels):
+    """``fun(w) -> (L, grad)`` of the averaged softmax cross-entropy, ``W = w.reshape(K, d)``.
+
+    ``L(W) = (1/n) sum_i log(1 + sum_{k != y_i} exp(-<w_{y_i} - w_k, x_i>))``, computed with
+    ``logsumexp`` (stable for any margins); for :func:`ibcore.descent.run_gd` and
+    :func:`ibcore.descent.gradient_flow` on the flattened ``w`` of length ``K d``.
+    """
+    from scipy.special import logsumexp, softmax
+
+    X, lab, K = _check_labels(X, labels)
+    n, d = X.shape
+    onehot = np.eye(K)[lab]
+
+    def fun(w):
+        W = np.asarray(w, dtype=np.float64).reshape(K, d)
+        S = X @ W.T  # (n, K) scores
+        value = float(np.mean(logsumexp(S, axis=1) - S[np.arange(n), lab]))
+        G = (softmax(S, axis=1) - onehot).T @ X / n
+        return value, G.ravel()
+
+    return fun
+
+
+def multiclass_clouds(
+    n: int = 90, n_classes: int = 3, *, seed, radius: float = 3.0, scale: float = 1.0
+):
+    """``K`` Gaussian clouds ``N(c_k, scale^2 I)`` in 2-D, centres ``c_k`` on a circle.
+
+    ``c_k = radius (cos 2 pi k / K, sin 2 pi k / K)``; points not classified correctly by
+    ``argmax_k <c_k, x>`` are redrawn, so the classes are separable by a linear multiclass
+    classifier without intercepts. Returns ``(X, labels)``, ``n // K`` points per class.
+    """
+    n_classes = positive_int(n_classes, "n_classes", minimum=2)
+    n = positive_int(n, "n", minimum=n_classes)
+    rng = check_rng(seed)
+    radius = positive_float(radius, "radius")
+    scale = positive_float(scale, "scale")
+    ang = 2 * np.pi * np.arange(n_classes) / n_classes
+    C = radius * np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    per = n // n_classes
+    labels = np.repeat(np.arange(n_classes), per)
+    X = np.empty((labels.size, 2))
+    for i, k in enumerate(labels):
+        while True:
+            x = C[k] + scale * rng.standard_normal(2)
+            if int(np.argmax(C @ x)) == k:
+                X[i] = x
+                break
+    return X, labels
 
 
 def regularization_path(

@@ -274,7 +274,7 @@ def test_kkt_residuals_vanish_on_the_predicted_path(clouds):
     rho = M.asymptotic_offset(X, y, svm=s)
     ts = np.array([1e4, 1e8, 1e16, 1e64])
     W = np.log(ts)[:, None] * s.w + rho
-    k = M.kkt_residuals(W, X, y, "exponential", svm=s)
+    k = M.gradient_kkt_residuals(W, X, y, "exponential", svm=s)
     for r in (k.stationarity, k.complementary, k.margin_gap):
         assert np.all(np.diff(r) < 0) and r[-1] < 0.01
     # dual variables alpha emerge from the gradient weights
@@ -286,16 +286,16 @@ def test_kkt_residual_definitions():
     X = np.array([[1.0, 0.0], [0.0, 1.0]])
     y = np.ones(2)
     # w along (1,1): margins equal, weights equal, -grad L parallel to w: all residuals zero
-    k = M.kkt_residuals(np.array([5.0, 5.0]), X, y, "exponential")
+    k = M.gradient_kkt_residuals(np.array([5.0, 5.0]), X, y, "exponential")
     assert k.stationarity[0] < 1e-15 and abs(k.complementary[0]) < 1e-15
     assert k.margin_gap[0] < 1e-15
     # w = (2, 1): q ∝ (e^-2, e^-1), slack (1, 0) -> complementary = e^-2 / (e^-2 + e^-1)
-    k = M.kkt_residuals(np.array([2.0, 1.0]), X, y, "exponential")
+    k = M.gradient_kkt_residuals(np.array([2.0, 1.0]), X, y, "exponential")
     assert k.complementary[0] == pytest.approx(np.exp(-2) / (np.exp(-2) + np.exp(-1)))
     g = np.array([np.exp(-2), np.exp(-1)])
     assert k.stationarity[0] == pytest.approx(np.sin(M.angle([2.0, 1.0], g)))
     with pytest.raises(ValueError, match="does not separate"):
-        M.kkt_residuals(np.array([1.0, -1.0]), X, y)
+        M.gradient_kkt_residuals(np.array([1.0, -1.0]), X, y)
 
 
 def test_asymptotic_offset_solves_its_equation(clouds):
@@ -443,3 +443,253 @@ def test_regularization_path_errors(clouds):
         M.regularization_path(X, y, [1e-3, 0.0])
     with pytest.raises(ValueError, match="loss must be one of"):
         M.regularization_path(X, y, [1e-3], loss="hinge")
+
+
+# -- the issue's public API: max_margin, kkt_residuals -------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_max_margin_matches_two_independent_solvers(seed):
+    X, y = random_separable(30, 3, 200 + seed)
+    u, g = M.max_margin(X, y)
+    assert np.linalg.norm(u) == pytest.approx(1.0, abs=1e-14)
+    Z = y[:, None] * X
+    assert g == pytest.approx(np.min(Z @ u), abs=1e-15)
+    # Independent formulation (the QP primal and the 2-D enumeration are checked above):
+    # maximise the margin directly over the unit l2 ball with SLSQP.
+    res = minimize(
+        lambda v: -v[-1],
+        np.r_[u * 0.9, 0.0],
+        method="SLSQP",
+        constraints=[
+            {"type": "ineq", "fun": lambda v: Z @ v[:-1] - v[-1]},
+            {"type": "ineq", "fun": lambda v: 1.0 - v[:-1] @ v[:-1]},
+        ],
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
+    assert res.success
+    # SLSQP stops at ftol = 1e-14 in the objective; the margin is flat to second order at
+    # the optimum, so gamma agrees to ~1e-8 and the direction to ~1e-4.
+    assert g == pytest.approx(-res.fun, abs=1e-8)
+    assert M.angle(u, res.x[:-1]) < 1e-4
+
+
+def test_max_margin_errors():
+    with pytest.raises(ValueError, match="not linearly separable"):
+        M.max_margin(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.ones(2))
+    with pytest.raises(ValueError, match="labels y must be"):
+        M.max_margin(np.eye(2), np.array([1.0, 2.0]))
+
+
+def test_kkt_residuals_zero_at_svm_positive_elsewhere(clouds):
+    X, y = clouds
+    u, _ = M.max_margin(X, y)
+    r = M.kkt_residuals(7.0 * u, X, y)
+    assert set(r) == {"stationarity", "complementary_slackness", "primal_feasibility", "margin_gap"}
+    assert all(isinstance(v, float) and v >= 0 for v in r.values())
+    # at the SVM direction: zero up to rounding (NNLS recovers the SVM multipliers)
+    assert max(r.values()) < 1e-12
+    # independent of the norm of w (a property of the direction)
+    r2 = M.kkt_residuals(1e-3 * u, X, y)
+    assert all(abs(r[k] - r2[k]) < 1e-12 for k in r)
+    # other separating directions: clearly positive, and growing with the angle
+    prev = 0.0
+    for a in (0.01, 0.05, 0.2, 0.5):
+        R = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        r = M.kkt_residuals(R @ u, X, y)
+        total = r["stationarity"] + r["complementary_slackness"]
+        assert total > prev and total > a  # measured total 1.3 a ... 3.1 a
+        assert r["margin_gap"] > 0 and r["primal_feasibility"] < 1e-15
+        prev = total
+
+
+def test_kkt_residuals_hand_example():
+    # z1 = (1, 0), z2 = (0, 1): SVM w = (1, 1). At w = (2, 1) (margins 2, 1, slack (1, 0)) the
+    # NNLS min (l1 - 2)^2 + (l2 - 1)^2 + (1 * l1)^2 gives lam = (1, 1): stationarity residual
+    # |(2, 1) - (1, 1)| / |(2, 1)| = 1/sqrt5, complementarity l1 * 1 / |(2, 1)|^2 = 1/5.
+    X, y = np.eye(2), np.ones(2)
+    r = M.kkt_residuals(np.array([2.0, 1.0]), X, y)
+    assert r["stationarity"] == pytest.approx(1 / np.sqrt(5), rel=1e-12)
+    assert r["complementary_slackness"] == pytest.approx(1 / 5, rel=1e-12)
+    assert r["margin_gap"] == pytest.approx(1 - (1 / np.sqrt(5)) / (1 / np.sqrt(2)), rel=1e-12)
+    with pytest.raises(ValueError, match="does not separate"):
+        M.kkt_residuals(np.array([1.0, -1.0]), X, y)
+    with pytest.raises(ValueError, match="length 2"):
+        M.kkt_residuals(np.ones(3), X, y)
+
+
+# -- numerically stable losses ---------------------------------------------------------------
+
+
+def test_losses_warning_free_and_exact_at_extreme_margins():
+    import warnings
+
+    X = np.array([[1.0], [1.0]])
+    y = np.array([1.0, 1.0])
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        for m in (-1e4, -800.0, 0.0, 40.0, 800.0, 1e4):
+            value, grad = M.loss_and_grad([m], X, y, "logistic")
+            assert np.isfinite(value) and np.all(np.isfinite(grad))
+        for m in (-700.0, 0.0, 800.0, 1e4):
+            value, grad = M.loss_and_grad([m], X, y, "exponential")
+            assert np.isfinite(value) and np.all(np.isfinite(grad))
+            M.gradient_weights([m], X, y, "exponential")
+    # where the naive log(1 + exp(-m)) returns 0 or inf, the stable one is exact:
+    # log(1 + e^-40) = e^-40 (1 - e^-40/2 + ...) to 1e-17 relative; log(1 + e^800) = 800 + e^-800
+    with np.errstate(over="ignore"):
+        assert np.log(1 + np.exp(-40.0)) == 0.0 and np.isinf(np.log(1 + np.exp(800.0)))
+    assert M.loss_and_grad([40.0], X, y)[0] == pytest.approx(np.exp(-40.0), rel=1e-15)
+    assert M.loss_and_grad([-800.0], X, y)[0] == 800.0
+    assert M.loss_and_grad([-800.0], X, y)[1][0] == -1.0  # sigmoid(800) = 1 in float64
+    # gradient shares stay exact although every q_i = e^{-m_i} underflows
+    Xs, ys = np.array([[1.0], [2.0]]), np.ones(2)
+    q = M.gradient_weights([1e4 / 2], Xs, ys, "exponential")  # margins 5000 and 1e4
+    assert q[0] == 1.0 and q[1] == 0.0
+    q = M.gradient_weights([800.0], np.array([[1.0], [1.001]]), ys, "exponential")
+    np.testing.assert_allclose(q, [1, np.exp(-0.8)] / (1 + np.exp(-0.8)), rtol=1e-13)
+
+
+# -- steepest descent w.r.t. other norms (Gunasekar et al. 2018) -----------------------------
+
+
+@pytest.fixture(scope="module")
+def sparse_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 20))
+    s = X[:, 0] + 0.5 * X[:, 1]
+    keep = np.abs(s) > 0.3
+    return X[keep], np.sign(s[keep])
+
+
+@pytest.mark.parametrize("norm", M.NORMS)
+def test_max_margin_lp_is_optimal(sparse_data, norm):
+    X, y = sparse_data
+    w, g = M.max_margin_lp(X, y, norm)
+    assert M._norm(w, norm) == pytest.approx(1.0, rel=1e-12)
+    Z = y[:, None] * X
+    assert g == pytest.approx(np.min(Z @ w), rel=1e-12)
+    # no random unit direction (in that norm) does better, and the l2 case is max_margin
+    W = np.random.default_rng(1).standard_normal((2000, X.shape[1]))
+    W /= M._norm(W, norm, axis=1)[:, None]
+    W = w + 0.05 * W
+    assert np.all(np.min(W @ Z.T, axis=1) / M._norm(W, norm, axis=1) <= g * (1 + 1e-9))
+
+
+def test_max_margin_lp_hand_example_and_errors():
+    # z = (1, 0.5) and (0.5, 1): l_inf optimum (1, 1) with margin 1.5; l1 optimum is the
+    # whole segment's best vertex mix: w = (0.5, 0.5), margin 0.75.
+    X, y = np.array([[1.0, 0.5], [0.5, 1.0]]), np.ones(2)
+    w, g = M.max_margin_lp(X, y, "linf")
+    assert g == pytest.approx(1.5) and np.allclose(w, [1, 1])
+    w, g = M.max_margin_lp(X, y, "l1")
+    assert g == pytest.approx(0.75) and np.allclose(w, [0.5, 0.5])
+    with pytest.raises(ValueError, match="not linearly separable"):
+        M.max_margin_lp(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.ones(2), "l1")
+    with pytest.raises(ValueError, match="norm must be one of"):
+        M.max_margin_lp(X, y, "l3")
+
+
+def test_steepest_descent_reaches_its_own_max_margin(sparse_data):
+    X, y = sparse_data
+    Z = y[:, None] * X
+    sols = {nn: M.max_margin_lp(X, y, nn) for nn in M.NORMS}
+    for norm in M.NORMS:
+        tr = M.steepest_descent(
+            X, y, np.zeros(X.shape[1]), 10000, norm=norm, eta=1.0, checkpoints=[1000, 10000]
+        )
+        gaps = {
+            nn: 1 - np.min(Z @ tr.w.T, axis=0) / M._norm(tr.w, nn, axis=1) / sols[nn][1]
+            for nn in M.NORMS
+        }
+        # its own norm's margin gap shrinks ~1/k (measured 0.85 %, 0.34 %, 1.8 % at 1e4 steps);
+        # the other norms' gaps stay >= 25 % (the three max-margin directions differ by
+        # 0.5 to 1.1 rad on this sparse problem).
+        assert gaps[norm][1] < 0.03 and gaps[norm][1] < gaps[norm][0] / 3
+        for other in M.NORMS:
+            if other != norm:
+                assert gaps[other][1] > 0.2
+        assert np.all(np.diff(tr.loss) < 0)
+    with pytest.raises(ValueError, match="eta"):
+        M.steepest_descent(X, y, np.zeros(X.shape[1]), 10, eta=2.0)
+
+
+def test_steepest_step_is_the_argmin():
+    g = np.array([0.3, -2.0, 1.0])
+    rng = np.random.default_rng(0)
+    for norm in M.NORMS:
+        v = M._steepest_step(g, norm)
+        obj = g @ v + 0.5 * M._norm(v, norm) ** 2
+        # the optimal value is -||g||_*^2 / 2
+        assert obj == pytest.approx(-0.5 * M._norm(g, M._DUAL[norm]) ** 2)
+        for u in rng.standard_normal((500, 3)) * 2:
+            assert g @ u + 0.5 * M._norm(u, norm) ** 2 >= obj - 1e-12
+
+
+# -- multiclass ------------------------------------------------------------------------------
+
+
+def test_multiclass_lift_and_svm():
+    Xm, lm = M.multiclass_clouds(60, 3, seed=1)
+    Zl = M.multiclass_lift(Xm, lm)
+    assert Zl.shape == (60 * 2, 6)
+    W = np.random.default_rng(0).standard_normal((3, 2))
+    S = Xm @ W.T
+    expected = np.array([S[i, lm[i]] - S[i, k] for i in range(60) for k in range(3) if k != lm[i]])
+    np.testing.assert_allclose(Zl @ W.ravel(), expected, atol=1e-12)
+    Wh, g = M.multiclass_svm(Xm, lm)
+    assert np.linalg.norm(Wh) == pytest.approx(1.0)
+    np.testing.assert_allclose(Wh.sum(axis=0), 0.0, atol=1e-12)  # in the span of the lift
+    # SLSQP on the primal multiclass problem (a second, independent solver)
+    res = minimize(
+        lambda v: 0.5 * v @ v,
+        3 * Wh.ravel() / g,
+        jac=lambda v: v,
+        method="SLSQP",
+        constraints=[{"type": "ineq", "fun": lambda v: Zl @ v - 1, "jac": lambda v: Zl}],
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
+    assert res.success
+    assert M.angle(res.x, Wh.ravel()) < 1e-6
+    assert 1 / np.linalg.norm(res.x) == pytest.approx(g, rel=1e-8)
+
+
+def test_multiclass_loss_gradient_and_stability():
+    Xm, lm = M.multiclass_clouds(30, 3, seed=2)
+    fun = M.multiclass_loss(Xm, lm)
+    w = np.random.default_rng(0).standard_normal(6)
+    v, g = fun(w)
+    h = 1e-6
+    fd = [(fun(w + h * e)[0] - fun(w - h * e)[0]) / (2 * h) for e in np.eye(6)]
+    np.testing.assert_allclose(g, fd, atol=1e-8)
+    # K = 2 reduces to the binary logistic loss with w = w_1 - w_0 (labels 0 -> -1, 1 -> +1)
+    Xb, yb = M.separable_clouds(20, seed=0)
+    f2 = M.multiclass_loss(Xb, (yb > 0).astype(int))
+    wb = np.array([0.3, -0.1])
+    assert f2(np.r_[-wb / 2, wb / 2])[0] == pytest.approx(M.loss_and_grad(wb, Xb, yb)[0])
+    # huge margins: finite, no warnings
+    Wh, _ = M.multiclass_svm(Xm, lm)
+    with np.errstate(over="raise", invalid="raise"):
+        v, g = fun(1e4 * Wh.ravel())
+    assert v >= 0 and np.all(np.isfinite(g))
+
+
+def test_multiclass_errors():
+    X = np.ones((3, 2))
+    with pytest.raises(ValueError, match="integers"):
+        M.multiclass_lift(X, [0, 1, 1.5])
+    with pytest.raises(ValueError, match="every class"):
+        M.multiclass_lift(X, [0, 2, 2])
+    with pytest.raises(ValueError, match="entries"):
+        M.multiclass_loss(X, [0, 1])
+    with pytest.raises(ValueError, match="not linearly separable"):
+        M.multiclass_svm(np.array([[1.0, 0.0], [1.0, 0.0]]), [0, 1])
+
+
+def test_multiclass_svm_with_two_classes_is_the_binary_svm(clouds):
+    # the chapter's exercise kkt-ex-two-classes: W = (-u, u)/sqrt2, margin sqrt2 gamma*
+    X, y = clouds
+    u, g = M.max_margin(X, y)
+    W, gm = M.multiclass_svm(X, (y > 0).astype(int))
+    np.testing.assert_allclose(W, np.stack([-u, u]) / np.sqrt(2), atol=1e-10)
+    assert gm == pytest.approx(np.sqrt(2) * g, rel=1e-10)
