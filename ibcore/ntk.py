@@ -54,11 +54,13 @@ __all__ = [
     "init_params",
     "kernel_gd_predict",
     "kernel_gd_residuals",
+    "lecture_notes_ntk",
     "loglog_slope",
     "mlp_apply",
     "mlp_empirical_ntk",
     "mlp_module",
     "ntk_complexity",
+    "one_hidden_layer_ntk",
     "path_kernel_gd",
     "relu_kernels",
     "relu_nngp",
@@ -121,6 +123,8 @@ def corrupt_labels(y, fraction: float, *, seed) -> np.ndarray:
 def _pair(X1, X2):
     X1 = as_matrix(X1, "X1")
     X2 = X1 if X2 is None else as_matrix(X2, "X2")
+    if X2 is not X1 and X2.shape == X1.shape and np.array_equal(X1, X2):
+        X2 = X1  # K(X, X): lets the kernels set the diagonal exactly (theta = 0 there)
     if X2.shape[1] != X1.shape[1]:
         raise ValueError(
             f"X1 and X2 must have the same number of columns (input dimension), got "
@@ -184,6 +188,8 @@ def _relu_recursion(X1, X2, depth, sigma_w, sigma_b):
         q1, q2, k, ntk = dense(q1, q2, k, ntk)
         norms = np.sqrt(np.outer(q1, q2))
         cos = np.clip(k / norms, -1.0, 1.0)
+        if X2 is X1:  # one rounding error in q or k would become ~1e-8 in arccos
+            np.fill_diagonal(cos, 1.0)
         theta = np.arccos(cos)
         sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
         k = norms * (sin + (np.pi - theta) * cos) / (2 * np.pi)
@@ -229,6 +235,50 @@ def relu_nngp(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.
     For ``w_std = 1, b_std = 0``, ``Sigma(x, x) = |x|^2 / (d 2^depth)``.
     """
     return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))[0]
+
+
+def lecture_notes_ntk(X1, X2=None, *, depth: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """NNGP and NTK of the lecture notes' deep ReLU network (seed eq. 9.12-9.15), as a layer sum.
+
+    The network is ``f^(1) = W^(1) x``, ``g^(h) = sqrt(2 / d_h) relu(f^(h))``,
+    ``f^(h+1) = W^(h+1) g^(h)``, output ``W^(L+1) g^(L)`` (all weights ``N(0, 1)``, no biases,
+    ``c_sigma = 2``). With ``Sigma^(0) = x . x'``, ``cos theta_h`` the correlation of
+    ``Sigma^(h-1)``,
+
+        Sigma^(h)     = sqrt(Sigma^(h-1)(x,x) Sigma^(h-1)(x',x')) (sin th + (pi - th) cos th) / pi,
+        Sigma_dot^(h) = (pi - th) / pi,        Sigma_dot^(L+1) = 1,
+        Theta         = sum_{h=1}^{L+1} Sigma^(h-1) prod_{h'=h}^{L+1} Sigma_dot^(h').
+
+    ``Sigma_dot^(h) = 2 E[1{u > 0} 1{v > 0}]`` is the derivative kernel that the notes use without
+    defining it. Computed from the explicit layer sum (not the recursion of :func:`relu_kernels`),
+    so it is an independent check: it equals ``(d / 2)`` times ``relu_kernels(..., sigma_w =
+    sqrt(2), sigma_b = 0)``, the same network with the first layer rescaled. Returns
+    ``(Sigma^(L), Theta)``, float64 arrays of shape (n1, n2).
+    """
+    X1, X2 = _pair(X1, X2)
+    depth = positive_int(depth, "depth")
+    q1, q2 = np.einsum("ij,ij->i", X1, X1), np.einsum("ij,ij->i", X2, X2)
+    if np.any(q1 == 0) or np.any(q2 == 0):
+        raise ValueError("X1/X2 contain an all-zero input, whose angle is undefined; remove it")
+    sig = [X1 @ X2.T]  # Sigma^(0), ..., Sigma^(L); the diagonals stay q1, q2 (ReLU, c = 2)
+    if X2 is X1:  # exact diagonal, so theta = 0 there (arccos is ill-conditioned near 1)
+        np.fill_diagonal(sig[0], q1)
+    dots = []  # Sigma_dot^(1), ..., Sigma_dot^(L)
+    norms = np.sqrt(np.outer(q1, q2))
+    for _ in range(depth):
+        cos = np.clip(sig[-1] / norms, -1.0, 1.0)
+        if X2 is X1:
+            np.fill_diagonal(cos, 1.0)
+        th = np.arccos(cos)
+        sig.append(norms * (np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - th) * cos) / np.pi)
+        dots.append((np.pi - th) / np.pi)
+    theta = np.zeros_like(sig[0])
+    for h in range(1, depth + 2):
+        prod = np.ones_like(sig[0])
+        for hp in range(h, depth + 1):  # Sigma_dot^(L+1) = 1 is left out of the product
+            prod = prod * dots[hp - 1]
+        theta += sig[h - 1] * prod
+    return sig[-1], theta
 
 
 def two_layer_ntk(X1, X2=None) -> np.ndarray:
@@ -411,6 +461,49 @@ def mlp_empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     X1_t = _t(_check_inputs(spec, X1, "X1"))
     X2_t = None if X2 is None else _t(_check_inputs(spec, X2, "X2"))
     return jacobian_kernel(lambda th, X: _forward(spec, th, X), theta_t, X1_t, X2_t)
+
+
+def one_hidden_layer_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
+    """Empirical NTK of a one-hidden-layer :class:`MLPSpec` network in closed form (NumPy).
+
+    With ``h = (sigma_w / sqrt(d)) W1 x + sigma_b b1``, ``g = phi(h)`` and readout weights
+    ``v = W2[0]``, the gradient inner product is
+
+        K(x, x') = (sigma_w^2 / m) g . g' + sigma_b^2
+                   + (sigma_w^2 / m) sum_j v_j^2 phi'(h_j) phi'(h'_j) (sigma_w^2 x.x'/d + sigma_b^2)
+
+    divided by ``m`` for ``readout_scale='mean_field'``. Same result as
+    :func:`mlp_empirical_ntk` without torch Jacobians (milliseconds for widths in the
+    thousands), for widget recomputes. Shape (n1, n2), float64.
+    """
+    spec = _check_spec(spec)
+    if len(spec.widths) != 1:
+        raise ValueError(
+            f"spec must have exactly one hidden layer, got widths {spec.widths}: "
+            "use mlp_empirical_ntk for deeper networks"
+        )
+    theta = _check_theta(spec, theta)
+    X1 = _check_inputs(spec, X1, "X1")
+    X2 = X1 if X2 is None else _check_inputs(spec, X2, "X2")
+    d, m = spec.d, spec.widths[0]
+    sw, sb = spec.sigma_w, spec.sigma_b
+    W1 = theta[: m * d].reshape(m, d)
+    b1 = theta[m * d : m * d + m]
+    v = theta[m * d + m : m * d + 2 * m]
+
+    def features(X):
+        h = (sw / math.sqrt(d)) * (X @ W1.T) + sb * b1
+        if spec.activation == "relu":
+            return np.maximum(h, 0.0), (h > 0).astype(np.float64)
+        t = np.tanh(h)
+        return t, 1.0 - t**2
+
+    g1, dphi1 = features(X1)
+    g2, dphi2 = (g1, dphi1) if X2 is X1 else features(X2)
+    readout = (sw**2 / m) * (g1 @ g2.T) + sb**2
+    hidden = (sw**2 / m) * ((dphi1 * v**2) @ dphi2.T) * (sw**2 * (X1 @ X2.T) / d + sb**2)
+    K = readout + hidden
+    return K / m if spec.readout_scale == "mean_field" else K
 
 
 def mlp_module(spec: MLPSpec, theta):

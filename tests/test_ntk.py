@@ -274,6 +274,10 @@ def test_circulant_spectrum_and_fourier_basis():
     # without biases the odd frequencies >= 3 of the one-hidden-layer ReLU NTK vanish
     lam_nb = ntk.circulant_spectrum(ntk.relu_kernels(X)[1])
     assert np.all(np.abs(lam_nb[3::2]) < 1e-12 * lam_nb[1])
+    # a small bias lifts the odd frequencies only a little: the spectrum is not monotone
+    lam_sb = ntk.circulant_spectrum(ntk.relu_kernels(X * np.sqrt(2), sigma_b=0.1)[1])
+    assert 0 < lam_sb[3] < lam_sb[4] and lam_sb[5] < lam_sb[6]
+    assert np.all(np.diff(lam[1:8]) < 0)  # with sigma_b = 0.5 it is decreasing (k = 1..8)
     with pytest.raises(ValueError, match="circulant"):
         ntk.circulant_spectrum(np.diag(np.arange(1.0, 5.0)))
 
@@ -314,6 +318,23 @@ def test_lazy_training_shrinks_with_width_and_mean_field_does_not():
     # m^{-1/2} predicts a factor 4 between widths 64 and 1024; require at least 2
     assert np.all(moves[0] > 2 * moves[1]), moves
     assert mf[1] > 0.5 * mf[0] and mf[1] > 10 * moves[1, 0]
+
+
+def test_kernel_of_smooth_network_moves_like_one_over_width():
+    # tanh network, the data of the chapter's lazy cell: the kernel movement is O(1/m), a
+    # factor 16 between widths 64 and 1024 (measured 16 for this seed, 11-17 over seeds 0-3);
+    # the O(m^{-1/2}) bound alone would give 4. Require 8 = 16^{3/4}.
+    X = ntk.unit_sphere_points(16, 3, seed=0) * np.sqrt(3)
+    y = 0.5 * np.sign(X[:, 0]) + X[:, 1] * X[:, 2] / 3
+    Xt = ntk.unit_sphere_points(8, 3, seed=1) * np.sqrt(3)
+    move = [
+        ntk.train_network(
+            ntk.MLPSpec(3, (m,), sigma_b=0.5, activation="tanh"), X, y, Xt, eta=1.5,
+            n_steps=100, seed=0,
+        ).rel_kernel_change
+        for m in (64, 1024)
+    ]
+    assert move[0] > 8 * move[1], move
 
 
 def test_train_outputs_matches_mlp_apply():
@@ -508,3 +529,49 @@ def test_empirical_ntk_errors():
         ntk.empirical_ntk(frozen, X)
     with pytest.raises(ValueError, match="same number of columns"):
         ntk.empirical_ntk(torch.nn.Linear(2, 1), X, np.ones((2, 3)))
+
+
+# -- the lecture notes' layer-sum form of the deep ReLU NTK (seed eq. 9.12-9.15) ---------------
+
+
+def test_lecture_notes_ntk_hand_values_and_links():
+    # depth 1, unit inputs. Equal: Sigma0 = 1, theta = 0, Sigma1 = 1, Sigma_dot1 = 1, so
+    # Theta = Sigma0 Sigma_dot1 + Sigma1 = 2. Orthogonal: Sigma0 = 0, theta = pi/2,
+    # Sigma1 = 1/pi, Sigma_dot1 = 1/2, Theta = 0 + 1/pi.
+    sig, th = ntk.lecture_notes_ntk(np.eye(2))
+    np.testing.assert_allclose(np.diag(sig), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(np.diag(th), 2.0, rtol=1e-14)
+    np.testing.assert_allclose(sig[0, 1], 1 / np.pi, rtol=1e-14)
+    np.testing.assert_allclose(th[0, 1], 1 / np.pi, rtol=1e-14)
+    # c_sigma = 2 preserves the diagonal at every depth: Sigma^(h)(x, x) = |x|^2
+    X = ntk.unit_sphere_points(5, 3, seed=0) * np.array([0.5, 1.0, 1.5, 2.0, 3.0])[:, None]
+    for depth in (1, 4):
+        sig, th = ntk.lecture_notes_ntk(X, depth=depth)
+        np.testing.assert_allclose(np.diag(sig), np.sum(X**2, 1), rtol=1e-13)
+        # d/2 times the neural-tangents recursion with w_std = sqrt(2) (first layer rescaled)
+        np.testing.assert_allclose(th, 1.5 * ntk.relu_ntk(X, X, depth, np.sqrt(2)), rtol=1e-12)
+    # first-layer term Sigma0 * Sigma_dot1 is twice the two-layer kernel H* of section 9.2
+    U = ntk.unit_sphere_points(6, 3, seed=1)
+    sig1, th1 = ntk.lecture_notes_ntk(U)
+    np.testing.assert_allclose(th1 - sig1, 2 * ntk.two_layer_ntk(U), atol=1e-13)
+    with pytest.raises(ValueError, match="all-zero input"):
+        ntk.lecture_notes_ntk(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        ntk.lecture_notes_ntk(np.eye(2), depth=0)
+
+
+def test_kernel_gd_predict_keeps_the_initial_outputs():
+    # f_inf(x) = f0(x) + K(x, X) K^{-1} (y - f0(X)); dropping f0 (seed eq. 9.6) changes it by
+    # f0(x) - K(x, X) K^{-1} f0(X), which is not small for a generic f0.
+    X = ntk.unit_sphere_points(8, 3, seed=0)
+    Xt = ntk.unit_sphere_points(3, 3, seed=1)
+    K, Kx = ntk.two_layer_ntk(X), ntk.two_layer_ntk(Xt, X)
+    y = np.sign(X[:, 0])
+    rng = np.random.default_rng(0)
+    f0, f0x = rng.standard_normal(8), rng.standard_normal(3)
+    got = ntk.kernel_gd_predict(K, Kx, y, f0, f0x, [1e12])[0]
+    np.testing.assert_allclose(got, f0x + Kx @ np.linalg.solve(K, y - f0), rtol=1e-7, atol=1e-9)
+    no_f0 = ntk.kernel_gd_predict(K, Kx, y, np.zeros(8), np.zeros(3), [1e12])[0]
+    assert np.abs(got - no_f0).max() > 0.1
+    # training outputs interpolate y in the limit whatever f0 is
+    np.testing.assert_allclose(ntk.kernel_gd_predict(K, K, y, f0, f0, [1e12])[0], y, atol=1e-6)
