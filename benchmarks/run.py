@@ -9,6 +9,8 @@ For every notebook chapter listed in ``_toc.yml``:
 2. in the same kernel, every static-live widget the chapter created recomputes frames at random
    grid points ``N`` times through ``StaticLive.recompute``, exactly what a live slider runs;
    ``compute`` (the numerics) and ``total`` (numerics + matplotlib drawing + PNG) are timed.
+   Every ``functools`` cache in the chapter's namespace is cleared before each recompute, so a
+   chapter that memoizes its training runs is timed as if the value had never been computed.
 
 3. the empirical NTK of a width-4096 two-layer network on 256 inputs is timed against a naive
    per-example autograd loop (``benchmarks/ntk_speed.py``).
@@ -41,10 +43,21 @@ PROBE = """
 import json as _json, random as _random
 import numpy as _np
 from ibcore.widgets import live_instances as _live
+# Chapters may memoize expensive runs (functools caches) that their widgets reuse; clear them
+# before every recompute so the numbers are those of a slider reaching a value never computed.
+_caches = [_v for _v in list(globals().values()) if callable(getattr(_v, "cache_clear", None))]
+
+
+def _cold(_w, _idx):
+    for _c in _caches:
+        _c.cache_clear()
+    return _w.recompute(_idx)
+
+
 _rows = []
 for _w in _live():
     _rng = _random.Random(0)
-    _t = [_w.recompute(tuple(_rng.randrange(len(v)) for v in _w.values)) for _ in range({repeats})]
+    _t = [_cold(_w, tuple(_rng.randrange(len(v)) for v in _w.values)) for _ in range({repeats})]
     _compute = [1e3 * t["compute"] for t in _t]
     _total = [1e3 * t["total"] for t in _t]
     _rows.append({{"name": _w.name, "frames": len(_w.images),
