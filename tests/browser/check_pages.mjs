@@ -73,9 +73,15 @@ async function checkWidgets(page) {
     return sliders;
   });
   if (expected === 0) return { expected, results };
-  await page.waitForSelector(".jupyter-widgets .noUi-handle, .jupyter-widgets [role=slider]", {
-    timeout: 20000,
-  });
+  // Widgets render one after another: wait until every slider of the saved state is on the page
+  // (a page that never shows them all fails below with "expected N sliders, found M").
+  await page
+    .waitForFunction(
+      (want) => document.querySelectorAll(".jupyter-widgets [role=slider]").length >= want,
+      expected,
+      { timeout: 30000 },
+    )
+    .catch(() => {});
   const handles = page.locator(".jupyter-widgets [role=slider]");
   const n = await handles.count();
   for (let i = 0; i < n; i++) {
