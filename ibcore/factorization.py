@@ -190,20 +190,28 @@ def end_to_end(Ws) -> np.ndarray:
 def factor_gradients(Ws, G) -> list[np.ndarray]:
     """``dL/dW_j = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T`` for all ``j`` (batched over leading
     axes)."""
-    N = len(Ws)
-    if N == 0:
+    if len(Ws) == 0:
         raise ValueError("Ws must contain at least one factor")
-    prefix = [None] * N  # W_{j-1} ... W_1 (identity for j = 1)
-    eye = np.broadcast_to(np.eye(Ws[0].shape[-1]), Ws[0].shape)
-    acc = eye
-    for j in range(N):
-        prefix[j] = acc
-        acc = Ws[j] @ acc
-    grads = [None] * N
-    acc = eye  # W_N ... W_{j+1}
-    for j in range(N - 1, -1, -1):
-        grads[j] = np.swapaxes(acc, -1, -2) @ G @ np.swapaxes(prefix[j], -1, -2)
-        acc = acc @ Ws[j]
+    return _factor_gradients(Ws, G, _prefix_products(Ws))
+
+
+def _prefix_products(Ws) -> list:
+    """``[None, W_1, W_2 W_1, ..., W_N ... W_1]``; ``None`` stands for the identity."""
+    prefix = [None, Ws[0]]
+    for W in Ws[1:]:
+        prefix.append(W @ prefix[-1])
+    return prefix
+
+
+def _factor_gradients(Ws, G, prefix) -> list[np.ndarray]:
+    """:func:`factor_gradients` given ``_prefix_products(Ws)``; products with the identity are
+    skipped (they are exact, so the result is the same to the last bit)."""
+    grads = [None] * len(Ws)
+    suffix = None  # W_N ... W_{j+1}; None for the identity
+    for j in range(len(Ws) - 1, -1, -1):
+        left = G if suffix is None else np.swapaxes(suffix, -1, -2) @ G
+        grads[j] = left if prefix[j] is None else left @ np.swapaxes(prefix[j], -1, -2)
+        suffix = Ws[j] if suffix is None else suffix @ Ws[j]
     return grads
 
 
@@ -305,17 +313,19 @@ def factorization_gd(
     else:
         raise ValueError(f"init must be 'gaussian' or 'identity', got {init!r}")
     rec_W, rec_loss, pos = [], [], 0
+    blowup = 1e12 * (1 + float(y @ y))
     for k in range(n_steps + 1):
-        P = end_to_end(Ws)
+        prefix = _prefix_products(Ws)
+        P = prefix[-1]
         G, loss = _gradient_matrix(A_mat, y, P)
-        if not np.all(np.isfinite(loss)) or np.any(loss > 1e12 * (1 + float(y @ y))):
+        if not loss.max() <= blowup:  # also true for NaN
             raise RuntimeError(f"factorization_gd diverged at step {k}: use a smaller eta")
         if pos < ck.size and ck[pos] == k:
             rec_W.append(P.copy())
             rec_loss.append(loss.copy())
             pos += 1
         if k < n_steps:
-            grads = factor_gradients(Ws, G)
+            grads = _factor_gradients(Ws, G, prefix)
             Ws = [W - eta * B for W, B in zip(Ws, grads, strict=True)]
     return FactorizationRun(
         alphas=alphas,
