@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -414,6 +417,27 @@ def test_relu_ntk_matches_one_layer_closed_form():
     np.testing.assert_allclose(ntk.relu_nngp(X1, X2), want_nngp, rtol=1e-13)
     # X2 = None means X2 = X1
     np.testing.assert_allclose(ntk.relu_ntk(X1), ntk.relu_ntk(X1, X1), rtol=1e-13)
+
+
+_NT_REFERENCE = json.loads(
+    (Path(__file__).parent / "data" / "neural_tangents_reference.json").read_text()
+)
+
+
+@pytest.mark.parametrize(
+    "case",
+    _NT_REFERENCE["cases"],
+    ids=lambda c: f"depth{c['depth']}-w{c['w_std']:.3g}-b{c['b_std']}",
+)
+def test_relu_kernels_equal_neural_tangents_stored_values(case):
+    # Values written by neural-tangents 0.6.5 itself in float64 (tools/neural_tangents_reference.py,
+    # run in a throwaway venv: the library is not a dependency). Off-diagonal pairs only, where
+    # both implementations are accurate to rounding; rtol 1e-12 leaves room for the different
+    # summation order of the two recursions (observed differences ~3e-16).
+    X1, X2 = np.array(_NT_REFERENCE["X1"]), np.array(_NT_REFERENCE["X2"])
+    kw = {"depth": case["depth"], "w_std": case["w_std"], "b_std": case["b_std"]}
+    np.testing.assert_allclose(ntk.relu_ntk(X1, X2, **kw), case["ntk"], rtol=1e-12)
+    np.testing.assert_allclose(ntk.relu_nngp(X1, X2, **kw), case["nngp"], rtol=1e-12)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 5])
