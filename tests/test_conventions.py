@@ -52,6 +52,24 @@ def test_kernel_time_units_match_neural_tangents():
     lam, _, R = kernel_gd_residuals(K, np.array([1.0, 1.0]), np.array([0.0, 0.7]))
     np.testing.assert_allclose(lam, [4.0, 2.0])
     np.testing.assert_allclose(np.abs(R[1]), np.exp(-lam * 0.7 / 2), rtol=1e-13)
+    # Against predictions neural-tangents itself made (tools/neural_tangents_reference.py): its
+    # gradient_descent_mse counts time in steps, ours in flow time t = steps * learning_rate.
+    import json
+    from pathlib import Path
+
+    from ibcore.ntk import kernel_gd_predict
+
+    ref = json.loads((Path(__file__).parent / "data" / "neural_tangents_reference.json")
+                     .read_text())["gd_mse"]
+    K = np.array(ref["K"])
+    for p in ref["predictions"]:
+        t = np.array(ref["steps"]) * p["learning_rate"]
+        test = kernel_gd_predict(K, ref["K_test_train"], ref["y"], ref["f0_train"],
+                                 ref["f0_test"], t)
+        train = kernel_gd_predict(K, K, ref["y"], ref["f0_train"], ref["f0_train"], t)
+        # rounding only (observed ~2e-15 on values of order 1)
+        np.testing.assert_allclose(test, p["test"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(train, p["train"], rtol=0, atol=1e-12)
 
 
 def _ntk_one_hidden_layer(x, xp):
