@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .descent import DEFAULT_BLOWUP_FACTOR, Trajectory, _check_blowup, as_checkpoints
-from .validation import as_matrix, as_vector, positive_float, positive_int
+from .validation import _real_scalar, as_matrix, as_vector, positive_float, positive_int
 
 __all__ = ["Quadratic"]
 
@@ -68,7 +68,7 @@ class Quadratic:
                 "b must lie in the range of H (its component in the null space of H has norm "
                 f"{off_range:.3g}); otherwise the loss is unbounded below"
             )
-        self.H, self.b, self.c = H, b, float(c)
+        self.H, self.b, self.c = H, b, _real_scalar(c, "c")
         self.d = d
         self.eigvals, self.eigvecs = lam, V
         inv = np.divide(bz, lam, out=np.zeros(d), where=lam > 0)
@@ -157,6 +157,17 @@ class Quadratic:
         z = self.modes(w0)
         return self.minimizer + (np.exp(-np.outer(t, self.eigvals)) * z) @ self.eigvecs.T
 
+    @staticmethod
+    def _steps(steps) -> np.ndarray:
+        """Validate step indices: non-negative integers, returned as a 1-D int64 array."""
+        k = np.atleast_1d(np.asarray(steps))
+        if k.ndim != 1 or not np.issubdtype(k.dtype, np.integer) or np.any(k < 0):
+            raise ValueError(
+                "steps must be a 1-D array of non-negative integers (step indices), got "
+                f"dtype {k.dtype}, shape {k.shape}" + (f", min {k.min()}" if k.size else "")
+            )
+        return k.astype(np.int64)
+
     def _factors(self, eta: float, steps: np.ndarray) -> np.ndarray:
         r = 1.0 - eta * self.eigvals
         with np.errstate(over="ignore"):
@@ -169,9 +180,7 @@ class Quadratic:
         use :meth:`gd` for a divergence-aware run.
         """
         eta = positive_float(eta, "eta")
-        k = np.atleast_1d(np.asarray(steps))
-        if not np.issubdtype(k.dtype, np.integer) or np.any(k < 0):
-            raise ValueError("steps must be non-negative integers")
+        k = self._steps(steps)
         z = self.modes(w0)
         on = z != 0  # a mode absent from w0 stays absent, even if its factor overflows
         with np.errstate(over="ignore", invalid="ignore"):
@@ -198,9 +207,10 @@ class Quadratic:
         return (self.eigvecs * s) @ self.eigvecs.T
 
     def loss_gap(self, w0, eta, steps) -> np.ndarray:
-        """``L(w_k) - L*`` of GD for the step indices ``steps``, from the mode formula."""
+        """``L(w_k) - L* = 1/2 sum_i lambda_i z_i^2 (1 - eta lambda_i)^(2k)`` of GD at the step
+        indices ``steps`` (non-negative integers), from the mode formula; shape (len(steps),)."""
         eta = positive_float(eta, "eta")
-        k = np.atleast_1d(np.asarray(steps, dtype=np.int64))
+        k = self._steps(steps)
         z = self.modes(w0)
         weight = 0.5 * self.eigvals * z * z
         active = weight > 0  # a mode with no weight contributes 0, even if its factor overflows
@@ -224,7 +234,10 @@ class Quadratic:
         ``ValueError`` naming the threshold. With ``require_stable=False`` the run follows the
         divergence policy of :mod:`ibcore.descent`: ``diverged_at`` is the first step ``k <=
         n_steps`` at which ``L(w_k) > blowup_factor * max(1, |L(w0)|)``, found exactly from the
-        mode formula, and only checkpoints before it are returned. The cost does not depend on
+        mode formula, and only checkpoints before it are returned. (Since ``L >= L*`` this is the
+        ``|L(w_k)|`` test of :func:`ibcore.descent.run_gd`, except in the edge case
+        ``L* < -blowup_factor * max(1, |L(w0)|)``, where only ``run_gd`` flags the approach to a
+        very negative minimum.) The cost does not depend on
         ``n_steps`` (``n_steps = 10**9`` is fine), only on the number of checkpoints.
         """
         w0 = as_vector(w0, "w0", length=self.d)

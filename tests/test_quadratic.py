@@ -190,3 +190,46 @@ def test_partial_neumann_sum_diverges_on_null_space_only():
         tiny.partial_neumann_sum(2.0, 10)
     with pytest.raises(ValueError, match="k must be >= 0"):
         tiny.partial_neumann_sum(1e-3, -1)
+
+
+def test_loss_gap_is_the_loss_of_the_iterates():
+    q, rng = _random_quadratic(10, d=4, rank=3)
+    w0 = rng.standard_normal(4)
+    steps = np.array([0, 1, 2, 5, 17, 40])
+    for eta in (0.5 / q.lambda_max, 1.7 / q.lambda_max, 2.3 / q.lambda_max):
+        direct = q.loss(q.gd_iterates(w0, eta, steps)) - q.loss_min
+        gap = q.loss_gap(w0, eta, steps)
+        # two evaluations of the same quantity: the direct one cancels terms of size ~|L|, so
+        # agreement is to a few eps times the largest loss involved
+        scale = 1.0 + np.abs(q.loss(q.gd_iterates(w0, eta, steps))).max() + abs(q.loss_min)
+        np.testing.assert_allclose(gap, direct, rtol=0, atol=1e-12 * scale)
+    # past the threshold the gap grows like |1 - eta lambda_max|^(2k): a test that can fail
+    gap = q.loss_gap(w0, 2.3 / q.lambda_max, [100, 101])
+    assert gap[1] / gap[0] == pytest.approx(1.3**2, rel=1e-6)
+
+
+def test_steps_and_constant_validation():
+    q = Quadratic(np.diag([2.0, 1.0]))
+    for bad in ([-1, 2], [0.5, 1.0], [[1, 2]]):
+        with pytest.raises(ValueError, match="steps must be a 1-D array of non-negative integers"):
+            q.loss_gap([1.0, 1.0], 0.1, bad)
+        with pytest.raises(ValueError, match="steps must be a 1-D array of non-negative integers"):
+            q.gd_iterates([1.0, 1.0], 0.1, bad)
+    with pytest.raises(ValueError, match="c must be finite"):
+        Quadratic(np.eye(2), c=np.nan)
+    with pytest.raises(TypeError, match="c must be a real number"):
+        Quadratic(np.eye(2), c="1")
+    with pytest.raises(ValueError, match="times must be non-negative"):
+        q.flow([1.0, 1.0], [-1.0])
+
+
+def test_modes_reconstruct_the_start_and_the_gap():
+    q, rng = _random_quadratic(11, d=5, rank=3)
+    w0 = rng.standard_normal(5)
+    z = q.modes(w0)
+    np.testing.assert_allclose(q.minimizer + q.eigvecs @ z, w0, atol=1e-12)
+    # loss gap = 1/2 sum lambda_i z_i^2, against the loss evaluated directly
+    gap = 0.5 * np.sum(q.eigvals * z**2)
+    assert gap == pytest.approx(q.loss(w0) - q.loss_min, rel=1e-10)
+    # rank 3 of 5: two zero eigenvalues, the smallest positive one is the third
+    assert q.lambda_min == 0.0 and q.lambda_min_positive == q.eigvals[2] > 0
