@@ -66,6 +66,7 @@ __all__ = [
     "nuclear_norm",
     "relu_path_regularizer",
     "sensing_contributions",
+    "tied_gradient",
     "top_layer_contributions",
     "train_dropout_sgd",
 ]
@@ -427,7 +428,8 @@ def dropout_optimum(M, r, p) -> DropoutOptimum:
         alpha = lam rho kappa_rho / (r + lam rho),
 
     and every global optimum has ``U V^T = sum_{i <= rho} (s_i - alpha) w_i y_i^T`` (shrink the
-    top ``rho`` singular values by ``alpha``, drop the rest), with equalized column products.
+    top ``rho`` singular values by ``alpha``, drop the rest), with equalized column products if
+    ``p > 0`` (at ``p = 0`` any factorization of the truncated SVD is optimal).
     For the tied autoencoder ``U = V`` and symmetric positive semi-definite ``M`` (eigenvalues =
     singular values) the optimal ``U U^T`` is the same matrix (Mianjy, Arora and Vidal, 2018).
     """
@@ -457,6 +459,22 @@ def explicit_objective(U, V, M, p) -> float:
     return float(np.sum((M - U @ V.T) ** 2)) + dropout_penalty(U, V, p)
 
 
+def tied_gradient(U, M, p) -> np.ndarray:
+    """Gradient of the tied (autoencoder) objective ``||M - U U^T||_F^2 + lam sum_j ||u_j||^4``.
+
+    ``-2 (R + R^T) U + 4 lam U diag(U^T U)`` with ``R = M - U U^T`` and ``lam = p/(1-p)``; for
+    symmetric ``M`` this is ``4 (U U^T - M) U + 4 lam U diag(U^T U)`` (lecture notes, eq. 11.11).
+    ``M`` must be square with as many rows as ``U``.
+    """
+    U = as_matrix(U, "U")
+    M = as_matrix(M, "M")
+    if M.shape != (U.shape[0], U.shape[0]):
+        raise ValueError(f"M must have shape {(U.shape[0], U.shape[0])} to match U, got {M.shape}")
+    lam = dropout_lambda(p)
+    R = M - U @ U.T
+    return -2.0 * (R + R.T) @ U + 4.0 * lam * U * np.sum(U**2, axis=0)
+
+
 def minimize_explicit_objective(M, r, p, *, seed, tied: bool = False, n_restarts: int = 3):
     """Minimize the explicit dropout objective numerically (L-BFGS, analytic gradient).
 
@@ -479,11 +497,8 @@ def minimize_explicit_objective(M, r, p, *, seed, tied: bool = False, n_restarts
     def fun(z):
         if tied:
             U = z.reshape(d2, r)
-            R = M - U @ U.T
-            nu2 = np.sum(U**2, axis=0)
-            f = np.sum(R**2) + lam * np.sum(nu2**2)
-            g = -2 * (R + R.T) @ U + 4 * lam * U * nu2
-            return f, g.ravel()
+            f = np.sum((M - U @ U.T) ** 2) + lam * np.sum(np.sum(U**2, axis=0) ** 2)
+            return f, tied_gradient(U, M, p).ravel()
         U = z[: d2 * r].reshape(d2, r)
         V = z[d2 * r :].reshape(d0, r)
         R = M - U @ V.T

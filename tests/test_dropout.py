@@ -32,11 +32,10 @@ from ibcore.dropout import (
     nuclear_norm,
     relu_path_regularizer,
     sensing_contributions,
+    tied_gradient,
     top_layer_contributions,
     train_dropout_sgd,
 )
-
-RNG = np.random.default_rng(20240611)
 
 
 def _matrix(s, seed=0):
@@ -104,8 +103,9 @@ def test_expected_loss_equals_enumeration(r, n, p, seed):
 
 
 def test_factorization_identity_matches_penalty_and_mc():
-    U, V = RNG.standard_normal((4, 3)), RNG.standard_normal((5, 3))
-    M = RNG.standard_normal((4, 5))
+    rng = np.random.default_rng(101)  # own stream: independent of test order
+    U, V = rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
+    M = rng.standard_normal((4, 5))
     p = 0.3
     dec = expected_dropout_loss(factorization_contributions(U, V), M.reshape(1, -1), p)
     assert dec.plain == pytest.approx(np.sum((M - U @ V.T) ** 2), rel=1e-12)
@@ -120,9 +120,10 @@ def test_factorization_identity_matches_penalty_and_mc():
 
 
 def test_sensing_identity_mc():
-    U, V = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
-    A = RNG.standard_normal((20, 3, 3))
-    y = np.einsum("ab,iab->i", RNG.standard_normal((3, 3)), A)
+    rng = np.random.default_rng(102)  # own stream: independent of test order
+    U, V = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    A = rng.standard_normal((20, 3, 3))
+    y = np.einsum("ab,iab->i", rng.standard_normal((3, 3)), A)
     C = sensing_contributions(U, V, A)
     assert C.shape == (20, 4, 1)
     np.testing.assert_allclose(C.sum(axis=1)[:, 0], np.einsum("ab,iab->i", U @ V.T, A))
@@ -132,7 +133,8 @@ def test_sensing_identity_mc():
 
 
 def test_mc_is_seeded_and_zero_variance_at_p0():
-    C, Y = RNG.standard_normal((3, 2, 1)), RNG.standard_normal((3, 1))
+    rng = np.random.default_rng(103)  # own stream: independent of test order
+    C, Y = rng.standard_normal((3, 2, 1)), rng.standard_normal((3, 1))
     a = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
     b = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
     assert a == b
@@ -156,11 +158,12 @@ def test_mc_and_expected_reject_bad_shapes():
 
 
 def test_input_dropout_regularizer_is_diagonal_ridge():
-    X = RNG.standard_normal((30, 4)) @ np.array(
+    rng = np.random.default_rng(104)  # own stream: independent of test order
+    X = rng.standard_normal((30, 4)) @ np.array(
         [[1, 0.8, 0, 0], [0, 1, 0.5, 0], [0, 0, 1, 0], [0, 0, 0, 2.0]]
     )
-    y = RNG.standard_normal(30)
-    u = RNG.standard_normal(4)
+    y = rng.standard_normal(30)
+    u = rng.standard_normal(4)
     p = 0.4
     lam = dropout_lambda(p)
     dec = expected_dropout_loss(input_dropout_contributions(X, u), y[:, None], p)
@@ -173,7 +176,7 @@ def test_input_dropout_regularizer_is_diagonal_ridge():
     ols = np.linalg.lstsq(X, y, rcond=None)[0]
     assert np.linalg.norm(w - ols / (1 + lam)) > 1e-2 * np.linalg.norm(w)
     # for orthogonal features (X^T X diagonal, any scales) the two coincide
-    Q, _ = np.linalg.qr(RNG.standard_normal((30, 4)))
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 4)))
     Q = Q * np.array([1.0, 0.5, 2.0, 3.0])
     np.testing.assert_allclose(input_dropout_ridge(Q, y, p),
                                np.linalg.lstsq(Q, y, rcond=None)[0] / (1 + lam), rtol=1e-10)
@@ -182,8 +185,9 @@ def test_input_dropout_regularizer_is_diagonal_ridge():
 
 
 def test_top_layer_and_relu_path():
-    W1, W2 = RNG.standard_normal((5, 3)), RNG.standard_normal((2, 5))
-    X = RNG.standard_normal((200000, 3))
+    rng = np.random.default_rng(105)  # own stream: independent of test order
+    W1, W2 = rng.standard_normal((5, 3)), rng.standard_normal((2, 5))
+    X = rng.standard_normal((200000, 3))
     H = np.maximum(X @ W1.T, 0)
     C = top_layer_contributions(W2, H[:50])
     np.testing.assert_allclose(C.sum(axis=1), H[:50] @ W2.T, rtol=1e-12)
@@ -199,9 +203,10 @@ def test_top_layer_and_relu_path():
 
 
 def test_completion_regularizer_by_enumeration():
-    U, V = RNG.standard_normal((4, 3)), RNG.standard_normal((5, 3))
-    mu = RNG.random(4) + 0.1
-    nu = RNG.random(5) + 0.1
+    rng = np.random.default_rng(106)  # own stream: independent of test order
+    U, V = rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
+    mu = rng.random(4) + 0.1
+    nu = rng.random(5) + 0.1
     mu, nu = mu / mu.sum(), nu / nu.sum()
     p = 0.5
     # E over the sampled entry (a, b) of lam * sum_j (U[a, j] V[b, j])^2, summed exactly
@@ -234,12 +239,13 @@ def test_equalizing_rotation_rejects_nonsymmetric():
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_induced_regularizer_lower_bound_and_attained(weighted):
-    M = RNG.standard_normal((4, 2)) @ RNG.standard_normal((2, 5))
+    rng = np.random.default_rng(107)  # own stream: independent of test order
+    M = rng.standard_normal((4, 2)) @ rng.standard_normal((2, 5))
     r = 4
     mu = nu = None
     if weighted:
-        mu = RNG.random(4) + 0.2
-        nu = RNG.random(5) + 0.2
+        mu = rng.random(4) + 0.2
+        nu = rng.random(5) + 0.2
         mu, nu = mu / mu.sum(), nu / nu.sum()
     wm = np.ones(4) if mu is None else mu
     wn = np.ones(5) if nu is None else nu
@@ -255,7 +261,7 @@ def test_induced_regularizer_lower_bound_and_attained(weighted):
     np.testing.assert_allclose(column_products(Uw, Vw), np.sqrt(theta / r), rtol=1e-10)
     # any other factorization U A, V A^{-T} is no better (Cauchy-Schwarz + triangle inequality)
     for _ in range(50):
-        A = RNG.standard_normal((r, r))
+        A = rng.standard_normal((r, r))
         assert R(U @ A, V @ np.linalg.inv(A).T) >= theta * (1 - 1e-10)
     with pytest.raises(ValueError, match="smaller than rank"):
         equalized_factorization(M, 1)
@@ -280,6 +286,20 @@ def test_literal_theorem_counterexample():
         equalization_gap_2d(np.ones((2, 3)), np.ones((2, 3)))
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equalization_gap_certificate_is_sound(seed):
+    """The certified bound from a coarse grid never exceeds the minimum on a fine grid (it would
+    if the Lipschitz constant 2 ||U||_2 ||V||_2 were too small)."""
+    rng = np.random.default_rng(seed)
+    U, V = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    _, _, bound = equalization_gap_2d(U, V, n_grid=41)
+    _, fine, _ = equalization_gap_2d(U, V, n_grid=400001)
+    assert bound <= fine.min()
+    # and it is not vacuous: at 41 points it is within L * h of the true minimum
+    L = 2 * np.linalg.norm(U, 2) * np.linalg.norm(V, 2)
+    assert fine.min() - bound <= L * np.pi / 40 + 1e-12
+
+
 # -- closed-form optimum -----------------------------------------------------------------------
 
 
@@ -299,7 +319,8 @@ def test_dropout_optimum_matches_numerical_minimum(p, r):
 
 
 def test_dropout_optimum_tied_autoencoder():
-    W, _ = np.linalg.qr(RNG.standard_normal((5, 5)))
+    rng = np.random.default_rng(108)  # own stream: independent of test order
+    W, _ = np.linalg.qr(rng.standard_normal((5, 5)))
     M = (W * [1.0, 0.7, 0.4, 0.2, 0.0]) @ W.T
     for p, r in [(0.3, 2), (0.6, 4)]:
         opt = dropout_optimum(M, r, p)
@@ -339,6 +360,52 @@ def test_tied_local_minima_are_equalized():
         norms0 = np.linalg.norm(U0, axis=0)
         spreads.append(norms0.max() / norms0.min() - 1)
     assert max(spreads) > 1e-2
+
+
+def test_tied_gradient_matches_finite_differences():
+    rng = np.random.default_rng(12)
+    M = rng.standard_normal((4, 4))  # not symmetric: the general formula is used
+    U = rng.standard_normal((4, 3))
+    p = 0.3
+    g = tied_gradient(U, M, p)
+    eps = 1e-6
+    fd = np.zeros_like(U)
+    for idx in np.ndindex(U.shape):
+        E = np.zeros_like(U)
+        E[idx] = eps
+        fd[idx] = (explicit_objective(U + E, U + E, M, p)
+                   - explicit_objective(U - E, U - E, M, p)) / (2 * eps)
+    # central differences of a quartic: error ~ eps^2 * (third derivative) ~ 1e-10
+    np.testing.assert_allclose(g, fd, atol=1e-7)
+    with pytest.raises(ValueError, match="M must have shape"):
+        tied_gradient(U, np.ones((3, 3)), p)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.6])
+def test_non_equalized_critical_point_is_strict_saddle(p):
+    """Lemma do-lem-local: critical, u_1 orthogonal to u_2, unequal norms; the rotation of the two
+    columns has curvature -4 lam (||u_1||^2 - ||u_2||^2)^2 and lowers the objective."""
+    W, _ = np.linalg.qr(np.random.default_rng(13).standard_normal((5, 5)))
+    m = np.array([1.0, 0.7, 0.4, 0.2, 0.1])
+    M = (W * m) @ W.T
+    lam = dropout_lambda(p)
+    U = W[:, [0, 2]] * np.sqrt(m[[0, 2]] / (1 + lam))
+    assert np.linalg.norm(tied_gradient(U, M, p)) < 1e-12
+    D = np.sum(U[:, 0] ** 2) - np.sum(U[:, 1] ** 2)
+
+    def g(t):
+        Q = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        return explicit_objective(U @ Q, U @ Q, M, p)
+
+    h = 1e-3
+    curv = (g(h) - 2 * g(0.0) + g(-h)) / h**2
+    assert curv == pytest.approx(-4 * lam * D**2, rel=1e-4)  # O(h^2) truncation error
+    assert g(0.2) < g(0.0) and g(-0.2) < g(0.0)
+    # contrast: at the (equalized) global optimum the same rotation does not lower the objective
+    Uo, _, val = minimize_explicit_objective(M, 2, p, seed=0, tied=True)
+    for t in (-0.2, 0.2):
+        Q = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        assert explicit_objective(Uo @ Q, Uo @ Q, M, p) >= val - 1e-12
 
 
 def test_dropout_optimum_seed_spot_values():
@@ -392,10 +459,10 @@ def test_train_dropout_sgd_tied_autoencoder():
         train_dropout_sgd(np.ones((2, 3)), 2, 0.5, seed=1, tied=True)
     with pytest.raises(TypeError, match="tied must be"):
         train_dropout_sgd(M, 2, 0.5, seed=1, tied="yes")
+    # accepted untied, refused tied (U enters twice: the bound is halved)
+    lr = 0.4 / (np.linalg.norm(M, 2) * (1 + dropout_lambda(0.5)))
+    assert train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr).diverged_at is None
     with pytest.raises(ValueError, match=r"lr = .* is too large"):
-        # accepted untied, refused tied (U enters twice: the bound is halved)
-        lr = 0.4 / (np.linalg.norm(M, 2) * (1 + dropout_lambda(0.5)))
-        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr)
         train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr, tied=True)
 
 
@@ -438,7 +505,8 @@ def test_train_dropout_sgd_is_seeded_and_validates():
 
 
 def test_dropout_kernel_matches_mc():
-    Phi = RNG.standard_normal((4, 50))
+    rng = np.random.default_rng(109)  # own stream: independent of test order
+    Phi = rng.standard_normal((4, 50))
     K = Phi @ Phi.T / 50
     p = 0.3
     Kd = dropout_kernel(K, p)
