@@ -898,15 +898,32 @@ def _eigh_psd(K, name="K"):
     return np.maximum(lam, 0.0), V
 
 
+def _gd_power(base, k):
+    """``base ** k`` for the GD factors ``base = 1 - eta lam / n`` after ``k = t / eta`` steps.
+
+    A negative base (``eta lam / n > 1``, oscillating modes) needs a whole number of steps;
+    ``k`` within ``1e-9`` relative of an integer is rounded (``t = k * eta`` in floating point),
+    otherwise a ``ValueError`` is raised instead of returning NaN.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    k_int = np.rint(k)
+    whole = np.abs(k - k_int) <= 1e-9 * np.maximum(1.0, np.abs(k))
+    if np.any(base < 0) and not np.all(whole):
+        raise ValueError(
+            "times must be whole multiples of eta (t = k * eta) when eta * lambda / n > 1 for some "
+            "eigenvalue: the factor (1 - eta lambda / n) is then negative"
+        )
+    return base ** np.where(whole, k_int, k)
+
+
 def _gain(lam, n, t, eta):
     """``(1 - decay(lam)) / lam`` with its ``lam -> 0`` limit; decay = exp(-lam t/n) or GD."""
     if eta is None:
         x = lam * t / n
         return np.where(lam > 0, -np.expm1(-x) / np.where(lam > 0, lam, 1.0), t / n)
-    k = t / eta
     base = 1.0 - eta * lam / n
     with np.errstate(divide="ignore", invalid="ignore"):
-        g = (1.0 - base**k) / np.where(lam > 0, lam, 1.0)
+        g = (1.0 - _gd_power(base, t / eta)) / np.where(lam > 0, lam, 1.0)
     return np.where(lam > 0, g, t / n)
 
 
@@ -929,7 +946,8 @@ def kernel_gd_predict(K_train, K_test_train, y, f0_train, f0_test, times, *, eta
         f_t(x) = f_0(x) + K(x, X) K^{-1} (I - exp(-K t / n)) (y - f_0(X)),
 
     and gradient descent with step ``eta`` at ``t = k eta`` replaces ``exp(-K t/n)`` by
-    ``(I - eta K / n)^k`` (``eta=...``; refused past the stability limit ``2n/lambda_max``).
+    ``(I - eta K / n)^k`` (``eta=...``; refused past the stability limit ``2n/lambda_max``;
+    if ``eta lambda_max / n > 1`` the times must be whole multiples of ``eta``).
     ``K^{-1}(I - ...)`` is evaluated in the eigenbasis of ``K`` (its ``lambda -> 0`` limit is
     ``t/n``), so singular ``K`` is fine.
 
@@ -988,7 +1006,7 @@ class KernelEigen:
             decay = np.exp(-np.outer(times, self.lam) / self.n)
         else:
             eta = _check_eta_stable(eta, self.lam.max(), self.n)
-            decay = (1.0 - eta * self.lam / self.n)[None, :] ** (times[:, None] / eta)
+            decay = _gd_power((1.0 - eta * self.lam / self.n)[None, :], times[:, None] / eta)
         return decay * p0[None, :]
 
     def complexity(self, y) -> float:
@@ -1005,7 +1023,8 @@ def kernel_gd_residuals(K, r0, times, *, eta=None):
 
     Returns ``(lam, V, R)`` with ``K = V diag(lam) V^T`` (eigenvalues in *decreasing* order) and
     ``R[j, i] = v_i . r(times[j]) = exp(-lam_i t_j / n) v_i . r0`` (gradient flow) or
-    ``(1 - eta lam_i / n)^(t_j / eta) v_i . r0`` (gradient descent with step ``eta``).
+    ``(1 - eta lam_i / n)^(t_j / eta) v_i . r0`` (gradient descent with step ``eta``; the times
+    must be whole multiples of ``eta`` if some factor ``1 - eta lam_i / n`` is negative).
     """
     eig = KernelEigen(K)
     return eig.lam, eig.V, eig.residuals(r0, times, eta=eta)

@@ -599,3 +599,88 @@ def test_kernel_gd_predict_keeps_the_initial_outputs():
     assert np.abs(got - no_f0).max() > 0.1
     # training outputs interpolate y in the limit whatever f0 is
     np.testing.assert_allclose(ntk.kernel_gd_predict(K, K, y, f0, f0, [1e12])[0], y, atol=1e-6)
+
+
+# -- closed-form one-hidden-layer empirical NTK (the width widget) and diagonal accuracy ---------
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("readout_scale", ["ntk", "mean_field"])
+def test_one_hidden_layer_ntk_equals_torch_jacobians(activation, readout_scale):
+    # Two float64 evaluations of the same gradient inner product (closed form vs torch.func
+    # Jacobians): agreement to rounding. sigma_w != 1 and sigma_b > 0 exercise every term.
+    spec = ntk.MLPSpec(3, (37,), sigma_w=1.3, sigma_b=0.4, activation=activation,
+                       readout_scale=readout_scale)
+    th = ntk.init_params(spec, seed=4)
+    X1 = np.random.default_rng(0).standard_normal((6, 3))
+    X2 = np.random.default_rng(1).standard_normal((4, 3))
+    np.testing.assert_allclose(ntk.one_hidden_layer_ntk(spec, th, X1, X2),
+                               ntk.mlp_empirical_ntk(spec, th, X1, X2), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ntk.one_hidden_layer_ntk(spec, th, X1),
+                               ntk.mlp_empirical_ntk(spec, th, X1), rtol=1e-12, atol=1e-14)
+    # dropping a term (e.g. the first-layer bias part sigma_b^2) would be visible: it is O(1)
+    assert np.abs(ntk.one_hidden_layer_ntk(spec, th, X1)).min() > 1e-3
+
+
+def test_one_hidden_layer_ntk_errors():
+    deep = ntk.MLPSpec(2, (4, 4))
+    with pytest.raises(ValueError, match="exactly one hidden layer"):
+        ntk.one_hidden_layer_ntk(deep, ntk.init_params(deep, seed=0), np.ones((2, 2)))
+    spec = ntk.MLPSpec(2, (4,))
+    th = ntk.init_params(spec, seed=0)
+    with pytest.raises(ValueError, match=r"theta must have spec\.n_params"):
+        ntk.one_hidden_layer_ntk(spec, th[:-1], np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"X2 must have spec\.d = 2 columns"):
+        ntk.one_hidden_layer_ntk(spec, th, np.ones((2, 2)), np.ones((2, 3)))
+    with pytest.raises(TypeError, match="spec must be an MLPSpec"):
+        ntk.one_hidden_layer_ntk("mlp", th, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("depth", [2, 4, 6])
+def test_relu_ntk_diagonal_exact_when_x2_is_a_copy_of_x1(depth):
+    # With w_std = sqrt(2) the diagonal is 2 (L + 1) |x|^2 / d exactly. Computing arccos of a
+    # cosine that is 1 - 1 ulp gives ~1e-8 relative errors there (measured 0.8-2.3e-8 for these
+    # inputs without the exact-diagonal path), so rtol 1e-13 fails unless X2 == X1 is detected.
+    X = ntk.unit_sphere_points(20, 5, seed=0) * np.linspace(0.3, 3, 20)[:, None]
+    want = 2 * (depth + 1) * np.sum(X**2, 1) / 5
+    K = ntk.relu_ntk(X, X.copy(), depth, np.sqrt(2))
+    np.testing.assert_allclose(np.diag(K), want, rtol=1e-13)
+    np.testing.assert_allclose(K, ntk.relu_ntk(X, None, depth, np.sqrt(2)), rtol=1e-13)
+
+
+def test_kernel_gd_oscillating_modes_need_whole_steps():
+    # eta lam_max / n = 1.4: the top mode's factor is -0.4 per step. t = 3 * 0.7 in floating
+    # point gives t / eta = 2.9999999999999996, and (-0.4) ** that is NaN: it must be read as 3
+    # steps. Half a step has no GD meaning and must raise instead of returning NaN.
+    K = np.diag([4.0, 1.0])
+    eta = 0.7  # n = 2: eta * 4 / 2 = 1.4 (stability limit 2n / lambda_max = 1)
+    assert (3 * eta) / eta != 3
+    R = ntk.kernel_gd_residuals(K, [1.0, 1.0], [3 * eta], eta=eta)[2]
+    np.testing.assert_allclose(R[0], [(-0.4) ** 3, 0.65**3], rtol=1e-13)
+    with pytest.raises(ValueError, match="whole multiples of eta"):
+        ntk.kernel_gd_residuals(K, [1.0, 1.0], [2.5 * eta], eta=eta)
+    with pytest.raises(ValueError, match="whole multiples of eta"):
+        ntk.kernel_gd_predict(K, K, [1.0, 1.0], [0.0, 0.0], [0.0, 0.0], 2.5 * eta, eta=eta)
+    # without oscillating modes a fractional step count stays the smooth interpolation
+    R_frac = ntk.kernel_gd_residuals(K, [1.0, 1.0], [0.3], eta=0.25)[2]  # 1.2 steps
+    np.testing.assert_allclose(R_frac[0], [0.5**1.2, 0.875**1.2], rtol=1e-13)
+
+
+def test_data_helpers_and_lecture_notes_cross_blocks():
+    X = ntk.unit_sphere_points(7, 4, seed=0)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-14)
+    np.testing.assert_array_equal(X, ntk.unit_sphere_points(7, 4, seed=0))  # seeded
+    phi, C = ntk.circle_points(8)
+    np.testing.assert_allclose(phi, 2 * np.pi * np.arange(8) / 8, rtol=1e-15)
+    np.testing.assert_allclose(C, np.column_stack([np.cos(phi), np.sin(phi)]), rtol=1e-15)
+    with pytest.raises(ValueError, match="d must be >= 2"):
+        ntk.unit_sphere_points(3, 1, seed=0)
+    with pytest.raises(ValueError, match="n must be >= 3"):
+        ntk.circle_points(2)
+    # the lecture-notes layer sum on a cross pair equals the block of the joint kernel (no
+    # exact-diagonal shortcut there): independent of how the inputs are split
+    Z = X * np.linspace(0.5, 2.0, 7)[:, None]
+    sig, th = ntk.lecture_notes_ntk(Z, depth=3)
+    sig12, th12 = ntk.lecture_notes_ntk(Z[:3], Z[3:], depth=3)
+    np.testing.assert_allclose(th12, th[:3, 3:], rtol=1e-12)
+    np.testing.assert_allclose(sig12, sig[:3, 3:], rtol=1e-12)
