@@ -30,8 +30,9 @@ Other norms and several classes
 
 Asymptotics (Soudry et al. 2018)
     Under the gradient flow ``dw/dt = -grad L(w)`` of the averaged exponential or logistic loss,
-    ``w(t) = w_svm log t + rho(t)`` with ``rho(t)`` bounded; when the support vectors are linearly
-    independent, ``rho(t) -> rho_tilde`` solving ``exp(-<rho_tilde, z_s>) = n a_s`` on the support
+    ``w(t) = w_svm log t + rho(t)`` with ``rho(t)`` bounded for almost every data set; when the
+    support vectors are linearly independent, the component of ``rho(t)`` in their span tends
+    to ``rho_tilde`` solving ``exp(-<rho_tilde, z_s>) = n a_s`` on the support
     (:func:`asymptotic_offset`). GD with step ``eta`` at step ``k`` behaves like the flow at
     ``t = k eta``.
 """
@@ -530,9 +531,10 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
 
     ``w`` is rescaled to unit minimum margin, ``w~ = w / min_i m_i(w)``, so ``m~_i >= 1``.
     Multipliers ``lam >= 0`` are fitted by NNLS to ``w~ ~ sum_i lam_i z_i`` together with the
-    complementarity rows ``lam_i (m~_i - 1) ~ 0`` (the construction of
-    :func:`ibcore.parametrization.homogeneous_kkt_residual`). Returns a dict of non-negative
-    floats:
+    complementarity rows ``lam_i (m~_i - 1) ~ 0``: this is
+    :func:`ibcore.parametrization.homogeneous_kkt_residual` for the degree-1 model (margins
+    ``Z w``, Jacobian ``Z``), which computes the first two entries. Returns a dict of
+    non-negative floats:
 
     * ``"stationarity"``: ``||w~ - sum_i lam_i z_i|| / ||w~||``;
     * ``"complementary_slackness"``: ``sum_i lam_i (m~_i - 1) / ||w~||^2``;
@@ -545,7 +547,7 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
     system, whose only solution is ``w_svm``. Independent of ``||w||`` and of any loss.
     Raises ``ValueError`` if ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``).
     """
-    from scipy.optimize import nnls
+    from .parametrization import homogeneous_kkt_residual
 
     X, y = check_data(X, y)
     w = as_vector(w, "w", length=X.shape[1])
@@ -559,15 +561,12 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
         )
     if svm is None:
         svm = hard_margin_svm(X, y)
-    wt, mt = w / mmin, m / mmin
-    slack = mt - 1.0
-    A = np.vstack([Z.T, np.diag(slack)])
-    lam, _ = nnls(A, np.concatenate([wt, np.zeros(m.size)]), maxiter=50 * A.shape[1])
-    norm2 = float(wt @ wt)
+    # the linear model is the degree-1 case: margins m = Z w, Jacobian Z
+    stationarity, complementarity = homogeneous_kkt_residual(w, m, Z, degree=1.0)
     return {
-        "stationarity": float(np.linalg.norm(wt - Z.T @ lam) / np.sqrt(norm2)),
-        "complementary_slackness": float(lam @ slack / norm2),
-        "primal_feasibility": float(max(0.0, np.max(1.0 - mt))),
+        "stationarity": stationarity,
+        "complementary_slackness": complementarity,
+        "primal_feasibility": float(max(0.0, np.max(1.0 - m / mmin))),
         "margin_gap": float(max(0.0, 1.0 - mmin / np.sqrt(w @ w) / svm.gamma)),
     }
 
@@ -756,16 +755,28 @@ def _steepest_step(g: np.ndarray, norm: str) -> np.ndarray:
 
 
 def steepest_descent(
-    X, y, w0, n_steps: int, *, norm: str = "l1", eta: float = 0.5, checkpoints=None
+    X,
+    y,
+    w0,
+    n_steps: int,
+    *,
+    norm: str = "l1",
+    eta: float = 0.5,
+    eta_max: float | None = None,
+    checkpoints=None,
 ):
     """Steepest descent w.r.t. ``norm`` on the averaged exponential loss (Gunasekar et al. 2018).
 
     ``w_{k+1} = w_k + eta_k v_k`` with ``v_k = argmin_v <grad L(w_k), v> + ||v||^2 / 2`` (for
     ``"l1"`` a greedy coordinate step, for ``"linf"`` a sign step, for ``"l2"`` plain GD) and
-    ``eta_k = eta / (B^2 L(w_k))``, ``B = max_i ||x_i||_*`` (dual norm), ``0 < eta <= 1``: the
-    largest steps allowed by their Theorem 5 (their cap ``eta_+`` is any finite number, so it
-    does not bind in a finite run). The normalised ``norm``-margin then tends to the max margin
-    of :func:`max_margin_lp`. Returns an :class:`ibcore.descent.Trajectory`.
+    ``eta_k = min(eta_max, eta / (B^2 L(w_k)))``, ``B = max_i ||x_i||_*`` (dual norm),
+    ``0 < eta <= 1``. Their Theorem 5 allows ``eta_k <= min(eta_+, 1 / (B^2 L(w_k)))`` for any
+    finite cap ``eta_+`` (``eta_max`` here) and then proves that the normalised ``norm``-margin
+    tends to the max margin of :func:`max_margin_lp`; the proof needs the cap to bind
+    eventually. With ``eta_max=None`` (no cap: the loss-normalised steps) the same argument
+    only guarantees a normalised margin ``>= (1 - eta/2) gamma`` asymptotically; convergence to
+    ``gamma`` is then an observation, not the theorem. Returns an
+    :class:`ibcore.descent.Trajectory`.
     """
     from .descent import Trajectory, as_checkpoints
 
@@ -775,6 +786,7 @@ def steepest_descent(
     eta = positive_float(eta, "eta")
     if eta > 1.0:
         raise ValueError(f"eta={eta:g} > 1: the theorem needs eta_k <= 1 / (B^2 L(w_k))")
+    cap = np.inf if eta_max is None else positive_float(eta_max, "eta_max")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     cps = as_checkpoints(checkpoints, n_steps)
     Z = y[:, None] * X
@@ -791,7 +803,7 @@ def steepest_descent(
             break
         if not (np.isfinite(value) and value > 0):
             raise RuntimeError(f"steepest_descent: the loss became {value} at step {k}")
-        etas[k] = eta / (B2 * value)
+        etas[k] = min(cap, eta / (B2 * value))
         w = w + etas[k] * _steepest_step(grad, norm)
     return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
 

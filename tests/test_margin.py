@@ -614,6 +614,29 @@ def test_steepest_descent_reaches_its_own_max_margin(sparse_data):
         M.steepest_descent(X, y, np.zeros(X.shape[1]), 10, eta=2.0)
 
 
+def test_steepest_descent_cap(sparse_data):
+    X, y = sparse_data
+    w0 = np.zeros(X.shape[1])
+    every = np.arange(301)  # record every step
+    free = M.steepest_descent(X, y, w0, 300, norm="l1", eta=1.0, checkpoints=every)
+    cap = float(free.eta[150])  # the uncapped steps grow as the loss falls
+    capped = M.steepest_descent(X, y, w0, 300, norm="l1", eta=1.0, eta_max=cap, checkpoints=every)
+    # identical until the cap first binds, then every step is exactly the cap
+    first = int(np.argmax(free.eta > cap))
+    assert np.array_equal(capped.eta[:first], free.eta[:first])
+    assert np.all(capped.eta <= cap) and np.all(capped.eta[first:] == cap)
+    assert np.array_equal(capped.w[: first + 1], free.w[: first + 1])
+    assert not np.allclose(capped.final, free.final)
+    # a cap above every step used changes nothing, bit for bit
+    huge = M.steepest_descent(
+        X, y, w0, 300, norm="l1", eta=1.0, eta_max=2 * free.eta.max(), checkpoints=every
+    )
+    assert np.array_equal(huge.w, free.w)
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="eta_max"):
+            M.steepest_descent(X, y, w0, 10, eta_max=bad)
+
+
 def test_steepest_step_is_the_argmin():
     g = np.array([0.3, -2.0, 1.0])
     rng = np.random.default_rng(0)
