@@ -23,7 +23,8 @@ Contents
     * :func:`run_scale_invariant_gd`: GD (+ weight decay) recording norms, spherical gradients and
       effective learning rates at every step, for one or a batch of initial points.
     * :func:`exponential_schedule`, :func:`equivalence_scale`: the weight-decay <-> exponential
-      learning-rate schedule conversion of Li & Arora (2020).
+      learning-rate schedule conversion of Li & Arora (2020); :func:`with_weight_decay` adds the
+      decay to any ``fun(w) -> (loss, grad)`` so that plain GD runners do GD with weight decay.
     * :func:`equilibrium_norm`: the fixed point of the norm recursion.
     * :func:`sphere_smoothness`, :func:`convergence_count_bound`, :func:`wd_convergence_time_bound`:
       the constants of the convergence theorems of the chapter.
@@ -71,6 +72,7 @@ __all__ = [
     "torch_objective",
     "train_bn_classifier",
     "wd_convergence_time_bound",
+    "with_weight_decay",
 ]
 
 
@@ -122,6 +124,26 @@ def equivalence_scale(eta, weight_decay, t) -> np.ndarray:
     if np.any(t < 0):
         raise ValueError("t must hold non-negative step indices")
     return np.exp(-t * math.log1p(-eta * lam))
+
+
+def with_weight_decay(fun, weight_decay):
+    """``fun(w) -> (L(w), grad L(w))`` turned into the weight-decayed objective
+    ``w -> (L(w) + (lam/2) ||w||^2, grad L(w) + lam w)``.
+
+    Plain GD with step ``eta`` on the result, e.g. :func:`ibcore.descent.run_gd`, is GD with
+    weight decay, ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``. The returned loss includes
+    the decay term; evaluate ``fun`` itself for the loss without it.
+    """
+    if not callable(fun):
+        raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
+    lam = positive_float(weight_decay, "weight_decay", allow_zero=True)
+
+    def decayed(w):
+        loss, grad = fun(w)
+        w = np.asarray(w, dtype=np.float64)
+        return loss + 0.5 * lam * float(w @ w), grad + lam * w
+
+    return decayed
 
 
 def equilibrium_norm(eta, weight_decay, sphere_grad) -> float:
@@ -475,7 +497,7 @@ class ScaleInvariantMLP:
     ``N`` is layer normalisation (``norm="layer"``: per sample, over features; Ba et al., 2016),
     batch normalisation (``"batch"``: per feature, over the batch; Ioffe & Szegedy, 2015), both
     without affine parameters and with ``eps = 0`` by default, or nothing (``"none"``). The
-    readout ``v`` is frozen at its random initialisation (Arora et al., 2019; Li & Arora, 2020),
+    readout ``v`` is frozen at its random initialisation (as the chapter's lecture notes advise),
     so with a normalisation the output is invariant under ``W_l -> c W_l`` for each layer and
     any ``c > 0``: the loss is scale-invariant in the trainable parameters. With ``"none"`` the
     output is positively homogeneous of degree L in the weights and of degree 1 in ``x``.
@@ -604,7 +626,11 @@ def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
       Jacobian are O(1/m)).
 
     Returns an array of shape (n1, n2); ``X2=None`` means ``X2 = X1``. Rows must be non-zero.
+    The plain kernel is :func:`ibcore.ntk.two_layer_ntk` (same model: first layer trained,
+    readout frozen), which this function reuses, with its accurate angle formula.
     """
+    from .ntk import two_layer_ntk
+
     if norm not in ("layer", "none"):
         raise ValueError(f"norm must be 'layer' or 'none', got {norm!r}")
     X1 = as_matrix(X1, "X1")
@@ -615,10 +641,12 @@ def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
     n1, n2 = np.linalg.norm(X1, axis=1), np.linalg.norm(X2, axis=1)
     if np.any(n1 == 0.0) or np.any(n2 == 0.0):
         raise ValueError("X1 and X2 must have non-zero rows: the angle to x = 0 is undefined")
-    cos = np.clip((X1 / n1[:, None]) @ (X2 / n2[:, None]).T, -1.0, 1.0)
-    kappa0 = (np.pi - np.arccos(cos)) / (2.0 * np.pi)
-    scale = X1.shape[1] if norm == "layer" else np.outer(n1, n2)
-    return scale * cos * kappa0
+    if norm == "none":
+        return two_layer_ntk(X1, X2)
+    # the plain kernel on the inputs sqrt(d) x / |x|: d cos(theta) kappa_0(theta)
+    same = X2 is X1
+    U1 = X1 / n1[:, None]
+    return X1.shape[1] * two_layer_ntk(U1, U1 if same else X2 / n2[:, None])
 
 
 class BNClassifier:

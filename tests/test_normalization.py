@@ -25,15 +25,23 @@ def unit2():
     return nz.NormalizedLinear(X, y, gain=1.5)
 
 
-def _with_decay(fun, lam):
-    def f(w):
-        loss, g = fun(w)
-        return loss + 0.5 * lam * (w @ w), g + lam * w
-
-    return f
-
-
 # -- schedules and equilibria -------------------------------------------------------------------
+
+
+def test_with_weight_decay(unit):
+    w = np.array([0.3, -1.2, 0.7, 2.0])
+    loss, g = unit(w)
+    lw, gw = nz.with_weight_decay(unit, 0.1)(w)
+    assert lw == pytest.approx(loss + 0.05 * (w @ w), rel=1e-15)
+    np.testing.assert_allclose(gw, g + 0.1 * w, rtol=1e-15)
+    # one GD step on it is the weight-decay step (1 - eta lam) w - eta grad L(w)
+    step = run_gd(nz.with_weight_decay(unit, 0.1), w, 0.5, 1, checkpoints=[1]).w[-1]
+    np.testing.assert_allclose(step, (1 - 0.05) * w - 0.5 * g, rtol=1e-14)
+    assert nz.with_weight_decay(unit, 0.0)(w)[0] == loss
+    with pytest.raises(TypeError, match="fun must be callable"):
+        nz.with_weight_decay(3.0, 0.1)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        nz.with_weight_decay(unit, -0.1)
 
 
 def test_exponential_schedule_formula():
@@ -47,7 +55,7 @@ def test_exponential_schedule_formula():
 def test_weight_decay_equals_exponential_schedule(unit):
     eta, lam, T = 0.05, 0.01, 200  # stable regime: rounding differences are not amplified
     steps = np.arange(T + 1)
-    a = run_gd(_with_decay(unit, lam), np.ones(4) / 2, eta, T, checkpoints=steps)
+    a = run_gd(nz.with_weight_decay(unit, lam), np.ones(4) / 2, eta, T, checkpoints=steps)
     sched = nz.exponential_schedule(eta, lam, T)
     b = run_gd(unit, np.ones(4) / 2, lambda k: sched[k], T, checkpoints=steps)
     scale = nz.equivalence_scale(eta, lam, steps)[:, None]
