@@ -524,12 +524,11 @@ def lp_steepest_descent(X, y, p: float, eta: float, n_steps: int, w0=None) -> np
     Raises ``RuntimeError`` if the iterates stop being finite (step too large).
     """
     X, y = _check_problem(X, y)
-    _check_p(p)
+    _, q = _check_p(p)
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1]).copy()
     grad = _ls(X, y)
-    _, q = _check_p(p)
     bound = 1e12 * (1.0 + float(np.sum((X @ w - y) ** 2)))
     for k in range(n_steps):
         w = w - eta * _dual_map(grad(w), q)
@@ -543,11 +542,10 @@ def lp_steepest_flow(X, y, p: float, t_max: float, w0=None) -> np.ndarray:
     from scipy.integrate import solve_ivp
 
     X, y = _check_problem(X, y)
-    _check_p(p)
+    _, q = _check_p(p)
     t_max = positive_float(t_max, "t_max")
     w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1])
     grad = _ls(X, y)
-    _, q = _check_p(p)
     sol = solve_ivp(
         lambda _t, w: -_dual_map(grad(w), q),
         (0.0, t_max),
@@ -588,8 +586,9 @@ def min_lp_interpolant(X, y, p: float) -> np.ndarray:
 
     Parametrises the interpolants as ``X^+ y + N c`` (``N`` an orthonormal null-space basis) and
     minimises the convex, differentiable ``sum |w_i|^p`` over ``c`` with BFGS (gradient
-    ``p N^T (sign(w) |w|^{p-1})``), polished to a relative gradient of ``1e-12``. Optimality:
-    ``sign(w) |w|^{p-1}`` lies in the row space of ``X``.
+    ``p N^T (sign(w) |w|^{p-1})``, ``gtol=1e-13``). Optimality: ``sign(w) |w|^{p-1}`` lies in
+    the row space of ``X`` (check it, or compare with :func:`lp_mirror_descent`, whose limit is
+    the same point).
     """
     from scipy.linalg import null_space
     from scipy.optimize import minimize

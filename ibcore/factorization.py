@@ -283,14 +283,15 @@ def factorization_gd(
     *,
     seed,
     checkpoints=None,
-    init: str = "gaussian",
+    init="gaussian",
 ) -> FactorizationRun:
     """GD on ``L(W_N ... W_1)`` for every init scale in ``alphas`` at once (vectorised).
 
     Initialisation ``init="gaussian"``: :func:`initial_factors` (same random directions for all
     alphas); ``init="identity"``: ``W_j = alpha I`` (balanced, ``D_j = 0``, positive
-    determinant). Raises ``RuntimeError`` naming the step if a run blows up (use a smaller
-    ``eta``).
+    determinant); or a sequence of ``depth`` fixed ``d x d`` matrices ``Z_1, ..., Z_N``:
+    ``W_j = alpha Z_j``. Raises ``RuntimeError`` naming the step if a run blows up (use a
+    smaller ``eta``).
     """
     from .descent import as_checkpoints
 
@@ -306,12 +307,20 @@ def factorization_gd(
     ck = as_checkpoints(checkpoints if checkpoints is not None else [0, n_steps], n_steps)
     d = A.shape[1]
     A_mat = A.reshape(A.shape[0], -1)
-    if init == "gaussian":
-        Ws = initial_factors(d, depth, alphas, seed=seed)
-    elif init == "identity":
-        Ws = [alphas[:, None, None] * np.eye(d)[None] for _ in range(depth)]
+    if isinstance(init, str):
+        if init == "gaussian":
+            Ws = initial_factors(d, depth, alphas, seed=seed)
+        elif init == "identity":
+            Ws = [alphas[:, None, None] * np.eye(d)[None] for _ in range(depth)]
+        else:
+            raise ValueError(
+                f"init must be 'gaussian', 'identity' or a list of factors, got {init!r}"
+            )
     else:
-        raise ValueError(f"init must be 'gaussian' or 'identity', got {init!r}")
+        Z = [as_array(Zj, f"init[{j}]", ndim=2) for j, Zj in enumerate(init)]
+        if len(Z) != depth or any(Zj.shape != (d, d) for Zj in Z):
+            raise ValueError(f"init must list depth = {depth} matrices of shape ({d}, {d})")
+        Ws = [alphas[:, None, None] * Zj[None] for Zj in Z]
     rec_W, rec_loss, pos = [], [], 0
     blowup = 1e12 * (1 + float(y @ y))
     for k in range(n_steps + 1):

@@ -125,6 +125,8 @@ def test_razin_cohen_determinant_stays_positive():
     )
     dets = np.linalg.det(run.W[0])
     assert np.all(dets > -1e-12)  # the product never crosses to the interpolants' det < 0
+    # ...because the symmetric problem keeps W_2 = W_1^T exactly: W = W_1^T W_1 is PSD
+    np.testing.assert_array_equal(run.factors[1][0], run.factors[0][0].T)
     for W, loss in zip(run.W[0], run.loss[0], strict=True):
         if loss < 1 / 6:
             s = np.sqrt(6 * loss)
@@ -161,3 +163,21 @@ def test_completion_depth_one_vs_depth_two():
     np.testing.assert_allclose(run1.final[0], W_frob, atol=1e-10)
     run2 = factorization_gd(p.A, p.y, 2, [0.01], 0.1 * p.m, 3000, seed=0)
     assert np.linalg.norm(run2.final[0] - M) < 1e-2 < np.linalg.norm(W_frob - M)
+
+
+def test_explicit_initial_factors():
+    p = completion_problem(np.array([[0.0, 1.0], [1.0, 0.0]]), [(0, 1), (1, 0), (1, 1)])
+    ident = factorization_gd(p.A, p.y, 2, [0.1, 0.2], 0.1, 50, seed=0, init="identity")
+    explicit = factorization_gd(p.A, p.y, 2, [0.1, 0.2], 0.1, 50, seed=0, init=[np.eye(2)] * 2)
+    np.testing.assert_array_equal(ident.W, explicit.W)
+    # a balanced but non-symmetric start with det W(0) > 0: GD crosses det = 0 and converges
+    # to a finite interpolant (det -1), unlike the symmetric run above
+    c, s_ = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    rot = np.array([[c, -s_], [s_, c]])
+    run = factorization_gd(p.A, p.y, 2, [0.1], 0.1, 3000, seed=0, init=[np.eye(2), rot])
+    assert np.linalg.det(run.W[0, 0]) > 0 and np.linalg.det(run.W[0, -1]) < -0.99
+    assert run.loss[0, -1] < 1e-12 and np.linalg.norm(run.W[0, -1], "nuc") < 10
+    with pytest.raises(ValueError, match="depth = 2"):
+        factorization_gd(p.A, p.y, 2, [0.1], 0.1, 5, seed=0, init=[np.eye(2)])
+    with pytest.raises(ValueError, match="shape"):
+        factorization_gd(p.A, p.y, 2, [0.1], 0.1, 5, seed=0, init=[np.eye(3)] * 2)
