@@ -59,6 +59,7 @@ __all__ = [
     "gradient_kkt_residuals",
     "gradient_weights",
     "hard_margin_svm",
+    "homogeneous_kkt_residual",
     "kkt_residuals",
     "loss_and_grad",
     "make_loss",
@@ -526,13 +527,44 @@ def gradient_weights(w, X, y, loss: str = "logistic") -> np.ndarray:
 # -- KKT residuals along a run ---------------------------------------------------------------
 
 
+def homogeneous_kkt_residual(theta, q, J, degree: float = 2.0) -> tuple[float, float]:
+    """KKT residuals of ``min ||theta||^2 / 2 s.t. q_i(theta) >= 1`` for a ``degree``-homogeneous
+    model, after rescaling ``theta`` so that ``min_i q_i = 1``.
+
+    With ``s = (min q)^{-1/degree}``: ``theta_hat = s theta``, ``q_hat = s^degree q``,
+    ``J_hat = s^{degree-1} J``. Non-negative multipliers ``lam`` are fitted by NNLS to
+    ``theta_hat ~ J_hat^T lam`` together with the complementarity rows
+    ``(q_hat_i - 1) lam_i ~ 0``. Returns ``(eps, delta)``:
+    ``eps = ||theta_hat - J_hat^T lam|| / ||theta_hat||`` (stationarity) and
+    ``delta = sum_i lam_i (q_hat_i - 1) / ||theta_hat||^2`` (complementarity), both 0 at a KKT
+    point. Raises ``ValueError`` unless every margin is positive.
+    """
+    from scipy.optimize import nnls
+
+    theta = as_vector(theta, "theta")
+    q = as_vector(q, "q")
+    J = as_matrix(J, "J")
+    if J.shape != (q.size, theta.size):
+        raise ValueError(f"J must have shape {(q.size, theta.size)}, got {J.shape}")
+    degree = positive_float(degree, "degree")
+    if q.min() <= 0:
+        raise ValueError("every margin q_i must be positive (the data must be fitted) for KKT")
+    s = q.min() ** (-1.0 / degree)
+    th, qh, Jh = s * theta, s**degree * q, s ** (degree - 1.0) * J
+    A = np.vstack([Jh.T, np.diag(qh - 1.0)])
+    lam, _ = nnls(A, np.concatenate([th, np.zeros(q.size)]), maxiter=50 * A.shape[1])
+    norm2 = float(th @ th)
+    eps = float(np.linalg.norm(th - Jh.T @ lam) / np.sqrt(norm2))
+    return eps, float(lam @ (qh - 1.0) / norm2)
+
+
 def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float]:
     """KKT residuals of the *direction* of ``w`` for the homogeneous hard-margin SVM.
 
     ``w`` is rescaled to unit minimum margin, ``w~ = w / min_i m_i(w)``, so ``m~_i >= 1``.
     Multipliers ``lam >= 0`` are fitted by NNLS to ``w~ ~ sum_i lam_i z_i`` together with the
     complementarity rows ``lam_i (m~_i - 1) ~ 0``: this is
-    :func:`ibcore.parametrization.homogeneous_kkt_residual` for the degree-1 model (margins
+    :func:`homogeneous_kkt_residual` for the degree-1 model (margins
     ``Z w``, Jacobian ``Z``), which computes the first two entries. Returns a dict of
     non-negative floats:
 
@@ -547,8 +579,6 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
     system, whose only solution is ``w_svm``. Independent of ``||w||`` and of any loss.
     Raises ``ValueError`` if ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``).
     """
-    from .parametrization import homogeneous_kkt_residual
-
     X, y = check_data(X, y)
     w = as_vector(w, "w", length=X.shape[1])
     Z = y[:, None] * X

@@ -10,7 +10,7 @@ Two-layer ReLU network without biases
     * the smoothed margin ``gamma_tilde = -log(sum_i exp(-q_i)) / ||theta||^2`` (``<= gamma_bar``,
       and ``gamma_bar - gamma_tilde <= log(n) / ||theta||^2``),
     * the KKT residuals of ``min ||theta||^2 / 2  s.t.  q_i(theta) >= 1`` at the rescaled point
-      ``theta_hat = theta / sqrt(min_i q_i)`` (:func:`homogeneous_kkt_residual`).
+      ``theta_hat = theta / sqrt(min_i q_i)`` (:func:`ibcore.margin.homogeneous_kkt_residual`).
 
 Summed filters
     ``y_hat_i = sum_k sum_tau v_tau sigma((P_i F_k)_tau)`` where ``P_i`` is the patch matrix of
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .margin import homogeneous_kkt_residual
 from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
     "MarginRun",
     "circle_data",
-    "homogeneous_kkt_residual",
     "patches",
     "relu_margins",
     "summed_filters_gd",
@@ -80,37 +80,6 @@ def _margins(theta, X, y, width):
     G = (y[:, None] * act) * a
     J = np.concatenate([(G[:, :, None] * X[:, None, :]).reshape(n, -1), y[:, None] * H], axis=1)
     return q, J
-
-
-def homogeneous_kkt_residual(theta, q, J, degree: float = 2.0) -> tuple[float, float]:
-    """KKT residuals of ``min ||theta||^2 / 2 s.t. q_i(theta) >= 1`` for a ``degree``-homogeneous
-    model, after rescaling ``theta`` so that ``min_i q_i = 1``.
-
-    With ``s = (min q)^{-1/degree}``: ``theta_hat = s theta``, ``q_hat = s^degree q``,
-    ``J_hat = s^{degree-1} J``. Non-negative multipliers ``lam`` are fitted by NNLS to
-    ``theta_hat ~ J_hat^T lam`` together with the complementarity rows
-    ``(q_hat_i - 1) lam_i ~ 0``. Returns ``(eps, delta)``:
-    ``eps = ||theta_hat - J_hat^T lam|| / ||theta_hat||`` (stationarity) and
-    ``delta = sum_i lam_i (q_hat_i - 1) / ||theta_hat||^2`` (complementarity), both 0 at a KKT
-    point. Raises ``ValueError`` unless every margin is positive.
-    """
-    from scipy.optimize import nnls
-
-    theta = as_vector(theta, "theta")
-    q = as_vector(q, "q")
-    J = as_matrix(J, "J")
-    if J.shape != (q.size, theta.size):
-        raise ValueError(f"J must have shape {(q.size, theta.size)}, got {J.shape}")
-    degree = positive_float(degree, "degree")
-    if q.min() <= 0:
-        raise ValueError("every margin q_i must be positive (the data must be fitted) for KKT")
-    s = q.min() ** (-1.0 / degree)
-    th, qh, Jh = s * theta, s**degree * q, s ** (degree - 1.0) * J
-    A = np.vstack([Jh.T, np.diag(qh - 1.0)])
-    lam, _ = nnls(A, np.concatenate([th, np.zeros(q.size)]), maxiter=50 * A.shape[1])
-    norm2 = float(th @ th)
-    eps = float(np.linalg.norm(th - Jh.T @ lam) / np.sqrt(norm2))
-    return eps, float(lam @ (qh - 1.0) / norm2)
 
 
 @dataclass(frozen=True)

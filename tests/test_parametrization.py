@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ibcore.margin import homogeneous_kkt_residual
 from ibcore.parametrization import (
     circle_data,
-    homogeneous_kkt_residual,
     patches,
     relu_margins,
     summed_filters_gd,
