@@ -740,8 +740,6 @@ def normalized_gd(
     stable step for the *current* curvature. The schedule is the one analysed by Nacson et al.
     (2019) and Ji & Telgarsky (2021). Returns an :class:`ibcore.descent.Trajectory`.
     """
-    from .descent import Trajectory, as_checkpoints
-
     X, y = check_data(X, y)
     loss = _check_loss(loss, SMOOTH_LOSSES)
     w = as_vector(w0, "w0", length=X.shape[1]).copy()
@@ -753,8 +751,21 @@ def normalized_gd(
             "step (B = max ||x_i||): choose a smaller eta"
         )
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    return _loss_normalized_run(
+        y[:, None] * X, w, loss, n_steps, checkpoints,
+        step_size=lambda value: eta / value, direction=lambda g: -g, name="normalized_gd",
+    )
+
+
+def _loss_normalized_run(Z, w, loss, n_steps, checkpoints, *, step_size, direction, name):
+    """``w_{k+1} = w_k + step_size(L(w_k)) direction(grad L(w_k))``, recorded at checkpoints.
+
+    The loop shared by :func:`normalized_gd` and :func:`steepest_descent`; raises
+    ``RuntimeError`` naming ``name`` and the step if the loss stops being finite and positive.
+    """
+    from .descent import Trajectory, as_checkpoints
+
     cps = as_checkpoints(checkpoints, n_steps)
-    Z = y[:, None] * X
     rec_w, rec_l, etas = [], [], np.empty(n_steps)
     j = 0
     for k in range(n_steps + 1):
@@ -766,9 +777,9 @@ def normalized_gd(
         if k == n_steps:
             break
         if not (np.isfinite(value) and value > 0):
-            raise RuntimeError(f"normalized_gd: the loss became {value} at step {k}")
-        etas[k] = eta / value
-        w = w - etas[k] * grad
+            raise RuntimeError(f"{name}: the loss became {value} at step {k}")
+        etas[k] = step_size(value)
+        w = w + etas[k] * direction(grad)
     return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
 
 
@@ -808,8 +819,6 @@ def steepest_descent(
     ``gamma`` is then an observation, not the theorem. Returns an
     :class:`ibcore.descent.Trajectory`.
     """
-    from .descent import Trajectory, as_checkpoints
-
     X, y = check_data(X, y)
     norm = _check_norm(norm)
     w = as_vector(w0, "w0", length=X.shape[1]).copy()
@@ -818,24 +827,12 @@ def steepest_descent(
         raise ValueError(f"eta={eta:g} > 1: the theorem needs eta_k <= 1 / (B^2 L(w_k))")
     cap = np.inf if eta_max is None else positive_float(eta_max, "eta_max")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    cps = as_checkpoints(checkpoints, n_steps)
-    Z = y[:, None] * X
     B2 = float(np.max(_norm(X, _DUAL[norm], axis=1))) ** 2
-    rec_w, rec_l, etas = [], [], np.empty(n_steps)
-    j = 0
-    for k in range(n_steps + 1):
-        value, grad = _loss_grad(w, Z, "exponential")
-        if j < cps.size and cps[j] == k:
-            rec_w.append(w.copy())
-            rec_l.append(value)
-            j += 1
-        if k == n_steps:
-            break
-        if not (np.isfinite(value) and value > 0):
-            raise RuntimeError(f"steepest_descent: the loss became {value} at step {k}")
-        etas[k] = min(cap, eta / (B2 * value))
-        w = w + etas[k] * _steepest_step(grad, norm)
-    return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
+    return _loss_normalized_run(
+        y[:, None] * X, w, "exponential", n_steps, checkpoints,
+        step_size=lambda value: min(cap, eta / (B2 * value)),
+        direction=lambda g: _steepest_step(g, norm), name="steepest_descent",
+    )
 
 
 # -- multiclass ------------------------------------------------------------------------------
