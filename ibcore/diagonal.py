@@ -470,7 +470,7 @@ def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=Non
 
 def uv_product(theta) -> tuple[np.ndarray, np.ndarray]:
     """Split ``theta = (u, v)`` (last axis of even length 2d) into ``(w, u*v)``."""
-    theta = np.asarray(theta, dtype=float)
+    theta = as_array(theta, "theta")
     if theta.ndim == 0 or theta.shape[-1] % 2:
         raise ValueError(f"theta must have an even last dimension (u and v), got {theta.shape}")
     d = theta.shape[-1] // 2

@@ -116,16 +116,20 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] |
     return fig, (flat[0] if flat.size == 1 else flat)
 
 
+def _check_figure_type(fig):
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+
+
 def check_figure(fig) -> None:
     """Raise ``ValueError`` if ``fig`` has an axis without a label or non-finite plotted data.
 
     Checked: each visible Axes has an x-label and a y-label; every line's data are finite.
     Axes without any visible content (e.g. ``ax.axis("off")``) are skipped.
     """
-    from matplotlib.figure import Figure
-
-    if not isinstance(fig, Figure):
-        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    _check_figure_type(fig)
     if not fig.axes:
         raise ValueError("the figure has no axes: the draw function did not plot anything")
     for k, ax in enumerate(fig.axes):
@@ -151,6 +155,7 @@ def check_figure(fig) -> None:
 
 def tight_bbox(fig, *, pad: float = 0.08):
     """The bounding box (inches) of everything drawn in ``fig``, padded by ``pad`` inches."""
+    _check_figure_type(fig)
     return fig.get_tightbbox().padded(pad)
 
 
@@ -161,6 +166,7 @@ def figure_png(fig, *, dpi: float | None = None, bbox=None) -> bytes:
     figure's content (:func:`tight_bbox`, as the inline backend does) so no axis label is cut
     off. Passing a known box skips the layout pass that finding the content costs.
     """
+    _check_figure_type(fig)
     buf = io.BytesIO()
     fig.savefig(
         buf,

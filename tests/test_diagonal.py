@@ -213,6 +213,8 @@ def test_input_validation(problem):
         lp_steepest_descent(X, y, 1.5, 1e3, 200)
     with pytest.raises(ValueError, match="even"):
         uv_product(np.ones(3))
+    with pytest.raises(ValueError, match="NaN"):
+        uv_product(np.array([1.0, np.nan]))
 
 
 def test_mirror_descent_divergence_is_reported(problem):

@@ -76,3 +76,11 @@ def test_figure_png_is_png():
     fig, _ = plotting.new_figure()
     png = plotting.figure_png(labelled(fig, [1.0, 2.0, 3.0]))
     assert png.startswith(b"\x89PNG")
+
+
+def test_png_helpers_refuse_what_is_not_a_figure():
+    for bad in (None, "fig", np.zeros((2, 2))):
+        with pytest.raises(TypeError, match="matplotlib Figure"):
+            plotting.figure_png(bad)
+        with pytest.raises(TypeError, match="matplotlib Figure"):
+            plotting.tight_bbox(bad)
