@@ -10,13 +10,15 @@ For every notebook chapter listed in ``_toc.yml``:
    grid points ``N`` times through ``StaticLive.recompute``, exactly what a live slider runs;
    ``compute`` (the numerics) and ``total`` (numerics + matplotlib drawing + PNG) are timed.
    Every ``functools`` cache in the chapter's namespace is cleared before each recompute, so a
-   chapter that memoizes its training runs is timed as if the value had never been computed.
-
-3. the empirical NTK of a width-4096 two-layer network on 256 inputs is timed against a naive
+   chapter that memoizes its training runs is timed as if the value had never been computed;
+3. the chapter is executed a second time in a fresh kernel, and everything its cells print must be
+   identical (seeded numerics: two runs print the same numbers);
+4. the empirical NTK of a width-4096 two-layer network on 256 inputs is timed against a naive
    per-example autograd loop (``benchmarks/ntk_speed.py``).
 
 Budgets (exit status 1 if exceeded): chapter < 30 s; widget ``compute`` p95 < 100 ms;
-empirical NTK (n = 256, width 4096) < 1 s.
+empirical NTK (n = 256, width 4096) < 1 s; a chapter that prints different numbers on its
+second run also fails.
 The total is reported but not budgeted: matplotlib alone needs about 60-150 ms to draw and
 encode a one- or two-panel PNG on this 2-core machine, whatever the experiment is.
 """
@@ -93,7 +95,32 @@ def run_chapter(path: Path, repeats: int) -> tuple[float, list[dict]]:
         client.execute_cell(nb.cells[n_cells], n_cells)
     out = "".join(o.get("text", "") for o in nb.cells[n_cells].outputs if o.get("name") == "stdout")
     line = next(s for s in out.splitlines() if s.startswith("BENCH"))
-    return elapsed, json.loads(line[len("BENCH"):])
+    return elapsed, json.loads(line[len("BENCH"):]), printed(nb.cells[:n_cells])
+
+
+def printed(cells) -> list[str]:
+    """The text each code cell printed or returned (widget views left out)."""
+    texts = []
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        text = ""
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if o.get("name") == "stdout":
+                text += o["text"]
+            elif "text/plain" in data and "application/vnd.jupyter.widget-view+json" not in data:
+                text += data["text/plain"]
+        texts.append(text)
+    return texts
+
+
+def rerun_printed(path: Path) -> list[str]:
+    """Execute the chapter once more in a fresh kernel and return what its cells printed."""
+    nb = jupytext.read(path)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return printed(nb.cells)
 
 
 def main() -> int:
@@ -108,11 +135,15 @@ def main() -> int:
     for path in chapters():
         if args.chapter and path.stem not in args.chapter:
             continue
-        elapsed, rows = run_chapter(path, args.repeats)
+        elapsed, rows, first = run_chapter(path, args.repeats)
         flag = "  OVER BUDGET" if elapsed > CHAPTER_BUDGET_S else ""
         if flag:
             failures.append(f"{path.stem}: {elapsed:.1f} s > {CHAPTER_BUDGET_S} s")
-        print(f"{path.stem:<16} {elapsed:7.1f}{flag}")
+        same = first == rerun_printed(path)
+        if not same:
+            failures.append(f"{path.stem}: a second run printed different numbers")
+        print(f"{path.stem:<16} {elapsed:7.1f}{flag}   "
+              f"{'same output on a second run' if same else 'OUTPUT DIFFERS on a second run'}")
         for r in rows:
             over = r["compute_p95"] > COMPUTE_BUDGET_MS
             if over:
