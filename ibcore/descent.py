@@ -147,6 +147,7 @@ def log_checkpoints(n_steps: int, n_points: int = 100) -> np.ndarray:
 def as_checkpoints(checkpoints, n_steps: int) -> np.ndarray:
     """Validate ``checkpoints`` (None -> :func:`log_checkpoints`) as sorted unique int64 in
     ``[0, n_steps]``."""
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
     if checkpoints is None:
         return log_checkpoints(n_steps)
     arr = np.asarray(checkpoints)
@@ -272,6 +273,8 @@ def run_gd(
     etas = step_sizes(eta, n_steps)
     rec = _Recorder(as_checkpoints(checkpoints, n_steps), w.size, _check_blowup(blowup_factor))
     for k in range(n_steps + 1):
+        if not np.all(np.isfinite(w)):  # overflowed: diverged (fun is not evaluated at inf)
+            return rec.trajectory(etas, k)
         loss, grad = _evaluate(fun, w, where="fun(w)")
         if rec.blown_up(k, w, loss):
             return rec.trajectory(etas, k)
@@ -327,6 +330,8 @@ def run_sgd(
     if replace:
         batches = rng.integers(0, n_samples, size=(n_steps, batch_size))
     for k in range(n_steps + 1):
+        if not np.all(np.isfinite(w)):  # overflowed: diverged (fun_i is not evaluated at inf)
+            return rec.trajectory(etas, k)
         at_checkpoint = rec.n < rec.checkpoints.size and rec.checkpoints[rec.n] == k
         if at_checkpoint or k == 0:  # k = 0 also sets the blow-up bound from L(w0)
             full_loss, _ = _evaluate(fun_i, w, everyone, where="fun_i(w, idx)")

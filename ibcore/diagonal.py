@@ -125,10 +125,21 @@ def q_potential(z) -> np.ndarray:
     return z * np.arcsinh(z / 2.0) - z * z / (2.0 + root)
 
 
+def _check_alpha_squared(alpha) -> float:
+    """A positive ``alpha`` whose square is a normal float64 (neither 0 nor inf)."""
+    alpha = positive_float(alpha, "alpha")
+    if not np.finfo(np.float64).tiny <= alpha * alpha < np.inf:
+        raise ValueError(
+            f"alpha = {alpha:.3g} is out of range: alpha^2 under- or overflows float64; "
+            "use 1e-150 < alpha < 1e150"
+        )
+    return alpha
+
+
 def r_alpha(w, alpha: float) -> float:
     """``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)`` (see the module docstring)."""
     w = as_vector(w, "w")
-    alpha = positive_float(alpha, "alpha")
+    alpha = _check_alpha_squared(alpha)
     a2 = alpha * alpha
     return float(a2 / 4.0 * np.sum(q_potential(w / a2)))
 
@@ -136,7 +147,7 @@ def r_alpha(w, alpha: float) -> float:
 def r_alpha_grad(w, alpha: float) -> np.ndarray:
     """``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``."""
     w = as_vector(w, "w")
-    alpha = positive_float(alpha, "alpha")
+    alpha = _check_alpha_squared(alpha)
     return np.arcsinh(w / (2.0 * alpha * alpha)) / 4.0
 
 
@@ -328,8 +339,17 @@ def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
     alpha = positive_float(alpha, "alpha")
     pinv = np.linalg.pinv(X)
     w2 = pinv @ y
+    try:
+        alpha4 = alpha**4
+    except OverflowError:
+        alpha4 = np.inf
+    if not (0.0 < alpha4 < np.inf):
+        raise ValueError(
+            f"alpha = {alpha:.3g} is out of range: alpha^4 under- or overflows float64; "
+            "use 1e-75 < alpha < 1e75"
+        )
     cube = w2**3
-    return (cube - pinv @ (X @ cube)) / (24.0 * alpha**4)
+    return (cube - pinv @ (X @ cube)) / (24.0 * alpha4)
 
 
 # -- gradient flow and GD of the diagonal network ----------------------------------------------
@@ -444,9 +464,10 @@ def _diag_fun(X, y):
 
     def fun(theta):
         u, v = theta[:d], theta[d:]
-        r = X @ (u * u - v * v) - y
-        g = X.T @ r / n
-        return 0.5 / n * float(r @ r), np.concatenate([2.0 * u * g, -2.0 * v * g])
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow = divergence for run_gd
+            r = X @ (u * u - v * v) - y
+            g = X.T @ r / n
+            return 0.5 / n * float(r @ r), np.concatenate([2.0 * u * g, -2.0 * v * g])
 
     return fun
 
@@ -461,7 +482,7 @@ def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=Non
     from .descent import run_gd
 
     X, y = _check_problem(X, y)
-    alpha = positive_float(alpha, "alpha")
+    alpha = _check_alpha_squared(alpha)
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     d = X.shape[1]

@@ -106,6 +106,20 @@ def completion_problem(M, observed) -> SensingProblem:
     if M.shape[0] != M.shape[1]:
         raise ValueError(f"M must be square, got shape {M.shape}")
     d = M.shape[0]
+    if isinstance(observed, (str, bytes)) or observed is None:
+        raise TypeError(
+            f"observed must be a list of (row, column) index pairs, got {type(observed).__name__}"
+        )
+    obs = np.asarray(observed)
+    if obs.size and (obs.ndim != 2 or obs.shape[1] != 2):
+        raise ValueError(
+            f"observed must be a list of (row, column) index pairs, shape (k, 2), got {obs.shape}"
+        )
+    integral = np.issubdtype(obs.dtype, np.integer) or (
+        np.issubdtype(obs.dtype, np.floating) and np.all(np.isfinite(obs)) and np.all(obs % 1 == 0)
+    )
+    if obs.size and not integral:
+        raise TypeError(f"observed must hold integer (row, column) indices, got dtype {obs.dtype}")
     observed = [tuple(int(i) for i in rc) for rc in observed]
     if not observed:
         raise ValueError("observed must list at least one (row, column) entry")
@@ -177,10 +191,43 @@ def nuclear_norm_certificate(A, M, rank: int | None = None) -> tuple[float, floa
     return float(np.linalg.norm(Y - p_t(Y), 2)), inj
 
 
+def _check_factors(Ws, name: str = "Ws") -> list[np.ndarray]:
+    """``Ws`` as a non-empty list of finite float64 arrays ``(..., rows, cols)`` that chain."""
+    if isinstance(Ws, (str, bytes)) or not isinstance(Ws, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"{name} must be a list of factor matrices [W_1, ..., W_N], got {type(Ws).__name__}"
+        )
+    if len(Ws) == 0:
+        raise ValueError(f"{name} must contain at least one factor")
+    out = []
+    for j, W in enumerate(Ws):
+        W = as_array(W, f"{name}[{j}]")
+        if W.ndim < 2:
+            raise ValueError(f"{name}[{j}] must be a matrix (..., rows, cols), got shape {W.shape}")
+        if out and W.shape[-1] != out[-1].shape[-2]:
+            raise ValueError(
+                f"{name}[{j}] has shape {W.shape} but {name}[{j - 1}] has shape "
+                f"{out[-1].shape}: W_{j + 1} @ W_{j} needs {name}[{j}].shape[-1] == "
+                f"{name}[{j - 1}].shape[-2]"
+            )
+        out.append(W)
+    return out
+
+
+def _check_g(G, Ws) -> np.ndarray:
+    G = as_array(G, "G")
+    want = (Ws[-1].shape[-2], Ws[0].shape[-1])
+    if G.ndim < 2 or G.shape[-2:] != want:
+        raise ValueError(
+            f"G must be the gradient at the end-to-end matrix, of shape (..., {want[0]}, "
+            f"{want[1]}), got {G.shape}"
+        )
+    return G
+
+
 def end_to_end(Ws) -> np.ndarray:
     """``W_N ... W_1`` for factors ``Ws = [W_1, ..., W_N]`` (each may carry leading batch axes)."""
-    if len(Ws) == 0:
-        raise ValueError("Ws must contain at least one factor")
+    Ws = _check_factors(Ws)
     P = Ws[0]
     for W in Ws[1:]:
         P = W @ P
@@ -190,8 +237,8 @@ def end_to_end(Ws) -> np.ndarray:
 def factor_gradients(Ws, G) -> list[np.ndarray]:
     """``dL/dW_j = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T`` for all ``j`` (batched over leading
     axes)."""
-    if len(Ws) == 0:
-        raise ValueError("Ws must contain at least one factor")
+    Ws = _check_factors(Ws)
+    G = _check_g(G, Ws)
     return _factor_gradients(Ws, G, _prefix_products(Ws))
 
 
@@ -217,6 +264,7 @@ def _factor_gradients(Ws, G, prefix) -> list[np.ndarray]:
 
 def balancedness(Ws) -> list[np.ndarray]:
     """``[W_{j+1}^T W_{j+1} - W_j W_j^T for j = 1..N-1]`` (conserved by the gradient flow)."""
+    Ws = _check_factors(Ws)
     return [
         np.swapaxes(Ws[j + 1], -1, -2) @ Ws[j + 1] - Ws[j] @ np.swapaxes(Ws[j], -1, -2)
         for j in range(len(Ws) - 1)
@@ -227,8 +275,11 @@ def balancedness_step_change(Ws, G, eta: float) -> list[np.ndarray]:
     """Exact change of each ``D_j`` in one GD step: ``eta^2 (B_{j+1}^T B_{j+1} - B_j B_j^T)``."""
     eta = positive_float(eta, "eta")
     B = factor_gradients(Ws, G)
+    eta2 = eta * eta
+    if not np.isfinite(eta2):
+        raise ValueError(f"eta = {eta:.3g} is too large: eta^2 overflows; use a smaller eta")
     return [
-        eta**2 * (np.swapaxes(B[j + 1], -1, -2) @ B[j + 1] - B[j] @ np.swapaxes(B[j], -1, -2))
+        eta2 * (np.swapaxes(B[j + 1], -1, -2) @ B[j + 1] - B[j] @ np.swapaxes(B[j], -1, -2))
         for j in range(len(Ws) - 1)
     ]
 
@@ -355,7 +406,7 @@ def factorization_flow(A, y, Ws0, times, *, rtol: float = 1e-10, atol: float = 1
     from scipy.integrate import solve_ivp
 
     A, y = _check_ops(A, y)
-    Ws0 = [as_array(W, f"Ws0[{j}]", ndim=2) for j, W in enumerate(Ws0)]
+    Ws0 = [as_array(W, f"Ws0[{j}]", ndim=2) for j, W in enumerate(_check_factors(Ws0, "Ws0"))]
     d, N = A.shape[1], len(Ws0)
     if N == 0 or any(W.shape != (d, d) for W in Ws0):
         raise ValueError(f"Ws0 must be a non-empty list of {d} x {d} matrices")
@@ -364,10 +415,11 @@ def factorization_flow(A, y, Ws0, times, *, rtol: float = 1e-10, atol: float = 1
         raise ValueError("times must be non-negative and strictly increasing")
     A_mat = A.reshape(A.shape[0], -1)
 
-    def rhs(_t, z):
+    def rhs(_t, z):  # the unchecked helpers of end_to_end / factor_gradients (same values)
         Ws = list(z.reshape(N, d, d))
-        G, _ = _gradient_matrix(A_mat, y, end_to_end(Ws))
-        return -np.concatenate([B.ravel() for B in factor_gradients(Ws, G)])
+        prefix = _prefix_products(Ws)
+        G, _ = _gradient_matrix(A_mat, y, prefix[-1])
+        return -np.concatenate([B.ravel() for B in _factor_gradients(Ws, G, prefix)])
 
     z0 = np.concatenate([W.ravel() for W in Ws0])
     if t[-1] == 0.0:

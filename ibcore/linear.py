@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .quadratic import Quadratic
-from .validation import as_matrix, as_vector, positive_float, positive_int
+from .validation import as_array, as_matrix, as_vector, positive_float, positive_int
 
 __all__ = [
     "kernel_predict",
@@ -67,11 +67,9 @@ def min_norm_solution(X, y, w0=None) -> np.ndarray:
 def null_space_component(X, w) -> np.ndarray:
     """Projection of ``w`` (shape (d,) or (k, d)) on the null space of ``X``: ``w - X^+ X w``."""
     X = as_matrix(X, "X")
-    w = np.asarray(w, dtype=np.float64)
+    w = as_array(w, "w")
     if w.shape[-1:] != (X.shape[1],) or w.ndim > 2:
         raise ValueError(f"w must have shape (d,) or (k, d) with d={X.shape[1]}, got {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("w contains NaN or infinite values; pass finite numbers")
     P_row = np.linalg.pinv(X) @ X
     return w - w @ P_row.T
 
@@ -94,10 +92,24 @@ def least_squares_batch(X, y):
     X, y = _data(X, y)
 
     def fun_i(w, idx):
-        Xb = X[idx]
-        r = Xb @ w - y[idx]
-        m = r.shape[0]
-        return 0.5 * float(r @ r) / m, Xb.T @ r / m
+        if np.shape(w) != (X.shape[1],):
+            raise ValueError(
+                f"w must have shape ({X.shape[1]},) to match the {X.shape[1]} columns of X, "
+                f"got {np.shape(w)}"
+            )
+        try:
+            Xb, yb = X[idx], y[idx]
+        except IndexError as exc:
+            raise ValueError(
+                f"idx holds a sample index outside [0, {X.shape[0]}): the data have "
+                f"{X.shape[0]} rows, so pass n_samples <= {X.shape[0]} to run_sgd"
+            ) from exc
+        # a huge w (a step size past the stability limit) overflows to an inf loss, which the
+        # SGD runner reports as divergence: no RuntimeWarning on the way
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = Xb @ w - yb
+            m = r.shape[0]
+            return 0.5 * float(r @ r) / m, Xb.T @ r / m
 
     return fun_i
 

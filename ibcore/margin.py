@@ -115,17 +115,34 @@ def _check_loss(loss: str, allowed=LOSSES) -> str:
     return loss
 
 
-def _as_weights(w, d: int) -> tuple[np.ndarray, bool]:
+def _as_weights(w, d: int, name: str = "w", other: str = "X has d={d} columns"):
     """``w`` as a (k, d) matrix; also say whether the input was a single vector."""
     arr = np.asarray(w, dtype=np.float64) if not isinstance(w, (str, bytes)) else None
     if arr is None or arr.ndim not in (1, 2):
         shape = None if arr is None else arr.shape
-        raise ValueError(f"w must be a vector of length d={d} or a (k, d) matrix, got {shape}")
+        raise ValueError(f"{name} must be a vector of length d={d} or a (k, d) matrix, got {shape}")
     single = arr.ndim == 1
-    W = as_matrix(arr[None, :] if single else arr, "w")
+    W = as_matrix(arr[None, :] if single else arr, name)
     if W.shape[1] != d:
-        raise ValueError(f"w has {W.shape[1]} coordinates but X has d={d} columns")
+        raise ValueError(f"{name} has {W.shape[1]} coordinates but {other.format(d=d)}")
     return W, single
+
+
+def _check_svm(svm, X, y) -> SVMSolution:
+    """``svm`` (an :class:`SVMSolution` for ``X``), or the SVM of ``(X, y)`` when it is None."""
+    if svm is None:
+        return hard_margin_svm(X, y)
+    if not isinstance(svm, SVMSolution):
+        raise TypeError(
+            "svm must be an SVMSolution (from hard_margin_svm(X, y)) or None, got "
+            f"{type(svm).__name__}"
+        )
+    if np.shape(svm.w) != (X.shape[1],) or np.shape(svm.alpha) != (X.shape[0],):
+        raise ValueError(
+            f"svm was computed for other data (w of shape {np.shape(svm.w)}, alpha of shape "
+            f"{np.shape(svm.alpha)}) but X has shape {X.shape}: pass svm=hard_margin_svm(X, y)"
+        )
+    return svm
 
 
 # -- the hard-margin SVM ---------------------------------------------------------------------
@@ -407,7 +424,7 @@ def angle(u, v) -> np.ndarray | float:
     ``arccos`` loses half the digits).
     """
     v = as_vector(v, "v")
-    U, single = _as_weights(u, v.size)
+    U, single = _as_weights(u, v.size, "u", "v has length {d}")
     if np.any(np.linalg.norm(U, axis=1) == 0) or np.linalg.norm(v) == 0:
         raise ValueError("angle is undefined for a zero vector")
     vn = v / np.linalg.norm(v)
@@ -589,8 +606,7 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
             f"w does not separate the data (min_i y_i <w, x_i> = {mmin:.3g} <= 0): KKT "
             "residuals are defined for separating directions only; pass a w with positive margins"
         )
-    if svm is None:
-        svm = hard_margin_svm(X, y)
+    svm = _check_svm(svm, X, y)
     # the linear model is the degree-1 case: margins m = Z w, Jacobian Z
     stationarity, complementarity = homogeneous_kkt_residual(w, m, Z, degree=1.0)
     return {
@@ -638,8 +654,7 @@ def gradient_kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution 
     X, y = check_data(X, y)
     loss = _check_loss(loss, SMOOTH_LOSSES)
     W, _ = _as_weights(w, X.shape[1])
-    if svm is None:
-        svm = hard_margin_svm(X, y)
+    svm = _check_svm(svm, X, y)
     Z = y[:, None] * X
     M = W @ Z.T  # (k, n) margins
     mmin = M.min(axis=1)
@@ -677,8 +692,7 @@ def asymptotic_offset(X, y, *, svm: SVMSolution | None = None) -> np.ndarray:
     still converges, to a limit that depends on the initialisation (not returned).
     """
     X, y = check_data(X, y)
-    if svm is None:
-        svm = hard_margin_svm(X, y)
+    svm = _check_svm(svm, X, y)
     Z = y[:, None] * X
     S = svm.support
     ZS = Z[S]
@@ -777,7 +791,10 @@ def _loss_normalized_run(Z, w, loss, n_steps, checkpoints, *, step_size, directi
         if k == n_steps:
             break
         if not (np.isfinite(value) and value > 0):
-            raise RuntimeError(f"{name}: the loss became {value} at step {k}")
+            raise RuntimeError(
+                f"{name}: the loss became {value} at step {k} (float64 underflows once the "
+                "margins reach ~700, or the run diverged): use fewer n_steps or a smaller eta"
+            )
         etas[k] = step_size(value)
         w = w + etas[k] * direction(grad)
     return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)

@@ -157,7 +157,13 @@ def equilibrium_norm(eta, weight_decay, sphere_grad) -> float:
     if lam == 0.0:
         raise ValueError("weight_decay must be > 0: without decay the norm has no equilibrium")
     g = positive_float(sphere_grad, "sphere_grad")
-    return float((eta * g * g / (lam * (2.0 - eta * lam))) ** 0.25)
+    r = float((eta * g * g / (lam * (2.0 - eta * lam))) ** 0.25)
+    if not 0.0 < r < math.inf:
+        raise ValueError(
+            f"sphere_grad = {g:.3g} is out of range: r*^4 = eta G^2 / (lam (2 - eta lam)) "
+            "under- or overflows float64; use a moderate sphere_grad"
+        )
+    return r
 
 
 # -- numpy scale-invariant losses ---------------------------------------------------------------
@@ -191,6 +197,10 @@ class NormalizedLinear:
         self.X = as_matrix(X, "X")
         self.y = as_vector(y, "y", length=self.X.shape[0])
         self.gain = positive_float(gain, "gain")
+        if not 1e-150 < self.gain < 1e150:
+            raise ValueError(
+                f"gain must lie in (1e-150, 1e150) (gain^2 must fit float64), got {gain}"
+            )
         self.n, self.d = self.X.shape
         if self.d < 2:
             raise ValueError("X needs at least 2 columns: with d = 1 the sphere is two points")
@@ -398,8 +408,17 @@ def convergence_count_bound(rho, eta, w0_norm, eps) -> float:
     eta = positive_float(eta, "eta")
     r0 = positive_float(w0_norm, "w0_norm")
     eps = positive_float(eps, "eps")
-    R2 = max(r0**2, rho * eta + math.pi**2 * rho**2 * eta**2 / r0**2) + math.pi**2 * rho * eta
-    return rho**2 / eps + 1.0 + math.pi**2 * rho * R2 / (eta * eps)
+    try:
+        R2 = max(r0**2, rho * eta + math.pi**2 * rho**2 * eta**2 / r0**2) + math.pi**2 * rho * eta
+        bound = rho**2 / eps + 1.0 + math.pi**2 * rho * R2 / (eta * eps)
+    except OverflowError:
+        bound = math.inf
+    if not math.isfinite(bound):
+        raise ValueError(
+            f"the bound overflows float64 for rho={rho:.3g}, eta={eta:.3g}, w0_norm={r0:.3g}, "
+            f"eps={eps:.3g}: use moderate values (e.g. rescale the loss)"
+        )
+    return bound
 
 
 def wd_convergence_time_bound(rho, eta, weight_decay, w0_norm) -> float:
@@ -414,7 +433,16 @@ def wd_convergence_time_bound(rho, eta, weight_decay, w0_norm) -> float:
             f"got {eta * lam:.4g}"
         )
     r0 = positive_float(w0_norm, "w0_norm")
-    return (abs(math.log(r0**2 / (math.pi**2 * rho * eta))) + 3.0) / (2.0 * eta * lam)
+    try:
+        ratio = r0**2 / (math.pi**2 * rho * eta)
+    except OverflowError:
+        ratio = math.inf
+    if not (0.0 < ratio < math.inf):
+        raise ValueError(
+            f"w0_norm^2 / (pi^2 rho eta) under- or overflows float64 (w0_norm={r0:.3g}, "
+            f"rho={rho:.3g}, eta={eta:.3g}): use moderate values"
+        )
+    return (abs(math.log(ratio)) + 3.0) / (2.0 * eta * lam)
 
 
 # -- overparametrised 1-D logistic regression (motivation) -------------------------------------
@@ -463,7 +491,10 @@ def product_gd(W0, k, z, eta, n_steps) -> np.ndarray:
     for _ in range(n_steps):
         W = w**k
         w = w - eta * _dlogistic(W, z) * w ** (k - 1)
-        out.append(w**k)
+        try:
+            out.append(w**k)
+        except OverflowError:  # |W_t| is far past 1e100: stop early, as documented
+            break
         if not abs(out[-1]) < 1e100:
             break
     return np.array(out)
@@ -509,7 +540,7 @@ class ScaleInvariantMLP:
     def __init__(self, d_in, widths, *, norm="layer", seed, eps=0.0):
         torch = _torch()
         d_in = positive_int(d_in, "d_in")
-        if isinstance(widths, (int, np.integer)) or len(widths) == 0:
+        if not isinstance(widths, (list, tuple, np.ndarray)) or len(widths) == 0:
             raise TypeError("widths must be a non-empty list of hidden widths, e.g. [16, 16]")
         widths = [positive_int(m, "widths[i]", minimum=2) for m in widths]
         if norm not in ("layer", "batch", "none"):
@@ -536,10 +567,30 @@ class ScaleInvariantMLP:
 
     def forward(self, X, w):
         """Outputs ``f(x_i; w)`` (torch, shape (n,)) for inputs ``X`` (n, d_in) and flat ``w``."""
+        _check_forward(X, w, self.d_in, self.n_params)
         h = X
         for Wl in self.layers(w):
             h = _torch().relu(_normalize(h @ Wl.T, self.norm, self.eps))
         return h @ self.readout
+
+
+def _check_forward(X, w, d_in: int, n_params: int) -> None:
+    """Type and shape checks of ``forward(X, w)`` (no value checks: it runs under autograd)."""
+    torch = _torch()
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(
+            f"X must be a torch tensor of shape (n, {d_in}), got {type(X).__name__}: "
+            "pass torch.tensor(X)"
+        )
+    if X.ndim == 0 or X.shape[-1] != d_in:
+        raise ValueError(f"X must have shape (n, {d_in}), got {tuple(X.shape)}")
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(
+            f"w must be a flat torch tensor of {n_params} parameters, got {type(w).__name__}: "
+            "pass torch.tensor(w)"
+        )
+    if tuple(w.shape) != (n_params,):
+        raise ValueError(f"w must have shape ({n_params},), got {tuple(w.shape)}")
 
 
 def _loss_value(out, y, kind):
@@ -684,6 +735,8 @@ class BNClassifier:
         self._torch = torch
 
     def forward(self, X, w):
+        """Outputs (torch, shape (n,)) for inputs ``X`` (n, d_in) and the flat ``w``."""
+        _check_forward(X, w, self.d_in, self.n_params)
         g = self.groups
         z = X @ w[g["W1"]].reshape(self.width, self.d_in).T + w[g["b1"]]
         if self.use_bn:

@@ -379,11 +379,11 @@ def init_params(spec: MLPSpec, *, seed) -> np.ndarray:
     return check_rng(seed).standard_normal(spec.n_params)
 
 
-def _check_theta(spec, theta) -> np.ndarray:
-    theta = as_vector(theta, "theta")
+def _check_theta(spec, theta, name="theta") -> np.ndarray:
+    theta = as_vector(theta, name)
     if theta.size != spec.n_params:
         raise ValueError(
-            f"theta must have spec.n_params = {spec.n_params} entries, got {theta.size}"
+            f"{name} must have spec.n_params = {spec.n_params} entries, got {theta.size}"
         )
     return theta
 
@@ -673,7 +673,7 @@ class PathKernelResult:
         ``K^p(x, x_i) = sum_k eta K_{theta_k}(x, x_i)`` (Domingos' path kernel, left Riemann sum).
     coef : (n_test, n)
         ``a_i(x)``: the path-kernel-weighted average of ``-dL/df_i`` along the path, so that
-        ``kernel_sum = sum_i a_i(x) K^p(x, x_i)``.
+        ``kernel_sum = sum_i a_i(x) K^p(x, x_i)`` (``a_i(x) = 0`` where ``K^p(x, x_i) = 0``).
     loss : (n_steps + 1,)
         Training loss along the run.
     theta : (n_steps + 1, P)
@@ -722,7 +722,7 @@ def path_kernel_gd(
     from .descent import run_gd
 
     spec = _check_spec(spec)
-    theta0 = _check_theta(spec, theta0)
+    theta0 = _check_theta(spec, theta0, "theta0")
     X = _check_inputs(spec, X)
     y = as_vector(y, "y", length=X.shape[0])
     X_test = _check_inputs(spec, X_test, "X_test")
@@ -762,7 +762,8 @@ def path_kernel_gd(
             path_kernel += eta * K.sum(0)
         kernel_sum = weighted.sum(1)
         f_all = vmap(out)(thetas[[0, -1]])
-    coef = (weighted / path_kernel).numpy()
+    w_np, pk_np = weighted.numpy(), path_kernel.numpy()
+    coef = np.divide(w_np, pk_np, out=np.zeros_like(w_np), where=pk_np != 0)  # 0 where K^p = 0
     return PathKernelResult(
         f0=f_all[0, n:].numpy().copy(),
         fT=f_all[1, n:].numpy().copy(),
@@ -862,7 +863,7 @@ def train_outputs(spec: MLPSpec, theta0, X, y, *, eta: float, n_steps: int, chec
     from .descent import run_gd
 
     spec = _check_spec(spec)
-    theta0 = _check_theta(spec, theta0)
+    theta0 = _check_theta(spec, theta0, "theta0")
     X = _check_inputs(spec, X)
     y = as_vector(y, "y", length=X.shape[0])
     eta = positive_float(eta, "eta")

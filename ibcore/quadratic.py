@@ -110,7 +110,13 @@ class Quadratic:
         return 2.0 / self.lambda_max
 
     def _w(self, w, name="w") -> np.ndarray:
-        w = np.asarray(w, dtype=np.float64)
+        # no finiteness check: iterates of a diverging run may overflow and are evaluated as is
+        if isinstance(w, (str, bytes)) or w is None:
+            raise TypeError(f"{name} must be a numeric array, got {type(w).__name__}")
+        try:
+            w = np.asarray(w, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a numeric array: {exc}") from exc
         if w.shape[-1:] != (self.d,) or w.ndim > 2:
             raise ValueError(
                 f"{name} must have shape (d,) or (k, d) with d={self.d}, got {w.shape}"
@@ -161,10 +167,12 @@ class Quadratic:
     def _steps(steps) -> np.ndarray:
         """Validate step indices: non-negative integers, returned as a 1-D int64 array."""
         k = np.atleast_1d(np.asarray(steps))
-        if k.ndim != 1 or not np.issubdtype(k.dtype, np.integer) or np.any(k < 0):
+        integer = np.issubdtype(k.dtype, np.integer)
+        if k.ndim != 1 or not integer or np.any(k < 0):
             raise ValueError(
                 "steps must be a 1-D array of non-negative integers (step indices), got "
-                f"dtype {k.dtype}, shape {k.shape}" + (f", min {k.min()}" if k.size else "")
+                f"dtype {k.dtype}, shape {k.shape}"
+                + (f", min {k.min()}" if k.size and integer else "")
             )
         return k.astype(np.int64)
 

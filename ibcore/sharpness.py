@@ -70,7 +70,12 @@ def hvp(loss_fn: Callable, theta, v):
     import torch
 
     theta = _as_param(theta)
-    v = torch.as_tensor(v, dtype=torch.float64)
+    if isinstance(v, torch.Tensor):
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError("v contains NaN or infinite value(s); pass finite numbers")
+        v = v.to(torch.float64)
+    else:
+        v = torch.as_tensor(as_vector(v, "v"))
     if v.shape != theta.shape:
         raise ValueError(
             f"v must have the shape of theta {tuple(theta.shape)}, got {tuple(v.shape)}"
@@ -151,6 +156,11 @@ def _mlp_shapes(n_in: int, hidden: tuple[int, ...]) -> list[tuple[int, ...]]:
 def _check_hidden(hidden) -> tuple[int, ...]:
     if isinstance(hidden, (int, np.integer)):
         hidden = (hidden,)
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"hidden must be a tuple of hidden-layer widths, e.g. (32, 32), got "
+            f"{type(hidden).__name__}"
+        )
     hidden = tuple(hidden)
     if not hidden:
         raise ValueError("hidden must list at least one hidden-layer width, e.g. (32, 32)")

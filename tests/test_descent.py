@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -248,3 +250,18 @@ def test_descent_lemma_slack_detects_wrong_constant():
     assert descent_lemma_slack(traj, Q2, 1.0).min() < 0
     with pytest.raises(ValueError, match="no consecutive recorded steps"):
         descent_lemma_slack(run_gd(Q2, [1.0, 1.0], 0.1, 20, checkpoints=[0, 5, 20]), Q2, 10.0)
+
+
+@pytest.mark.parametrize("n_steps", ["5", None, 2.5])
+def test_as_checkpoints_rejects_non_integer_n_steps(n_steps):
+    with pytest.raises(TypeError, match="n_steps must be an integer"):
+        as_checkpoints([0, 1], n_steps)
+
+
+def test_run_sgd_reports_overflow_as_divergence_without_warnings():
+    X = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])
+    fun_i = least_squares_batch(X, np.array([1.0, 0.0, 2.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow inside fun_i would raise here
+        traj = run_sgd(fun_i, np.ones(2), 1e300, 20, n_samples=3, seed=0)
+    assert traj.diverged and np.all(np.isfinite(traj.w))

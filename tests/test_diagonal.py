@@ -3,6 +3,8 @@ diagonal network's gradient flow, GD's exact u*v identity, and l_p steepest/mirr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -221,3 +223,28 @@ def test_mirror_descent_divergence_is_reported(problem):
     X, y, _ = problem
     with pytest.raises(RuntimeError, match="diverged at step"):
         lp_mirror_descent(X, y, 1.5, 1e3, 200)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda X, y: l2_offset_prediction(X, y, 1e100),
+        lambda X, y: l2_offset_prediction(X, y, 1e-100),
+        lambda X, y: r_alpha(np.ones(3), 1e200),
+        lambda X, y: r_alpha(np.ones(3), 1e-200),
+        lambda X, y: r_alpha_grad(np.ones(3), 1e-200),
+        lambda X, y: diagonal_gd(X, y, 1e200, 0.01, 5),
+    ],
+)
+def test_diagonal_functions_reject_alpha_out_of_float_range(call):
+    X, y, _ = sparse_regression(12, 30, 2, seed=4)
+    with pytest.raises(ValueError, match=r"alpha = .* is out of range"):
+        call(X, y)
+
+
+def test_diagonal_gd_reports_overflow_as_divergence_without_warnings():
+    X, y, _ = sparse_regression(12, 30, 2, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traj = diagonal_gd(X, y, 1.0, 1e100, 10)
+    assert traj.diverged and np.all(np.isfinite(traj.w))

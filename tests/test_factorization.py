@@ -181,3 +181,42 @@ def test_explicit_initial_factors():
         factorization_gd(p.A, p.y, 2, [0.1], 0.1, 5, seed=0, init=[np.eye(2)])
     with pytest.raises(ValueError, match="shape"):
         factorization_gd(p.A, p.y, 2, [0.1], 0.1, 5, seed=0, init=[np.eye(3)] * 2)
+
+
+def _bad_factor_calls():
+    from ibcore import factorization as fz
+
+    eye = np.eye(2)
+    nan = np.full((2, 2), np.nan)
+    prob = fz.completion_problem(eye, [(0, 0), (1, 1)])
+    return [
+        ("e2e-None", lambda: fz.end_to_end(None), TypeError, "Ws must be a list"),
+        ("e2e-nan", lambda: fz.end_to_end([eye, nan]), ValueError, r"Ws\[1\] contains 4 NaN"),
+        ("e2e-chain", lambda: fz.end_to_end([np.ones((3, 2)), eye]), ValueError,
+         r"Ws\[1\] has shape"),
+        ("bal-str", lambda: fz.balancedness("Ws"), TypeError, "Ws must be a list"),
+        ("bal-1d", lambda: fz.balancedness([np.ones(2), eye]), ValueError,
+         r"Ws\[0\] must be a matrix"),
+        ("grad-G-inf", lambda: fz.factor_gradients([eye, eye], np.full((2, 2), np.inf)),
+         ValueError, "G contains 4 NaN"),
+        ("grad-G-1d", lambda: fz.factor_gradients([eye, eye], np.ones(2)), ValueError,
+         "G must be the gradient"),
+        ("step-G-nan", lambda: fz.balancedness_step_change([eye, eye], nan, 0.1), ValueError,
+         "G contains"),
+        ("step-eta-huge", lambda: fz.balancedness_step_change([eye, eye], eye, 1e200),
+         ValueError, r"eta = 1e\+200 is too large"),
+        ("obs-None", lambda: fz.completion_problem(eye, None), TypeError, "observed must be"),
+        ("obs-nan", lambda: fz.completion_problem(eye, [(0, np.nan)]), TypeError,
+         "observed must hold integer"),
+        ("obs-flat", lambda: fz.completion_problem(eye, [0, 1]), ValueError,
+         r"observed must be a list of \(row, column\)"),
+        ("flow-Ws0-None", lambda: fz.factorization_flow(prob.A, prob.y, None, [0.0, 1.0]),
+         TypeError, "Ws0 must be a list"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_factor_calls(), ids=lambda c: c[0])
+def test_factor_functions_reject_bad_arguments(case):
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call()

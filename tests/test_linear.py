@@ -129,3 +129,23 @@ def test_kernel_validation():
         poly_kernel(np.ones((2, 2)), np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"w must have shape \(d,\) or \(k, d\) with d=2"):
         null_space_component(np.eye(2), np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("null-w-str", lambda X, y: null_space_component(X, "w"), TypeError,
+         "w must be a numeric array"),
+        ("batch-w-short", lambda X, y: least_squares_batch(X, y)(np.zeros(4), np.arange(3)),
+         ValueError, r"w must have shape \(5,\)"),
+        ("sgd-n_samples", lambda X, y: run_sgd(least_squares_batch(X, y), np.zeros(5), 0.01, 5,
+                                               n_samples=6, seed=0), ValueError,
+         "pass n_samples <= 3"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_linear_functions_reject_bad_arguments(case):
+    X, y, _ = _data(0, 3, 5)
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call(X, y)

@@ -716,3 +716,26 @@ def test_multiclass_svm_with_two_classes_is_the_binary_svm(clouds):
     W, gm = M.multiclass_svm(X, (y > 0).astype(int))
     np.testing.assert_allclose(W, np.stack([-u, u]) / np.sqrt(2), atol=1e-10)
     assert gm == pytest.approx(np.sqrt(2) * g, rel=1e-10)
+
+
+def _bad_margin_calls():
+    X, y = M.separable_clouds(20, seed=0)
+    w = M.max_margin_direction(X, y)
+    other = M.hard_margin_svm(X[:10], y[:10])
+    return [
+        ("angle-u-v", lambda: M.angle(np.ones(2), np.ones(3)), ValueError,
+         "u has 2 coordinates but v has length 3"),
+        ("offset-svm-str", lambda: M.asymptotic_offset(X, y, svm="svm"), TypeError,
+         "svm must be an SVMSolution"),
+        ("gkkt-svm-str", lambda: M.gradient_kkt_residuals(w, X, y, svm="svm"), TypeError,
+         "svm must be an SVMSolution"),
+        ("kkt-svm-other", lambda: M.kkt_residuals(w, X, y, svm=other), ValueError,
+         "svm was computed for other data"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_margin_calls(), ids=lambda c: c[0])
+def test_margin_functions_reject_bad_arguments(case):
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call()

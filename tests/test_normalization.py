@@ -419,3 +419,50 @@ def test_ntk_limit_errors():
         nz.one_hidden_layer_ntk_limit(np.ones((2, 3)), np.ones((2, 4)))
     with pytest.raises(ValueError, match="non-zero rows"):
         nz.one_hidden_layer_ntk_limit(np.zeros((1, 3)))
+
+
+def _bad_normalization_calls():
+    import torch
+
+    net = nz.ScaleInvariantMLP(3, [5], norm="layer", seed=0)
+    bn = nz.BNClassifier(seed=0)
+    X3, w = torch.ones((4, 3), dtype=torch.float64), torch.tensor(net.w0)
+    X2, wb = torch.ones((4, 2), dtype=torch.float64), torch.tensor(bn.w0)
+    return [
+        ("mlp-widths-None", lambda: nz.ScaleInvariantMLP(3, None, seed=0), TypeError, "widths"),
+        ("mlp-X-numpy", lambda: net.forward(np.ones((4, 3)), w), TypeError,
+         "X must be a torch tensor"),
+        ("mlp-X-cols", lambda: net.forward(X2, w), ValueError, r"X must have shape \(n, 3\)"),
+        ("mlp-w-str", lambda: net.forward(X3, "w"), TypeError, "w must be a flat torch tensor"),
+        ("mlp-w-short", lambda: net.forward(X3, w[:-1]), ValueError, "w must have shape"),
+        ("bn-X-None", lambda: bn.forward(None, wb), TypeError, "X must be a torch tensor"),
+        ("bn-w-numpy", lambda: bn.forward(X2, bn.w0), TypeError, "w must be a flat torch"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_normalization_calls(), ids=lambda c: c[0])
+def test_normalization_models_reject_bad_arguments(case):
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_product_gd_stops_early_instead_of_overflowing():
+    z = np.array([1.0, -0.5, 2.0])
+    W = nz.product_gd(2.0, 2, z, 1e200, 5)  # the first step overflows float64
+    assert W.size < 6 and np.all(np.isfinite(W))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: nz.convergence_count_bound(1e200, 1e200, 1.0, 1e-3), "the bound overflows"),
+        (lambda: nz.convergence_count_bound(1e150, 0.1, 1.0, 1e-3), "the bound overflows"),
+        (lambda: nz.wd_convergence_time_bound(1.0, 0.1, 0.1, 1e200), "w0_norm"),
+        (lambda: nz.equilibrium_norm(0.1, 0.1, 1e300), "sphere_grad"),
+        (lambda: nz.NormalizedLinear(np.eye(3), np.ones(3), gain=1e200), "gain must lie"),
+    ],
+)
+def test_normalization_bounds_reject_overflowing_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

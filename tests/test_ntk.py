@@ -684,3 +684,39 @@ def test_data_helpers_and_lecture_notes_cross_blocks():
     sig12, th12 = ntk.lecture_notes_ntk(Z[:3], Z[3:], depth=3)
     np.testing.assert_allclose(th12, th[:3, 3:], rtol=1e-12)
     np.testing.assert_allclose(sig12, sig[:3, 3:], rtol=1e-12)
+
+
+def _bad_ntk_calls():
+    spec = ntk.MLPSpec(2, (8,))
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    y = np.array([1.0, -1.0, 0.5])
+    th0 = ntk.init_params(spec, seed=0)
+    return [
+        ("outputs-theta0-str", lambda: ntk.train_outputs(spec, "th", X, y, eta=0.1, n_steps=2),
+         TypeError, "theta0 must be a numeric array"),
+        ("outputs-theta0-nan", lambda: ntk.train_outputs(spec, np.full_like(th0, np.nan), X, y,
+                                                         eta=0.1, n_steps=2),
+         ValueError, "theta0 contains"),
+        ("path-theta0-short", lambda: ntk.path_kernel_gd(spec, th0[:-1], X, y, X, eta=0.1,
+                                                         n_steps=2),
+         ValueError, r"theta0 must have spec\.n_params"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_ntk_calls(), ids=lambda c: c[0])
+def test_ntk_functions_reject_bad_arguments(case):
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_path_kernel_coef_is_finite_where_the_path_kernel_vanishes():
+    # a huge init saturates tanh: some path-kernel entries are exactly 0 (was 0/0 = NaN)
+    rng = np.random.default_rng(0)
+    X, Xt = rng.standard_normal((6, 2)), rng.standard_normal((3, 2))
+    spec = ntk.MLPSpec(2, (16,), sigma_b=0.5, activation="tanh")
+    th = 1e8 * ntk.init_params(spec, seed=0)
+    r = ntk.path_kernel_gd(spec, th, X, np.sin(X[:, 0]), Xt, eta=0.1, n_steps=20)
+    assert np.any(r.path_kernel == 0)
+    assert np.all(np.isfinite(r.coef))
+    np.testing.assert_allclose((r.coef * r.path_kernel).sum(1), r.kernel_sum, rtol=1e-10)

@@ -233,3 +233,21 @@ def test_modes_reconstruct_the_start_and_the_gap():
     assert gap == pytest.approx(q.loss(w0) - q.loss_min, rel=1e-10)
     # rank 3 of 5: two zero eigenvalues, the smallest positive one is the third
     assert q.lambda_min == 0.0 and q.lambda_min_positive == q.eigvals[2] > 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("loss-str", lambda q: q.loss("w"), TypeError, "w must be a numeric array"),
+        ("grad-None", lambda q: q.grad(None), TypeError, "w must be a numeric array"),
+        ("iterates-steps-str", lambda q: q.gd_iterates(np.ones(2), 0.1, "5"), ValueError,
+         "steps must be a 1-D array of non-negative integers"),
+        ("gap-steps-str", lambda q: q.loss_gap(np.ones(2), 0.1, ["a"]), ValueError,
+         "steps must be a 1-D array of non-negative integers"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_quadratic_methods_reject_bad_arguments(case):
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call(Quadratic(np.diag([1.0, 2.0])))

@@ -113,3 +113,29 @@ def test_train_mlp_gd_records_the_true_sharpness():
     H_end = torch.autograd.functional.hessian(loss_fn, torch.as_tensor(run.final_theta)).numpy()
     assert run.sharpness[-1] == pytest.approx(np.linalg.eigvalsh(0.5 * (H_end + H_end.T))[-1],
                                               rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("hvp-v-None", lambda f, th: hvp(f, th, None), TypeError, "v must be a numeric array"),
+        ("hvp-v-nan", lambda f, th: hvp(f, th, np.full(th.numel(), np.nan)), ValueError,
+         "v contains"),
+        ("hvp-v-tensor-inf", lambda f, th: hvp(f, th, torch.full_like(th, torch.inf)),
+         ValueError, "v contains NaN or infinite"),
+        ("init-hidden-None", lambda f, th: mlp_init(3, None, seed=0), TypeError,
+         "hidden must be a tuple"),
+        ("loss-hidden-str", lambda f, th: mlp_loss(np.ones((2, 3)), np.ones(2), hidden="32"),
+         TypeError, "hidden must be a tuple"),
+        ("train-hidden-float", lambda f, th: train_mlp_gd(np.ones((2, 3)), np.ones(2),
+                                                          hidden=2.5, eta=0.1, n_steps=1,
+                                                          seed=0), TypeError,
+         "hidden must be a tuple"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_sharpness_functions_reject_bad_arguments(case):
+    loss_fn, theta, _, _ = _small_model()
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call(loss_fn, theta)
