@@ -62,6 +62,7 @@ __all__ = [
     "input_dropout_ridge",
     "mc_dropout_kernel",
     "mc_dropout_loss",
+    "minimize_completion_objective",
     "minimize_explicit_objective",
     "nuclear_norm",
     "relu_path_regularizer",
@@ -520,6 +521,55 @@ def minimize_explicit_objective(M, r, p, *, seed, tied: bool = False, n_restarts
         U = best.x.reshape(d2, r)
         return U, U, float(best.fun)
     return best.x[: d2 * r].reshape(d2, r), best.x[d2 * r :].reshape(d0, r), float(best.fun)
+
+
+def minimize_completion_objective(M, mask, p, U0, V0, *, mu=None, nu=None):
+    """Minimize the expected dropout objective of matrix completion from given factors (L-BFGS).
+
+    With ``Omega`` the ``n`` entries where ``mask`` is true and ``lam = p/(1-p)``, minimizes
+
+        F(U, V) = (1/n) sum_{(a,b) in Omega} (M_ab - (U V^T)_ab)^2
+                  + lam sum_j ||sqrt(mu) * u_j||^2 ||sqrt(nu) * v_j||^2 ,
+
+    the (unhalved, example-averaged) plain loss plus the weighted completion regularizer of
+    :func:`completion_regularizer`. ``mu`` and ``nu`` default to the row and column frequencies of
+    ``Omega`` (``mask.sum(1) / n`` and ``mask.sum(0) / n``). The run starts at ``(U0, V0)``
+    (width ``r`` = their number of columns), uses the analytic gradient and is deterministic.
+    Entries of ``M`` outside ``Omega`` are never read. Returns ``(U, V, value)``.
+    """
+    from scipy.optimize import minimize
+
+    M = as_matrix(M, "M")
+    U0, V0 = _factors(U0, V0)
+    lam = dropout_lambda(p)
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != M.shape:
+        raise ValueError(f"mask must be a boolean array of shape {M.shape}, got "
+                         f"{mask.dtype} of shape {mask.shape}")
+    if (U0.shape[0], V0.shape[0]) != M.shape:
+        raise ValueError(f"U0 and V0 must have {M.shape[0]} and {M.shape[1]} rows to match M, "
+                         f"got {U0.shape} and {V0.shape}")
+    n = int(mask.sum())
+    if n == 0:
+        raise ValueError("mask must mark at least one observed entry")
+    mu = mask.sum(axis=1) / n if mu is None else _distribution(mu, "mu", M.shape[0])
+    nu = mask.sum(axis=0) / n if nu is None else _distribution(nu, "nu", M.shape[1])
+    Mo = np.where(mask, M, 0.0)
+    (d2, r), d0 = U0.shape, V0.shape[0]
+
+    def fun(z):
+        U = z[: d2 * r].reshape(d2, r)
+        V = z[d2 * r :].reshape(d0, r)
+        R = mask * (Mo - U @ V.T)
+        wu, wv = mu @ U**2, nu @ V**2
+        f = np.sum(R**2) / n + lam * np.sum(wu * wv)
+        gU = -2.0 / n * R @ V + 2.0 * lam * mu[:, None] * U * wv
+        gV = -2.0 / n * R.T @ U + 2.0 * lam * nu[:, None] * V * wu
+        return f, np.concatenate([gU.ravel(), gV.ravel()])
+
+    res = minimize(fun, np.concatenate([U0.ravel(), V0.ravel()]), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
+    return res.x[: d2 * r].reshape(d2, r), res.x[d2 * r :].reshape(d0, r), float(res.fun)
 
 
 # -- training with stochastic dropout ---------------------------------------------------------
