@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .descent import DEFAULT_BLOWUP_FACTOR, Trajectory, _check_blowup, as_checkpoints
-from .validation import _real_scalar, as_matrix, as_vector, positive_float, positive_int
+from .validation import _real_scalar, as_array, as_matrix, as_vector, positive_float, positive_int
 
 __all__ = ["Quadratic"]
 
@@ -111,12 +111,7 @@ class Quadratic:
 
     def _w(self, w, name="w") -> np.ndarray:
         # no finiteness check: iterates of a diverging run may overflow and are evaluated as is
-        if isinstance(w, (str, bytes)) or w is None:
-            raise TypeError(f"{name} must be a numeric array, got {type(w).__name__}")
-        try:
-            w = np.asarray(w, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numeric array: {exc}") from exc
+        w = as_array(w, name, allow_nonfinite=True)
         if w.shape[-1:] != (self.d,) or w.ndim > 2:
             raise ValueError(
                 f"{name} must have shape (d,) or (k, d) with d={self.d}, got {w.shape}"

@@ -25,11 +25,19 @@ __all__ = [
 ]
 
 
-def as_array(a, name: str, *, ndim: int | None = None, allow_empty: bool = False) -> np.ndarray:
+def as_array(
+    a,
+    name: str,
+    *,
+    ndim: int | None = None,
+    allow_empty: bool = False,
+    allow_nonfinite: bool = False,
+) -> np.ndarray:
     """Return ``a`` as a finite float64 array, checking its number of dimensions.
 
     Raises ``TypeError`` if ``a`` is not numeric and ``ValueError`` if it has the wrong number
-    of dimensions, is empty (unless ``allow_empty``) or holds NaN/inf.
+    of dimensions, is empty (unless ``allow_empty``) or holds NaN/inf (unless
+    ``allow_nonfinite``, for iterates of a diverging run that are evaluated as they are).
     """
     if isinstance(a, (str, bytes)) or a is None:
         raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}")
@@ -42,7 +50,7 @@ def as_array(a, name: str, *, ndim: int | None = None, allow_empty: bool = False
         raise ValueError(f"{name} must be {shape_word}, got an array of shape {arr.shape}")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty (shape {arr.shape})")
-    if not np.all(np.isfinite(arr)):
+    if not allow_nonfinite and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); pass finite numbers")
     return arr
