@@ -64,7 +64,6 @@ __all__ = [
     "loss_and_grad",
     "make_loss",
     "max_margin",
-    "max_margin_direction",
     "max_margin_lp",
     "multiclass_clouds",
     "multiclass_lift",
@@ -308,15 +307,6 @@ def _svm_with_intercept(X: np.ndarray, y: np.ndarray, tol: float) -> SVMSolution
         support=S,
         gamma=float(1.0 / np.linalg.norm(w)),
     )
-
-
-def max_margin_direction(X, y) -> np.ndarray:
-    """Unit vector ``w_svm / ||w_svm||`` of the homogeneous hard-margin SVM.
-
-    Raises ``ValueError`` on non-separable data, labels not in ``{-1, +1}``, shape mismatch or
-    NaN (see :func:`hard_margin_svm`).
-    """
-    return hard_margin_svm(X, y).direction
 
 
 def max_margin(X, y) -> tuple[np.ndarray, float]:
