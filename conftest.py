@@ -12,20 +12,14 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-
-def _is_notebook_md(path) -> bool:
-    if path.suffix != ".md":
-        return False
-    with open(path, encoding="utf-8") as fh:
-        head = fh.read(2000)
-    return head.startswith("---") and "kernelspec:" in head
+from tools.toc import is_notebook
 
 
 def pytest_collect_file(file_path, parent):
     opt = parent.config.option
     if not (getattr(opt, "nbval", False) or getattr(opt, "nbval_lax", False)):
         return None
-    if not _is_notebook_md(file_path):
+    if not is_notebook(file_path):
         return None
     from nbval.plugin import IPyNbFile
 

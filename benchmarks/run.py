@@ -33,8 +33,10 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import yaml
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.toc import notebook_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_BUDGET_S = 30.0
@@ -72,12 +74,7 @@ print("BENCH" + _json.dumps(_rows))
 
 
 def chapters() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part.get("chapters", [])]
-    paths = [ROOT / f"{f}.md" for f in files]
-    return [p for p in paths if "kernelspec:" in p.read_text()[:2000]]
+    return notebook_pages(ROOT)
 
 
 def run_chapter(path: Path, repeats: int) -> tuple[float, list[dict]]:

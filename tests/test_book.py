@@ -15,43 +15,31 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tools.toc import notebook_files, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER = ROOT / "tests" / "browser"
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part.get("chapters", [])]
-    files += [c["file"] for c in toc.get("chapters", [])]
-    return files
-
-
-def notebook_chapters() -> list[Path]:
-    return sorted(
-        p for p in (ROOT / "book").glob("*.md") if "kernelspec:" in p.read_text()[:2000]
-    )
 
 
 def test_toc_lists_existing_files_and_every_notebook():
     files = toc_files()
     for f in files:
         assert (ROOT / f"{f}.md").is_file(), f"_toc.yml lists {f} but {f}.md does not exist"
-    for nb in notebook_chapters():
-        assert f"book/{nb.stem}" in files, f"{nb.name} is not in _toc.yml"
+    for nb in notebook_files():
+        page = nb.relative_to(ROOT).with_suffix("").as_posix()
+        assert page in files, f"{page}.md is not in _toc.yml"
 
 
 def test_readme_lists_every_chapter():
     readme = (ROOT / "README.md").read_text()
-    for nb in notebook_chapters():
-        assert f"book/{nb.name}" in readme, f"README.md does not list book/{nb.name}"
+    for nb in notebook_files():
+        page = nb.relative_to(ROOT).as_posix()
+        assert page in readme, f"README.md does not list {page}"
 
 
 def test_no_committed_notebook_twins():
-    assert not list((ROOT / "book").glob("*.ipynb")), "commit chapters as .md only"
+    assert not list((ROOT / "book").rglob("*.ipynb")), "commit chapters as .md only"
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,12 @@ spec.loader.exec_module(launch)
 
 def test_every_chapter_gets_a_notebook(tmp_path):
     assert launch.main([str(tmp_path)]) == 0
-    made = sorted(p.name for p in (tmp_path / "book").glob("*.ipynb"))
-    assert made == sorted(p.with_suffix(".ipynb").name for p in launch.chapter_files())
-    assert "gradient_flow.ipynb" in made
+    made = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.ipynb"))
+    expected = sorted(
+        p.relative_to(ROOT).with_suffix(".ipynb").as_posix() for p in launch.chapter_files()
+    )
+    assert made == expected
+    assert "book/gradient_flow.ipynb" in made
 
 
 def test_setup_cell_is_guarded_and_the_chapter_is_unchanged():

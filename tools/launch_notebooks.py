@@ -19,6 +19,9 @@ import jupytext
 import nbformat
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.toc import notebook_files
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The repository address, from _config.yml (one source of truth).
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
@@ -32,10 +35,8 @@ if "google.colab" in sys.modules:
 
 
 def chapter_files(root: Path = ROOT) -> list[Path]:
-    """The notebook chapters: ``book/*.md`` files whose front matter has a kernelspec."""
-    return sorted(
-        p for p in (root / "book").glob("*.md") if "kernelspec:" in p.read_text()[:2000]
-    )
+    """The notebook pages under ``book/`` (section pages in subfolders included)."""
+    return notebook_files(root)
 
 
 def launch_notebook(chapter: Path) -> nbformat.NotebookNode:
