@@ -11,6 +11,17 @@ When ``d > n`` and the rows of ``X`` are linearly independent, the interpolating
 ``{w : X w = y}`` form an affine subspace; the one closest to a point ``w0`` is
 ``w0 + X^+ (y - X w0)`` (:func:`min_norm_solution`), and it is where GD and SGD started at
 ``w0`` converge, because their updates lie in the row space of ``X``.
+
+Early stopping and ridge regression: with ``H = X^T X / n = sum_i lambda_i v_i v_i^T`` and
+``b = X^T y / n``, the gradient flow from 0 at time ``t`` and the ridge solution with penalty
+``(mu/2) ||w||^2`` (:func:`ridge_path`) are
+
+    w(t) = sum_i (1 - exp(-lambda_i t)) / lambda_i (v_i . b) v_i,
+    w_mu = sum_i 1 / (lambda_i + mu) (v_i . b) v_i,
+
+so under the calibration ``mu = 1/t`` each eigen-coordinate of ``w(t)`` is that of ``w_{1/t}``
+times ``psi(lambda_i t)`` (:func:`flow_ridge_ratio`), which lies in ``[1, psi*]`` with
+``psi* = 1.2985...`` (:func:`flow_ridge_ratio_max`).
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ from .quadratic import Quadratic
 from .validation import as_array, as_matrix, as_vector, positive_float, positive_int
 
 __all__ = [
+    "flow_ridge_ratio",
+    "flow_ridge_ratio_max",
     "kernel_predict",
     "least_squares",
     "least_squares_batch",
@@ -28,6 +41,7 @@ __all__ = [
     "null_space_component",
     "poly2_features",
     "poly_kernel",
+    "ridge_path",
 ]
 
 
@@ -169,3 +183,70 @@ def kernel_predict(K_train, y, K_test) -> np.ndarray:
         ) from exc
     alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, y))
     return Kt @ alpha
+
+
+def ridge_path(X, y, mus) -> np.ndarray:
+    """Ridge solutions ``w_mu = (X^T X / n + mu I)^{-1} X^T y / n`` for every ``mu`` in ``mus``.
+
+    These minimise ``(1/2n) ||X w - y||^2 + (mu/2) ||w||^2`` (the :func:`least_squares` loss
+    with ``reg = mu``). One eigendecomposition ``X^T X / n = V diag(lambda) V^T`` serves every
+    ``mu``: ``w_mu = V diag(1 / (lambda + mu)) V^T X^T y / n``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+    mus : array_like, shape (k,)
+        Penalties, each > 0 (``mu = 0`` would be ordinary least squares, not always unique).
+
+    Returns
+    -------
+    ndarray of float64, shape (k, d)
+    """
+    X, y = _data(X, y)
+    mus = as_array(mus, "mus")
+    if mus.ndim > 1:
+        raise ValueError(f"mus must be a scalar or a 1-D array of penalties, got shape {mus.shape}")
+    mus = np.atleast_1d(mus)
+    if np.any(mus <= 0):
+        raise ValueError(
+            f"mus must be > 0 (penalties of the ridge path), got min {mus.min():.3g}"
+        )
+    n = X.shape[0]
+    lam, V = np.linalg.eigh(X.T @ X / n)
+    lam = np.maximum(lam, 0.0)  # rounding can make a zero eigenvalue slightly negative
+    bz = V.T @ (X.T @ y / n)
+    return (bz / (lam[None, :] + mus[:, None])) @ V.T
+
+
+def flow_ridge_ratio(x) -> np.ndarray | float:
+    """``psi(x) = (1 - exp(-x)) (1 + x) / x`` with ``psi(0) = 1``, elementwise for ``x >= 0``.
+
+    For least squares from 0, ``psi(lambda t)`` is the ratio of the eigen-coordinate along an
+    eigenvalue ``lambda`` of the gradient flow at time ``t`` to that of the ridge solution with
+    ``mu = 1/t``: the flow's factor ``(1 - e^{-lambda t}) / lambda`` over ridge's
+    ``1 / (lambda + 1/t)``. ``psi >= 1`` because ``e^x >= 1 + x``; ``psi -> 1`` as ``x -> 0``
+    and ``x -> inf``; its maximum is :func:`flow_ridge_ratio_max`. Computed with ``expm1``, so
+    small ``x`` keeps full relative accuracy.
+    """
+    arr = as_array(x, "x")
+    if np.any(arr < 0):
+        raise ValueError(f"x must be >= 0 (x = lambda t), got min {arr.min():.3g}")
+    safe = np.where(arr > 0, arr, 1.0)
+    out = np.where(arr > 0, -np.expm1(-safe) * (1.0 + safe) / safe, 1.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def flow_ridge_ratio_max() -> tuple[float, float]:
+    """``(x*, psi*)``: the maximiser and the maximum of :func:`flow_ridge_ratio`.
+
+    Setting the derivative of ``psi`` to zero gives ``e^x = 1 + x + x^2``; its positive root is
+    ``x* = 1.7933...``, and there ``1 - e^{-x} = (x + x^2) / (1 + x + x^2)``, so
+    ``psi* = (1 + x*)^2 / (1 + x* + x*^2) = 1.2985...``. Found by Brent's method to machine
+    precision.
+    """
+    from scipy.optimize import brentq
+
+    x_star = brentq(lambda x: np.expm1(x) - x - x * x, 1.0, 3.0, xtol=1e-15, rtol=1e-15)
+    psi_star = (1.0 + x_star) ** 2 / (1.0 + x_star + x_star**2)
+    return float(x_star), float(psi_star)

@@ -14,18 +14,39 @@ GD is therefore stable iff ``|1 - eta lambda_i| < 1`` for every ``lambda_i > 0``
 ``eta < 2 / lambda_max``; modes with ``lambda_i = 0`` (directions of the null space of ``H``)
 are never changed. Eigenvalues below ``d * eps * lambda_max`` are treated as exact zeros.
 
+Step-size tuning on the range of ``H`` (``lambda_min+`` the smallest positive eigenvalue,
+``kappa = lambda_max / lambda_min+``): the worst-case error factor of one GD step,
+``max_i |1 - eta lambda_i|`` (:meth:`Quadratic.gd_contraction`), is smallest at the step
+``2 / (lambda_min+ + lambda_max)`` (:attr:`Quadratic.optimal_step`), where it equals
+``(kappa - 1) / (kappa + 1)``; Polyak's heavy-ball tuning (:meth:`Quadratic.heavy_ball_tuning`)
+reaches ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``.
+
 Least squares in the course's normalisation ``L(w) = (1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` is
 :meth:`Quadratic.from_least_squares`: ``H = X^T X / n + reg I``, ``b = X^T y / n``.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .descent import DEFAULT_BLOWUP_FACTOR, Trajectory, _check_blowup, as_checkpoints
 from .validation import _real_scalar, as_array, as_matrix, as_vector, positive_float, positive_int
 
-__all__ = ["Quadratic"]
+__all__ = ["HeavyBallTuning", "Quadratic"]
+
+
+class HeavyBallTuning(NamedTuple):
+    """Polyak's tuning of the heavy-ball method on a quadratic, see
+    :meth:`Quadratic.heavy_ball_tuning`."""
+
+    eta: float
+    """Step size ``4 / (sqrt(lambda_max) + sqrt(lambda_min+))^2``."""
+    momentum: float
+    """Momentum coefficient ``rate^2``."""
+    rate: float
+    """Spectral radius of the iteration, ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``."""
 
 
 class Quadratic:
@@ -108,6 +129,41 @@ class Quadratic:
     def stability_limit(self) -> float:
         """``2 / lambda_max``: GD converges for every start iff ``eta`` is below this."""
         return 2.0 / self.lambda_max
+
+    @property
+    def optimal_step(self) -> float:
+        """``2 / (lambda_min+ + lambda_max)``, the constant step size that minimises
+        :meth:`gd_contraction` (``lambda_min+`` is the smallest positive eigenvalue)."""
+        return 2.0 / (self.lambda_min_positive + self.lambda_max)
+
+    def gd_contraction(self, eta) -> float:
+        """Worst-case factor ``max_i |1 - eta lambda_i|`` over the positive eigenvalues.
+
+        This is the spectral norm of ``I - eta H`` on the range of ``H``: one GD step with
+        step ``eta`` multiplies the error ``||w - w*||`` (its part in the range of ``H``; the
+        null-space part is never changed) by at most this factor, with equality for a start
+        along the eigenvector that attains the maximum. Since ``|1 - eta lambda|`` is convex in
+        ``lambda``, the maximum is attained at ``lambda_min+`` or ``lambda_max``. Values ``>= 1``
+        mean that GD does not converge.
+        """
+        eta = positive_float(eta, "eta")
+        lam = self.eigvals[self.eigvals > 0]
+        return float(np.max(np.abs(1.0 - eta * lam)))
+
+    def heavy_ball_tuning(self) -> HeavyBallTuning:
+        """Polyak's step size and momentum for the heavy-ball method on this quadratic.
+
+        With ``a = sqrt(lambda_max)``, ``c = sqrt(lambda_min+)`` and ``kappa = (a / c)^2``:
+        ``eta = 4 / (a + c)^2``, ``momentum = rate^2`` and ``rate = (a - c) / (a + c) =
+        (sqrt(kappa) - 1) / (sqrt(kappa) + 1)``. With these, every mode with ``lambda_i`` in
+        ``[lambda_min+, lambda_max]`` has an iteration matrix whose two eigenvalues have modulus
+        exactly ``rate`` (Polyak, 1964), so the error of :func:`ibcore.descent.run_heavy_ball`
+        (started at rest) satisfies ``||w_k - w*|| <= (2k + 1) rate^k ||w_0 - w*||``.
+        """
+        a = np.sqrt(self.lambda_max)
+        c = np.sqrt(self.lambda_min_positive)
+        rate = float((a - c) / (a + c))
+        return HeavyBallTuning(eta=float(4.0 / (a + c) ** 2), momentum=rate * rate, rate=rate)
 
     def _w(self, w, name="w") -> np.ndarray:
         # no finiteness check: iterates of a diverging run may overflow and are evaluated as is

@@ -17,6 +17,7 @@ from ibcore.descent import (
     gradient_flow,
     log_checkpoints,
     run_gd,
+    run_heavy_ball,
     run_sgd,
 )
 from ibcore.linear import least_squares, least_squares_batch
@@ -265,3 +266,84 @@ def test_run_sgd_reports_overflow_as_divergence_without_warnings():
         warnings.simplefilter("error")  # an overflow inside fun_i would raise here
         traj = run_sgd(fun_i, np.ones(2), 1e300, 20, n_samples=3, seed=0)
     assert traj.diverged and np.all(np.isfinite(traj.w))
+
+
+# -- run_heavy_ball ------------------------------------------------------------------------------
+
+
+def test_heavy_ball_without_momentum_is_gd():
+    a = run_heavy_ball(Q2, [1.0, -2.0], 0.15, 0.0, 50, checkpoints=np.arange(51))
+    b = run_gd(Q2, [1.0, -2.0], 0.15, 50, checkpoints=np.arange(51))
+    np.testing.assert_array_equal(a.w, b.w)
+    np.testing.assert_array_equal(a.loss, b.loss)
+
+
+def test_heavy_ball_equals_its_velocity_form():
+    # w_{k+1} = w_k - eta g_k + m (w_k - w_{k-1}), w_{-1} = w_0, is the same sequence as
+    # u_k = m u_{k-1} - g_k, w_{k+1} = w_k + eta u_k, u_{-1} = 0
+    # (by induction, eta u_k = w_{k+1} - w_k)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 4))
+    q = Quadratic(A @ A.T, b=rng.standard_normal(4))
+    w0, eta, m = rng.standard_normal(4), 0.5 / q.lambda_max, 0.7
+    traj = run_heavy_ball(q, w0, eta, m, 40, checkpoints=np.arange(41))
+    w, u = w0.copy(), np.zeros(4)
+    velocity = [w.copy()]
+    for _ in range(40):
+        u = m * u - q.grad(w)
+        w = w + eta * u
+        velocity.append(w.copy())
+    # two orders of the same floating-point operations: agreement to a few ulps of |w|
+    np.testing.assert_allclose(traj.w, np.array(velocity), rtol=0, atol=1e-12)
+    # the first step is a plain GD step (the run starts at rest)
+    np.testing.assert_allclose(traj.w[1], w0 - eta * q.grad(w0), rtol=1e-15)
+
+
+def test_heavy_ball_polyak_rate_on_a_quadratic():
+    # Polyak's tuning: each mode's 2x2 iteration matrix has both eigenvalues of modulus
+    # rho = (sqrt(kappa) - 1) / (sqrt(kappa) + 1); started at rest, the error obeys
+    # ||e_k|| <= (2k + 1) rho^k ||e_0|| (Chebyshev polynomials of the second kind, |U_k| <= k + 1 on
+    # [-1, 1]), and the bottom mode is exactly rho^k (1 + k (1 - rho)) times its start (a Jordan
+    # block: U_k(1) = k + 1). The minimiser is 0, so rounding is relative and the check reaches
+    # errors of 1e-100.
+    rng = np.random.default_rng(1)
+    V, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    lam = np.geomspace(1e-3, 1.0, 6)
+    q = Quadratic(V @ np.diag(lam) @ V.T)
+    tune = q.heavy_ball_tuning()
+    w0 = rng.standard_normal(6)
+    traj = run_heavy_ball(q, w0, tune.eta, tune.momentum, 2000, checkpoints=np.arange(2001))
+    k = traj.steps
+    err = np.linalg.norm(traj.w, axis=1) / np.linalg.norm(w0)
+    assert np.all(err <= (2 * k + 1) * tune.rate**k * (1 + 1e-9))
+    z_min = traj.w @ q.eigvecs[:, 0]
+    exact = tune.rate**k * (1 + k * (1 - tune.rate)) * z_min[0]
+    # 2000 steps of a non-normal 2x2 recursion: rounding grows at most like k^2 eps relative
+    np.testing.assert_allclose(z_min, exact, rtol=1e-8)
+    # and momentum pays: GD at its best step contracts by (kappa - 1)/(kappa + 1) = 0.998 per
+    # step, so after 2000 steps it is still above 1e-2 where heavy ball is below 1e-50
+    gd = run_gd(q, w0, q.optimal_step, 2000)
+    assert np.linalg.norm(gd.final) / np.linalg.norm(w0) > 1e-2 and err[-1] < 1e-50
+    # a wrong tuning (Polyak's momentum with twice the step) is unstable: the check can fail
+    bad = run_heavy_ball(q, w0, 2 * tune.eta, tune.momentum, 2000)
+    assert bad.diverged
+
+
+def test_heavy_ball_reports_divergence_and_validates():
+    # heavy ball is stable iff 0 < eta lambda < 2 (1 + momentum) = 3 here: eta = 0.35 > 3/10
+    traj = run_heavy_ball(Q2, [1.0, 1.0], 0.35, 0.5, 10_000)
+    assert traj.diverged and np.all(np.isfinite(traj.w)) and np.all(traj.steps < traj.diverged_at)
+    with pytest.raises(ValueError, match=r"momentum must lie in \[0, 1\)"):
+        run_heavy_ball(Q2, [1.0, 1.0], 0.1, 1.0, 5)
+    with pytest.raises(ValueError, match=r"momentum must lie in \[0, 1\)"):
+        run_heavy_ball(Q2, [1.0, 1.0], 0.1, -0.1, 5)
+    with pytest.raises(TypeError, match="momentum must be a real number"):
+        run_heavy_ball(Q2, [1.0, 1.0], 0.1, "0.9", 5)
+    with pytest.raises(TypeError, match="fun must be callable"):
+        run_heavy_ball(None, [1.0, 1.0], 0.1, 0.5, 5)
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        run_heavy_ball(Q2, [1.0, 1.0], -0.1, 0.5, 5)
+    with pytest.raises(ValueError, match="n_steps must be >= 0"):
+        run_heavy_ball(Q2, [1.0, 1.0], 0.1, 0.5, -1)
+    with pytest.raises(ValueError, match="w0 contains 1 NaN"):
+        run_heavy_ball(Q2, [np.nan, 1.0], 0.1, 0.5, 5)

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from ibcore.descent import run_gd, run_sgd
 from ibcore.linear import (
+    flow_ridge_ratio,
+    flow_ridge_ratio_max,
     kernel_predict,
     least_squares,
     least_squares_batch,
@@ -16,6 +18,7 @@ from ibcore.linear import (
     null_space_component,
     poly2_features,
     poly_kernel,
+    ridge_path,
 )
 
 shapes = st.tuples(st.integers(1, 8), st.integers(1, 12)).filter(lambda s: s[0] < s[1])
@@ -149,3 +152,87 @@ def test_linear_functions_reject_bad_arguments(case):
     _, call, exc, match = case
     with pytest.raises(exc, match=match):
         call(X, y)
+
+
+# -- early stopping and ridge --------------------------------------------------------------------
+
+
+def test_ridge_path_matches_the_regularised_quadratic():
+    for n, d in ((30, 6), (5, 12)):  # under- and over-parametrised
+        X, y, _ = _data(n + d, n, d)
+        mus = np.array([1e-4, 0.1, 3.0])
+        path = ridge_path(X, y, mus)
+        assert path.shape == (3, d)
+        for mu, w in zip(mus, path, strict=True):
+            ref = least_squares(X, y, reg=mu).minimizer
+            # two eigendecompositions of matrices of condition <= (lambda_max + mu)/mu ~ 1e5:
+            # agreement to ~cond * eps relative
+            np.testing.assert_allclose(w, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+            # first-order condition of the ridge objective: X^T (X w - y)/n + mu w = 0
+            np.testing.assert_allclose(X.T @ (X @ w - y) / n + mu * w, 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="mus must be > 0"):
+        ridge_path(X, y, [0.1, 0.0])
+    with pytest.raises(TypeError, match="mus must be a numeric array"):
+        ridge_path(X, y, "0.1")
+    with pytest.raises(ValueError, match="mus contains 1 NaN"):
+        ridge_path(X, y, [np.nan])
+
+
+def test_flow_ridge_ratio_is_the_ratio_of_flow_and_ridge_coordinates():
+    # gradient flow from 0 at time t against ridge with mu = 1/t, eigen-coordinate by
+    # eigen-coordinate: the ratio is psi(lambda_i t), between 1 and psi*
+    X, y, _ = _data(3, 40, 8)
+    q = least_squares(X, y)
+    _, psi_star = flow_ridge_ratio_max()
+    for t in (0.05, 1.0, 30.0, 1e4):
+        flow = q.eigvecs.T @ q.flow(np.zeros(8), [t])[0]
+        ridge = q.eigvecs.T @ ridge_path(X, y, [1.0 / t])[0]
+        # two eigendecompositions of the same matrix: relative agreement ~cond(H) eps ~ 1e-14
+        np.testing.assert_allclose(flow / ridge, flow_ridge_ratio(q.eigvals * t), rtol=1e-9)
+        assert np.all(flow / ridge >= 1 - 1e-12) and np.all(flow / ridge <= psi_star + 1e-12)
+
+
+def test_flow_ridge_ratio_values_and_maximum():
+    x_star, psi_star = flow_ridge_ratio_max()
+    # e^x = 1 + x + x^2 at the maximiser, and the derivative of psi vanishes there
+    assert np.expm1(x_star) == pytest.approx(x_star + x_star**2, rel=1e-14)
+    h = 1e-5
+    slope = (flow_ridge_ratio(x_star + h) - flow_ridge_ratio(x_star - h)) / (2 * h)
+    assert abs(slope) < 1e-9  # central difference: O(h^2) truncation + eps/h rounding ~ 1e-11
+    assert psi_star == pytest.approx(flow_ridge_ratio(x_star), rel=1e-15)
+    assert 1.2984 < psi_star < 1.2985
+    # a dense grid never exceeds psi* and never drops below 1
+    x = np.concatenate([[0.0], np.geomspace(1e-12, 1e6, 20_001)])
+    psi = flow_ridge_ratio(x)
+    assert psi.max() <= psi_star and psi.min() >= 1.0 and psi.max() > psi_star - 1e-6
+    # limits: psi(x) = 1 + x/2 + O(x^2) at 0 (expm1 keeps this), 1 + 1/x + O(e^-x) at infinity
+    assert flow_ridge_ratio(0.0) == 1.0
+    assert flow_ridge_ratio(1e-10) - 1 == pytest.approx(5e-11, rel=1e-5)
+    assert flow_ridge_ratio(100.0) - 1 == pytest.approx(0.01, rel=1e-10)
+    with pytest.raises(ValueError, match=r"x must be >= 0 \(x = lambda t\)"):
+        flow_ridge_ratio([1.0, -0.5])
+    with pytest.raises(TypeError, match="x must be a numeric array"):
+        flow_ridge_ratio("1")
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        flow_ridge_ratio([np.nan])
+
+
+def test_gd_early_stopping_ratio_bound():
+    # GD with eta <= 1/lambda_max after k steps against ridge with mu = 1/(k eta): the
+    # eigen-coordinate ratio lies in [1, psi*/(1 - eta lambda_max)] (the chapter's corollary);
+    # with eta = 1/lambda_max the first step already reaches the ratio 1 + eta lambda = 2 on the
+    # top mode, so the factor 1/(1 - eta lambda_max) cannot be dropped
+    X, y, _ = _data(4, 50, 6)
+    q = least_squares(X, y)
+    _, psi_star = flow_ridge_ratio_max()
+    for factor in (0.05, 0.3, 0.9):
+        eta = factor / q.lambda_max
+        steps = np.array([1, 2, 5, 20, 100, 1000])
+        gd = q.gd_iterates(np.zeros(6), eta, steps) @ q.eigvecs
+        ridge = ridge_path(X, y, 1.0 / (steps * eta)) @ q.eigvecs
+        ratio = gd / ridge
+        assert ratio.min() >= 1 - 1e-10 and ratio.max() <= psi_star / (1 - factor) + 1e-10
+    eta = 1.0 / q.lambda_max
+    ratio = (q.gd_iterates(np.zeros(6), eta, [1]) @ q.eigvecs) / (
+        ridge_path(X, y, [1.0 / eta]) @ q.eigvecs)
+    assert ratio[0, -1] == pytest.approx(2.0, rel=1e-10)

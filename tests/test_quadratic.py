@@ -251,3 +251,59 @@ def test_quadratic_methods_reject_bad_arguments(case):
     _, call, exc, match = case
     with pytest.raises(exc, match=match):
         call(Quadratic(np.diag([1.0, 2.0])))
+
+
+def test_optimal_step_minimises_the_worst_case_contraction():
+    for kappa in (2.0, 10.0, 1e4):
+        q = Quadratic(np.diag([1.0, kappa**-0.5, 1.0 / kappa]))  # a middle mode changes nothing
+        r = (kappa - 1) / (kappa + 1)
+        assert q.optimal_step == pytest.approx(2 / (1 + 1 / kappa), rel=1e-15)
+        assert q.gd_contraction(q.optimal_step) == pytest.approx(r, rel=1e-12)
+        # every other step is worse: a fine grid over (0, 2/lambda_max) never goes below r
+        etas = np.linspace(1e-3, 2.0, 4001)
+        values = np.array([q.gd_contraction(e) for e in etas])
+        assert values.min() >= r - 1e-12
+        assert abs(etas[np.argmin(values)] - q.optimal_step) <= etas[1] - etas[0]
+    # the factor is attained: one GD step from the bottom eigenvector multiplies it by exactly r
+    q = Quadratic(np.diag([4.0, 1.0]))
+    w1 = run_gd(q, [0.0, 1.0], q.optimal_step, 1).final
+    assert abs(w1[1]) == pytest.approx(q.gd_contraction(q.optimal_step), rel=1e-15)
+    # past the threshold the factor exceeds 1 (no convergence)
+    assert q.gd_contraction(0.6) == pytest.approx(1.4)
+
+
+def test_optimal_step_and_tuning_use_the_positive_spectrum():
+    q, _ = _random_quadratic(12, d=5, rank=3)
+    lam = q.eigvals[q.eigvals > 0]
+    assert q.optimal_step == pytest.approx(2 / (lam[0] + lam[-1]), rel=1e-14)
+    tune = q.heavy_ball_tuning()
+    kappa = lam[-1] / lam[0]
+    assert tune.rate == pytest.approx((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1), rel=1e-12)
+    assert tune.momentum == pytest.approx(tune.rate**2, rel=1e-15)
+    assert tune.eta == pytest.approx(4 / (np.sqrt(lam[-1]) + np.sqrt(lam[0])) ** 2, rel=1e-14)
+
+
+def test_heavy_ball_tuning_gives_every_mode_the_same_spectral_radius():
+    # Polyak: the mode recursion z_{k+1} = (1 + m - eta lambda) z_k - m z_{k-1} has characteristic
+    # roots of product m = rate^2 and, for lambda in [lambda_min, lambda_max], a non-positive
+    # discriminant, so both roots have modulus rate. At the two ends the roots coincide (a
+    # Jordan block), where eigvals is accurate only to ~sqrt(eps) ~ 1e-8.
+    q = Quadratic(np.diag(np.geomspace(1.0, 1e-3, 7)))
+    tune = q.heavy_ball_tuning()
+    for i, lam in enumerate(q.eigvals):
+        T = np.array([[1 + tune.momentum - tune.eta * lam, -tune.momentum], [1.0, 0.0]])
+        radius = np.abs(np.linalg.eigvals(T)).max()
+        ends = i in (0, q.d - 1)
+        assert radius == pytest.approx(tune.rate, rel=1e-6 if ends else 1e-12)
+    # with momentum the rate beats the best fixed step: sqrt(kappa) against kappa
+    assert tune.rate < q.gd_contraction(q.optimal_step)
+
+
+def test_tuning_validation():
+    q = Quadratic(np.diag([2.0, 1.0]))
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        q.gd_contraction(0.0)
+    with pytest.raises(TypeError, match="eta must be a real number"):
+        q.gd_contraction("0.1")
+    with pytest.raises(ValueError, match="eta must be finite"):
+        q.gd_contraction(np.inf)
