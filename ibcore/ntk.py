@@ -1,9 +1,10 @@
 """Neural tangent kernels: empirical (finite width, torch) and analytic (infinite width).
 
 Conventions (identical to the reference library *neural-tangents*, ``parameterization='ntk'``)
-    A fully connected network with hidden widths ``m_1, ..., m_L`` maps ``x in R^d`` to a scalar
+    A fully connected network of depth ``D`` (hidden widths ``m_1, ..., m_D``) maps ``x in R^d``
+    to a scalar
     by ``g^0 = x``, ``h^l = (sigma_w / sqrt(m_{l-1})) W^l g^{l-1} + sigma_b b^l``,
-    ``g^l = relu(h^l)`` for ``l = 1..L``, and ``f(x) = h^{L+1}`` (readout of width 1), with
+    ``g^l = relu(h^l)`` for ``l = 1..D``, and ``f(x) = h^{D+1}`` (readout of width 1), with
     ``m_0 = d`` and every entry of ``W^l``, ``b^l`` drawn i.i.d. from ``N(0, 1)``. The
     parameters are stored as one flat float64 vector ``theta`` (``W^1, b^1, W^2, b^2, ...``,
     each ``W^l`` row-major of shape ``(m_l, m_{l-1})``). ReLU is used *without* the factor 2,
@@ -18,8 +19,13 @@ Conventions (identical to the reference library *neural-tangents*, ``parameteriz
     ``nngp <- (1/2pi) [sqrt(q1 q2 - k^2) + (pi - theta) k]`` and
     ``ntk <- ntk (pi - theta) / (2 pi)``. The recursion starts from ``ntk = 0``.
 
-    The "seed" two-layer model of the lecture notes, ``f(x) = m^{-1/2} sum_r a_r relu(w_r . x)``
-    with only the first layer trained, has the kernel
+    Unrolled, the recursion is the layer sum of :func:`relu_ntk_layer_terms`:
+    ``Theta = sum_{l=1}^{D+1} Sigma^(l) prod_{l'=l}^{D} sigma_w^2 (pi - theta_l') / (2 pi)``, the
+    limit of the per-layer parts of the empirical NTK (:func:`mlp_empirical_ntk_layers`).
+
+    The two-layer model of the lecture notes (section "NTK: Simple 2-layer example" of Arora et
+    al., *Theory of Deep Learning*), ``f(x) = m^{-1/2} sum_j a_j relu(w_j . x)`` with only the
+    first layer trained (:func:`two_layer_module`), has the kernel
     ``H*(x, x') = (x . x') (pi - theta) / (2 pi)`` (:func:`two_layer_ntk`).
 
 Loss normalisation and time
@@ -33,6 +39,7 @@ Loss normalisation and time
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -58,6 +65,7 @@ __all__ = [
     "loglog_slope",
     "mlp_apply",
     "mlp_empirical_ntk",
+    "mlp_empirical_ntk_layers",
     "mlp_module",
     "ntk_complexity",
     "one_hidden_layer_ntk",
@@ -65,10 +73,12 @@ __all__ = [
     "relu_kernels",
     "relu_nngp",
     "relu_ntk",
+    "relu_ntk_layer_terms",
     "squared_loss_fun",
     "train_network",
     "train_outputs",
     "two_layer_empirical_ntk",
+    "two_layer_module",
     "two_layer_ntk",
     "unit_sphere_points",
 ]
@@ -143,7 +153,7 @@ def relu_kernels(
     X1 : array (n1, d)
     X2 : array (n2, d), optional (default ``X1``)
     depth : int
-        Number of hidden ReLU layers ``L >= 1`` (a readout dense layer follows them).
+        Number of hidden ReLU layers ``D >= 1`` (a readout dense layer follows them).
     sigma_w, sigma_b : float
         Weight and bias standard deviations of every dense layer (``sigma_w > 0``,
         ``sigma_b >= 0``).
@@ -199,6 +209,64 @@ def _relu_recursion(X1, X2, depth, sigma_w, sigma_b):
     return nngp, ntk
 
 
+def relu_ntk_layer_terms(
+    X1, X2=None, *, depth: int = 1, sigma_w: float = 1.0, sigma_b: float = 0.0
+) -> np.ndarray:
+    """Per-layer terms of the infinite-width ReLU NTK: ``Theta = sum_l T[l - 1]``.
+
+    ``T[l - 1]`` (``l = 1..D+1``, ``D = depth``, layer ``D + 1`` the readout) is the limit of
+    the contribution of ``W^l, b^l`` to the empirical NTK,
+    ``<d f(x)/d(W^l, b^l), d f(x')/d(W^l, b^l)>``:
+
+        T_l = Sigma^(l)(x, x') * prod_{l' = l}^{D} sigma_w^2 Sigma_dot^(l')(x, x'),
+
+    with ``Sigma^(l)`` the covariance of the pre-activations ``h^l`` (``Sigma^(1) =
+    sigma_w^2 x . x' / d + sigma_b^2``, ``Sigma^(D+1)`` the NNGP) and ``Sigma_dot^(l) =
+    E[relu'(u) relu'(v)] = (pi - theta_l) / (2 pi)`` for ``(u, v)`` with covariance
+    ``Sigma^(l)``. The forward factor ``Sigma^(l)`` is the inner product of the layer's input
+    features; each layer above contributes ``sigma_w^2`` (from ``W^{l'+1}`` in the backward
+    pass) times its derivative kernel. Computed from this layer sum, not from the recursion of
+    :func:`relu_kernels`, so the two are independent evaluations of the same kernel (same
+    arguments and conventions). Returns a float64 array of shape (D + 1, n1, n2).
+    """
+    X1, X2 = _pair(X1, X2)
+    depth = positive_int(depth, "depth")
+    sigma_w = positive_float(sigma_w, "sigma_w")
+    sigma_b = positive_float(sigma_b, "sigma_b", allow_zero=True)
+    d = X1.shape[1]
+    q1 = np.einsum("ij,ij->i", X1, X1) / d
+    q2 = np.einsum("ij,ij->i", X2, X2) / d
+    if sigma_b == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
+        raise ValueError(
+            "X1/X2 contain an all-zero input: with zero bias std its angle to other inputs is "
+            "undefined; remove it or use a positive bias std"
+        )
+    k = X1 @ X2.T / d
+    if X2 is X1:
+        np.fill_diagonal(k, q1)
+    sigmas, dots = [], []  # Sigma^(l), l = 1..D+1; Sigma_dot^(l), l = 1..D
+    for layer in range(depth + 1):
+        q1, q2, k = (sigma_w**2 * v + sigma_b**2 for v in (q1, q2, k))
+        sigmas.append(k)
+        if layer == depth:
+            break
+        norms = np.sqrt(np.outer(q1, q2))
+        cos = np.clip(k / norms, -1.0, 1.0)
+        if X2 is X1:
+            np.fill_diagonal(cos, 1.0)
+        th = np.arccos(cos)
+        dots.append((np.pi - th) / (2 * np.pi))
+        k = norms * (np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - th) * cos) / (2 * np.pi)
+        q1, q2 = q1 / 2, q2 / 2
+    terms = np.empty((depth + 1, *k.shape))
+    back = np.ones_like(k)  # prod_{l' = l}^{D} sigma_w^2 Sigma_dot^(l'), built from the top
+    for layer in range(depth, -1, -1):  # index layer = l - 1
+        terms[layer] = sigmas[layer] * back
+        if layer > 0:
+            back = back * sigma_w**2 * dots[layer - 1]
+    return terms
+
+
 def _nt_args(X1, X2, depth, w_std, b_std):
     X1, X2 = _pair(X1, X2)
     depth = positive_int(depth, "depth")
@@ -238,32 +306,35 @@ def relu_nngp(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.
 
 
 def lecture_notes_ntk(X1, X2=None, *, depth: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """NNGP and NTK of the lecture notes' deep ReLU network (seed eq. 9.12-9.15), as a layer sum.
+    """NNGP and NTK of the lecture notes' deep ReLU network, as the notes' layer sum.
+
+    Section "NTK formula for Multilayer Fully-connected Neural Network" of Arora et al.,
+    *Theory of Deep Learning* (depth ``D``).
 
     The network is ``f^(1) = W^(1) x``, ``g^(h) = sqrt(2 / d_h) relu(f^(h))``,
-    ``f^(h+1) = W^(h+1) g^(h)``, output ``W^(L+1) g^(L)`` (all weights ``N(0, 1)``, no biases,
+    ``f^(h+1) = W^(h+1) g^(h)``, output ``W^(D+1) g^(D)`` (all weights ``N(0, 1)``, no biases,
     ``c_sigma = 2``). With ``Sigma^(0) = x . x'``, ``cos theta_h`` the correlation of
     ``Sigma^(h-1)``,
 
         Sigma^(h)     = sqrt(Sigma^(h-1)(x,x) Sigma^(h-1)(x',x')) (sin th + (pi - th) cos th) / pi,
-        Sigma_dot^(h) = (pi - th) / pi,        Sigma_dot^(L+1) = 1,
-        Theta         = sum_{h=1}^{L+1} Sigma^(h-1) prod_{h'=h}^{L+1} Sigma_dot^(h').
+        Sigma_dot^(h) = (pi - th) / pi,        Sigma_dot^(D+1) = 1,
+        Theta         = sum_{h=1}^{D+1} Sigma^(h-1) prod_{h'=h}^{D+1} Sigma_dot^(h').
 
     ``Sigma_dot^(h) = 2 E[1{u > 0} 1{v > 0}]`` is the derivative kernel that the notes use without
     defining it. Computed from the explicit layer sum (not the recursion of :func:`relu_kernels`),
     so it is an independent check: it equals ``(d / 2)`` times ``relu_kernels(..., sigma_w =
     sqrt(2), sigma_b = 0)``, the same network with the first layer rescaled. Returns
-    ``(Sigma^(L), Theta)``, float64 arrays of shape (n1, n2).
+    ``(Sigma^(D), Theta)``, float64 arrays of shape (n1, n2).
     """
     X1, X2 = _pair(X1, X2)
     depth = positive_int(depth, "depth")
     q1, q2 = np.einsum("ij,ij->i", X1, X1), np.einsum("ij,ij->i", X2, X2)
     if np.any(q1 == 0) or np.any(q2 == 0):
         raise ValueError("X1/X2 contain an all-zero input, whose angle is undefined; remove it")
-    sig = [X1 @ X2.T]  # Sigma^(0), ..., Sigma^(L); the diagonals stay q1, q2 (ReLU, c = 2)
+    sig = [X1 @ X2.T]  # Sigma^(0), ..., Sigma^(D); the diagonals stay q1, q2 (ReLU, c = 2)
     if X2 is X1:  # exact diagonal, so theta = 0 there (arccos is ill-conditioned near 1)
         np.fill_diagonal(sig[0], q1)
-    dots = []  # Sigma_dot^(1), ..., Sigma_dot^(L)
+    dots = []  # Sigma_dot^(1), ..., Sigma_dot^(D)
     norms = np.sqrt(np.outer(q1, q2))
     for _ in range(depth):
         cos = np.clip(sig[-1] / norms, -1.0, 1.0)
@@ -275,7 +346,7 @@ def lecture_notes_ntk(X1, X2=None, *, depth: int = 1) -> tuple[np.ndarray, np.nd
     theta = np.zeros_like(sig[0])
     for h in range(1, depth + 2):
         prod = np.ones_like(sig[0])
-        for hp in range(h, depth + 1):  # Sigma_dot^(L+1) = 1 is left out of the product
+        for hp in range(h, depth + 1):  # Sigma_dot^(D+1) = 1 is left out of the product
             prod = prod * dots[hp - 1]
         theta += sig[h - 1] * prod
     return sig[-1], theta
@@ -302,20 +373,47 @@ def two_layer_ntk(X1, X2=None) -> np.ndarray:
     return (X1 @ X2.T) * (np.pi - theta) / (2 * np.pi)
 
 
+def two_layer_module(d: int, width: int, *, seed):
+    """The lecture notes' two-layer model as a ``torch.nn.Module`` (float64).
+
+    ``f(x) = m^{-1/2} sum_j a_j relu(w_j . x)`` with ``m = width``, ``w_j ~ N(0, I_d)`` (the rows
+    of the trained parameter ``W``, drawn first from ``seed``) and fixed signs ``a_j = +-1``
+    (a buffer, drawn next; not trained). ``forward`` maps an (n, d) tensor to (n, 1) outputs.
+    Its tangent kernel (gradients with respect to ``W`` only) is ``H(0)`` of the notes, computed
+    by :func:`two_layer_empirical_ntk` with torch autograd.
+    """
+    import torch
+
+    d = positive_int(d, "d")
+    width = positive_int(width, "width")
+    rng = check_rng(seed)
+    W = rng.standard_normal((width, d))
+    a = rng.choice(np.array([-1.0, 1.0]), size=width)
+
+    class _TwoLayer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.W = torch.nn.Parameter(_t(W))
+            self.register_buffer("a", _t(a))
+
+        def forward(self, X):
+            return (torch.relu(X @ self.W.T) @ self.a / math.sqrt(width))[:, None]
+
+    return _TwoLayer()
+
+
 def two_layer_empirical_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
     """Finite-width kernel ``H(0)`` of the model of :func:`two_layer_ntk` at initialisation.
 
-    ``H(0)(x, x') = (x . x') (1/m) sum_r 1{w_r . x > 0} 1{w_r . x' > 0}`` with
-    ``w_r ~ N(0, I_d)`` drawn from ``seed`` (the exact Jacobian inner product of that model,
-    since ``a_r^2 = 1``).
+    ``H(0)(x, x') = <d f(x)/d W, d f(x')/d W>`` for the network ``two_layer_module(d, width,
+    seed=seed)``, computed by torch autograd (:func:`empirical_ntk`): nothing of the limit
+    formula is written into it. (By the chain rule it equals
+    ``(x . x') (1/m) sum_j 1{w_j . x > 0} 1{w_j . x' > 0}``, which the unit tests check.)
+    Shape (n1, n2), float64.
     """
     X1, X2 = _pair(X1, X2)
-    width = positive_int(width, "width")
-    rng = check_rng(seed)
-    W = rng.standard_normal((width, X1.shape[1]))
-    S1 = (X1 @ W.T > 0).astype(np.float64)
-    S2 = (X2 @ W.T > 0).astype(np.float64)
-    return (X1 @ X2.T) * (S1 @ S2.T) / width
+    model = two_layer_module(X1.shape[1], width, seed=seed)
+    return empirical_ntk(model, X1, None if X2 is X1 else X2)
 
 
 # -- finite networks (torch) -----------------------------------------------------------------
@@ -326,10 +424,10 @@ class MLPSpec:
     """A fully connected ReLU network in the NTK parameterisation (see module docstring).
 
     ``widths`` are the hidden widths. ``readout_scale='ntk'`` is the NTK parameterisation;
-    ``'mean_field'`` divides the whole readout layer by a further ``sqrt(m_L)``, so the output
-    is ``(sigma_w / m_L) v . g + sigma_b b / sqrt(m_L)``: the mean-field scaling of
+    ``'mean_field'`` divides the whole readout layer by a further ``sqrt(m_D)``, so the output
+    is ``(sigma_w / m_D) v . g + sigma_b b / sqrt(m_D)``: the mean-field scaling of
     Chizat & Bach and Mei, Montanari & Nguyen, which is *not* in the kernel regime when
-    trained with step sizes multiplied by ``m_L``. ``activation`` is
+    trained with step sizes multiplied by ``m_D``. ``activation`` is
     ``'relu'`` (the analytic kernels of :func:`relu_kernels`) or ``'tanh'`` (smooth, used where
     a Taylor argument needs a twice-differentiable model).
     """
@@ -461,6 +559,34 @@ def mlp_empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     X1_t = _t(_check_inputs(spec, X1, "X1"))
     X2_t = None if X2 is None else _t(_check_inputs(spec, X2, "X2"))
     return jacobian_kernel(lambda th, X: _forward(spec, th, X), theta_t, X1_t, X2_t)
+
+
+def mlp_empirical_ntk_layers(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
+    """Per-layer parts of the empirical NTK of an :class:`MLPSpec` network.
+
+    ``K[l - 1] = J_l(X1) J_l(X2)^T`` with ``J_l`` the columns of the Jacobian
+    ``d f_theta(x_i) / d theta`` that belong to ``W^l`` and ``b^l`` (``l = 1..D+1``, readout
+    last; torch.func Jacobians, float64). ``K.sum(0)`` is :func:`mlp_empirical_ntk`, and as the
+    widths grow ``K`` converges to :func:`relu_ntk_layer_terms` (ReLU networks, NTK scaling).
+    Returns an array of shape (D + 1, n1, n2).
+    """
+    from torch.func import jacrev
+
+    spec = _check_spec(spec)
+    theta_t = _t(_check_theta(spec, theta))
+    X1_t = _t(_check_inputs(spec, X1, "X1"))
+    X2_t = None if X2 is None else _t(_check_inputs(spec, X2, "X2"))
+
+    def jac(X):
+        return jacrev(lambda th: _forward(spec, th, X))(theta_t)
+
+    J1 = jac(X1_t)
+    J2 = J1 if X2_t is None else jac(X2_t)
+    sizes = [o * i + o for o, i in spec.layer_shapes]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    return np.stack(
+        [(J1[:, a:b] @ J2[:, a:b].T).numpy() for a, b in itertools.pairwise(bounds)]
+    )
 
 
 def one_hidden_layer_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
@@ -1034,13 +1160,16 @@ def kernel_gd_residuals(K, r0, times, *, eta=None):
 def ntk_complexity(H, y) -> float:
     """The data-dependent complexity ``sqrt(2 y^T H^{-1} y * tr H) / n``.
 
-    The form of the lecture notes (seed eq. 9.11). ``sqrt(y^T H^{-1} y tr H) / n`` is the kernel
+    The form of the lecture notes (section "Understanding Generalization in 2-layer setting" of
+    Arora et al., *Theory of Deep Learning*). ``sqrt(y^T H^{-1} y tr H) / n`` is the kernel
     Rademacher bound for the class of RKHS norm ``B = sqrt(y^T H^{-1} y)`` (the norm of the
     interpolant); this measure is ``sqrt(2)`` times it. It is invariant under ``H -> c H``. For
     the two-layer model of :func:`two_layer_ntk` and unit-norm inputs, ``tr H = n/2`` and the
     measure equals ``sqrt(y^T H^{-1} y / n)``, i.e. ``1/sqrt(2)`` times the leading term
     ``sqrt(2 y^T H^{-1} y / n)`` of the generalization bound of Arora, Du, Hu, Li & Wang
-    (2019, Thm 5.1), which is twice the Rademacher bound.
+    (2019, Thm 5.1), which is twice the Rademacher bound. That equality needs ``tr H = n/2``:
+    the leading term scales like ``c^{-1/2}`` under ``H -> c H``, so no scale-free measure
+    equals it for every kernel.
     """
     H = _check_kernel(H, "H")
     return KernelEigen(H).complexity(y)

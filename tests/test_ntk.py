@@ -112,16 +112,157 @@ def test_nngp_is_output_covariance_of_one_hidden_layer_net():
 def test_two_layer_kernel_keeps_the_inner_product_factor():
     X = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.6, 0.8, 0.0]])
     H = ntk.two_layer_ntk(X)
-    assert abs(H[0, 1]) < 1e-15  # orthogonal: 0 (the "seed form" would give 1/4)
+    assert abs(H[0, 1]) < 1e-15  # orthogonal: 0 (the formula without x.x' would give 1/4)
     np.testing.assert_allclose(np.diag(H), 0.5, rtol=1e-14)
     th = np.arccos(0.6)
     np.testing.assert_allclose(H[0, 2], 0.6 * (np.pi - th) / (2 * np.pi), rtol=1e-13)
     # d * (NT first-layer part) equals H* for unit inputs
     nngp, k = ntk.relu_kernels(X)
     np.testing.assert_allclose(3 * (k - nngp), H, atol=1e-15)
-    # finite-width kernel of that model converges to it (sd <= 1/sqrt(m) = 0.0045)
+    # finite-width kernel of that model (torch autograd) converges to it (sd <= 1/sqrt(m) =
+    # 0.0045), and not to the formula without the factor x.x' (off by 0.25 at the orthogonal pair)
     H0 = ntk.two_layer_empirical_ntk(X, width=50_000, seed=0)
     assert np.abs(H0 - H).max() < 0.02
+    no_factor = (np.pi - np.arccos(np.clip(X @ X.T, -1, 1))) / (2 * np.pi)
+    assert np.abs(H0 - no_factor).max() > 0.2
+
+
+def test_two_layer_module_autograd_kernel_equals_chain_rule():
+    # H(0) comes from torch autograd on the model; the chain rule gives
+    # (x . x') (1/m) sum_j 1{w_j . x > 0} 1{w_j . x' > 0} (a_j^2 = 1). Two float64 evaluations of
+    # the same sums: agreement to rounding. W is drawn first from the seed, then the signs a.
+    X1 = np.random.default_rng(0).standard_normal((5, 3))
+    X2 = np.random.default_rng(1).standard_normal((4, 3))
+    m = 300
+    W = np.random.default_rng(7).standard_normal((m, 3))
+    S1, S2 = (X1 @ W.T > 0).astype(float), (X2 @ W.T > 0).astype(float)
+    want = (X1 @ X2.T) * (S1 @ S2.T) / m
+    np.testing.assert_allclose(ntk.two_layer_empirical_ntk(X1, X2, width=m, seed=7), want,
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ntk.two_layer_empirical_ntk(X1, width=m, seed=7),
+                               (X1 @ X1.T) * (S1 @ S1.T) / m, rtol=1e-12, atol=1e-14)
+    model = ntk.two_layer_module(3, m, seed=7)
+    # only the first layer is trained: m * d parameters; the readout signs are a fixed buffer
+    assert [n for n, p in model.named_parameters()] == ["W"]
+    assert sum(p.numel() for p in model.parameters()) == m * 3
+    a = model.a.numpy()
+    assert set(np.unique(a)) == {-1.0, 1.0}
+    with torch.no_grad():
+        out = model(torch.as_tensor(X1)).numpy()[:, 0]
+    np.testing.assert_allclose(out, np.maximum(X1 @ W.T, 0) @ a / np.sqrt(m), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: ntk.two_layer_module(0, 10, seed=0), ValueError, "d must be >= 1"),
+        (lambda: ntk.two_layer_module(3, 2.5, seed=0), TypeError, "width must be an integer"),
+        (lambda: ntk.two_layer_module(3, 10, seed=None), TypeError, "seed must be an int"),
+        (lambda: ntk.two_layer_empirical_ntk(np.ones((2, 3)), width=0, seed=0), ValueError,
+         "width must be >= 1"),
+        (lambda: ntk.two_layer_empirical_ntk(np.ones((2, 3)), np.ones((2, 2)), width=5, seed=0),
+         ValueError, "same number of columns"),
+        (lambda: ntk.two_layer_empirical_ntk(np.ones(3), width=5, seed=0), ValueError,
+         "X1 must be a 2-D matrix"),
+    ],
+)
+def test_two_layer_module_rejects_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# -- the layer sum of the deep ReLU NTK ----------------------------------------------------------
+
+
+def test_relu_ntk_layer_terms_sum_to_the_recursion_and_hand_values():
+    # An independent evaluation (unrolled layer sum) of the recursion: rounding only.
+    X = ntk.unit_sphere_points(7, 4, seed=0) * np.linspace(0.5, 2.0, 7)[:, None]
+    for depth, sw, sb in ((1, 1.0, 0.0), (2, 1.5, 0.5), (4, np.sqrt(2), 0.2)):
+        T = ntk.relu_ntk_layer_terms(X, depth=depth, sigma_w=sw, sigma_b=sb)
+        assert T.shape == (depth + 1, 7, 7)
+        nngp, K = ntk.relu_kernels(X, depth=depth, sigma_w=sw, sigma_b=sb)
+        np.testing.assert_allclose(T.sum(0), K, rtol=1e-12)
+        np.testing.assert_allclose(T[-1], nngp, rtol=1e-12)  # the readout term is the NNGP
+        T12 = ntk.relu_ntk_layer_terms(X[:3], X[3:], depth=depth, sigma_w=sw, sigma_b=sb)
+        np.testing.assert_allclose(T12, T[:, :3, 3:], rtol=1e-12)
+    # Hand values, d = 1, x = x' = 1, depth 1, sigma_w = 2, sigma_b = 0: Sigma^(1) = 4,
+    # Sigma_dot^(1) = 1/2, so T_1 = 4 * (4 * 1/2) = 8; after the ReLU the covariance is 2 and the
+    # readout gives T_2 = Sigma^(2) = 4 * 2 = 8. Without the backward sigma_w^2, T_1 would be 2.
+    np.testing.assert_allclose(ntk.relu_ntk_layer_terms([[1.0]], sigma_w=2.0)[:, 0, 0], [8.0, 8.0],
+                               rtol=1e-14)
+    # depth 1, sigma_w = 1, sigma_b = 0: T_1 = (x.x'/d) (pi - theta)/(2 pi), so d T_1 is the
+    # two-layer kernel H* of the lecture notes for unit inputs
+    U = ntk.unit_sphere_points(6, 3, seed=1)
+    np.testing.assert_allclose(3 * ntk.relu_ntk_layer_terms(U)[0], ntk.two_layer_ntk(U),
+                               atol=1e-15)
+
+
+def test_mlp_empirical_ntk_layers_split_and_limit():
+    spec = ntk.MLPSpec(3, (9, 7), sigma_w=1.3, sigma_b=0.4)
+    th = ntk.init_params(spec, seed=3)
+    X1 = np.random.default_rng(0).standard_normal((5, 3))
+    X2 = np.random.default_rng(1).standard_normal((2, 3))
+    K = ntk.mlp_empirical_ntk_layers(spec, th, X1, X2)
+    assert K.shape == (3, 5, 2) and K.dtype == np.float64
+    # the parts add up to the whole kernel (same Jacobian, regrouped): rounding only
+    np.testing.assert_allclose(K.sum(0), ntk.mlp_empirical_ntk(spec, th, X1, X2), rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(ntk.mlp_empirical_ntk_layers(spec, th, X1),
+                               ntk.mlp_empirical_ntk_layers(spec, th, X1, X1), rtol=1e-13)
+    # the readout part of a one-hidden-layer network is (sigma_w^2 / m) g . g' + sigma_b^2
+    one = ntk.MLPSpec(3, (11,), sigma_w=1.3, sigma_b=0.4)
+    th1 = ntk.init_params(one, seed=0)
+    W1 = th1[:33].reshape(11, 3)
+    b1 = th1[33:44]
+    g1 = np.maximum(1.3 / np.sqrt(3) * X1 @ W1.T + 0.4 * b1, 0)
+    np.testing.assert_allclose(ntk.mlp_empirical_ntk_layers(one, th1, X1)[1],
+                               1.3**2 / 11 * g1 @ g1.T + 0.4**2, rtol=1e-12)
+
+
+def test_mlp_empirical_ntk_layers_converge_to_the_layer_sum_with_sigma_w_squared():
+    # Depth 2, width 1024, sigma_w = 1.5: one network's layer parts are within ~0.06-0.14 of
+    # relu_ntk_layer_terms (relative Frobenius, seeds 0-3); the mean of 2 networks ~0.05-0.1:
+    # tolerance 0.2. A layer sum without the backward factor sigma_w^2 per layer above is off
+    # by 1.5^4 = 5.1 (layer 1) and 1.5^2 = 2.25 (layer 2): relative errors ~4 and ~1.2.
+    X = ntk.unit_sphere_points(6, 3, seed=0) * np.sqrt(3)
+    spec = ntk.MLPSpec(3, (1024, 1024), sigma_w=1.5, sigma_b=0.5)
+    K = np.mean([ntk.mlp_empirical_ntk_layers(spec, ntk.init_params(spec, seed=s), X)
+                 for s in range(2)], axis=0)
+    T = ntk.relu_ntk_layer_terms(X, depth=2, sigma_w=1.5, sigma_b=0.5)
+    rel = [np.linalg.norm(K[j] - T[j]) / np.linalg.norm(T[j]) for j in range(3)]
+    assert max(rel) < 0.2, rel
+    for j, power in ((0, 4), (1, 2)):  # layer j + 1
+        wrong = T[j] / 1.5**power
+        assert np.linalg.norm(K[j] - wrong) / np.linalg.norm(wrong) > 0.8, (j, rel)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), depth=0), ValueError,
+         "depth must be >= 1"),
+        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), depth=1.5), TypeError,
+         "depth must be an integer"),
+        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), sigma_w=0.0), ValueError,
+         "sigma_w must be > 0"),
+        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), sigma_b=-1.0), ValueError,
+         "sigma_b must be >= 0"),
+        (lambda: ntk.relu_ntk_layer_terms(np.zeros((2, 3))), ValueError, "all-zero input"),
+        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), np.ones((2, 2))), ValueError,
+         "same number of columns"),
+        (lambda: ntk.relu_ntk_layer_terms([[np.nan, 1.0]]), ValueError, "NaN"),
+        (lambda: ntk.mlp_empirical_ntk_layers("mlp", np.zeros(3), np.ones((2, 2))), TypeError,
+         "spec must be an MLPSpec"),
+        (lambda: ntk.mlp_empirical_ntk_layers(ntk.MLPSpec(2, (4,)), np.zeros(3), np.ones((2, 2))),
+         ValueError, r"theta must have spec\.n_params"),
+        (lambda: ntk.mlp_empirical_ntk_layers(ntk.MLPSpec(2, (4,)), np.zeros(17), np.ones((2, 2)),
+                                              np.ones((2, 3))),
+         ValueError, r"X2 must have spec\.d = 2 columns"),
+    ],
+)
+def test_layer_term_functions_reject_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
 
 
 def test_nearly_parallel_inputs_are_accurate():
@@ -555,7 +696,7 @@ def test_empirical_ntk_errors():
         ntk.empirical_ntk(torch.nn.Linear(2, 1), X, np.ones((2, 3)))
 
 
-# -- the lecture notes' layer-sum form of the deep ReLU NTK (seed eq. 9.12-9.15) ---------------
+# -- the lecture notes' layer-sum form of the deep ReLU NTK (their multilayer NTK section) -----
 
 
 def test_lecture_notes_ntk_hand_values_and_links():
@@ -574,7 +715,7 @@ def test_lecture_notes_ntk_hand_values_and_links():
         np.testing.assert_allclose(np.diag(sig), np.sum(X**2, 1), rtol=1e-13)
         # d/2 times the neural-tangents recursion with w_std = sqrt(2) (first layer rescaled)
         np.testing.assert_allclose(th, 1.5 * ntk.relu_ntk(X, X, depth, np.sqrt(2)), rtol=1e-12)
-    # first-layer term Sigma0 * Sigma_dot1 is twice the two-layer kernel H* of section 9.2
+    # first-layer term Sigma0 * Sigma_dot1 is twice the two-layer kernel H* of their 2-layer section
     U = ntk.unit_sphere_points(6, 3, seed=1)
     sig1, th1 = ntk.lecture_notes_ntk(U)
     np.testing.assert_allclose(th1 - sig1, 2 * ntk.two_layer_ntk(U), atol=1e-13)
@@ -585,8 +726,8 @@ def test_lecture_notes_ntk_hand_values_and_links():
 
 
 def test_kernel_gd_predict_keeps_the_initial_outputs():
-    # f_inf(x) = f0(x) + K(x, X) K^{-1} (y - f0(X)); dropping f0 (seed eq. 9.6) changes it by
-    # f0(x) - K(x, X) K^{-1} f0(X), which is not small for a generic f0.
+    # f_inf(x) = f0(x) + K(x, X) K^{-1} (y - f0(X)); dropping f0 (the notes' interpolant)
+    # changes it by f0(x) - K(x, X) K^{-1} f0(X), which is not small for a generic f0.
     X = ntk.unit_sphere_points(8, 3, seed=0)
     Xt = ntk.unit_sphere_points(3, 3, seed=1)
     K, Kx = ntk.two_layer_ntk(X), ntk.two_layer_ntk(Xt, X)
