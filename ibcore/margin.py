@@ -61,6 +61,7 @@ __all__ = [
     "hard_margin_svm",
     "homogeneous_kkt_residual",
     "kkt_residuals",
+    "log_rate_curvature",
     "loss_and_grad",
     "make_loss",
     "max_margin",
@@ -484,34 +485,92 @@ def _loss_grad(w: np.ndarray, Z: np.ndarray, loss: str) -> tuple[float, np.ndarr
 
 
 def make_loss(X, y, loss: str = "logistic"):
-    """``fun(w) -> (L(w), grad L(w))`` for :func:`ibcore.descent.run_gd` (validated once)."""
+    """``fun(w, idx=None) -> (L, grad L)``, validated once, for the runners of ibcore.descent.
+
+    ``fun(w)`` is the averaged loss of :func:`loss_and_grad` (for :func:`~ibcore.descent.run_gd`
+    and :func:`~ibcore.descent.gradient_flow`); ``fun(w, idx)`` averages over the examples
+    ``idx`` only (an integer index array, as passed by :func:`~ibcore.descent.run_sgd`), equal
+    to ``loss_and_grad(w, X[idx], y[idx], loss)`` without re-validating the data at every step.
+    """
     X, y = check_data(X, y)
     loss = _check_loss(loss)
     Z = y[:, None] * X
 
-    def fun(w):
-        return _loss_grad(np.asarray(w, dtype=np.float64), Z, loss)
+    def fun(w, idx=None):
+        w = np.asarray(w, dtype=np.float64)
+        return _loss_grad(w, Z if idx is None else Z[idx], loss)
 
     fun.Z = Z  # type: ignore[attr-defined]
     fun.loss = loss  # type: ignore[attr-defined]
     return fun
 
 
-def smoothness(X, loss: str = "logistic") -> float:
-    """Smoothness constant ``beta = lambda_max(X^T X) / (4n)`` of the averaged logistic loss.
+def smoothness(X, loss: str = "logistic", *, per_example: bool = False) -> float:
+    """Smoothness constant of the averaged logistic loss, or of one example's loss.
 
-    GD with ``eta < 2/beta`` decreases the loss monotonically (the condition of Soudry et al.
-    2018, Thm 3). The exponential loss is not globally smooth (``grad^2 L(w) <= B^2 L(w) I``
-    with ``B = max_i ||x_i||``, a bound that shrinks as the loss decays); it is refused here.
+    ``per_example=False`` (default): ``beta = lambda_max(X^T X) / (4n)``, the smoothness of
+    ``L(w) = (1/n) sum_i log(1 + exp(-y_i <w, x_i>))`` (its Hessian is
+    ``X^T diag(s_i (1 - s_i)) X / n`` with ``s_i (1 - s_i) <= 1/4``, equality at ``w = 0``). GD
+    with ``eta < 2/beta`` decreases the loss monotonically (the condition of Soudry et al. 2018,
+    Thm 3).
+
+    ``per_example=True``: ``beta_1 = max_i ||x_i||^2 / 4``, the largest smoothness constant of
+    the single-example losses ``w -> log(1 + exp(-y_i <w, x_i>))`` (Hessian
+    ``s_i (1 - s_i) x_i x_i^T``). It bounds the step of SGD with one example per step: the
+    fixed-step condition of Nacson, Srebro & Soudry (2019) is ``eta < 2 / beta_1``. Always
+    ``beta <= beta_1``.
+
+    The exponential loss is not globally smooth (``grad^2 L(w) <= B^2 L(w) I`` with
+    ``B = max_i ||x_i||``, a bound that shrinks as the loss decays); it is refused here.
     """
     X = as_matrix(X, "X")
     loss = _check_loss(loss)
+    if not isinstance(per_example, (bool, np.bool_)):
+        raise TypeError(f"per_example must be True or False, got {type(per_example).__name__}")
     if loss != "logistic":
         raise ValueError(
             f"only the logistic loss is globally smooth; got {loss!r} (for the exponential loss "
             "use the local bound B^2 L(w), B = max ||x_i||)"
         )
+    if per_example:
+        return float(np.max(np.sum(X**2, axis=1)) / 4.0)
     return float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1] / 4.0)
+
+
+def log_rate_curvature(t, r) -> tuple[float, float]:
+    """``(kappa, kappa_power)``: a three-point test that tells ``1/log t`` from a power law.
+
+    ``t = (t1, t2, t3)`` are increasing positive times and ``r`` positive values of a
+    quantity at those times (an angle, a KKT residual). With ``L_j = log t_j``,
+    ``D = L3 - L1`` and ``s = (L2 - L1) / D``::
+
+        kappa = r2 * ((1 - s) / r1 + s / r3).
+
+    If ``r(t) = K / (log t + b)`` for any ``K > 0`` and ``b``, then ``1/r`` is affine in
+    ``log t`` and ``kappa = 1`` exactly. A power law ``r = C t^(-p)`` with the same end-to-end
+    drop ``r1 / r3 = exp(p D)`` gives instead
+
+        kappa_power = (1 - s) exp(-p s D) + s exp(p (1 - s) D) >= 1,
+
+    with equality only for ``p = 0`` (convexity of ``exp``; ``cosh(p D / 2)`` for ``s = 1/2``).
+    A window on the drop ``r1 / r3`` alone cannot separate the two laws (``t^(-p)`` with a
+    suitable ``p`` has any drop); ``kappa`` close to 1 while ``kappa_power - 1`` is not small
+    does. ``ValueError`` unless ``t`` and ``r`` have three positive finite entries and ``t``
+    increases strictly.
+    """
+    t = as_vector(t, "t", length=3)
+    r = as_vector(r, "r", length=3)
+    if np.any(t <= 0) or not (t[0] < t[1] < t[2]):
+        raise ValueError(f"t must be three strictly increasing positive times, got {t}")
+    if np.any(r <= 0):
+        raise ValueError(f"r must be positive (a rate of decay is compared), got {r}")
+    L = np.log(t)
+    D = L[2] - L[0]
+    s = (L[1] - L[0]) / D
+    kappa = float(r[1] * ((1.0 - s) / r[0] + s / r[2]))
+    p = float(np.log(r[0] / r[2]) / D)
+    kappa_power = float((1.0 - s) * np.exp(-p * s * D) + s * np.exp(p * (1.0 - s) * D))
+    return kappa, kappa_power
 
 
 def gradient_weights(w, X, y, loss: str = "logistic") -> np.ndarray:
@@ -948,59 +1007,61 @@ def multiclass_clouds(
 
 
 def regularization_path(
-    X, y, lams, *, loss: str = "logistic", tol: float = 1e-10, max_iter: int = 200
+    X, y, mus, *, loss: str = "logistic", tol: float = 1e-10, max_iter: int = 200
 ) -> np.ndarray:
-    """Minimisers ``w_lam = argmin L(w) + (lam/2) ||w||^2`` for each ``lam`` in ``lams``.
+    """Minimisers ``w_mu = argmin L(w) + (mu/2) ||w||^2`` for each ``mu`` in ``mus``.
 
-    ``L`` is the averaged smooth loss; the objective is ``lam``-strongly convex, so the
-    minimiser is unique. Solved by damped Newton (backtracking on the objective) with warm
-    starts along ``lams`` sorted in decreasing order; stops when the gradient of the objective
-    is below ``tol`` times the size of its two terms, ``||grad L|| + lam ||w||``. Returns a
-    ``(len(lams), d)`` array in the order of ``lams``. As ``lam -> 0`` the direction tends to
-    the max-margin direction (Rosset, Zhu & Hastie 2004).
+    ``L`` is the averaged smooth loss and ``mu`` the coefficient of the L2 penalty (weight
+    decay); the objective is ``mu``-strongly convex, so the minimiser is unique. Solved by
+    damped Newton (backtracking on the objective) with warm starts along ``mus`` sorted in
+    decreasing order; stops when the gradient of the objective is below ``tol`` times the size
+    of its two terms, ``||grad L|| + mu ||w||``. Returns a ``(len(mus), d)`` array in the order
+    of ``mus``. As ``mu -> 0`` the direction tends to the max-margin direction (Rosset, Zhu &
+    Hastie 2004), the limit direction of gradient descent (Ji, Dudik, Schapire & Telgarsky
+    2020).
     """
     X, y = check_data(X, y)
     loss = _check_loss(loss, SMOOTH_LOSSES)
-    lams = as_vector(lams, "lams")
-    if np.any(lams <= 0):
-        raise ValueError("lams must be > 0 (lam = 0 has no minimiser on separable data)")
+    mus = as_vector(mus, "mus")
+    if np.any(mus <= 0):
+        raise ValueError("mus must be > 0 (mu = 0 has no minimiser on separable data)")
     tol = positive_float(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
     Z = y[:, None] * X
     n, d = Z.shape
-    out = np.empty((lams.size, d))
+    out = np.empty((mus.size, d))
     w = np.zeros(d)
 
-    def objective(w, lam):
-        return _loss_grad(w, Z, loss)[0] + 0.5 * lam * (w @ w)
+    def objective(w, mu):
+        return _loss_grad(w, Z, loss)[0] + 0.5 * mu * (w @ w)
 
-    for k in np.argsort(-lams):
-        lam = float(lams[k])
+    for k in np.argsort(-mus):
+        mu = float(mus[k])
         for _ in range(max_iter):
             value, grad = _loss_grad(w, Z, loss)
-            g = grad + lam * w
+            g = grad + mu * w
             m = Z @ w
             if loss == "exponential":
                 h = np.exp(-m)
             else:
                 p = np.exp(-np.logaddexp(0.0, m))  # sigmoid(-m)
                 h = p * (1.0 - p)
-            if np.linalg.norm(g) <= tol * (np.linalg.norm(grad) + lam * np.linalg.norm(w)):
+            if np.linalg.norm(g) <= tol * (np.linalg.norm(grad) + mu * np.linalg.norm(w)):
                 break
-            H = (Z.T * h) @ Z / n + lam * np.eye(d)
+            H = (Z.T * h) @ Z / n + mu * np.eye(d)
             step = np.linalg.solve(H, g)
             decrement = float(g @ step)
-            f0, s = value + 0.5 * lam * (w @ w), 1.0
+            f0, s = value + 0.5 * mu * (w @ w), 1.0
             if decrement > 1e-10 * abs(f0):  # else: the decrease is below the objective's
                 # float64 resolution; we are in Newton's quadratic regime, take full steps
-                while objective(w - s * step, lam) > f0 - 0.25 * s * decrement and s > 1e-12:
+                while objective(w - s * step, mu) > f0 - 0.25 * s * decrement and s > 1e-12:
                     s *= 0.5
             w_new = w - s * step
             if np.array_equal(w_new, w):  # no representable progress: at the minimiser
                 break
             w = w_new
         else:
-            raise RuntimeError(f"regularization_path: Newton did not converge for lam={lam:g}")
+            raise RuntimeError(f"regularization_path: Newton did not converge for mu={mu:g}")
         out[k] = w
     return out
 
