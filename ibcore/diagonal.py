@@ -27,11 +27,26 @@ Diagonal linear network (Woodworth et al. 2020)
     If the flow interpolates, its limit is ``argmin {R_alpha(w) : X w = y}``.
 
 Minimising R_alpha over interpolants
-    The KKT conditions say ``grad R_alpha(w) = X^T nu``, i.e. ``w = 2 alpha^2 sinh(X^T mu)``
-    with ``mu = 4 nu`` and ``X w = y``. ``mu`` minimises the smooth strictly convex dual
-    ``Phi(mu) = 2 alpha^2 sum_i cosh((X^T mu)_i) - y^T mu`` (gradient ``X w(mu) - y``), which
+    The KKT conditions say ``grad R_alpha(w) = X^T nu / 4``, i.e. ``w = 2 alpha^2 sinh(X^T nu)``
+    and ``X w = y``. ``nu`` minimises the smooth strictly convex dual
+    ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (gradient ``X w(nu) - y``), which
     :func:`min_ralpha_interpolant` solves by damped Newton; note ``dm/dt = -(4/n) grad Phi(m)``:
-    the network's flow *is* a gradient flow on this n-dimensional dual.
+    the network's flow *is* a gradient flow on this n-dimensional dual (the chapter writes the
+    integrated residual ``m`` as ``nu(t)``).
+
+Rate of the approach to the minimum-l1 interpolant
+    With ``Lam = log(1/alpha^2)`` and ``s = X^T nu / Lam`` each coordinate is exactly
+    ``|w_i| = alpha^{2 (1 - |s_i|)} (1 - alpha^{4 |s_i|})``. As ``alpha -> 0``, ``nu / Lam``
+    tends to an l1 dual certificate, the one whose largest off-support value is smallest; that
+    value ``c_star`` (:func:`minimax_l1_certificate`) sets the rate
+    ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
+
+Generalization and the tangent kernel
+    For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>``, the excess population
+    risk of ``w`` is ``E (<x, w> - <x, w_star>)^2 = ||w - w_star||^2`` (:func:`population_risk`).
+    The tangent kernel of the network at ``theta = (u, v)`` is
+    ``K(x, x') = <grad_theta f(x), grad_theta f(x')> = 4 sum_i (u_i^2 + v_i^2) x_i x'_i``,
+    ``8 alpha^2 <x, x'>`` at the initialization (:func:`diagonal_tangent_kernel`).
 
 Steepest descent and mirror descent for the l_p norm (Gunasekar et al. 2018)
     Steepest descent: ``w <- w + eta * v`` with
@@ -50,9 +65,12 @@ from .validation import as_array, as_matrix, as_vector, check_rng, positive_floa
 
 __all__ = [
     "DiagonalFlow",
+    "L1Certificate",
     "L1Solution",
     "diagonal_flow",
     "diagonal_gd",
+    "diagonal_parameters",
+    "diagonal_tangent_kernel",
     "l1_norm_bound",
     "l2_offset_prediction",
     "lp_mirror_descent",
@@ -63,6 +81,8 @@ __all__ = [
     "min_lp_interpolant",
     "min_ralpha_interpolant",
     "min_ralpha_primal",
+    "minimax_l1_certificate",
+    "population_risk",
     "q_potential",
     "r_alpha",
     "r_alpha_grad",
@@ -204,14 +224,98 @@ def min_l1_interpolant(X, y) -> L1Solution:
     return L1Solution(w=w, dual=lam, gap=gap, dual_infeasibility=infeas)
 
 
+@dataclass(frozen=True)
+class L1Certificate:
+    """The l1 dual certificate with the smallest off-support values.
+
+    Returned by :func:`minimax_l1_certificate`.
+
+    ``dual`` is ``beta`` (n,), ``values = X^T beta`` (d,), ``support`` the boolean support of
+    ``w_l1``, and ``c_star = max_{i not in S} |values_i|``. ``exponent = 2 (1 - c_star)`` is the
+    predicted log-log slope of ``||w_alpha - w_l1||`` against ``alpha`` as ``alpha -> 0``.
+    """
+
+    dual: np.ndarray
+    values: np.ndarray
+    support: np.ndarray
+    c_star: float
+
+    @property
+    def exponent(self) -> float:
+        return 2.0 * (1.0 - self.c_star)
+
+
+def minimax_l1_certificate(X, w_l1, *, support_tol: float = 1e-9) -> L1Certificate:
+    """``c_star = min { max_{i not in S} |(X^T beta)_i| : (X^T beta)_S = sign(w_l1)_S }``.
+
+    ``S`` is the support of ``w_l1`` (entries above ``support_tol * max |w_l1|``). A ``beta``
+    with ``(X^T beta)_S = sign(w_S)`` and ``|X^T beta| <= 1`` off ``S`` is a dual certificate of
+    ``min ||w||_1 s.t. X w = X w_l1``: so ``c_star <= 1`` iff ``w_l1`` is a minimum-l1
+    interpolant, and ``c_star < 1`` (with ``X_S`` injective) makes it the unique one, since
+    then ``||w_l1 + h||_1 >= ||w_l1||_1 + (1 - c_star) ||h_{S^c}||_1`` for every ``h`` with
+    ``X h = 0``. The value is the linear program in ``(beta, t)``: minimise ``t`` subject to
+    ``X_S^T beta = sign(w_S)`` and ``-t <= X_{S^c}^T beta <= t`` (:func:`scipy.optimize.linprog`,
+    HiGHS). It is **not** the certificate a simplex solver returns for basis pursuit
+    (:func:`min_l1_interpolant`): that one is a vertex of the optimal dual face, where ``n``
+    constraints ``|(X^T beta)_i| <= 1`` are active, so some off-support value equals 1.
+
+    ``c_star`` governs the approach of ``w_alpha = argmin_{Xw=y} R_alpha`` to ``w_l1`` (module
+    docstring): ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
+    Raises ``ValueError`` if ``w_l1`` is zero or its support has more entries than ``X`` has
+    rows or is not linearly independent (``X_S`` not injective).
+    """
+    from scipy.optimize import linprog
+
+    X = as_matrix(X, "X")
+    n, d = X.shape
+    w_l1 = as_vector(w_l1, "w_l1", length=d)
+    support_tol = positive_float(support_tol, "support_tol")
+    scale = float(np.abs(w_l1).max())
+    if scale == 0.0:
+        raise ValueError("w_l1 must be non-zero (the zero interpolant needs no certificate)")
+    S = np.abs(w_l1) > support_tol * scale
+    k = int(S.sum())
+    if k > n or np.linalg.matrix_rank(X[:, S]) < k:
+        raise ValueError(
+            f"w_l1 has {k} non-zeros whose columns of X are not linearly independent (X has "
+            f"{n} rows): pass a basic (vertex) minimum-l1 interpolant"
+        )
+    if k == d:
+        return L1Certificate(
+            dual=np.linalg.lstsq(X.T, np.sign(w_l1), rcond=None)[0],
+            values=np.sign(w_l1),
+            support=S,
+            c_star=0.0,
+        )
+    off = X[:, ~S].T
+    m_off = off.shape[0]
+    ones = np.ones((m_off, 1))
+    res = linprog(
+        np.r_[np.zeros(n), 1.0],
+        A_ub=np.vstack([np.hstack([off, -ones]), np.hstack([-off, -ones])]),
+        b_ub=np.zeros(2 * m_off),
+        A_eq=np.hstack([X[:, S].T, np.zeros((k, 1))]),
+        b_eq=np.sign(w_l1[S]),
+        bounds=[(None, None)] * n + [(0.0, None)],
+        method="highs",
+    )
+    if not res.success:
+        raise RuntimeError(f"minimax_l1_certificate: linprog failed: {res.message}")
+    beta = res.x[:n]
+    values = X.T @ beta
+    return L1Certificate(
+        dual=beta, values=values, support=S, c_star=float(np.abs(values[~S]).max())
+    )
+
+
 def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: int = 200):
     """``argmin R_alpha(w)`` s.t. ``X w = y``, via damped Newton on the convex dual.
 
-    Minimises ``Phi(mu) = 2 alpha^2 sum_i cosh((X^T mu)_i) - y^T mu`` (module docstring) with
+    Minimises ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (module docstring) with
     Newton steps and backtracking, evaluated stably for tiny ``alpha`` through
-    ``alpha^2 e^{a} = e^{a + 2 log alpha}`` (each step changes ``X^T mu`` by at most 2 in every
-    coordinate, which keeps the iteration finite from ``mu = 0`` even for ``alpha = 1e-8``);
-    returns ``w = 2 alpha^2 sinh(X^T mu)``, which
+    ``alpha^2 e^{a} = e^{a + 2 log alpha}`` (each step changes ``X^T nu`` by at most 2 in every
+    coordinate, which keeps the iteration finite from ``nu = 0`` even for ``alpha = 1e-8``);
+    returns ``w = 2 alpha^2 sinh(X^T nu)``, which
     satisfies the stationarity condition exactly and primal feasibility
     ``||X w - y|| <= tol * (1 + ||y||)``.
     """
@@ -350,6 +454,25 @@ def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
         )
     cube = w2**3
     return (cube - pinv @ (X @ cube)) / (24.0 * alpha4)
+
+
+def population_risk(X, y, w_star, alphas) -> np.ndarray:
+    """Excess population risk ``||w_alpha - w_star||^2`` of ``w_alpha = argmin_{Xw=y} R_alpha``.
+
+    For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>`` the risk of a linear
+    predictor ``w`` is ``E (<x, w> - <x, w_star>)^2 = (w - w_star)^T E[x x^T] (w - w_star)
+    = ||w - w_star||^2``. Returns this number for each ``alpha`` in ``alphas`` (array of the
+    same shape), with :func:`min_ralpha_interpolant`. Its two ends: ``||P_null w_star||^2``
+    (``P_null = I - X^+ X``) as ``alpha -> inf``, since then ``w_alpha -> X^+ y = X^+ X w_star``,
+    and ``||w_l1 - w_star||^2`` as ``alpha -> 0`` (zero when basis pursuit recovers ``w_star``).
+    """
+    X, y = _check_problem(X, y)
+    w_star = as_vector(w_star, "w_star", length=X.shape[1])
+    a = as_array(alphas, "alphas")
+    if np.any(a <= 0):
+        raise ValueError("alphas must all be positive initialization scales")
+    risks = [np.sum((min_ralpha_interpolant(X, y, float(al)) - w_star) ** 2) for al in a.ravel()]
+    return np.array(risks, dtype=float).reshape(a.shape)
 
 
 # -- gradient flow and GD of the diagonal network ----------------------------------------------
@@ -497,6 +620,43 @@ def uv_product(theta) -> tuple[np.ndarray, np.ndarray]:
     d = theta.shape[-1] // 2
     u, v = theta[..., :d], theta[..., d:]
     return u * u - v * v, u * v
+
+
+def diagonal_parameters(w, alpha: float) -> np.ndarray:
+    """The parameters ``theta = (u, v) > 0`` with ``u*u - v*v = w`` and ``u*v = alpha^2``.
+
+    Along the gradient flow from ``u = v = alpha 1`` the product ``u*v = alpha^2`` is conserved
+    (module docstring), so ``theta`` is a function of ``w``: with ``r = sqrt(w^2 + 4 alpha^4)``
+    (``= u^2 + v^2``), ``u^2 = (r + w) / 2`` and ``v^2 = (r - w) / 2``, computed as
+    ``v = alpha^2 / u`` for ``w >= 0`` (and ``u = alpha^2 / v`` for ``w < 0``) to avoid the
+    cancellation in ``r - |w|``. ``w = 0`` gives ``u = v = alpha``.
+    """
+    w = as_vector(w, "w")
+    alpha = _check_alpha_squared(alpha)
+    a2 = alpha * alpha
+    big = np.sqrt((np.hypot(w, 2.0 * a2) + np.abs(w)) / 2.0)  # the larger of u, v
+    small = a2 / big
+    u = np.where(w >= 0, big, small)
+    v = np.where(w >= 0, small, big)
+    return np.concatenate([u, v])
+
+
+def diagonal_tangent_kernel(X, theta, X2=None) -> np.ndarray:
+    """Tangent kernel ``J(X) J(X2)^T`` of ``f(x; theta) = <u*u - v*v, x>`` at ``theta = (u, v)``.
+
+    ``grad_u f(x) = 2 u * x`` and ``grad_v f(x) = -2 v * x``, so
+    ``K(x, x') = 4 sum_i (u_i^2 + v_i^2) x_i x'_i``, i.e. ``K = 4 X diag(u^2 + v^2) X2^T``: the
+    Gram matrix of the preconditioner ``dG dG^T = 4 diag(u^2 + v^2)`` of the induced flow in
+    ``w``. At ``u = v = alpha 1`` this is ``8 alpha^2 X X2^T``. ``X2=None`` means ``X2 = X``.
+    """
+    X = as_matrix(X, "X")
+    X2 = X if X2 is None else as_matrix(X2, "X2")
+    theta = as_vector(theta, "theta", length=2 * X.shape[1])
+    if X2.shape[1] != X.shape[1]:
+        raise ValueError(f"X2 must have {X.shape[1]} columns like X, got shape {X2.shape}")
+    d = X.shape[1]
+    weights = 4.0 * (theta[:d] ** 2 + theta[d:] ** 2)
+    return (X * weights) @ X2.T
 
 
 # -- l_p geometry ------------------------------------------------------------------------------

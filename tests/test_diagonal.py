@@ -1,5 +1,7 @@
-"""Tests of ibcore.diagonal: the R_alpha potential and its minimisers, the three views of the
-diagonal network's gradient flow, GD's exact u*v identity, and l_p steepest/mirror descent."""
+"""Tests of ibcore.diagonal: the R_alpha potential and its minimisers, the rate of their approach
+to the minimum-l1 interpolant, the population risk along alpha, the tangent kernel, the three
+views of the diagonal network's gradient flow, GD's exact u*v identity, and l_p steepest/mirror
+descent."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from hypothesis import strategies as st
 from ibcore.diagonal import (
     diagonal_flow,
     diagonal_gd,
+    diagonal_parameters,
+    diagonal_tangent_kernel,
     l1_norm_bound,
     l2_offset_prediction,
     lp_mirror_descent,
@@ -23,6 +27,8 @@ from ibcore.diagonal import (
     min_lp_interpolant,
     min_ralpha_interpolant,
     min_ralpha_primal,
+    minimax_l1_certificate,
+    population_risk,
     q_potential,
     r_alpha,
     r_alpha_grad,
@@ -248,3 +254,116 @@ def test_diagonal_gd_reports_overflow_as_divergence_without_warnings():
         warnings.simplefilter("error")
         traj = diagonal_gd(X, y, 1.0, 1e100, 10)
     assert traj.diverged and np.all(np.isfinite(traj.w))
+
+
+def test_minimax_certificate_is_a_certificate_and_minimal(problem):
+    X, y, _ = problem
+    l1 = min_l1_interpolant(X, y)
+    cert = minimax_l1_certificate(X, l1.w)
+    S = cert.support
+    np.testing.assert_allclose(cert.values, X.T @ cert.dual, atol=1e-14)
+    np.testing.assert_allclose(cert.values[S], np.sign(l1.w[S]), atol=1e-9)
+    assert 0 < cert.c_star < 1 and np.abs(cert.values[~S]).max() <= cert.c_star + 1e-12
+    # the LP's own certificate is a vertex of the dual face: some off-support value is 1
+    assert np.abs(X.T @ l1.dual)[~S].max() > 1 - 1e-9 > cert.c_star
+    # minimality: moving inside {beta : X_S^T beta = sign(w_S)} never lowers the maximum
+    N = np.linalg.svd(X[:, S].T)[2][S.sum() :].T
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        beta = cert.dual + 1e-3 * N @ rng.standard_normal(N.shape[1])
+        assert np.abs(X.T @ beta)[~S].max() >= cert.c_star - 1e-12
+
+
+@pytest.mark.parametrize("shape", [(12, 30, 2, 4), (16, 40, 3, 2), (15, 50, 2, 7)])
+def test_minimax_certificate_predicts_the_l1_rate(shape):
+    """The log-log slope of ||w_alpha - w_l1|| between alpha = 1e-6 and 1e-10 is 2 (1 - c_star).
+
+    Measured deviations are 0.003, 0.001 and 0.002: the prefactor of alpha^{2 (1 - c_star)} is
+    e^{O(1)} and varies with log(1/alpha), so the two-point slope converges like
+    1/log(1/alpha^2) (~ 1/30 here, times a small constant). Errors stay above 1e-7, far from
+    the Newton solver's floor (~1e-12). A wrong certificate (the LP vertex, max off-support
+    value 1) would predict a slope 0; a certificate off by 0.005 in c_star, a slope off by 0.01.
+    """
+    n, d, k, seed = shape
+    X, y, _ = sparse_regression(n, d, k, seed=seed)
+    l1 = min_l1_interpolant(X, y)
+    cert = minimax_l1_certificate(X, l1.w)
+    err = [np.linalg.norm(min_ralpha_interpolant(X, y, a) - l1.w) for a in (1e-6, 1e-10)]
+    slope = np.log(err[0] / err[1]) / np.log(1e4)
+    assert min(err) > 1e-7
+    assert abs(slope - cert.exponent) < 0.01
+
+
+def test_minimax_certificate_validation(problem):
+    X = problem[0]
+    with pytest.raises(ValueError, match="w_l1 must be non-zero"):
+        minimax_l1_certificate(X, np.zeros(X.shape[1]))
+    with pytest.raises(ValueError, match="length"):
+        minimax_l1_certificate(X, np.ones(3))
+    with pytest.raises(ValueError, match="w_l1 has 30 non-zeros"):
+        minimax_l1_certificate(X, np.ones(X.shape[1]))  # support larger than the 12 rows
+    with pytest.raises(TypeError, match="X"):
+        minimax_l1_certificate("X", np.ones(3))
+    with pytest.raises(ValueError, match="support_tol"):
+        minimax_l1_certificate(X, np.ones(X.shape[1]), support_tol=-1.0)
+
+
+def test_population_risk_is_the_gaussian_test_error_and_has_the_two_limits(problem):
+    X, y, w_star = problem
+    alphas = np.array([1e-8, 0.05, 0.3, 100.0])
+    risk = population_risk(X, y, w_star, alphas)
+    # Monte Carlo on 2e5 fresh N(0, I) inputs: relative standard error sqrt(2 / 2e5) = 0.3 %
+    Z = np.random.default_rng(6).standard_normal((200_000, X.shape[1]))
+    for a, r in zip(alphas[1:3], risk[1:3], strict=True):
+        mc = np.mean((Z @ (min_ralpha_interpolant(X, y, a) - w_star)) ** 2)
+        assert abs(mc - r) < 0.015 * r
+    P_null = np.eye(X.shape[1]) - np.linalg.pinv(X) @ X
+    np.testing.assert_allclose(risk[-1], np.sum((P_null @ w_star) ** 2), rtol=1e-6)
+    # basis pursuit recovers the 2-sparse w_star (test above), so the risk vanishes like
+    # alpha^{2 * 0.73} (c_star = 0.63 here): ~1e-10 at alpha = 1e-8 against ~3 for alpha = 100
+    assert risk[0] < 1e-8 * risk[-1]
+    assert np.all(np.diff(risk) > 0)
+    assert population_risk(X, y, w_star, alphas.reshape(2, 2)).shape == (2, 2)
+    with pytest.raises(ValueError, match="alphas"):
+        population_risk(X, y, w_star, [0.1, 0.0])
+    with pytest.raises(ValueError, match="length"):
+        population_risk(X, y, w_star[:-1], [0.1])
+
+
+def test_diagonal_parameters_lie_on_the_conserved_manifold():
+    w = np.array([-30.0, -1.0, -1e-9, 0.0, 1e-9, 0.5, 40.0])
+    for alpha in (1e-6, 0.1, 3.0):
+        theta = diagonal_parameters(w, alpha)
+        w_back, uv = uv_product(theta)
+        np.testing.assert_allclose(w_back, w, rtol=1e-12, atol=1e-15 * max(1.0, alpha**2))
+        np.testing.assert_allclose(uv, alpha**2, rtol=1e-14)
+        assert np.all(theta > 0)
+    np.testing.assert_allclose(diagonal_parameters(np.zeros(3), 0.2), 0.2, rtol=1e-15)
+    with pytest.raises(ValueError, match="alpha"):
+        diagonal_parameters(w, -1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        diagonal_parameters(np.array([np.nan]), 0.1)
+
+
+def test_diagonal_tangent_kernel_matches_autograd(problem):
+    torch = pytest.importorskip("torch")
+    from ibcore.ntk import jacobian_kernel
+
+    X, _, _ = problem
+    d = X.shape[1]
+    theta = np.random.default_rng(7).standard_normal(2 * d)
+    X2 = X[:5] + 0.5
+
+    def apply(th, Xt):
+        return Xt @ (th[:d] ** 2 - th[d:] ** 2)
+
+    th_t, X_t = torch.tensor(theta), torch.tensor(X)
+    ref = jacobian_kernel(apply, th_t, X_t, torch.tensor(X2))
+    np.testing.assert_allclose(diagonal_tangent_kernel(X, theta, X2), ref, rtol=1e-12, atol=1e-10)
+    # at the initialization u = v = alpha 1 the kernel is 8 alpha^2 X X^T
+    K0 = diagonal_tangent_kernel(X, diagonal_parameters(np.zeros(d), 0.3))
+    np.testing.assert_allclose(K0, 8 * 0.09 * X @ X.T, rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="theta"):
+        diagonal_tangent_kernel(X, theta[:-1])
+    with pytest.raises(ValueError, match="X2"):
+        diagonal_tangent_kernel(X, theta, np.ones((2, 3)))
