@@ -246,11 +246,11 @@ class Quadratic:
             return self.minimizer + (self._factors(eta, k)[:, on] * z[on]) @ self.eigvecs[:, on].T
 
     def partial_neumann_sum(self, eta, k) -> np.ndarray:
-        """``S_k = eta * sum_{j=0}^{k-1} (I - eta H)^j``, in closed form; shape (d, d).
+        """``N_k = eta * sum_{j=0}^{k-1} (I - eta H)^j``, in closed form; shape (d, d).
 
-        GD from ``w0`` is ``w_k = (I - eta H)^k w0 + S_k b``. In the eigenbasis ``S_k`` is
+        GD from ``w0`` is ``w_k = (I - eta H)^k w0 + N_k b``. In the eigenbasis ``N_k`` is
         diagonal with entries ``(1 - (1 - eta lambda_i)^k) / lambda_i`` for ``lambda_i > 0``
-        (tending to ``1 / lambda_i``, so ``S_k H -> H^+ H``) and ``k eta`` for ``lambda_i = 0``
+        (tending to ``1 / lambda_i``, so ``N_k H -> H^+ H``) and ``k eta`` for ``lambda_i = 0``
         (growing without bound: the series diverges on the null space of ``H``). Requires
         ``eta < 2/lambda_max``, like every converging run.
         """
