@@ -2,9 +2,10 @@
 
 Two-layer ReLU network without biases
     ``f(x; theta) = sum_j a_j relu(<w_j, x>)``, ``theta = (vec(W), a)`` with ``W`` of shape
-    ``(width, d)``; ``f`` is 2-homogeneous in ``theta``: ``f(x; c theta) = c^2 f(x; theta)`` for
-    ``c > 0``. Margins ``q_i(theta) = y_i f(x_i; theta)``; exponential loss
-    ``L(theta) = (1/n) sum_i exp(-q_i)``. Following Lyu & Li (2020) we track
+    ``(width, d)`` (the chapter writes the output weights ``a_j`` as ``v_j``); ``f`` is
+    homogeneous of degree 2 in ``theta`` (the chapter's degree ``a = 2``):
+    ``f(x; c theta) = c^2 f(x; theta)`` for ``c > 0``. Margins ``q_i(theta) = y_i f(x_i; theta)``;
+    exponential loss ``L(theta) = (1/n) sum_i exp(-q_i)``. Following Lyu & Li (2020) we track
 
     * the normalised margin ``gamma_bar = min_i q_i / ||theta||^2``,
     * the smoothed margin ``gamma_tilde = -log(sum_i exp(-q_i)) / ||theta||^2`` (``<= gamma_bar``,
