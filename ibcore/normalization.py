@@ -6,13 +6,15 @@ Conventions
     * ``<grad L(w), w> = 0`` and ``grad L(c w) = grad L(w) / c``;
     * the *spherical gradient* ``G(w) = ||grad L(w / ||w||)|| = ||w|| ||grad L(w)||`` depends on
       the direction only;
-    * gradient descent with weight decay ``lam``, ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``,
-      obeys the exact norm recursion (Pythagoras, the two terms are orthogonal)
+    * gradient descent with weight decay ``mu`` (``0 <= eta mu < 1``),
+      ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``, obeys the exact norm recursion
+      (Pythagoras, the two terms are orthogonal)
 
-          ||w_{t+1}||^2 = (1 - eta lam)^2 ||w_t||^2 + eta^2 G(w_t)^2 / ||w_t||^2,
+          ||w_{t+1}||^2 = (1 - eta mu)^2 ||w_t||^2 + eta^2 G(w_t)^2 / ||w_t||^2,
 
-    * and moves the direction ``w / ||w||`` like a step of size ``eta_eff = eta / ||w||^2`` on the
-      unit sphere (the *effective learning rate*).
+    * and moves the direction ``w / ||w||`` like a step of size
+      ``eta_eff = eta / ((1 - eta mu) ||w||^2)`` on the unit sphere (the *effective learning rate*;
+      :class:`NormRun` records ``eta / ||w||^2``, the same up to the factor ``1 - eta mu``).
 
 Contents
     * :class:`NormalizedLinear`: a numpy scale-invariant regression loss
@@ -20,6 +22,10 @@ Contents
       gain ``g``), with its gradient, Hessian, and the same model without normalisation.
     * :class:`RotationLoss`: the 2-D toy ``L(w) = c * angle(w)`` whose spherical gradient norm is
       the constant ``c`` (the norm equilibrium is then exact).
+    * :class:`NormalizedProduct`: the 3-D toy ``L(w) = (1/2)(u_1 u_2 - y)^2``, ``u = w/||w||``,
+      whose minimisers on the sphere form a curve of varying *spherical sharpness*
+      ``S(u) = lambda_max(Hess L(u))``; with its sharpness-reduction flow (Lyu, Li & Arora, 2022).
+      :func:`effective_sharpness` gives ``eta_eff_t S`` along a run (the edge of stability is 2).
     * :func:`run_scale_invariant_gd`: GD (+ weight decay) recording norms, spherical gradients and
       effective learning rates at every step, for one or a batch of initial points.
     * :func:`exponential_schedule`, :func:`equivalence_scale`: the weight-decay <-> exponential
@@ -45,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .validation import (
+    _real_scalar,
     as_array,
     as_matrix,
     as_vector,
@@ -57,9 +64,11 @@ __all__ = [
     "BNClassifier",
     "NormRun",
     "NormalizedLinear",
+    "NormalizedProduct",
     "RotationLoss",
     "ScaleInvariantMLP",
     "convergence_count_bound",
+    "effective_sharpness",
     "empirical_ntk",
     "equilibrium_norm",
     "equivalence_scale",
@@ -79,69 +88,69 @@ __all__ = [
 # -- weight decay and learning rates ----------------------------------------------------------
 
 
-def _check_eta_lam(eta, weight_decay) -> tuple[float, float]:
+def _check_eta_mu(eta, weight_decay) -> tuple[float, float]:
     eta = positive_float(eta, "eta")
-    lam = positive_float(weight_decay, "weight_decay", allow_zero=True)
-    if eta * lam >= 1.0:
+    mu = positive_float(weight_decay, "weight_decay", allow_zero=True)
+    if eta * mu >= 1.0:
         raise ValueError(
-            f"eta * weight_decay = {eta * lam:.4g} must be < 1: the decay factor 1 - eta*lambda "
+            f"eta * weight_decay = {eta * mu:.4g} must be < 1: the decay factor 1 - eta*mu "
             "would be <= 0 (the update would flip or erase w); lower eta or weight_decay so "
             "that eta * weight_decay < 1"
         )
-    return eta, lam
+    return eta, mu
 
 
 def exponential_schedule(eta, weight_decay, n_steps) -> np.ndarray:
-    """Learning rates ``eta_t = eta (1 - eta lam)^{-(2t + 1)}``, ``t = 0, ..., n_steps - 1``.
+    """Learning rates ``eta_t = eta (1 - eta mu)^{-(2t + 1)}``, ``t = 0, ..., n_steps - 1``.
 
-    With a scale-invariant loss, GD with weight decay ``lam`` and constant rate ``eta``,
-    ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``, and plain GD with this schedule,
+    With a scale-invariant loss, GD with weight decay ``mu`` and constant rate ``eta``,
+    ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``, and plain GD with this schedule,
     ``v_{t+1} = v_t - eta_t grad L(v_t)``, started at the same point, satisfy
-    ``v_t = w_t / (1 - eta lam)^t`` (Li & Arora, 2020); see :func:`equivalence_scale`.
+    ``v_t = w_t / (1 - eta mu)^t`` (Li & Arora, 2020); see :func:`equivalence_scale`.
 
     Raises ``ValueError`` if ``eta * weight_decay >= 1`` or if the schedule overflows float64.
     """
-    eta, lam = _check_eta_lam(eta, weight_decay)
+    eta, mu = _check_eta_mu(eta, weight_decay)
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     t = np.arange(n_steps, dtype=np.float64)
-    log_rates = math.log(eta) - (2.0 * t + 1.0) * math.log1p(-eta * lam)
+    log_rates = math.log(eta) - (2.0 * t + 1.0) * math.log1p(-eta * mu)
     if n_steps and log_rates[-1] > 700.0:
         raise ValueError(
             f"the schedule overflows float64 after {n_steps} steps (eta_t reaches "
             f"exp({log_rates[-1]:.0f})); use fewer steps or a smaller eta * weight_decay"
         )
-    return eta * np.exp(-(2.0 * t + 1.0) * math.log1p(-eta * lam))
+    return eta * np.exp(-(2.0 * t + 1.0) * math.log1p(-eta * mu))
 
 
 def equivalence_scale(eta, weight_decay, t) -> np.ndarray:
-    """The factor ``(1 - eta lam)^{-t}`` with ``v_t = w_t * equivalence_scale(eta, lam, t)``.
+    """The factor ``(1 - eta mu)^{-t}`` with ``v_t = w_t * equivalence_scale(eta, mu, t)``.
 
     ``w_t``: GD with weight decay; ``v_t``: GD with :func:`exponential_schedule`. ``t`` may be an
     int or an array of non-negative step indices.
     """
-    eta, lam = _check_eta_lam(eta, weight_decay)
+    eta, mu = _check_eta_mu(eta, weight_decay)
     t = as_array(t, "t")
     if np.any(t < 0):
         raise ValueError("t must hold non-negative step indices")
-    return np.exp(-t * math.log1p(-eta * lam))
+    return np.exp(-t * math.log1p(-eta * mu))
 
 
 def with_weight_decay(fun, weight_decay):
     """``fun(w) -> (L(w), grad L(w))`` turned into the weight-decayed objective
-    ``w -> (L(w) + (lam/2) ||w||^2, grad L(w) + lam w)``.
+    ``w -> (L(w) + (mu/2) ||w||^2, grad L(w) + mu w)``.
 
     Plain GD with step ``eta`` on the result, e.g. :func:`ibcore.descent.run_gd`, is GD with
-    weight decay, ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``. The returned loss includes
+    weight decay, ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``. The returned loss includes
     the decay term; evaluate ``fun`` itself for the loss without it.
     """
     if not callable(fun):
         raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
-    lam = positive_float(weight_decay, "weight_decay", allow_zero=True)
+    mu = positive_float(weight_decay, "weight_decay", allow_zero=True)
 
     def decayed(w):
         loss, grad = fun(w)
         w = np.asarray(w, dtype=np.float64)
-        return loss + 0.5 * lam * float(w @ w), grad + lam * w
+        return loss + 0.5 * mu * float(w @ w), grad + mu * w
 
     return decayed
 
@@ -149,18 +158,18 @@ def with_weight_decay(fun, weight_decay):
 def equilibrium_norm(eta, weight_decay, sphere_grad) -> float:
     """Fixed point ``r*`` of the norm recursion with a constant spherical gradient norm ``G``.
 
-    ``s = r^2`` follows ``s_{t+1} = (1 - eta lam)^2 s_t + eta^2 G^2 / s_t``, whose positive fixed
-    point solves ``r*^4 = eta G^2 / (lam (2 - eta lam))`` (about ``eta G^2 / (2 lam)``). The
-    effective learning rate there is ``eta / r*^2 = sqrt(eta lam (2 - eta lam)) / G``.
+    ``s = r^2`` follows ``s_{t+1} = (1 - eta mu)^2 s_t + eta^2 G^2 / s_t``, whose positive fixed
+    point solves ``r*^4 = eta G^2 / (mu (2 - eta mu))`` (about ``eta G^2 / (2 mu)``). The
+    effective learning rate there is ``eta / r*^2 = sqrt(eta mu (2 - eta mu)) / G``.
     """
-    eta, lam = _check_eta_lam(eta, weight_decay)
-    if lam == 0.0:
+    eta, mu = _check_eta_mu(eta, weight_decay)
+    if mu == 0.0:
         raise ValueError("weight_decay must be > 0: without decay the norm has no equilibrium")
     g = positive_float(sphere_grad, "sphere_grad")
-    r = float((eta * g * g / (lam * (2.0 - eta * lam))) ** 0.25)
+    r = float((eta * g * g / (mu * (2.0 - eta * mu))) ** 0.25)
     if not 0.0 < r < math.inf:
         raise ValueError(
-            f"sphere_grad = {g:.3g} is out of range: r*^4 = eta G^2 / (lam (2 - eta lam)) "
+            f"sphere_grad = {g:.3g} is out of range: r*^4 = eta G^2 / (mu (2 - eta mu)) "
             "under- or overflows float64; use a moderate sphere_grad"
         )
     return r
@@ -179,6 +188,27 @@ def _rows(w, d, name="w") -> tuple[np.ndarray, bool]:
     if np.any(norms == 0.0):
         raise ValueError(f"{name} must be non-zero: a scale-invariant loss is undefined at w = 0")
     return arr2, single
+
+
+def _sphere_hessians(U, gF, HF) -> np.ndarray:
+    """Hessians at the unit vectors ``U`` (B, d) of ``L(w) = F(w / ||w||)``.
+
+    With ``P = I - u u^T`` and ``G = grad F(u)``, ``Hess L(u) = P HF P - (u.G) P - u (PG)^T -
+    (PG) u^T``, where ``HF`` (d, d) or (B, d, d) is the Hessian of ``F`` at ``u``. At ``w = r u``
+    the Hessian is ``Hess L(u) / r^2`` (the identities of scale invariance)."""
+    d = U.shape[1]
+    P = np.eye(d)[None] - U[:, :, None] * U[:, None, :]
+    pg = gF - np.einsum("bi,bi->b", gF, U)[:, None] * U
+    return (
+        P @ HF @ P
+        - np.einsum("bi,bi->b", U, gF)[:, None, None] * P
+        - U[:, :, None] * pg[:, None, :]
+        - pg[:, :, None] * U[:, None, :]
+    )
+
+
+def _top_eigenvalues(H) -> np.ndarray:
+    return np.linalg.eigvalsh(H)[:, -1]
 
 
 class NormalizedLinear:
@@ -242,13 +272,18 @@ class NormalizedLinear:
     def hessian(self, w) -> np.ndarray:
         """Hessian of ``L`` at ``w`` (shape (d,)): with ``G = grad F(u)``, ``r = ||w||``,
         ``H = [P A P - (u.G) P - u (PG)^T - (PG) u^T] / r^2`` where ``A = g^2 X^T X / n``."""
-        _, single, r, U, _, gF, gF_perp = self._parts(w)
+        _, single, r, U, _, gF, _ = self._parts(w)
         if not single:
             raise ValueError("hessian takes one point w of shape (d,)")
-        u, pg = U[0], gF_perp[0]
-        P = np.eye(self.d) - np.outer(u, u)
-        H = P @ self._A @ P - float(u @ gF[0]) * P - np.outer(u, pg) - np.outer(pg, u)
-        return H / r[0] ** 2
+        return _sphere_hessians(U, gF, self._A)[0] / r[0] ** 2
+
+    def sphere_sharpness(self, w):
+        """Spherical sharpness ``S(w) = lambda_max(Hess L(w / ||w||))`` (float, or (B,) for a
+        batch). The Hessian at ``w`` itself is ``Hess L(w / ||w||) / ||w||^2``, so GD with rate
+        ``eta`` sees the sharpness ``eta S(w) / ||w||^2`` (see :func:`effective_sharpness`)."""
+        _, single, _, U, _, gF, _ = self._parts(w)
+        s = _top_eigenvalues(_sphere_hessians(U, gF, self._A))
+        return float(s[0]) if single else s
 
     def unnormalized(self):
         """The same unit without normalisation: ``fun(w) = ((1/2n)||g X w - y||^2, grad)``."""
@@ -264,14 +299,16 @@ class NormalizedLinear:
         """``2 / lambda_max(g^2 X^T X / n)``: GD on :meth:`unnormalized` diverges beyond it."""
         return float(2.0 / np.linalg.eigvalsh(self._A)[-1])
 
-    def min_loss(self) -> float:
-        """``min_{||u|| = 1} F(u)`` (a trust-region subproblem), by bisection on the secular
-        equation; used as the reference value of the loss."""
+    def minimizer(self) -> np.ndarray:
+        """The unit vector ``u*`` minimising ``F(u) = (1/2n)||g X u - y||^2`` on the sphere (a
+        trust-region subproblem), by bisection on the secular equation
+        ``||(A - s I)^{-1} b|| = 1``, ``s < lambda_min(A)``, where ``A = g^2 X^T X / n`` and
+        ``b = g X^T y / n``; then ``u* = (A - s I)^{-1} b``."""
         vals, vecs = np.linalg.eigh(self._A)
         bt = vecs.T @ self._b
 
-        def norm2(mu):  # ||(A - mu I)^{-1} b||^2, mu < lambda_min
-            return float(np.sum((bt / (vals - mu)) ** 2))
+        def norm2(shift):  # ||(A - shift I)^{-1} b||^2, shift < lambda_min
+            return float(np.sum((bt / (vals - shift)) ** 2))
 
         hi = vals[0] - 1e-300
         lo = vals[0] - max(1.0, float(np.linalg.norm(self._b)) + abs(vals[0]))
@@ -284,8 +321,19 @@ class NormalizedLinear:
             else:
                 lo = mid
         u = vecs @ (bt / (vals - lo))
-        u /= np.linalg.norm(u)
-        return float(self(u)[0])
+        return u / np.linalg.norm(u)
+
+    def min_loss(self) -> float:
+        """``min_{||u|| = 1} F(u)`` = ``L(u*)`` (:meth:`minimizer`), the reference value of the
+        loss."""
+        return float(self(self.minimizer())[0])
+
+    def unnormalized_min_loss(self) -> float:
+        """``min_w (1/2n)||g X w - y||^2`` over all of ``R^d`` (least squares): the reference
+        value of :meth:`unnormalized`. It is ``<=`` :meth:`min_loss` (no constraint on
+        ``||w||``)."""
+        w, *_ = np.linalg.lstsq(self.gain * self.X, self.y, rcond=None)
+        return self.unnormalized()(w)[0]
 
 
 class RotationLoss:
@@ -318,6 +366,199 @@ class RotationLoss:
         return self.c if single else np.full(np.atleast_2d(w).shape[0], self.c)
 
 
+class NormalizedProduct:
+    """Scale-invariant two-factor toy on ``R^3``: ``L(w) = (1/2) (u_1 u_2 - y)^2``, ``u = w/||w||``.
+
+    The product ``u_1 u_2`` of two normalised weights fits the target ``y`` in ``(0, 1/2)``; the
+    third coordinate does not enter the product but shares the normalisation. The minimisers
+    on the unit sphere form the manifold ``Gamma = {u : ||u|| = 1, u_1 u_2 = y}`` (two closed
+    curves). With ``f(u) = u_1 u_2 - y`` and ``P = I - u u^T``, the Hessian at ``u`` in ``Gamma``
+    is ``P grad f grad f^T P``, so the *spherical sharpness* there is
+
+        S(u) = ||P grad f(u)||^2 = u_1^2 + u_2^2 - 4 y^2 = 1 - u_3^2 - 4 y^2,
+
+    from :attr:`max_sharpness` ``= 1 - 4 y^2`` (``u_3 = 0``) down to :attr:`min_sharpness`
+    ``= 2y - 4y^2`` at the balanced points ``|u_1| = |u_2| = sqrt(y)``,
+    ``|u_3| = sqrt(1 - 2y)``. Every point of ``Gamma`` is a global minimiser (``L = 0``): plain
+    gradient descent stops at whichever it reaches; the chapter uses the toy to show that
+    gradient descent with weight decay drifts to the flattest one (Lyu, Li & Arora, 2022).
+    """
+
+    d = 3
+
+    def __init__(self, target=0.2):
+        y = positive_float(target, "target")
+        if not y < 0.5:
+            raise ValueError(
+                f"target must lie in (0, 1/2) (u_1 u_2 <= 1/2 on the unit sphere), got {y}"
+            )
+        self.target = y
+        self.min_sharpness = 2.0 * y - 4.0 * y * y
+        self.max_sharpness = 1.0 - 4.0 * y * y
+
+    def _raw(self, W):
+        """Unvalidated core on (B, 3): ``r, U, loss, grad F(U), P grad F(U), f(U)``."""
+        r = np.sqrt(np.einsum("bi,bi->b", W, W))
+        U = W / r[:, None]
+        f = U[:, 0] * U[:, 1] - self.target
+        gF = f[:, None] * np.stack([U[:, 1], U[:, 0], np.zeros_like(f)], axis=1)
+        gF_perp = gF - np.einsum("bi,bi->b", gF, U)[:, None] * U
+        return r, U, 0.5 * f * f, gF, gF_perp, f
+
+    def _step_parts(self, W):
+        r, _, loss, _, gF_perp, _ = self._raw(W)
+        return loss, gF_perp / r[:, None]
+
+    def __call__(self, w):
+        """``(loss, grad)`` at ``w`` of shape (3,); for a batch (B, 3): arrays (B,) and (B, 3)."""
+        W, single = _rows(w, 3)
+        loss, grad = self._step_parts(W)
+        return (float(loss[0]), grad[0]) if single else (loss, grad)
+
+    def sphere_grad_norm(self, w):
+        """``G(w) = ||w|| ||grad L(w)||``, the gradient norm at the unit vector ``w / ||w||``."""
+        W, single = _rows(w, 3)
+        g = np.linalg.norm(self._raw(W)[4], axis=1)
+        return float(g[0]) if single else g
+
+    def _hessians(self, W):
+        r, U, _, gF, _, f = self._raw(W)
+        grad_f = np.stack([U[:, 1], U[:, 0], np.zeros_like(f)], axis=1)
+        hess_f = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+        HF = grad_f[:, :, None] * grad_f[:, None, :] + f[:, None, None] * hess_f
+        return r, _sphere_hessians(U, gF, HF)
+
+    def hessian(self, w) -> np.ndarray:
+        """Hessian of ``L`` at ``w`` (shape (3,)), ``Hess L(w/||w||) / ||w||^2``."""
+        W, single = _rows(w, 3)
+        if not single:
+            raise ValueError("hessian takes one point w of shape (3,)")
+        r, H = self._hessians(W)
+        return H[0] / r[0] ** 2
+
+    def sphere_sharpness(self, w):
+        """``S(w) = lambda_max(Hess L(w / ||w||))`` (float, or (B,) for a batch (B, 3))."""
+        W, single = _rows(w, 3)
+        s = _top_eigenvalues(self._hessians(W)[1])
+        return float(s[0]) if single else s
+
+    def _max_height(self) -> float:
+        return math.sqrt(1.0 - 2.0 * self.target)
+
+    def manifold_point(self, height) -> np.ndarray:
+        """The point of ``Gamma`` with ``u_3 = height`` and ``u_1 >= u_2 > 0``: with
+        ``p = 1 - height^2``, ``u_{1,2} = (sqrt(p + 2y) +- sqrt(p - 2y)) / 2``. Needs
+        ``|height| <= sqrt(1 - 2y)`` (the balanced points). Its sharpness is ``p - 4y^2``."""
+        h = _real_scalar(height, "height")
+        if abs(h) > self._max_height():
+            raise ValueError(
+                f"height must satisfy |height| <= sqrt(1 - 2 target) = {self._max_height():.6g} "
+                f"(no point of the manifold is higher), got {h}"
+            )
+        p = 1.0 - h * h
+        a, b = math.sqrt(p + 2 * self.target), math.sqrt(max(p - 2 * self.target, 0.0))
+        return np.array([(a + b) / 2, (a - b) / 2, h])
+
+    def project(self, w, *, tol=1e-14, max_iter=60) -> np.ndarray:
+        """Unit vectors on ``Gamma`` near the directions ``w / ||w||`` (shape (3,) or (B, 3)).
+
+        Gauss-Newton steps on the constraint ``f(u) = 0`` along its spherical gradient
+        ``n = P grad f(u)``, ``u <- normalise(u - f(u) n / ||n||^2)``, until ``|f| <= tol``. The
+        limit agrees with the nearest point of ``Gamma`` and with the end point of gradient
+        flow on ``L`` (the projection ``Phi`` of Lyu et al.) up to ``O(dist(u, Gamma)^2)``.
+        Raises ``ValueError`` if ``n`` vanishes (e.g. at the poles ``u = +-e_3``) or the
+        iteration does not converge: ``w`` must point near the manifold.
+        """
+        W, single = _rows(w, 3)
+        tol = positive_float(tol, "tol")
+        max_iter = positive_int(max_iter, "max_iter")
+        U = W / np.linalg.norm(W, axis=1)[:, None]
+        for _ in range(max_iter):
+            f = U[:, 0] * U[:, 1] - self.target
+            if np.max(np.abs(f)) <= tol:
+                break
+            n = np.stack([U[:, 1], U[:, 0], np.zeros_like(f)], axis=1)
+            n -= np.einsum("bi,bi->b", n, U)[:, None] * U
+            nn = np.einsum("bi,bi->b", n, n)
+            if np.any(nn < 1e-12):
+                raise ValueError(
+                    "w points where the spherical gradient of u_1 u_2 vanishes (e.g. along "
+                    "+-e_3): project only directions near the minimiser manifold"
+                )
+            U = U - (f / nn)[:, None] * n
+            U /= np.linalg.norm(U, axis=1)[:, None]
+        else:
+            raise ValueError(
+                f"the projection did not reach |u_1 u_2 - y| <= {tol:g} in {max_iter} steps: "
+                "w must point near the minimiser manifold"
+            )
+        return U[0] if single else U
+
+    def sharpness_flow(self, height, tau) -> np.ndarray:
+        """Sharpness ``S(u(tau))`` along the sharpness-reduction flow of Lyu, Li & Arora (2022),
+        ``du/dtau = -(1/4) grad_Gamma log S(u)``, from ``u(0) = manifold_point(height)``.
+
+        On ``Gamma`` the unit tangent ``t`` is parallel to ``u x P grad f``, whose squared length
+        is ``S`` and whose third component is ``u_1^2 - u_2^2``; with ``S = 1 - u_3^2 - 4y^2`` and
+        ``p = u_1^2 + u_2^2 = 1 - u_3^2`` the flow reduces to the scalar equation
+
+            dp/dtau = -(1 - p) (p^2 - 4 y^2) / (p - 4 y^2)^2,    S = p - 4 y^2,
+
+        which decreases ``S`` to :attr:`min_sharpness` (``p = 2y``) from every start but the
+        sharpest circle ``p = 1`` (a fixed point). ``tau`` (non-negative, non-decreasing,
+        scalar or 1-D) is the flow time; gradient descent with weight decay ``mu`` at rate
+        ``eta`` covers ``tau = eta mu t`` in ``t`` steps. Solved with ``scipy.integrate.
+        solve_ivp`` (relative tolerance 1e-10).
+        """
+        from scipy.integrate import solve_ivp
+
+        p0 = 1.0 - float(self.manifold_point(height)[2]) ** 2
+        tau_arr = as_array(tau, "tau")
+        scalar = tau_arr.ndim == 0
+        tau_arr = np.atleast_1d(tau_arr)
+        if tau_arr.ndim != 1 or np.any(tau_arr < 0) or np.any(np.diff(tau_arr) < 0):
+            raise ValueError("tau must be a non-negative, non-decreasing scalar or 1-D array")
+        y4 = 4.0 * self.target**2
+
+        def rhs(_, p):
+            return -(1.0 - p) * (p * p - y4) / (p - y4) ** 2
+
+        if tau_arr[-1] == 0.0:
+            p = np.full(tau_arr.shape, p0)
+        else:
+            sol = solve_ivp(rhs, (0.0, tau_arr[-1]), [p0], t_eval=tau_arr, rtol=1e-10,
+                            atol=1e-13)
+            if not sol.success:
+                raise FloatingPointError(f"the flow integration failed: {sol.message}")
+            p = sol.y[0]
+        S = p - y4
+        return float(S[0]) if scalar else S
+
+
+def effective_sharpness(loss, run, *, at=None) -> np.ndarray:
+    """``eta_eff_t S`` along a :class:`NormRun`: the sharpness the direction dynamics sees.
+
+    ``eta_eff_t = eta / ((1 - eta mu) ||w_t||^2)`` is the chapter's effective learning rate and
+    ``S`` the spherical sharpness ``lambda_max(Hess L(w_t / ||w_t||))`` of ``loss`` (a
+    :class:`NormalizedLinear` or :class:`NormalizedProduct`), or, with ``at`` a fixed point, the
+    constant ``S(at)`` (e.g. at the minimiser, to read off the stability of resting there). A
+    direction resting at a minimiser ``u`` loses linear stability once ``eta_eff_t S(u) > 2``.
+    """
+    if not isinstance(loss, (NormalizedLinear, NormalizedProduct)):
+        raise TypeError(
+            f"loss must be a NormalizedLinear or NormalizedProduct, got {type(loss).__name__}"
+        )
+    if not isinstance(run, NormRun):
+        raise TypeError(f"run must be a NormRun (run_scale_invariant_gd), got {type(run).__name__}")
+    if run.w.shape[-1] != loss.d:
+        raise ValueError(f"run has dimension {run.w.shape[-1]}, the loss takes {loss.d}")
+    if at is None:
+        S = loss.sphere_sharpness(run.w.reshape(-1, loss.d)).reshape(run.norm.shape)
+    else:
+        S = loss.sphere_sharpness(as_vector(at, "at", length=loss.d))
+    return run.eta * S / ((1.0 - run.eta * run.weight_decay) * run.norm**2)
+
+
 @dataclass(frozen=True)
 class NormRun:
     """GD on a scale-invariant loss, recorded at every step ``t = 0, ..., n_steps``.
@@ -340,7 +581,7 @@ class NormRun:
 
 
 def run_scale_invariant_gd(loss, w0, eta, n_steps, *, weight_decay=0.0) -> NormRun:
-    """GD with weight decay, ``w_{t+1} = (1 - eta lam) w_t - eta grad L(w_t)``, every step kept.
+    """GD with weight decay, ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``, every step kept.
 
     ``loss`` is a scale-invariant numpy loss (:class:`NormalizedLinear`, :class:`RotationLoss`)
     that accepts a batch of points; ``w0`` of shape (d,) or (B, d) runs one or B independent
@@ -348,9 +589,10 @@ def run_scale_invariant_gd(loss, w0, eta, n_steps, *, weight_decay=0.0) -> NormR
     """
     if not (callable(loss) and hasattr(loss, "sphere_grad_norm")):
         raise TypeError(
-            "loss must be a scale-invariant loss object (NormalizedLinear or RotationLoss)"
+            "loss must be a scale-invariant loss object (NormalizedLinear, NormalizedProduct "
+            "or RotationLoss)"
         )
-    eta, lam = _check_eta_lam(eta, weight_decay)
+    eta, mu = _check_eta_mu(eta, weight_decay)
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     W, single = _rows(w0, loss.d, "w0")
     out_w = np.empty((n_steps + 1, *W.shape))
@@ -360,23 +602,24 @@ def run_scale_invariant_gd(loss, w0, eta, n_steps, *, weight_decay=0.0) -> NormR
         f, g = loss._step_parts(out_w[t])
         out_loss[t] = f
         if t < n_steps:
-            out_w[t + 1] = (1.0 - eta * lam) * out_w[t] - eta * g
+            out_w[t + 1] = (1.0 - eta * mu) * out_w[t] - eta * g
     norm = np.linalg.norm(out_w, axis=2)
     sphere = loss.sphere_grad_norm(out_w.reshape(-1, loss.d)).reshape(norm.shape)
     if not np.all(np.isfinite(out_w)):
         raise FloatingPointError("the run produced non-finite weights (report this as a bug)")
     if single:
         out_w, norm, out_loss, sphere = out_w[:, 0], norm[:, 0], out_loss[:, 0], sphere[:, 0]
-    return NormRun(out_w, norm, out_loss, sphere, eta / norm**2, eta, lam)
+    return NormRun(out_w, norm, out_loss, sphere, eta / norm**2, eta, mu)
 
 
 def sphere_smoothness(loss, *, n_samples=2000, seed=0) -> float:
-    """``rho = max_{||w|| = 1} ||Hessian L(w)||_2`` for a :class:`NormalizedLinear` loss.
+    """``Lam = max_{||w|| = 1} ||Hessian L(w)||_2`` (the chapter's curvature bound on the sphere,
+    written with a capital Lambda) for a :class:`NormalizedLinear` loss.
 
     Estimated by evaluating the Hessian at ``n_samples`` random unit vectors and refining the
     best 5 by projected gradient-free local search (Nelder-Mead on the sphere). This is a lower
     estimate of the supremum (exact up to the optimiser's tolerance in small dimension); the
-    chapter's bounds grow with ``rho``, so an under-estimate makes their checks stricter.
+    chapter's bounds grow with ``Lam``, so an under-estimate makes their checks stricter.
     """
     if not isinstance(loss, NormalizedLinear):
         raise TypeError(f"loss must be a NormalizedLinear, got {type(loss).__name__}")
@@ -396,53 +639,55 @@ def sphere_smoothness(loss, *, n_samples=2000, seed=0) -> float:
     return float(best)
 
 
-def convergence_count_bound(rho, eta, w0_norm, eps) -> float:
+def convergence_count_bound(curvature, eta, w0_norm, eps) -> float:
     """Bound on the number of GD steps (no weight decay) with ``G(w_t)^2 > eps``.
 
-    For a scale-invariant loss with spherical smoothness ``rho`` and any ``eta > 0``:
-    ``#{t : G_t^2 > eps} <= rho^2 / eps + 1 + pi^2 rho R^2 / (eta eps)`` with
-    ``R^2 = max(r0^2, rho eta + pi^2 rho^2 eta^2 / r0^2) + pi^2 rho eta`` (the chapter's
+    For a scale-invariant loss with curvature bound ``Lam = curvature`` on the unit sphere
+    (:func:`sphere_smoothness`) and any ``eta > 0``:
+    ``#{t : G_t^2 > eps} <= Lam^2 / eps + 1 + pi^2 Lam R^2 / (eta eps)`` with
+    ``R^2 = max(r0^2, Lam eta + pi^2 Lam^2 eta^2 / r0^2) + pi^2 Lam eta`` (the chapter's
     theorem; ``R`` bounds ``||w_t||`` for all t).
     """
-    rho = positive_float(rho, "rho")
+    curv = positive_float(curvature, "curvature")
     eta = positive_float(eta, "eta")
     r0 = positive_float(w0_norm, "w0_norm")
     eps = positive_float(eps, "eps")
     try:
-        R2 = max(r0**2, rho * eta + math.pi**2 * rho**2 * eta**2 / r0**2) + math.pi**2 * rho * eta
-        bound = rho**2 / eps + 1.0 + math.pi**2 * rho * R2 / (eta * eps)
+        R2 = max(r0**2, curv * eta + (math.pi * curv * eta / r0) ** 2) + math.pi**2 * curv * eta
+        bound = curv**2 / eps + 1.0 + math.pi**2 * curv * R2 / (eta * eps)
     except OverflowError:
         bound = math.inf
     if not math.isfinite(bound):
         raise ValueError(
-            f"the bound overflows float64 for rho={rho:.3g}, eta={eta:.3g}, w0_norm={r0:.3g}, "
-            f"eps={eps:.3g}: use moderate values (e.g. rescale the loss)"
+            f"the bound overflows float64 for curvature={curv:.3g}, eta={eta:.3g}, "
+            f"w0_norm={r0:.3g}, eps={eps:.3g}: use moderate values (e.g. rescale the loss)"
         )
     return bound
 
 
-def wd_convergence_time_bound(rho, eta, weight_decay, w0_norm) -> float:
-    """``(1 / (2 eta lam)) (|ln(r0^2 / (pi^2 rho eta))| + 3)``: within this many steps GD with
-    weight decay reaches ``G(w_t)^2 <= 8 pi^4 rho^2 lam eta`` (Li et al., 2022), for
-    ``0 < eta lam <= 1/4`` (the range in which the chapter's proof closes)."""
-    rho = positive_float(rho, "rho")
-    eta, lam = _check_eta_lam(eta, weight_decay)
-    if lam == 0.0 or eta * lam > 0.25:
+def wd_convergence_time_bound(curvature, eta, weight_decay, w0_norm) -> float:
+    """``(1 / (2 eta mu)) (|ln(r0^2 / (pi^2 Lam eta))| + 3)``: within this many steps GD with
+    weight decay ``mu`` reaches ``G(w_t)^2 <= 8 pi^4 Lam^2 mu eta`` (Li et al., 2022), for
+    ``0 < eta mu <= 1/4`` (the range in which the chapter's proof closes). ``Lam = curvature``
+    is the curvature bound on the unit sphere (:func:`sphere_smoothness`)."""
+    curv = positive_float(curvature, "curvature")
+    eta, mu = _check_eta_mu(eta, weight_decay)
+    if mu == 0.0 or eta * mu > 0.25:
         raise ValueError(
             f"the theorem (as proved in the chapter) needs 0 < eta * weight_decay <= 1/4, "
-            f"got {eta * lam:.4g}"
+            f"got {eta * mu:.4g}"
         )
     r0 = positive_float(w0_norm, "w0_norm")
     try:
-        ratio = r0**2 / (math.pi**2 * rho * eta)
+        ratio = r0**2 / (math.pi**2 * curv * eta)
     except OverflowError:
         ratio = math.inf
     if not (0.0 < ratio < math.inf):
         raise ValueError(
-            f"w0_norm^2 / (pi^2 rho eta) under- or overflows float64 (w0_norm={r0:.3g}, "
-            f"rho={rho:.3g}, eta={eta:.3g}): use moderate values"
+            f"w0_norm^2 / (pi^2 curvature eta) under- or overflows float64 (w0_norm={r0:.3g}, "
+            f"curvature={curv:.3g}, eta={eta:.3g}): use moderate values"
         )
-    return (abs(math.log(ratio)) + 3.0) / (2.0 * eta * lam)
+    return (abs(math.log(ratio)) + 3.0) / (2.0 * eta * mu)
 
 
 # -- overparametrised 1-D logistic regression (motivation) -------------------------------------
@@ -512,14 +757,14 @@ def _torch():
 def _normalize(z, kind: str, eps: float):
     torch = _torch()
     if kind == "layer":  # statistics over the features of each sample
-        mu = z.mean(dim=-1, keepdim=True)
+        mean = z.mean(dim=-1, keepdim=True)
         var = z.var(dim=-1, unbiased=False, keepdim=True)
     elif kind == "batch":  # statistics over the batch, per feature
-        mu = z.mean(dim=0, keepdim=True)
+        mean = z.mean(dim=0, keepdim=True)
         var = z.var(dim=0, unbiased=False, keepdim=True)
     else:
         return z
-    return (z - mu) / torch.sqrt(var + eps)
+    return (z - mean) / torch.sqrt(var + eps)
 
 
 class ScaleInvariantMLP:
@@ -701,7 +946,7 @@ def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
 
 
 class BNClassifier:
-    """The network of the seed's experiment: ``x -> fc1 -> [BN] -> ReLU -> fc2`` (float64).
+    """The two-blob classifier of the chapter: ``x -> fc1 -> [BN] -> ReLU -> fc2`` (float64).
 
     ``fc1``: ``W1`` (m, d_in) with bias ``b1``; BN: ``gamma * (z - mean) / sqrt(var + eps) +
     beta`` per unit over the batch (``use_bn=False`` skips it and ``gamma, beta``); ``fc2``:
