@@ -78,6 +78,7 @@ __all__ = [
     "train_network",
     "train_outputs",
     "two_layer_empirical_ntk",
+    "two_layer_finite_ntk",
     "two_layer_module",
     "two_layer_ntk",
     "unit_sphere_points",
@@ -414,6 +415,29 @@ def two_layer_empirical_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
     X1, X2 = _pair(X1, X2)
     model = two_layer_module(X1.shape[1], width, seed=seed)
     return empirical_ntk(model, X1, None if X2 is X1 else X2)
+
+
+def two_layer_finite_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
+    """The kernel ``H(0)`` of :func:`two_layer_empirical_ntk` in closed form (NumPy, no torch).
+
+    By the chain rule, ``d f(x) / d w_j = m^{-1/2} a_j 1{w_j . x > 0} x`` for the model of
+    :func:`two_layer_module`, and ``a_j^2 = 1``, so
+
+        H(0)(x, x') = (x . x') (1/m) sum_{j=1}^m 1{w_j . x > 0} 1{w_j . x' > 0},
+
+    with the same first-layer weights ``w_j`` (rows of ``W``, drawn first from ``seed``) as
+    ``two_layer_module(d, width, seed=seed)``; the indicator is 0 at ``w_j . x = 0``, as torch's
+    ReLU derivative. It equals the autograd kernel to rounding (unit-tested) and takes about a
+    millisecond for 64 inputs at width 10,000, so a widget can recompute it live. As the width
+    grows it converges to :func:`two_layer_ntk`. Shape (n1, n2), float64.
+    """
+    X1, X2 = _pair(X1, X2)
+    width = positive_int(width, "width")
+    rng = check_rng(seed)
+    W = rng.standard_normal((width, X1.shape[1]))  # the draw order of two_layer_module
+    S1 = (X1 @ W.T > 0).astype(np.float64)
+    S2 = S1 if X2 is X1 else (X2 @ W.T > 0).astype(np.float64)
+    return (X1 @ X2.T) * (S1 @ S2.T) / width
 
 
 # -- finite networks (torch) -----------------------------------------------------------------

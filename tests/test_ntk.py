@@ -174,6 +174,57 @@ def test_two_layer_module_rejects_bad_arguments(call, exc, match):
 # -- the layer sum of the deep ReLU NTK ----------------------------------------------------------
 
 
+def test_two_layer_finite_ntk_equals_autograd_and_converges_to_the_limit():
+    """The closed form of H(0) behind the chapter's two-layer widget.
+
+    Against torch autograd on the same model (same seed, so the same W): two float64
+    evaluations of one sum, agreement to rounding. At width 50,000 each entry is a mean of
+    indicator products times x.x' (|.| <= 1 for unit inputs), standard deviation <= 1/sqrt(m)
+    = 0.0045, so 0.02 is > 4 sigma over all entries; the formula without the factor x.x' is off
+    by 1/4 at an orthogonal pair.
+    """
+    X1 = np.random.default_rng(0).standard_normal((5, 3))
+    X2 = np.random.default_rng(1).standard_normal((4, 3))
+    for seed in (0, 7):
+        np.testing.assert_allclose(
+            ntk.two_layer_finite_ntk(X1, X2, width=300, seed=seed),
+            ntk.two_layer_empirical_ntk(X1, X2, width=300, seed=seed), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ntk.two_layer_finite_ntk(X1, width=64, seed=3),
+                               ntk.two_layer_empirical_ntk(X1, width=64, seed=3),
+                               rtol=1e-12, atol=1e-14)
+    H = ntk.two_layer_finite_ntk(X1, width=64, seed=3)
+    np.testing.assert_allclose(H, H.T, rtol=0, atol=0)
+    _, X = ntk.circle_points(12)
+    H0 = ntk.two_layer_finite_ntk(X, width=50_000, seed=1)
+    H_star = ntk.two_layer_ntk(X)
+    assert np.abs(H0 - H_star).max() < 0.02
+    no_factor = (np.pi - np.arccos(np.clip(X @ X.T, -1, 1))) / (2 * np.pi)
+    assert np.abs(H0 - no_factor).max() > 0.2
+    # a single unit on an input it does not activate: the indicator is 0 (not 1/2) at w.x <= 0
+    w = np.random.default_rng(5).standard_normal((1, 2))[0]
+    x_off = -w[None, :] / np.linalg.norm(w)
+    assert ntk.two_layer_finite_ntk(x_off, width=1, seed=5)[0, 0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: ntk.two_layer_finite_ntk(np.ones((2, 3)), width=0, seed=0), ValueError,
+         "width must be >= 1"),
+        (lambda: ntk.two_layer_finite_ntk(np.ones((2, 3)), width=2.5, seed=0), TypeError,
+         "width must be an integer"),
+        (lambda: ntk.two_layer_finite_ntk(np.ones((2, 3)), width=4, seed=None), TypeError,
+         "seed must be an int"),
+        (lambda: ntk.two_layer_finite_ntk(np.ones((2, 3)), np.ones((2, 2)), width=4, seed=0),
+         ValueError, "same number of columns"),
+        (lambda: ntk.two_layer_finite_ntk([[np.nan, 1.0]], width=4, seed=0), ValueError, "NaN"),
+    ],
+)
+def test_two_layer_finite_ntk_rejects_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
 def test_relu_ntk_layer_terms_sum_to_the_recursion_and_hand_values():
     # An independent evaluation (unrolled layer sum) of the recursion: rounding only.
     X = ntk.unit_sphere_points(7, 4, seed=0) * np.linspace(0.5, 2.0, 7)[:, None]
