@@ -19,7 +19,9 @@ Step-size tuning on the range of ``H`` (``lambda_min+`` the smallest positive ei
 ``max_i |1 - eta lambda_i|`` (:meth:`Quadratic.gd_contraction`), is smallest at the step
 ``2 / (lambda_min+ + lambda_max)`` (:attr:`Quadratic.optimal_step`), where it equals
 ``(kappa - 1) / (kappa + 1)``; Polyak's heavy-ball tuning (:meth:`Quadratic.heavy_ball_tuning`)
-reaches ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``.
+reaches ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``. :meth:`Quadratic.heavy_ball_iterates` runs the
+heavy-ball method mode by mode, :meth:`Quadratic.steps_to_error` counts GD steps to a relative
+error and :meth:`Quadratic.steps_to_accuracy` to a relative loss gap, both exactly.
 
 Least squares in the course's normalisation ``L(w) = (1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` is
 :meth:`Quadratic.from_least_squares`: ``H = X^T X / n + reg I``, ``b = X^T y / n``.
@@ -32,7 +34,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .descent import DEFAULT_BLOWUP_FACTOR, Trajectory, _check_blowup, as_checkpoints
-from .validation import _real_scalar, as_array, as_matrix, as_vector, positive_float, positive_int
+from .validation import (
+    _real_scalar,
+    as_array,
+    as_matrix,
+    as_vector,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 __all__ = ["HeavyBallTuning", "Quadratic"]
 
@@ -245,6 +255,38 @@ class Quadratic:
         with np.errstate(over="ignore", invalid="ignore"):
             return self.minimizer + (self._factors(eta, k)[:, on] * z[on]) @ self.eigvecs[:, on].T
 
+    def heavy_ball_iterates(self, w0, eta, momentum, steps) -> np.ndarray:
+        """Exact heavy-ball iterates ``w_k`` at the step indices ``steps``; shape (len(steps), d).
+
+        The iteration is :func:`ibcore.descent.run_heavy_ball` (``w_{k+1} = w_k - eta grad L(w_k)
+        + momentum (w_k - w_{k-1})``, started at rest, ``w_{-1} = w_0``). On the quadratic it
+        decouples into one scalar recursion per mode, ``z_{k+1} = (1 + momentum - eta lambda_i)
+        z_k - momentum z_{k-1}`` with ``z_{-1} = z_0``, which is run for all modes at once up to
+        ``max(steps)`` (cost ``O(max(steps) d)``, no evaluation of the loss or the gradient).
+        Modes with ``lambda_i = 0`` never move. No stability check: with a step or momentum
+        outside the stable region the values grow and may overflow to inf; use
+        ``run_heavy_ball`` for a divergence-aware run.
+        """
+        eta = positive_float(eta, "eta")
+        momentum = probability(momentum, "momentum")
+        k = self._steps(steps)
+        z = self.modes(w0)
+        out = np.empty((k.size, self.d))
+        wanted = np.zeros(int(k.max()) + 1 if k.size else 0, dtype=bool)
+        wanted[k] = True
+        coef = 1.0 + momentum - eta * self.eigvals
+        rows = {}
+        z_prev, z_cur = z.copy(), z.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            for j in range(wanted.size):
+                if wanted[j]:
+                    rows[j] = z_cur.copy()
+                if j + 1 < wanted.size:
+                    z_prev, z_cur = z_cur, coef * z_cur - momentum * z_prev
+            for i, j in enumerate(k):
+                out[i] = self.minimizer + self.eigvecs @ rows[int(j)]
+        return out
+
     def partial_neumann_sum(self, eta, k) -> np.ndarray:
         """``N_k = eta * sum_{j=0}^{k-1} (I - eta H)^j``, in closed form; shape (d, d).
 
@@ -349,6 +391,44 @@ class Quadratic:
             if above.size:
                 return int(k[above[0]])
         return None
+
+    def steps_to_error(self, w0, eta, eps) -> int:
+        """Smallest ``k`` with ``||e_k|| <= eps ||e_0||`` for GD with step ``eta``.
+
+        ``e_k`` is the distance of ``w_k`` to GD's limit ``w* + P_null (w0 - w*)`` (the
+        component of ``w_k - w*`` in the range of ``H``; the null-space component never
+        changes), ``||e_k||^2 = sum_{lambda_i > 0} z_i^2 (1 - eta lambda_i)^(2k)``. Requires
+        ``eta < 2/lambda_max``: then every factor has modulus below 1, the error is
+        non-increasing in ``k``, and the answer is found exactly by bisection on the mode
+        formula (the error of :meth:`steps_to_accuracy` is the loss gap instead).
+        """
+        eta = self.check_step_size(eta)
+        eps = positive_float(eps, "eps")
+        if eps >= 1:
+            raise ValueError(f"eps must be < 1 (a relative error), got {eps}")
+        z = self.modes(w0)
+        on = (self.eigvals > 0) & (z != 0)
+        z2, r = z[on] ** 2, np.abs(1.0 - eta * self.eigvals[on])
+        target = eps * eps * float(np.sum(z2))
+        if target == 0:
+            return 0
+
+        def err2(k: int) -> float:
+            return float(np.sum(z2 * r ** (2.0 * k)))
+
+        hi = 1
+        while err2(hi) > target:
+            hi *= 2
+            if hi > 2**62:
+                raise RuntimeError("steps_to_error: no convergence within 2^62 steps")
+        lo = hi // 2 if hi > 1 else 0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if err2(mid) > target:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     def steps_to_accuracy(self, w0, eta, eps) -> int:
         """Smallest ``k`` with ``L(w_k) - L* <= eps (L(w0) - L*)`` for GD with step ``eta``.

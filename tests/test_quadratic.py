@@ -307,3 +307,103 @@ def test_tuning_validation():
         q.gd_contraction("0.1")
     with pytest.raises(ValueError, match="eta must be finite"):
         q.gd_contraction(np.inf)
+
+
+# -- heavy ball mode by mode, and step counts to a relative error ------------------------------
+
+
+def test_heavy_ball_iterates_equal_the_iterative_run():
+    """The closed form (one scalar recursion per mode) against ``run_heavy_ball`` (the generic
+    loop on ``w``): the same linear recursion evaluated in two bases. The 2x2 mode matrices are
+    not normal, so an error of one ulp can be amplified transiently by up to ``~k`` (the factor
+    ``2k + 1`` of the heavy-ball bound) before it decays: over 80 steps, agreement to ~1e-13 of
+    the scale of the iterates, well inside the 1e-10 used."""
+    from ibcore.descent import run_heavy_ball
+
+    q, rng = _random_quadratic(13, d=5, rank=3)  # singular H: two modes never move
+    w0 = rng.standard_normal(5)
+    scale = 1.0 + np.linalg.norm(w0) + np.linalg.norm(q.minimizer)
+    steps = np.arange(81)
+    # (eta lambda_max, momentum): plain GD, Polyak-like, and a step past GD's threshold 2 that
+    # momentum keeps stable (heavy ball needs eta lambda < 2 (1 + momentum) = 3)
+    for factor, m in ((0.5, 0.0), (1.0, 0.6), (2.5, 0.5)):
+        eta = factor / q.lambda_max
+        run = run_heavy_ball(q, w0, eta, m, 80, checkpoints=steps)
+        exact = q.heavy_ball_iterates(w0, eta, m, steps)
+        np.testing.assert_allclose(exact, run.w, rtol=0, atol=1e-10 * scale)
+    # momentum 0 is GD; unordered and repeated step indices are answered in the order given
+    np.testing.assert_allclose(q.heavy_ball_iterates(w0, 0.7 / q.lambda_max, 0.0, [30, 0, 30]),
+                               q.gd_iterates(w0, 0.7 / q.lambda_max, [30, 0, 30]),
+                               rtol=0, atol=1e-12 * scale)
+    # the null-space component is never changed
+    P_null = q.eigvecs[:, q.eigvals == 0] @ q.eigvecs[:, q.eigvals == 0].T
+    late = q.heavy_ball_iterates(w0, 1.0 / q.lambda_max, 0.6, [500])[0]
+    np.testing.assert_allclose(P_null @ late, P_null @ w0, atol=1e-12 * scale)
+
+
+def test_heavy_ball_iterates_polyak_bottom_mode_is_exact():
+    """With Polyak's tuning the bottom mode has a double characteristic root ``rate``: its
+    error is exactly ``rate^k (1 + k (1 - rate))`` times its start (``U_k(1) = k + 1``). 300
+    steps of a 2x2 recursion with a double root: rounding grows like ``k^2 eps`` relative,
+    below 1e-10; the bound ``(2k + 1) rate^k`` holds at every step for the whole error."""
+    rng = np.random.default_rng(14)
+    V, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    q = Quadratic(V @ np.diag(np.geomspace(1e-2, 1.0, 8)) @ V.T)
+    tune = q.heavy_ball_tuning()
+    w0 = rng.standard_normal(8)
+    k = np.arange(301)
+    w = q.heavy_ball_iterates(w0, tune.eta, tune.momentum, k)
+    z_bottom = w @ q.eigvecs[:, 0]
+    np.testing.assert_allclose(z_bottom, tune.rate**k * (1 + k * (1 - tune.rate)) * z_bottom[0],
+                               rtol=1e-10)
+    err = np.linalg.norm(w, axis=1) / np.linalg.norm(w0)
+    assert np.all(err <= (2 * k + 1) * tune.rate**k * (1 + 1e-12))
+    # a step past the heavy ball's threshold 2 (1 + momentum) / lambda_max grows (can fail)
+    bad = q.heavy_ball_iterates(w0, 2.1 * (1 + tune.momentum) / q.lambda_max, tune.momentum, [200])
+    assert np.linalg.norm(bad) > 1e3 * np.linalg.norm(w0)
+
+
+def test_steps_to_error_is_minimal_and_matches_the_contraction():
+    """Counts of GD steps to a relative error ``eps`` on ``diag(1, 1/kappa)`` from ``(1, 1)``.
+
+    The chapter's check of these counts rests on two predictions. At ``eta = 1/lambda_max`` the
+    top mode vanishes after one step and the bottom one (``1/sqrt 2`` of ``|w0|``) contracts by
+    ``1 - 1/kappa``: ``k = ceil(log(eps sqrt 2) / log(1 - 1/kappa))``. At the best step
+    ``eta*`` both modes contract by ``q = (kappa - 1)/(kappa + 1)``: ``k = ceil(log eps /
+    log q)``. The count is an integer and the prediction is the ceiling of a real number that
+    rounding can move across an integer, hence the tolerance of one step."""
+    eps = 1e-6
+    for kappa in (10.0, 100.0, 1000.0):
+        q = Quadratic(np.diag([1.0, 1.0 / kappa]))
+        w0 = np.array([1.0, 1.0])
+        counts = []
+        for eta in (1.0, q.optimal_step):
+            k = q.steps_to_error(w0, eta, eps)
+            err = np.linalg.norm(q.gd_iterates(w0, eta, [k - 1, k]), axis=1) / np.sqrt(2)
+            assert err[1] <= eps < err[0]  # minimal
+            counts.append(k)
+        assert abs(counts[0] - np.ceil(np.log(eps * np.sqrt(2)) / np.log1p(-1 / kappa))) <= 1
+        assert abs(counts[1] - np.ceil(np.log(eps) / np.log((kappa - 1) / (kappa + 1)))) <= 1
+        assert counts[1] < 0.6 * counts[0]  # the best step halves the count
+    # singular H: the null-space component does not count (GD never changes it)
+    q0 = Quadratic(np.diag([1.0, 0.0]))
+    assert q0.steps_to_error([1.0, 5.0], 0.5, 1e-3) == 10  # 0.5^10 < 1e-3 < 0.5^9
+    assert q0.steps_to_error([0.0, 5.0], 0.5, 1e-3) == 0
+    with pytest.raises(ValueError, match="eps must be < 1"):
+        q0.steps_to_error([1.0, 1.0], 0.5, 1.0)
+    with pytest.raises(ValueError, match="stability threshold 2/λ_max"):
+        q0.steps_to_error([1.0, 1.0], 2.0, 0.1)
+
+
+def test_heavy_ball_iterates_validation():
+    q = Quadratic(np.diag([2.0, 1.0]))
+    with pytest.raises(ValueError, match=r"momentum must lie in \[0, 1\)"):
+        q.heavy_ball_iterates([1.0, 1.0], 0.1, 1.0, [3])
+    with pytest.raises(TypeError, match="momentum must be a real number"):
+        q.heavy_ball_iterates([1.0, 1.0], 0.1, "0.5", [3])
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        q.heavy_ball_iterates([1.0, 1.0], 0.0, 0.5, [3])
+    with pytest.raises(ValueError, match="steps must be a 1-D array of non-negative integers"):
+        q.heavy_ball_iterates([1.0, 1.0], 0.1, 0.5, [-1])
+    with pytest.raises(ValueError, match="w0 must have length 2"):
+        q.heavy_ball_iterates([1.0], 0.1, 0.5, [3])
