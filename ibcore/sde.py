@@ -849,38 +849,52 @@ def diagonal_sgd_paths(
         batch_size = positive_int(batch_size, "batch_size")
     rng = check_rng(seed)
     rec = _EnsembleRecorder(_checkpoints(checkpoints, n_steps), TH, float(np.abs(y).max()))
-    U, V = TH[:, :d].copy(), TH[:, d:].copy()
     rec.record(0, TH)
     with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
-        return _diagonal_loop(X, y, U, V, eta, n_steps, delta, batch_size, rng, rec)
+        return _diagonal_loop(X, y, TH[:, :d], TH[:, d:], eta, n_steps, delta, batch_size, rng,
+                              rec)
 
 
 def _diagonal_loop(X, y, U, V, eta, n_steps, delta, batch_size, rng, rec):
-    n = X.shape[0]
-    P = U.shape[0]
+    """The SGD loop on ``theta = (u, v)``, written for few numpy calls per step.
+
+    With ``S = [X^T; -X^T]`` (2d, n): ``X w = (theta * theta) S`` and the update
+    ``theta <- theta * (1 - [2 eta g, -2 eta g])`` with ``[g, -g] = r [X, -X] / n``.
+    """
+    n, d = X.shape
+    TH = np.concatenate([U, V], axis=1)
+    P = TH.shape[0]
+    S = np.ascontiguousarray(np.concatenate([X.T, -X.T], axis=0))  # (2d, n)
+    M = np.ascontiguousarray(np.concatenate([X, -X], axis=1))  # (n, 2d)
+    Q, GT = np.empty((P, 2 * d)), np.empty((P, 2 * d))
+    R, E = np.empty((P, n)), np.empty((P, n))
+    Ms = M * (2.0 * eta / n)
     for k in range(n_steps):
-        W = U * U - V * V
-        if batch_size is None:
-            R = W @ X.T - y
+        np.multiply(TH, TH, out=Q)
+        if batch_size is None:  # full batch: preallocated buffers, no temporaries
+            np.dot(Q, S, out=R)
+            R -= y
             if delta > 0:
-                R -= delta * rng.standard_normal((P, n))
-            G = R @ X / n
+                rng.standard_normal(out=E)
+                E *= delta
+                R -= E
+            np.dot(R, Ms, out=GT)
         else:
             idx = rng.integers(0, n, size=(P, batch_size))
             Xb = X[idx]  # (P, B, d)
-            R = np.einsum("pbd,pd->pb", Xb, W) - y[idx]
+            W = Q[:, :d] - Q[:, d:]
+            Rb = np.einsum("pbd,pd->pb", Xb, W) - y[idx]
             if delta > 0:
-                R -= delta * rng.standard_normal((P, batch_size))
-            G = np.einsum("pb,pbd->pd", R, Xb) / batch_size
-        G *= 2.0 * eta
-        U -= U * G
-        V += V * G
+                Rb -= delta * rng.standard_normal((P, batch_size))
+            g = np.einsum("pb,pbd->pd", Rb, Xb) * (2.0 * eta / batch_size)
+            GT[:, :d], GT[:, d:] = g, -g
+        np.multiply(TH, GT, out=Q)
+        TH -= Q
         at = rec.n < rec.checkpoints.size and rec.checkpoints[rec.n] == k + 1
         if at or (k & 63) == 63 or k == n_steps - 1:
-            th = np.concatenate([U, V], axis=1)
-            if rec.blown_up(th):
+            if rec.blown_up(TH):
                 return rec.ensemble(eta, eta, k + 1)
-            rec.record(k + 1, th)
+            rec.record(k + 1, TH)
     return rec.ensemble(eta, eta, None)
 
 
