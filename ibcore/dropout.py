@@ -22,6 +22,14 @@ The master identity
     estimates the left-hand side by sampling masks. The ``*_contributions`` builders give ``C``
     for matrix factorization, matrix sensing/completion, input dropout in linear regression, and
     dropout on the top hidden layer of a deep network.
+
+Further parts
+    Matrix completion on a sample of entries (:func:`completion_dropout_objective`, whose
+    regularizer is the *sample* one, versus the *population* regularizer of
+    :func:`minimize_completion_objective`), deep linear networks with dropout on every hidden
+    layer (:func:`deep_linear_dropout_regularizer`), and the two kernel regimes of a dropped-out
+    readout (fixed masks: :func:`fixed_mask_kernel_regression`; resampled masks:
+    :func:`resampled_mask_readout`). Widths of hidden layers are called ``m``.
 """
 
 from __future__ import annotations
@@ -46,26 +54,42 @@ __all__ = [
     "DropoutSGDResult",
     "MCEstimate",
     "column_products",
+    "completion_dropout_objective",
     "completion_regularizer",
+    "completion_risk",
+    "deep_dropout_constant",
+    "deep_dropout_lower_bound",
+    "deep_linear_dropout_objective",
+    "deep_linear_dropout_regularizer",
     "dropout_kernel",
     "dropout_lambda",
     "dropout_optimum",
     "dropout_penalty",
     "equalization_gap_2d",
+    "equalized_deep_factors",
     "equalized_factorization",
     "equalizing_rotation",
     "expected_dropout_loss",
     "explicit_objective",
     "factorization_contributions",
+    "fixed_mask_kernel_regression",
+    "fixed_mask_readout",
     "induced_regularizer",
     "input_dropout_contributions",
     "input_dropout_ridge",
+    "mc_deep_linear_dropout_loss",
     "mc_dropout_kernel",
     "mc_dropout_loss",
     "minimize_completion_objective",
+    "minimize_deep_linear_dropout",
+    "minimize_dropout_completion",
     "minimize_explicit_objective",
+    "minimize_weighted_trace_norm_completion",
     "nuclear_norm",
+    "projected_dropout_completion",
+    "rank_one_dropout_completion",
     "relu_path_regularizer",
+    "resampled_mask_readout",
     "sensing_contributions",
     "tied_gradient",
     "top_layer_contributions",
@@ -87,7 +111,7 @@ def _factors(U, V) -> tuple[np.ndarray, np.ndarray]:
     V = as_matrix(V, "V")
     if U.shape[1] != V.shape[1]:
         raise ValueError(
-            f"U and V must have the same number of columns (the width r of M = U V^T), got "
+            f"U and V must have the same number of columns (the width m of M = U V^T), got "
             f"U of shape {U.shape} and V of shape {V.shape}"
         )
     return U, V
@@ -100,7 +124,7 @@ def column_products(U, V) -> np.ndarray:
 
 
 def dropout_penalty(U, V, p) -> float:
-    """Explicit dropout regularizer of a factorization ``M = U V^T`` with ``r`` hidden units.
+    """Explicit dropout regularizer of a factorization ``M = U V^T`` with ``m`` hidden units.
 
     ``lam * sum_j ||U[:, j]||^2 ||V[:, j]||^2`` with ``lam = p / (1 - p)``, ``p`` the **drop**
     probability in ``[0, 1)`` and inverted-dropout scaling ``1 / (1 - p)``. With the unhalved
@@ -359,38 +383,38 @@ def _weights_or_ones(w, name: str, length: int) -> np.ndarray:
     return _distribution(w, name, length)
 
 
-def induced_regularizer(M, r, *, mu=None, nu=None) -> float:
-    """``Theta(M) = ||diag(sqrt mu) M diag(sqrt nu)||_*^2 / r``: the smallest value of
+def induced_regularizer(M, m, *, mu=None, nu=None) -> float:
+    """``Theta(M) = ||diag(sqrt mu) M diag(sqrt nu)||_*^2 / m``: the smallest value of
     ``sum_j ||sqrt(mu) u_j||^2 ||sqrt(nu) v_j||^2`` over factorizations ``M = U V^T`` of width
-    ``r >= rank M`` (``mu = nu = ones``, the default, is Gaussian sensing: ``||M||_*^2 / r``).
+    ``m >= rank M`` (``mu = nu = ones``, the default, is Gaussian sensing: ``||M||_*^2 / m``).
     Multiply by ``lam = p/(1-p)`` for the regularizer itself."""
     M = as_matrix(M, "M")
-    r = positive_int(r, "r")
+    m = positive_int(m, "m")
     sm = np.sqrt(_weights_or_ones(mu, "mu", M.shape[0]))
     sn = np.sqrt(_weights_or_ones(nu, "nu", M.shape[1]))
-    return nuclear_norm(sm[:, None] * M * sn[None, :]) ** 2 / r
+    return nuclear_norm(sm[:, None] * M * sn[None, :]) ** 2 / m
 
 
-def equalized_factorization(M, r, *, mu=None, nu=None, rtol: float = 1e-12):
-    """A factorization ``M = U V^T`` of width ``r`` that attains :func:`induced_regularizer`.
+def equalized_factorization(M, m, *, mu=None, nu=None, rtol: float = 1e-12):
+    """A factorization ``M = U V^T`` of width ``m`` that attains :func:`induced_regularizer`.
 
     Start from the balanced factorization ``W S^(1/2), Y S^(1/2)`` of the (weighted) matrix
-    ``Mw = diag(sqrt mu) M diag(sqrt nu) = W S Y^T`` padded with zero columns to width ``r``
+    ``Mw = diag(sqrt mu) M diag(sqrt nu) = W S Y^T`` padded with zero columns to width ``m``
     (its two Gram matrices are equal), rotate both factors by :func:`equalizing_rotation` of
     that Gram matrix, and undo the weights. All column products
-    ``||sqrt(mu) u_j|| ||sqrt(nu) v_j||`` then equal ``||Mw||_* / r``.
-    Raises ``ValueError`` if ``r < rank(M)``.
+    ``||sqrt(mu) u_j|| ||sqrt(nu) v_j||`` then equal ``||Mw||_* / m``.
+    Raises ``ValueError`` if ``m < rank(M)``.
     """
     M = as_matrix(M, "M")
-    r = positive_int(r, "r")
+    m = positive_int(m, "m")
     sm = np.sqrt(_weights_or_ones(mu, "mu", M.shape[0]))
     sn = np.sqrt(_weights_or_ones(nu, "nu", M.shape[1]))
     W, s, Yt = np.linalg.svd(sm[:, None] * M * sn[None, :], full_matrices=False)
     k = int(np.sum(s > rtol * max(s[0], np.finfo(float).tiny)))
-    if r < k:
-        raise ValueError(f"r = {r} is smaller than rank(M) = {k}: no factorization of width r")
-    Uh = np.zeros((M.shape[0], r))
-    Vh = np.zeros((M.shape[1], r))
+    if m < k:
+        raise ValueError(f"m = {m} is smaller than rank(M) = {k}: no factorization of width m")
+    Uh = np.zeros((M.shape[0], m))
+    Vh = np.zeros((M.shape[1], m))
     Uh[:, :k] = W[:, :k] * np.sqrt(s[:k])
     Vh[:, :k] = Yt[:k].T * np.sqrt(s[:k])
     Q = equalizing_rotation(Uh.T @ Uh)
@@ -402,53 +426,65 @@ def equalized_factorization(M, r, *, mu=None, nu=None, rtol: float = 1e-12):
 
 @dataclass(frozen=True)
 class DropoutOptimum:
-    """Global optimum of ``||M - U V^T||_F^2 + lam sum_j ||u_j||^2 ||v_j||^2`` (width ``r``).
+    """Global optimum of ``||M - U V^T||_F^2 + lam sum_j ||u_j||^2 ||v_j||^2`` (width ``m``).
 
     ``singular_values`` are those of the optimal product ``U V^T`` (length ``min(M.shape)``),
-    ``product`` the product itself, ``rho`` its rank, ``alpha`` the shrinkage, ``value`` the
-    optimal objective value and ``lam = p/(1-p)``.
+    ``product`` the product itself, ``q`` its rank (the number of kept singular values),
+    ``alpha`` the shrinkage, ``value`` the optimal objective value and ``lam = p/(1-p)``.
     """
 
     product: np.ndarray
     singular_values: np.ndarray
-    rho: int
+    q: int
     alpha: float
     value: float
     lam: float
 
 
-def dropout_optimum(M, r, p) -> DropoutOptimum:
+def _shrink(s: np.ndarray, c: float, max_rank: int) -> tuple[np.ndarray, int, float]:
+    """Minimize ``sum_i (s_i - x_i)^2 + c (sum_i x_i)^2`` over ``x >= 0`` with at most
+    ``max_rank`` non-zero entries (``s`` sorted decreasingly, ``c >= 0``).
+
+    Solution ``x_i = s_i - alpha`` for ``i <= q`` and 0 otherwise, with
+    ``q = max{j <= max_rank : s_j > c j kappa_j / (1 + c j)}``, ``kappa_j`` the mean of the top
+    ``j`` values and ``alpha = c q kappa_q / (1 + c q)`` (the fixed point ``alpha = c sum x``).
+    """
+    k = min(max_rank, s.size)
+    j = np.arange(1, k + 1)
+    kappa = np.cumsum(s[:k]) / j
+    ok = s[:k] > c * j * kappa / (1.0 + c * j)
+    q = int(j[ok].max()) if np.any(ok) else 0
+    alpha = float(c * q * kappa[q - 1] / (1.0 + c * q)) if q > 0 else 0.0
+    x = np.zeros_like(s)
+    x[:q] = s[:q] - alpha
+    return x, q, alpha
+
+
+def dropout_optimum(M, m, p) -> DropoutOptimum:
     """Closed-form dropout optimum of the two-layer linear network / linear autoencoder.
 
-    Model ``x -> U B V^T x`` with whitened inputs (``E x x^T = I``), ``M = E[y x^T]``, ``r``
+    Model ``x -> U B V^T x`` with whitened inputs (``E x x^T = I``), ``M = E[y x^T]``, ``m``
     hidden units dropped with probability ``p`` (inverted scaling): the expected loss is
     ``||M - U V^T||_F^2 + lam sum_j ||u_j||^2 ||v_j||^2`` + const, ``lam = p/(1-p)``. With
     ``s_1 >= s_2 >= ...`` the singular values of ``M`` and ``kappa_j = (s_1 + ... + s_j)/j``,
 
-        rho   = max{ j <= r : s_j > lam j kappa_j / (r + lam j) },
-        alpha = lam rho kappa_rho / (r + lam rho),
+        q     = max{ j <= m : s_j > lam j kappa_j / (m + lam j) },
+        alpha = lam q kappa_q / (m + lam q),
 
-    and every global optimum has ``U V^T = sum_{i <= rho} (s_i - alpha) w_i y_i^T`` (shrink the
-    top ``rho`` singular values by ``alpha``, drop the rest), with equalized column products if
+    and every global optimum has ``U V^T = sum_{i <= q} (s_i - alpha) w_i y_i^T`` (shrink the
+    top ``q`` singular values by ``alpha``, drop the rest), with equalized column products if
     ``p > 0`` (at ``p = 0`` any factorization of the truncated SVD is optimal).
     For the tied autoencoder ``U = V`` and symmetric positive semi-definite ``M`` (eigenvalues =
     singular values) the optimal ``U U^T`` is the same matrix (Mianjy, Arora and Vidal, 2018).
     """
     M = as_matrix(M, "M")
-    r = positive_int(r, "r")
+    m = positive_int(m, "m")
     lam = dropout_lambda(p)
     W, s, Yt = np.linalg.svd(M, full_matrices=False)
-    m = min(r, s.size)
-    j = np.arange(1, m + 1)
-    kappa = np.cumsum(s[:m]) / j
-    ok = s[:m] > lam * j * kappa / (r + lam * j)
-    rho = int(j[ok].max()) if np.any(ok) else 0
-    alpha = float(lam * rho * kappa[rho - 1] / (r + lam * rho)) if rho > 0 else 0.0
-    x = np.zeros_like(s)
-    x[:rho] = s[:rho] - alpha
+    x, q, alpha = _shrink(s, lam / m, m)
     product = (W * x) @ Yt
-    value = float(np.sum((s - x) ** 2) + lam / r * x.sum() ** 2)
-    return DropoutOptimum(product, x, rho, alpha, value, lam)
+    value = float(np.sum((s - x) ** 2) + lam / m * x.sum() ** 2)
+    return DropoutOptimum(product, x, q, alpha, value, lam)
 
 
 def explicit_objective(U, V, M, p) -> float:
@@ -464,7 +500,8 @@ def tied_gradient(U, M, p) -> np.ndarray:
     """Gradient of the tied (autoencoder) objective ``||M - U U^T||_F^2 + lam sum_j ||u_j||^4``.
 
     ``-2 (R + R^T) U + 4 lam U diag(U^T U)`` with ``R = M - U U^T`` and ``lam = p/(1-p)``; for
-    symmetric ``M`` this is ``4 (U U^T - M) U + 4 lam U diag(U^T U)`` (lecture notes, eq. 11.11).
+    symmetric ``M`` this is ``4 (U U^T - M) U + 4 lam U diag(U^T U)`` (Mianjy, Arora and Vidal,
+    2018; the lecture notes' section *Landscape of the Optimization Problem*).
     ``M`` must be square with as many rows as ``U``.
     """
     U = as_matrix(U, "U")
@@ -476,7 +513,7 @@ def tied_gradient(U, M, p) -> np.ndarray:
     return -2.0 * (R + R.T) @ U + 4.0 * lam * U * np.sum(U**2, axis=0)
 
 
-def minimize_explicit_objective(M, r, p, *, seed, tied: bool = False, n_restarts: int = 3):
+def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts: int = 3):
     """Minimize the explicit dropout objective numerically (L-BFGS, analytic gradient).
 
     Untied: ``||M - U V^T||_F^2 + lam sum_j ||u_j||^2 ||v_j||^2``; tied (``U = V``, ``M``
@@ -487,7 +524,7 @@ def minimize_explicit_objective(M, r, p, *, seed, tied: bool = False, n_restarts
     from scipy.optimize import minimize
 
     M = as_matrix(M, "M")
-    r = positive_int(r, "r")
+    m = positive_int(m, "m")
     lam = dropout_lambda(p)
     rng = check_rng(seed)
     n_restarts = positive_int(n_restarts, "n_restarts")
@@ -497,11 +534,11 @@ def minimize_explicit_objective(M, r, p, *, seed, tied: bool = False, n_restarts
 
     def fun(z):
         if tied:
-            U = z.reshape(d2, r)
+            U = z.reshape(d2, m)
             f = np.sum((M - U @ U.T) ** 2) + lam * np.sum(np.sum(U**2, axis=0) ** 2)
             return f, tied_gradient(U, M, p).ravel()
-        U = z[: d2 * r].reshape(d2, r)
-        V = z[d2 * r :].reshape(d0, r)
+        U = z[: d2 * m].reshape(d2, m)
+        V = z[d2 * m :].reshape(d0, m)
         R = M - U @ V.T
         nu2, nv2 = np.sum(U**2, axis=0), np.sum(V**2, axis=0)
         f = np.sum(R**2) + lam * np.sum(nu2 * nv2)
@@ -509,33 +546,40 @@ def minimize_explicit_objective(M, r, p, *, seed, tied: bool = False, n_restarts
         gV = -2 * R.T @ U + 2 * lam * V * nu2
         return f, np.concatenate([gU.ravel(), gV.ravel()])
 
-    size = d2 * r if tied else (d2 + d0) * r
+    size = d2 * m if tied else (d2 + d0) * m
     best = None
     for _ in range(n_restarts):
-        z0 = rng.standard_normal(size) * np.sqrt(np.linalg.norm(M, 2) / r)
+        z0 = rng.standard_normal(size) * np.sqrt(np.linalg.norm(M, 2) / m)
         res = minimize(fun, z0, jac=True, method="L-BFGS-B",
                        options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
         if best is None or res.fun < best.fun:
             best = res
     if tied:
-        U = best.x.reshape(d2, r)
+        U = best.x.reshape(d2, m)
         return U, U, float(best.fun)
-    return best.x[: d2 * r].reshape(d2, r), best.x[d2 * r :].reshape(d0, r), float(best.fun)
+    return best.x[: d2 * m].reshape(d2, m), best.x[d2 * m :].reshape(d0, m), float(best.fun)
 
 
 def minimize_completion_objective(M, mask, p, U0, V0, *, mu=None, nu=None):
-    """Minimize the expected dropout objective of matrix completion from given factors (L-BFGS).
+    """Minimize the **population-regularized** completion objective from given factors (L-BFGS).
 
     With ``Omega`` the ``n`` entries where ``mask`` is true and ``lam = p/(1-p)``, minimizes
 
-        F(U, V) = (1/n) sum_{(a,b) in Omega} (M_ab - (U V^T)_ab)^2
-                  + lam sum_j ||sqrt(mu) * u_j||^2 ||sqrt(nu) * v_j||^2 ,
+        F_pop(U, V) = (1/n) sum_{(a,b) in Omega} (M_ab - (U V^T)_ab)^2
+                      + lam sum_j ||sqrt(mu) * u_j||^2 ||sqrt(nu) * v_j||^2 ,
 
-    the (unhalved, example-averaged) plain loss plus the weighted completion regularizer of
-    :func:`completion_regularizer`. ``mu`` and ``nu`` default to the row and column frequencies of
-    ``Omega`` (``mask.sum(1) / n`` and ``mask.sum(0) / n``). The run starts at ``(U0, V0)``
-    (width ``r`` = their number of columns), uses the analytic gradient and is deterministic.
-    Entries of ``M`` outside ``Omega`` are never read. Returns ``(U, V, value)``.
+    the (unhalved, example-averaged) plain loss on ``Omega`` plus the *population* regularizer
+    ``R = E R_hat`` of :func:`completion_regularizer`, the expectation of the sample regularizer
+    over entries drawn from ``mu x nu`` (the object analysed by Arora et al., 2021). This is
+    **not** the expected dropout objective on the fixed set ``Omega``: that one has the sample
+    regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2`` (see
+    :func:`completion_dropout_objective` and :func:`minimize_dropout_completion`); the two agree
+    in expectation when the entries are drawn i.i.d. from ``mu x nu``, not for a given ``Omega``.
+    ``mu`` and ``nu`` default to the row and column frequencies of ``Omega`` (``mask.sum(1) / n``
+    and ``mask.sum(0) / n``). The run starts at ``(U0, V0)`` (width ``m`` = their number of
+    columns), uses the analytic gradient and is deterministic. Entries of ``M`` outside
+    ``Omega`` are never read. Returns ``(U, V, value)``. For width ``m >= rank``, its minimum
+    value is that of the convex problem solved by :func:`minimize_weighted_trace_norm_completion`.
     """
     from scipy.optimize import minimize
 
@@ -572,6 +616,255 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, mu=None, nu=None):
     return res.x[: d2 * r].reshape(d2, r), res.x[d2 * r :].reshape(d0, r), float(res.fun)
 
 
+def _entry_indices(entries, shape) -> np.ndarray:
+    """Validate ``entries``: an (n, 2) integer array of (row, column) indices of a ``shape``
+    matrix."""
+    if isinstance(entries, (str, bytes)) or entries is None:
+        raise TypeError(f"entries must be an (n, 2) integer array, got {type(entries).__name__}")
+    E = np.asarray(entries)
+    if E.dtype == bool or not np.issubdtype(E.dtype, np.integer):
+        raise TypeError(f"entries must be an (n, 2) array of integer indices, got dtype {E.dtype}")
+    if E.ndim != 2 or E.shape[1] != 2 or E.shape[0] == 0:
+        raise ValueError(f"entries must have shape (n, 2) with n >= 1, got {E.shape}")
+    if np.any(E < 0) or np.any(E[:, 0] >= shape[0]) or np.any(E[:, 1] >= shape[1]):
+        raise ValueError(f"entries must be valid (row, column) indices of a {shape} matrix")
+    return E.astype(np.int64)
+
+
+def _entries(entries, values, shape) -> tuple[np.ndarray, np.ndarray]:
+    """Validated sampled entries ``(E, y)``: ``E`` (n, 2) indices, ``y`` (n,) observed values."""
+    E = _entry_indices(entries, shape)
+    return E, as_vector(values, "values", length=E.shape[0])
+
+
+def _entry_stats(E, y, shape):
+    """Counts ``N_ab``, sums ``S_ab = sum of values at (a, b)`` and ``sum y^2`` of the sample."""
+    N = np.zeros(shape)
+    S = np.zeros(shape)
+    np.add.at(N, (E[:, 0], E[:, 1]), 1.0)
+    np.add.at(S, (E[:, 0], E[:, 1]), y)
+    return N, S, float(np.sum(y**2))
+
+
+def completion_dropout_objective(U, V, entries, values, p) -> DropoutLoss:
+    """Expected dropout objective of matrix completion on a **given** sample of entries.
+
+    Each sampled entry ``(a_i, b_i)`` with value ``y_i`` is one example with its own mask; by the
+    master identity (module docstring, ``c_ij = U[a_i, j] V[b_i, j]``)
+
+        E_B (1/n) sum_i (y_i - sum_j B_ij U_{a_i j} V_{b_i j})^2
+            = (1/n) sum_i (y_i - (U V^T)_{a_i b_i})^2
+              + lam (1/n) sum_i sum_j U_{a_i j}^2 V_{b_i j}^2,
+
+    the plain loss plus the **sample** regularizer (``lam = p/(1-p)``). ``entries`` is an (n, 2)
+    integer array of (row, column) indices (repeats allowed), ``values`` the n observed values.
+    Returns ``DropoutLoss(plain, regularizer, per_example_regularizer)``.
+    """
+    U, V = _factors(U, V)
+    E, y = _entries(entries, values, (U.shape[0], V.shape[0]))
+    lam = dropout_lambda(p)
+    Ua, Vb = U[E[:, 0]], V[E[:, 1]]
+    per_ex = lam * np.sum(Ua**2 * Vb**2, axis=1)
+    return DropoutLoss(
+        plain=float(np.mean((y - np.sum(Ua * Vb, axis=1)) ** 2)),
+        regularizer=float(np.mean(per_ex)),
+        per_example_regularizer=per_ex,
+    )
+
+
+def _dropout_completion_fun(N, S, yy, n, lam, d2, d0, m):
+    """Value and gradient of :func:`completion_dropout_objective` in dense form:
+    ``(1/n) (sum y^2 - 2 <S, X> + <N, X*X>) + (lam/n) sum_j (U^2)^T N (V^2)``."""
+
+    def fun(z):
+        U = z[: d2 * m].reshape(d2, m)
+        V = z[d2 * m :].reshape(d0, m)
+        X = U @ V.T
+        NV2, NtU2 = N @ V**2, N.T @ U**2
+        f = (yy - 2.0 * np.sum(S * X) + np.sum(N * X**2)) / n + lam / n * np.sum(U**2 * NV2)
+        GX = 2.0 / n * (N * X - S)
+        gU = GX @ V + 2.0 * lam / n * U * NV2
+        gV = GX.T @ U + 2.0 * lam / n * V * NtU2
+        return f, np.concatenate([gU.ravel(), gV.ravel()])
+
+    return fun
+
+
+def minimize_dropout_completion(entries, values, p, U0, V0):
+    """Minimize :func:`completion_dropout_objective` (the expected dropout objective on the given
+    sample of entries) from the factors ``(U0, V0)`` by L-BFGS with the analytic gradient.
+
+    The sample regularizer only involves the sampled pairs, so it is not a weighted nuclear norm
+    of ``U V^T`` and the problem has no convex reformulation; the run is deterministic and
+    returns a local minimizer ``(U, V, value)`` (compare :func:`rank_one_dropout_completion`).
+    """
+    from scipy.optimize import minimize
+
+    U0, V0 = _factors(U0, V0)
+    (d2, m), d0 = U0.shape, V0.shape[0]
+    E, y = _entries(entries, values, (d2, d0))
+    lam = dropout_lambda(p)
+    N, S, yy = _entry_stats(E, y, (d2, d0))
+    fun = _dropout_completion_fun(N, S, yy, E.shape[0], lam, d2, d0, m)
+    res = minimize(fun, np.concatenate([U0.ravel(), V0.ravel()]), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
+    return res.x[: d2 * m].reshape(d2, m), res.x[d2 * m :].reshape(d0, m), float(res.fun)
+
+
+def _connected(E, shape) -> bool:
+    """Is the bipartite row-column graph of the entries connected and spanning all rows and
+    columns?"""
+    d2, d0 = shape
+    parent = list(range(d2 + d0))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in E:
+        parent[find(int(a))] = find(d2 + int(b))
+    return len({find(i) for i in range(d2 + d0)}) == 1
+
+
+def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
+    """Closed-form global minimum of the expected dropout objective of completion, rank-one ``M``.
+
+    For ``M`` of rank one and ``n`` sampled entries ``Omega`` (values ``M_ab``) whose bipartite
+    row-column graph is connected and touches every row and column, with ``M_ab != 0`` on
+    ``Omega``: every example obeys ``(M_ab - sum_j c_j)^2 + lam sum_j c_j^2 >=
+    lam M_ab^2 / (m + lam)`` (Cauchy-Schwarz, then a scalar minimization), with equality iff
+    ``c_j = U_aj V_bj = M_ab / (m + lam)`` for all ``j``. The all-columns-equal factorization of
+    ``M`` attains this on every entry, and connectivity then forces ``U V^T = m M / (m + lam)``
+    for every global minimizer. Returns ``(product, value)`` with
+    ``value = lam / (m + lam) * mean_{Omega} M_ab^2`` (repeated entries counted with
+    multiplicity). Raises ``ValueError`` if ``M`` is not of rank one (relative tolerance
+    ``rtol`` on ``s_2 / s_1``), if the graph is not connected and spanning, or if ``M`` vanishes
+    on a sampled entry.
+    """
+    M = as_matrix(M, "M")
+    m = positive_int(m, "m")
+    lam = dropout_lambda(p)
+    E = _entry_indices(entries, M.shape)
+    s = np.linalg.svd(M, compute_uv=False)
+    if s[0] == 0 or (s.size > 1 and s[1] > rtol * s[0]):
+        raise ValueError(f"M must have rank one (s_2 / s_1 <= {rtol}), got singular values "
+                         f"{np.round(s[:3], 6)}")
+    if not _connected(E, M.shape):
+        raise ValueError("entries must form a connected row-column graph touching every row and "
+                         "column; otherwise the unobserved entries are not determined")
+    vals = M[E[:, 0], E[:, 1]]
+    if np.any(vals == 0):
+        raise ValueError("M must be non-zero on every sampled entry")
+    return m / (m + lam) * M, float(lam / (m + lam) * np.mean(vals**2))
+
+
+def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, lr, n_steps: int):
+    """Dropout training of matrix completion with a **max-norm** constraint (projected GD).
+
+    Full-batch gradient descent on :func:`completion_dropout_objective` (the expected dropout
+    objective of the sample), each step followed by the projection of every row of ``U`` and of
+    ``V`` onto the ball ``||row||^2 <= max_norm`` (the max-norm constraint used with dropout by
+    Srivastava et al., 2014, and assumed by the capacity bound of Arora et al., 2021). Step
+    ``lr``, ``n_steps`` steps from ``(U0, V0)`` (projected first). Returns ``(U, V)``. Raises
+    ``ValueError`` if the run leaves the finite numbers (lower ``lr``).
+    """
+    U, V = _factors(U0, V0)
+    (d2, m), d0 = U.shape, V.shape[0]
+    E, y = _entries(entries, values, (d2, d0))
+    lam = dropout_lambda(p)
+    max_norm = positive_float(max_norm, "max_norm")
+    lr = positive_float(lr, "lr")
+    n_steps = positive_int(n_steps, "n_steps")
+    N, S, yy = _entry_stats(E, y, (d2, d0))
+    fun = _dropout_completion_fun(N, S, yy, E.shape[0], lam, d2, d0, m)
+    radius = np.sqrt(max_norm)
+
+    def project(A):
+        norms = np.linalg.norm(A, axis=1, keepdims=True)
+        return A * np.minimum(1.0, radius / np.maximum(norms, np.finfo(float).tiny))
+
+    z = np.concatenate([project(U).ravel(), project(V).ravel()])
+    limit = 1e100
+    for k in range(n_steps):
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, g = fun(z)
+            z = z - lr * g
+        if not np.all(np.isfinite(z)) or np.abs(z).max() > limit:
+            raise ValueError(f"projected GD diverged at step {k} with lr = {lr}; use a smaller lr")
+        z = np.concatenate([project(z[: d2 * m].reshape(d2, m)).ravel(),
+                            project(z[d2 * m :].reshape(d0, m)).ravel()])
+    return z[: d2 * m].reshape(d2, m), z[d2 * m :].reshape(d0, m)
+
+
+def completion_risk(X, M, mu=None, nu=None) -> float:
+    """Population risk of a completion ``X`` of ``M`` for entries drawn from ``mu x nu``:
+    ``sum_ab mu_a nu_b (M_ab - X_ab)^2`` (uniform ``mu``, ``nu`` by default: the mean squared
+    error over all entries). Add the noise variance for noisy observations."""
+    X = as_matrix(X, "X")
+    M = as_matrix(M, "M")
+    if X.shape != M.shape:
+        raise ValueError(f"X must have the shape of M, {M.shape}, got {X.shape}")
+    mu = np.full(M.shape[0], 1 / M.shape[0]) if mu is None else _distribution(mu, "mu", M.shape[0])
+    nu = np.full(M.shape[1], 1 / M.shape[1]) if nu is None else _distribution(nu, "nu", M.shape[1])
+    return float(mu @ (M - X) ** 2 @ nu)
+
+
+def minimize_weighted_trace_norm_completion(M, mask, p, m, *, mu=None, nu=None,
+                                            tol: float = 1e-14, max_iter: int = 100000):
+    """Solve the convex problem behind :func:`minimize_completion_objective` directly in ``X``.
+
+    Minimizes ``f(X) = (1/n) ||P_Omega(M - X)||_F^2 + (lam/m) ||D_mu^(1/2) X D_nu^(1/2)||_*^2``
+    (``lam = p/(1-p)``, ``D`` diagonal, ``mu``/``nu`` defaulting to the row/column frequencies of
+    ``Omega`` as there), which by the induced-regularizer theorem has the same minimum value as
+    the factorized ``F_pop`` of width ``m >= rank``. Method: proximal gradient in
+    ``Y = D_mu^(1/2) X D_nu^(1/2)`` with step ``1/L`` (``L`` the Lipschitz constant of the smooth
+    part); the proximal map of ``c ||Y||_*^2`` shrinks the singular values by a common amount
+    and thresholds them (the same scalar problem as :func:`dropout_optimum`). No factorization
+    and no line search: an independent solver. Stops when an iterate moves by less than
+    ``tol`` (Frobenius) and returns ``(X, value)``.
+    """
+    M = as_matrix(M, "M")
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != M.shape:
+        raise ValueError(f"mask must be a boolean array of shape {M.shape}, got "
+                         f"{mask.dtype} of shape {mask.shape}")
+    n = int(mask.sum())
+    if n == 0:
+        raise ValueError("mask must mark at least one observed entry")
+    m = positive_int(m, "m")
+    lam = dropout_lambda(p)
+    tol = positive_float(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
+    mu = mask.sum(axis=1) / n if mu is None else _distribution(mu, "mu", M.shape[0])
+    nu = mask.sum(axis=0) / n if nu is None else _distribution(nu, "nu", M.shape[1])
+    if np.any(mu <= 0) or np.any(nu <= 0):
+        raise ValueError("every row and column must be observed (or pass positive mu and nu)")
+    sm, sn = np.sqrt(mu)[:, None], np.sqrt(nu)[None, :]
+    Mo = np.where(mask, M, 0.0)
+    c = lam / m
+    step = n / 2.0 * np.min(np.outer(mu, nu)[mask])  # 1 / L, L = (2/n) max_Omega 1/(mu_a nu_b)
+
+    def f(X):
+        return float(np.sum((mask * (Mo - X)) ** 2) / n
+                     + c * nuclear_norm(sm * X * sn) ** 2)
+
+    Y = np.zeros(M.shape)
+    for _ in range(max_iter):
+        X = Y / (sm * sn)
+        G = -2.0 / n * mask * (Mo - X) / (sm * sn)  # gradient in Y
+        W, s, Yt = np.linalg.svd(Y - step * G, full_matrices=False)
+        x, _, _ = _shrink(s, 2.0 * step * c, s.size)  # prox of step * c ||.||_*^2
+        Y_new = (W * x) @ Yt
+        if np.linalg.norm(Y_new - Y) < tol:
+            Y = Y_new
+            break
+        Y = Y_new
+    X = Y / (sm * sn)
+    return X, f(X)
+
+
 # -- training with stochastic dropout ---------------------------------------------------------
 
 
@@ -600,7 +893,7 @@ class DropoutSGDResult:
 
 def train_dropout_sgd(
     M,
-    r,
+    m,
     p,
     *,
     seed,
@@ -621,7 +914,7 @@ def train_dropout_sgd(
     product are averaged over the steps ``k >= average_from * n_steps`` (Polyak averaging).
     Default ``lr = 0.45 / (||M||_2 (1 + lam))``; ``lr`` above ``0.5 / (||M||_2 (1 + lam))`` is
     refused (the masks raise the expected curvature by ``E b_j^2 = 1 + lam``).
-    Initialization: i.i.d. ``N(0, init_scale^2 / r)`` entries (seeded).
+    Initialization: i.i.d. ``N(0, init_scale^2 / m)`` entries (seeded).
 
     ``tied=True`` trains the linear autoencoder ``x -> U B U^T x`` (``V = U``, square ``M``) on
     ``(1/K) sum_k ||M - U B_k U^T||_F^2``, whose expectation is
@@ -629,7 +922,7 @@ def train_dropout_sgd(
     the largest accepted ``lr`` are halved. The result then has ``V is U``.
     """
     M = as_matrix(M, "M")
-    r = positive_int(r, "r")
+    m = positive_int(m, "m")
     p = probability(p, "p")
     rng = check_rng(seed)
     n_steps = positive_int(n_steps, "n_steps")
@@ -650,8 +943,8 @@ def train_dropout_sgd(
             f"p = {p} and tied = {tied}: SGD would be unstable; use "
             f"lr <= {0.5 / (scale * (1 + dropout_lambda(p))):.3g}"
         )
-    U = rng.standard_normal((d2, r)) * init_scale / np.sqrt(r)
-    V = U if tied else rng.standard_normal((d0, r)) * init_scale / np.sqrt(r)
+    U = rng.standard_normal((d2, m)) * init_scale / np.sqrt(m)
+    V = U if tied else rng.standard_normal((d0, m)) * init_scale / np.sqrt(m)
     U_init, V_init = U.copy(), V.copy()
     keep = 1.0 - p
     start_avg = int(average_from * n_steps)
@@ -667,7 +960,7 @@ def train_dropout_sgd(
     # bbar and the mean outer product S = mean_k b_k b_k^T:
     #   grad_U = -2 (M V diag(bbar) - U ((V^T V) * S)),  grad_V likewise with U <-> V, M <-> M^T,
     # so a step costs the same for any batch size (all masks are drawn up front).
-    masks = (rng.random((n_steps, batch, r)) < keep) / keep
+    masks = (rng.random((n_steps, batch, m)) < keep) / keep
     bbar = masks.mean(axis=1)
     S = np.einsum("kbi,kbj->kij", masks, masks) / batch
     del masks
@@ -719,6 +1012,217 @@ def train_dropout_sgd(
     )
 
 
+# -- deep linear networks (dropout on every hidden layer) -------------------------------------
+
+
+def _chain(Ws, name: str = "Ws") -> list[np.ndarray]:
+    """Validate the factors ``[W_1, ..., W_{D+1}]`` of ``x -> W_{D+1} B_D W_D ... B_1 W_1 x``."""
+    if isinstance(Ws, np.ndarray) or not isinstance(Ws, (list, tuple)):
+        raise TypeError(f"{name} must be a list [W_1, ..., W_(D+1)] of 2-D arrays, got "
+                        f"{type(Ws).__name__}")
+    if len(Ws) < 2:
+        raise ValueError(f"{name} must hold at least 2 factors (one hidden layer), got {len(Ws)}")
+    out = [as_matrix(W, f"{name}[{i}]") for i, W in enumerate(Ws)]
+    for i in range(1, len(out)):
+        if out[i].shape[1] != out[i - 1].shape[0]:
+            raise ValueError(f"{name}[{i}] must have {out[i - 1].shape[0]} columns (the rows of "
+                             f"{name}[{i - 1}]), got shape {out[i].shape}")
+    return out
+
+
+def _chain_product(Ws) -> np.ndarray:
+    P = Ws[0]
+    for W in Ws[1:]:
+        P = W @ P
+    return P
+
+
+def _second_moments(Ws, lam) -> list[np.ndarray]:
+    """``Q_l = E[(B_{k-1} W_{k-1} ... B_1 W_1)(...)^T]`` sandwiched by ``W_l``: the recursion
+    ``Q_1 = W_1 W_1^T``, ``Qt_l = Q_l + lam Diag(Q_l)``, ``Q_{k+1} = W_{k+1} Qt_l W_{k+1}^T``.
+    Returns ``[Qt_1, ..., Qt_D, Q_{D+1}]``."""
+    Q = Ws[0] @ Ws[0].T
+    out = []
+    for W in Ws[1:]:
+        Qt = Q + lam * np.diag(np.diag(Q))
+        out.append(Qt)
+        Q = W @ Qt @ W.T
+    out.append(Q)
+    return out
+
+
+def deep_linear_dropout_regularizer(Ws, p) -> float:
+    """Explicit dropout regularizer of a deep linear network with dropout on every hidden layer.
+
+    Network ``x -> W_{D+1} B_D W_D ... B_1 W_1 x`` (``Ws = [W_1, ..., W_{D+1}]``, independent
+    inverted-dropout masks ``B_l`` on the ``m_l`` units of hidden layer ``l``), whitened inputs:
+    the expected loss is ``||M - W||_F^2 + R(W_1, ..., W_{D+1})`` (+ const) with
+    ``W = W_{D+1} ... W_1`` and
+
+        R = E_B ||W_{D+1} B_D ... B_1 W_1||_F^2 - ||W||_F^2
+          = sum_{S nonempty subset of {1..D}} lam^|S| R_S ,
+
+    ``R_S`` the sum, over the units ``j_l`` (``l in S``), of the squared norms of the rank-one
+    pieces obtained by cutting the network at those units (``S = {1..D}``: the squared l2 path
+    norm; ``D = 1``: ``sum_j ||u_j||^2 ||v_j||^2``; Mianjy and Arora, 2019). Evaluated exactly by
+    the recursion of :func:`_second_moments` (``E b b^T = 1 1^T + lam I``), in ``O(D m^3)``.
+    """
+    Ws = _chain(Ws)
+    lam = dropout_lambda(p)
+    return float(np.trace(_second_moments(Ws, lam)[-1]) - np.sum(_chain_product(Ws) ** 2))
+
+
+def _check_target(M, Ws) -> np.ndarray:
+    M = as_matrix(M, "M")
+    want = (Ws[-1].shape[0], Ws[0].shape[1])
+    if M.shape != want:
+        raise ValueError(f"M must have shape {want} (outputs x inputs of the network), got "
+                         f"{M.shape}")
+    return M
+
+
+def deep_linear_dropout_objective(Ws, M, p) -> float:
+    """``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2 = ||M - W||_F^2 + R`` (see
+    :func:`deep_linear_dropout_regularizer`)."""
+    Ws = _chain(Ws)
+    M = _check_target(M, Ws)
+    lam = dropout_lambda(p)
+    W = _chain_product(Ws)
+    return float(np.sum(M**2) - 2.0 * np.sum(M * W) + np.trace(_second_moments(Ws, lam)[-1]))
+
+
+def _deep_value_grad(Ws, M, lam):
+    """Value and gradients of ``||M||^2 - 2 <M, W> + tr Q_{D+1}`` (reverse mode through the
+    second-moment recursion and the product)."""
+    Qs = _second_moments(Ws, lam)
+    D1 = len(Ws)
+    # <M, W> part: dW_l = (W_{D+1} ... W_{l+1})^T M (W_{l-1} ... W_1)^T
+    pre = [np.eye(Ws[0].shape[1])]
+    for W in Ws:
+        pre.append(W @ pre[-1])
+    post = [np.eye(Ws[-1].shape[0])]
+    for W in reversed(Ws):
+        post.append(post[-1] @ W)
+    post = post[::-1]  # post[k] = W_{D+1} ... W_{k+1}  (factors in 0-based order)
+    grads = [-2.0 * post[k + 1].T @ M @ pre[k].T for k in range(D1)]
+    # tr Q_{D+1} part
+    G = np.eye(Ws[-1].shape[0])
+    for k in range(D1 - 1, 0, -1):
+        Qt = Qs[k - 1]
+        grads[k] += 2.0 * G @ Ws[k] @ Qt
+        Gt = Ws[k].T @ G @ Ws[k]
+        G = Gt + lam * np.diag(np.diag(Gt))
+    grads[0] += 2.0 * G @ Ws[0]
+    value = float(np.sum(M**2) - 2.0 * np.sum(M * pre[-1]) + np.trace(Qs[-1]))
+    return value, grads
+
+
+def mc_deep_linear_dropout_loss(Ws, M, p, *, n_samples: int, seed) -> MCEstimate:
+    """Monte-Carlo estimate of ``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2`` with fresh
+    independent masks on every hidden layer for each sample (mean and standard error)."""
+    Ws = _chain(Ws)
+    M = _check_target(M, Ws)
+    p = probability(p, "p")
+    n_samples = positive_int(n_samples, "n_samples", minimum=2)
+    rng = check_rng(seed)
+    keep = 1.0 - p
+    P = np.broadcast_to(Ws[0], (n_samples, *Ws[0].shape))
+    for W in Ws[1:]:
+        b = (rng.random((n_samples, P.shape[1], 1)) < keep) / keep
+        P = np.einsum("ij,sjk->sik", W, b * P)
+    values = np.sum((M[None] - P) ** 2, axis=(1, 2))
+    return MCEstimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(n_samples)),
+                      n_samples)
+
+
+def _widths(widths) -> list[int]:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) == 0:
+        raise TypeError(f"widths must be a non-empty sequence of hidden-layer widths, got "
+                        f"{widths!r}")
+    return [positive_int(w, f"widths[{i}]") for i, w in enumerate(widths)]
+
+
+def deep_dropout_constant(widths, p) -> float:
+    """``zeta = prod_l (1 + lam / m_l) - 1`` for hidden widths ``m_1, ..., m_D``: the
+    coefficient of ``||W||_*^2`` in the lower bound ``R >= zeta ||W||_*^2`` of the deep dropout
+    regularizer (``D = 1``: ``lam / m``)."""
+    widths = _widths(widths)
+    lam = dropout_lambda(p)
+    return float(np.prod([1.0 + lam / w for w in widths]) - 1.0)
+
+
+def equalized_deep_factors(M, widths, *, rtol: float = 1e-10) -> list[np.ndarray]:
+    """Factors of a rank-(at most)-one ``M`` with every path carrying the same weight.
+
+    For ``M = s w y^T``: ``W_1 = c 1 y^T``, ``W_l = c 1 1^T``, ``W_{D+1} = c w 1^T`` with one
+    common ``c`` chosen so that the product is ``M``. Every rank-one piece ``R_S`` is then a sum
+    of equal terms, so each Cauchy-Schwarz step of the lower bound is tight and
+    ``R = zeta ||M||_*^2`` (:func:`deep_dropout_constant`). Raises ``ValueError`` for rank > 1.
+    """
+    M = as_matrix(M, "M")
+    widths = _widths(widths)
+    W, s, Yt = np.linalg.svd(M, full_matrices=False)
+    if s.size > 1 and s[1] > rtol * max(s[0], np.finfo(float).tiny):
+        raise ValueError(f"M must have rank at most one, got singular values {np.round(s[:3], 6)}")
+    D = len(widths)
+    c = (s[0] / np.prod(widths)) ** (1.0 / (D + 1)) if s[0] > 0 else 0.0
+    dims = [M.shape[1], *widths, M.shape[0]]
+    Ws = [c * np.ones((dims[k + 1], dims[k])) for k in range(D + 1)]
+    Ws[0] = c * np.outer(np.ones(widths[0]), Yt[0])
+    Ws[-1] = c * np.outer(W[:, 0], np.ones(widths[-1]))
+    return Ws
+
+
+def deep_dropout_lower_bound(M, widths, p):
+    """The convex lower bound ``min_X ||M - X||_F^2 + zeta ||X||_*^2`` of the deep dropout
+    objective (``zeta`` of :func:`deep_dropout_constant`).
+
+    Its minimizer shrinks the singular values of ``M`` by a common amount and thresholds them
+    (the scalar problem of :func:`dropout_optimum`). Returns ``(X, value, rank)``. When
+    ``rank <= 1`` (that is ``s_2 <= zeta s_1 / (1 + zeta)``, always for a single output) the
+    bound is attained by a network, so ``X = s_1 / (1 + zeta) w_1 y_1^T`` is the product of
+    every global minimizer.
+    """
+    M = as_matrix(M, "M")
+    zeta = deep_dropout_constant(widths, p)
+    W, s, Yt = np.linalg.svd(M, full_matrices=False)
+    x, q, _ = _shrink(s, zeta, s.size)
+    return (W * x) @ Yt, float(np.sum((s - x) ** 2) + zeta * x.sum() ** 2), q
+
+
+def minimize_deep_linear_dropout(M, widths, p, *, seed, n_restarts: int = 3):
+    """Minimize the deep dropout objective :func:`deep_linear_dropout_objective` over the factors
+    by L-BFGS (analytic gradient), best of ``n_restarts`` seeded random starts (entries
+    ``N(0, 1/fan_in) * ||M||_2^(1/(D+1))``). Returns ``(Ws, value)``."""
+    from scipy.optimize import minimize
+
+    M = as_matrix(M, "M")
+    widths = _widths(widths)
+    lam = dropout_lambda(p)
+    rng = check_rng(seed)
+    n_restarts = positive_int(n_restarts, "n_restarts")
+    dims = [M.shape[1], *widths, M.shape[0]]
+    shapes = [(dims[k + 1], dims[k]) for k in range(len(dims) - 1)]
+    sizes = np.cumsum([0] + [a * b for a, b in shapes])
+
+    def unpack(z):
+        return [z[sizes[k] : sizes[k + 1]].reshape(shapes[k]) for k in range(len(shapes))]
+
+    def fun(z):
+        f, g = _deep_value_grad(unpack(z), M, lam)
+        return f, np.concatenate([gi.ravel() for gi in g])
+
+    scale = max(np.linalg.norm(M, 2), np.finfo(float).tiny) ** (1.0 / len(shapes))
+    best = None
+    for _ in range(n_restarts):
+        z0 = np.concatenate([rng.standard_normal(a * b) * scale / np.sqrt(b) for a, b in shapes])
+        res = minimize(fun, z0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": 20000, "gtol": 1e-12, "ftol": 1e-16})
+        if best is None or res.fun < best.fun:
+            best = res
+    return unpack(best.x), float(best.fun)
+
+
 # -- linear regression with input dropout -----------------------------------------------------
 
 
@@ -746,11 +1250,14 @@ def input_dropout_ridge(X, y, p) -> np.ndarray:
 
 
 def dropout_kernel(K, p) -> np.ndarray:
-    """Training kernel with dropout: the diagonal of ``K`` multiplied by ``1/(1-p)``.
+    """Training kernel with **fixed** dropout masks: the diagonal of ``K`` times ``1/(1-p)``.
 
-    Between different examples the masks are independent, so off-diagonal entries are unchanged;
-    an example meets its own mask twice, and ``E b^2 = 1/(1-p)``. Equivalently
-    ``K + lam diag(K)``: a ridge whose strength for example ``i`` is ``lam K_ii``.
+    The expected Gram matrix of features masked once per example (one mask per example, kept
+    fixed; neural-tangents' "training mode"). Between different examples the masks are
+    independent, so off-diagonal entries are unchanged; an example meets its own mask twice, and
+    ``E b^2 = 1/(1-p)``. Equivalently ``K + lam diag(K)``: a ridge whose strength for example
+    ``i`` is ``lam K_ii`` (:func:`fixed_mask_kernel_regression`). Dropout SGD with masks
+    resampled at every step is a different regime (:func:`resampled_mask_readout`).
     (neural-tangents' ``stax.Dropout(rate)`` takes the keep probability ``rate = 1 - p``.)
     """
     K = as_matrix(K, "K")
@@ -785,3 +1292,79 @@ def mc_dropout_kernel(Phi, p, *, n_samples: int, seed):
     var = np.maximum(s2 / n_samples - mean**2, 0.0) * n_samples / (n_samples - 1)
     return mean, np.sqrt(var / n_samples)
 
+
+
+def _readout_inputs(Phi_train, y, Phi_test):
+    Phi_train = as_matrix(Phi_train, "Phi_train")
+    y = as_vector(y, "y", length=Phi_train.shape[0])
+    Phi_test = as_matrix(Phi_test, "Phi_test")
+    if Phi_test.shape[1] != Phi_train.shape[1]:
+        raise ValueError(f"Phi_test must have {Phi_train.shape[1]} features (columns) like "
+                         f"Phi_train, got shape {Phi_test.shape}")
+    return Phi_train, y, Phi_test
+
+
+def fixed_mask_kernel_regression(K_train, K_cross, y, p) -> np.ndarray:
+    """Infinite-width predictions of a readout trained on **fixed** dropout masks.
+
+    ``K_cross @ (K + lam diag(K))^{-1} y`` with ``K = K_train`` (n, n) the training kernel,
+    ``K_cross`` (n_test, n) the kernel between test and training points and ``lam = p/(1-p)``:
+    kernel ridge regression with the per-example ridge ``lam K_ii`` (:func:`dropout_kernel`,
+    the "training mode" kernel of neural-tangents). It is the limit, as the number of features
+    grows, of :func:`fixed_mask_readout`.
+    """
+    K = as_matrix(K_train, "K_train")
+    Kx = as_matrix(K_cross, "K_cross")
+    if Kx.shape[1] != K.shape[0]:
+        raise ValueError(f"K_cross must have {K.shape[0]} columns (training points), got "
+                         f"shape {Kx.shape}")
+    y = as_vector(y, "y", length=K.shape[0])
+    try:
+        return Kx @ np.linalg.solve(dropout_kernel(K, p), y)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError("K + lam diag(K) is singular: use p > 0 or a positive-definite K") from exc
+
+
+def fixed_mask_readout(Phi_train, y, Phi_test, p, *, seed) -> np.ndarray:
+    """Predictions of a linear readout fitted once on **fixed** dropout masks (finite width).
+
+    One mask per training example and feature is drawn once (drop probability ``p``, inverted
+    scaling) and kept; the readout is the minimum-norm least-squares fit of ``y`` on the masked
+    features ``B * Phi_train``; test predictions use the unmasked ``Phi_test``. The predictions
+    are ``(Phi_test Phi_b^T / m) (Phi_b Phi_b^T / m)^+ y``; since ``E Phi_b Phi_b^T / m =
+    K + lam diag K`` and ``E Phi_test Phi_b^T / m = K(test, train)``, they converge to
+    :func:`fixed_mask_kernel_regression` as the number ``m`` of features grows (when ``m >= n``).
+    """
+    Phi_train, y, Phi_test = _readout_inputs(Phi_train, y, Phi_test)
+    p = probability(p, "p")
+    rng = check_rng(seed)
+    keep = 1.0 - p
+    Phi_b = Phi_train * ((rng.random(Phi_train.shape) < keep) / keep)
+    return Phi_test @ (np.linalg.pinv(Phi_b) @ y)
+
+
+def resampled_mask_readout(Phi_train, y, Phi_test, p) -> np.ndarray:
+    """Predictions of the readout that dropout SGD with **resampled** masks targets.
+
+    With a fresh mask per example and step, the expected objective of the readout ``w`` is the
+    input-dropout objective of the features, ``(1/n) ||y - Phi w||^2 + lam w^T diag(Phi^T Phi /
+    n) w`` (``lam = p/(1-p)``, :func:`input_dropout_ridge`). With ``Gamma = diag(Phi^T Phi)``
+    its minimizer predicts
+
+        f(x) = phi(x)^T Gamma^{-1} Phi^T (Phi Gamma^{-1} Phi^T + lam I)^{-1} y ,
+
+    kernel ridge regression with a **uniform** ridge ``lam`` on the reweighted kernel
+    ``Phi Gamma^{-1} Phi^T`` (features that vanish on the training set get weight 0). Its trace
+    is the number of non-zero features, so for a wide layer the ridge is small relative to the
+    kernel: the regularization fades as ``1/m``.
+    """
+    Phi_train, y, Phi_test = _readout_inputs(Phi_train, y, Phi_test)
+    lam = dropout_lambda(p)
+    gamma = np.sum(Phi_train**2, axis=0)
+    inv = np.where(gamma > 0, 1.0 / np.where(gamma > 0, gamma, 1.0), 0.0)
+    Kt = (Phi_train * inv) @ Phi_train.T
+    try:
+        alpha = np.linalg.solve(Kt + lam * np.eye(Kt.shape[0]), y)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError("Phi Gamma^-1 Phi^T + lam I is singular: use p > 0") from exc
+    return (Phi_test * inv) @ Phi_train.T @ alpha

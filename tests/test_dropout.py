@@ -11,27 +11,44 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibcore.dropout import (
+    _deep_value_grad,
     column_products,
+    completion_dropout_objective,
     completion_regularizer,
+    completion_risk,
+    deep_dropout_constant,
+    deep_dropout_lower_bound,
+    deep_linear_dropout_objective,
+    deep_linear_dropout_regularizer,
     dropout_kernel,
     dropout_lambda,
     dropout_optimum,
     dropout_penalty,
     equalization_gap_2d,
+    equalized_deep_factors,
     equalized_factorization,
     equalizing_rotation,
     expected_dropout_loss,
     explicit_objective,
     factorization_contributions,
+    fixed_mask_kernel_regression,
+    fixed_mask_readout,
     induced_regularizer,
     input_dropout_contributions,
     input_dropout_ridge,
+    mc_deep_linear_dropout_loss,
     mc_dropout_kernel,
     mc_dropout_loss,
     minimize_completion_objective,
+    minimize_deep_linear_dropout,
+    minimize_dropout_completion,
     minimize_explicit_objective,
+    minimize_weighted_trace_norm_completion,
     nuclear_norm,
+    projected_dropout_completion,
+    rank_one_dropout_completion,
     relu_path_regularizer,
+    resampled_mask_readout,
     sensing_contributions,
     tied_gradient,
     top_layer_contributions,
@@ -305,16 +322,16 @@ def test_equalization_gap_certificate_is_sound(seed):
 
 
 @pytest.mark.parametrize("p", [0.0, 0.1, 0.4, 0.7])
-@pytest.mark.parametrize("r", [1, 3, 5])
-def test_dropout_optimum_matches_numerical_minimum(p, r):
+@pytest.mark.parametrize("m", [1, 3, 5])
+def test_dropout_optimum_matches_numerical_minimum(p, m):
     M = _matrix([1.0, 0.8, 0.5, 0.3, 0.1])
-    opt = dropout_optimum(M, r, p)
-    U, V, val = minimize_explicit_objective(M, r, p, seed=0)
+    opt = dropout_optimum(M, m, p)
+    U, V, val = minimize_explicit_objective(M, m, p, seed=0)
     assert val == pytest.approx(opt.value, rel=1e-8, abs=1e-12)
     assert explicit_objective(U, V, M, p) == pytest.approx(val, rel=1e-10)
     np.testing.assert_allclose(U @ V.T, opt.product, atol=1e-5)
-    assert np.linalg.matrix_rank(opt.product, tol=1e-9) == opt.rho
-    if p > 0 and opt.rho > 1:  # equalized column products at the optimum
+    assert np.linalg.matrix_rank(opt.product, tol=1e-9) == opt.q
+    if p > 0 and opt.q > 1:  # equalized column products at the optimum
         cp = column_products(U, V)
         np.testing.assert_allclose(cp, cp.mean(), rtol=1e-3)
 
@@ -476,12 +493,12 @@ def test_non_equalized_critical_point_is_strict_saddle(p):
         assert explicit_objective(Uo @ Q, Uo @ Q, M, p) >= val - 1e-12
 
 
-def test_dropout_optimum_seed_spot_values():
-    """Digest C11.6: eigenvalues (5, 3, 1, 0.5, 0.2, 0), width 3."""
+def test_dropout_optimum_spot_values():
+    """Eigenvalues (5, 3, 1, 0.5, 0.2, 0), width 3: values computed by hand from the formula."""
     M = np.diag([5, 3, 1, 0.5, 0.2, 0.0])
-    for lam, rho, alpha in [(0.1, 3, 0.3 * 3 / 3.3), (1.0, 2, 1.6), (3.0, 2, 8 / 3)]:
+    for lam, q, alpha in [(0.1, 3, 0.3 * 3 / 3.3), (1.0, 2, 1.6), (3.0, 2, 8 / 3)]:
         opt = dropout_optimum(M, 3, lam / (1 + lam))
-        assert opt.rho == rho
+        assert opt.q == q
         assert opt.alpha == pytest.approx(alpha, rel=1e-12)
 
 
@@ -489,10 +506,10 @@ def test_dropout_optimum_limits():
     M = _matrix([1.0, 0.5, 0.2])
     opt = dropout_optimum(M, 3, 0.0)
     np.testing.assert_allclose(opt.product, M, atol=1e-12)
-    assert dropout_optimum(np.zeros((3, 3)), 2, 0.5).rho == 0
+    assert dropout_optimum(np.zeros((3, 3)), 2, 0.5).q == 0
     # large p: rank one, shrinkage -> s_1 (the product vanishes as p -> 1)
     big = dropout_optimum(M, 3, 0.999)
-    assert big.rho == 1 and big.singular_values[0] < 0.01
+    assert big.q == 1 and big.singular_values[0] < 0.01
 
 
 # -- dropout SGD -------------------------------------------------------------------------------
@@ -538,9 +555,9 @@ def test_train_dropout_sgd_tied_autoencoder():
     ("call", "err", "match"),
     [
         (lambda: dropout_optimum(np.eye(3), 2, 1.0), ValueError, "p must lie in"),
-        (lambda: dropout_optimum(np.eye(3), 0, 0.5), ValueError, "r must be >= 1"),
+        (lambda: dropout_optimum(np.eye(3), 0, 0.5), ValueError, "m must be >= 1"),
         (lambda: dropout_optimum(np.ones(3), 2, 0.5), ValueError, "M must be a 2-D"),
-        (lambda: induced_regularizer(np.eye(3), 2.5), TypeError, "r must be an integer"),
+        (lambda: induced_regularizer(np.eye(3), 2.5), TypeError, "m must be an integer"),
         (lambda: dropout_kernel(np.eye(3), -0.1), ValueError, "p must lie in"),
         (lambda: mc_dropout_kernel(np.ones((2, 3)), 0.5, n_samples=1, seed=0), ValueError,
          "n_samples must be >= 2"),
@@ -565,7 +582,7 @@ def test_train_dropout_sgd_is_seeded_and_validates():
         train_dropout_sgd(M, 2, 0.5, seed=1, lr=1.0)
     with pytest.raises(ValueError, match="p must lie"):
         train_dropout_sgd(M, 2, 1.0, seed=1)
-    with pytest.raises(TypeError, match="r must be an integer"):
+    with pytest.raises(TypeError, match="m must be an integer"):
         train_dropout_sgd(M, 2.0, 0.5, seed=1)
 
 
@@ -581,6 +598,346 @@ def test_dropout_kernel_matches_mc():
     np.testing.assert_allclose(np.diag(Kd), np.diag(K) / 0.7)
     np.testing.assert_allclose(Kd - np.diag(np.diag(Kd)), K - np.diag(np.diag(K)))
     mean, se = mc_dropout_kernel(Phi, p, n_samples=4000, seed=0)
-    assert np.all(np.abs(mean - Kd) < 4.5 * se + 1e-15)  # 16 entries, 4.5 SE each
+    # a symmetric 4 x 4 kernel has 10 distinct entries; 4.5 SE each: false alarms < 1e-4
+    iu = np.triu_indices(4)
+    assert np.all(np.abs(mean - Kd)[iu] < 4.5 * se[iu] + 1e-15)
     with pytest.raises(ValueError, match="square"):
         dropout_kernel(np.ones((2, 3)), 0.5)
+
+
+# -- matrix completion: the expected dropout objective of a sample -----------------------------
+
+
+def _pattern6():
+    """The 6 x 6 pattern with four observed entries per row and column (connected)."""
+    mask = np.zeros((6, 6), dtype=bool)
+    for a in range(6):
+        for b in range(6):
+            mask[a, b] = (a + 2 * b) % 3 != 0
+    return mask
+
+
+def test_completion_dropout_objective_is_the_master_identity():
+    """Each sampled entry is one example with indicator A_i = e_a e_b^T: the objective equals
+    expected_dropout_loss of the sensing contributions, repeats included, and a Monte-Carlo
+    average over masks; the population regularizer is a different number."""
+    rng = np.random.default_rng(120)
+    U, V = rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
+    E = np.stack([rng.integers(0, 4, 25), rng.integers(0, 5, 25)], axis=1)
+    E[1] = E[0]  # a repeated entry
+    y = rng.standard_normal(25)
+    A = np.zeros((25, 4, 5))
+    A[np.arange(25), E[:, 0], E[:, 1]] = 1.0
+    p = 0.4
+    got = completion_dropout_objective(U, V, E, y, p)
+    want = expected_dropout_loss(sensing_contributions(U, V, A), y[:, None], p)
+    assert got.plain == pytest.approx(want.plain, rel=1e-12)
+    assert got.regularizer == pytest.approx(want.regularizer, rel=1e-12)
+    est = mc_dropout_loss(sensing_contributions(U, V, A), y[:, None], p, n_samples=20000, seed=3)
+    assert abs(est.mean - got.plain - got.regularizer) < 4 * est.se  # 4 SE: ~6e-5 false alarms
+    # for this fixed sample the population (mu x nu) regularizer is a different number
+    pop = completion_regularizer(U, V, np.full(4, 0.25), np.full(5, 0.2), p)
+    assert abs(pop - got.regularizer) > 10 * est.se
+
+
+@pytest.mark.parametrize(
+    ("entries", "values", "err", "match"),
+    [
+        (np.array([[0, 0], [1, 1]], dtype=float), [1.0, 2.0], TypeError, "integer indices"),
+        (np.array([[0, 0, 0]]), [1.0], ValueError, r"shape \(n, 2\)"),
+        (np.array([[0, 5]]), [1.0], ValueError, "valid"),
+        (np.array([[0, 0], [1, 1]]), [1.0], ValueError, "values must"),
+        ("ab", [1.0], TypeError, "entries must"),
+    ],
+)
+def test_completion_dropout_objective_rejects_bad_entries(entries, values, err, match):
+    with pytest.raises(err, match=match):
+        completion_dropout_objective(np.ones((2, 1)), np.ones((5, 1)), entries, values, 0.5)
+
+
+def test_rank_one_dropout_completion_is_the_global_minimum():
+    """Lower bound attained: the equalized rank-one factorization has the closed-form value on
+    any sample, L-BFGS from two starts ends there, and the product is m M / (m + lam) also off
+    the sample."""
+    rng = np.random.default_rng(121)
+    M = np.outer(rng.standard_normal(6), rng.standard_normal(6))
+    E = np.argwhere(_pattern6())
+    p, m = 0.5, 4
+    lam = dropout_lambda(p)
+    X, value = rank_one_dropout_completion(M, E, p, m)
+    np.testing.assert_allclose(X, m / (m + lam) * M, rtol=1e-14)
+    W, s, Yt = np.linalg.svd(M)
+    U = np.outer(W[:, 0], np.ones(m)) * np.sqrt(s[0] / (m + lam))
+    V = np.outer(Yt[0], np.ones(m)) * np.sqrt(s[0] / (m + lam))
+    at = completion_dropout_objective(U, V, E, M[E[:, 0], E[:, 1]], p)
+    assert at.plain + at.regularizer == pytest.approx(value, rel=1e-12)
+    for seed in (0, 1):
+        g = np.random.default_rng(seed)
+        U0, V0 = g.standard_normal((6, m)), g.standard_normal((6, m))
+        Uo, Vo, val = minimize_dropout_completion(E, M[E[:, 0], E[:, 1]], p, U0, V0)
+        assert val == pytest.approx(value, rel=1e-9)  # L-BFGS stops ~1e-8 from the minimizer
+        np.testing.assert_allclose(Uo @ Vo.T, X, atol=1e-6)
+        assert val < completion_dropout_objective(U0, V0, E, M[E[:, 0], E[:, 1]], p).plain
+
+
+def test_rank_one_dropout_completion_validates():
+    M = np.outer([1.0, 2.0, 3.0], [1.0, -1.0])
+    full = np.argwhere(np.ones((3, 2), dtype=bool))
+    with pytest.raises(ValueError, match="rank one"):
+        rank_one_dropout_completion(np.eye(3)[:, :2], full, 0.5, 2)
+    with pytest.raises(ValueError, match="connected"):
+        rank_one_dropout_completion(M, np.array([[0, 0], [1, 1]]), 0.5, 2)
+    with pytest.raises(ValueError, match="non-zero"):
+        rank_one_dropout_completion(np.outer([0.0, 2.0, 3.0], [1.0, -1.0]), full, 0.5, 2)
+    with pytest.raises(TypeError, match="m must be an integer"):
+        rank_one_dropout_completion(M, full, 0.5, 2.5)
+
+
+def test_weighted_trace_norm_completion_matches_factorized_objective():
+    """The convex solver and L-BFGS on F_pop (width >= rank) reach the same value and product;
+    with everything observed and uniform weights it is the shrink-and-threshold closed form."""
+    rng = np.random.default_rng(122)
+    M = rng.standard_normal((5, 2)) @ rng.standard_normal((2, 4))
+    mask = rng.random(M.shape) < 0.7
+    mask[:, 0] = mask[0, :] = True
+    mu, nu = rng.dirichlet(np.ones(5)) * 0.5 + 0.1, rng.dirichlet(np.ones(4)) * 0.6 + 0.1
+    mu, nu = mu / mu.sum(), nu / nu.sum()
+    p, m = 0.4, 4
+    X, val = minimize_weighted_trace_norm_completion(M, mask, p, m, mu=mu, nu=nu)
+    U, V, val_f = minimize_completion_objective(M, mask, p, rng.standard_normal((5, m)),
+                                                rng.standard_normal((4, m)), mu=mu, nu=nu)
+    assert val == pytest.approx(val_f, rel=1e-9)
+    np.testing.assert_allclose(X, U @ V.T, atol=1e-6)
+    full = np.ones((5, 4), dtype=bool)
+    Xf, valf = minimize_weighted_trace_norm_completion(M, full, p, m)
+    opt = dropout_optimum(M, m, p)
+    np.testing.assert_allclose(Xf, opt.product, atol=1e-10)
+    assert valf * M.size == pytest.approx(opt.value, rel=1e-10)
+    with pytest.raises(ValueError, match="mask"):
+        minimize_weighted_trace_norm_completion(M, mask.astype(int), p, m)
+    with pytest.raises(ValueError, match="every row and column"):
+        minimize_weighted_trace_norm_completion(M, np.eye(5, 4, dtype=bool), p, m)
+    with pytest.raises(ValueError, match="p must lie"):
+        minimize_weighted_trace_norm_completion(M, mask, 1.0, m)
+
+
+def test_projected_dropout_completion():
+    rng = np.random.default_rng(123)
+    M = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 6)) / 3
+    E = np.stack([rng.integers(0, 6, 40), rng.integers(0, 6, 40)], axis=1)
+    y = M[E[:, 0], E[:, 1]]
+    U0, V0 = 0.3 * rng.standard_normal((6, 4)), 0.3 * rng.standard_normal((6, 4))
+    U, V = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=0.2, lr=0.3, n_steps=500)
+    assert np.all(np.sum(U**2, axis=1) <= 0.2 * (1 + 1e-12))
+    assert np.all(np.sum(V**2, axis=1) <= 0.2 * (1 + 1e-12))
+
+    def F(U, V):
+        d = completion_dropout_objective(U, V, E, y, 0.3)
+        return d.plain + d.regularizer
+
+    assert F(U, V) < F(U0, V0)
+    # a loose constraint changes nothing: one step is a plain gradient step, and the gradient
+    # agrees with central differences of the objective (error ~ eps^2 * 4th derivative ~ 1e-10)
+    U1, V1 = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1e6, lr=0.3, n_steps=1)
+    eps = 1e-6
+    for A0, A1, is_u in ((U0, U1, True), (V0, V1, False)):
+        fd = np.zeros_like(A0)
+        for idx in np.ndindex(A0.shape):
+            Ep = np.zeros_like(A0)
+            Ep[idx] = eps
+            if is_u:
+                fd[idx] = (F(U0 + Ep, V0) - F(U0 - Ep, V0)) / (2 * eps)
+            else:
+                fd[idx] = (F(U0, V0 + Ep) - F(U0, V0 - Ep)) / (2 * eps)
+        np.testing.assert_allclose((A0 - A1) / 0.3, fd, atol=1e-7)
+    with pytest.raises(ValueError, match="diverged"):
+        projected_dropout_completion(E, y, 0.3, 10 * U0, 10 * V0, max_norm=1e300, lr=1e3,
+                                     n_steps=200)
+    with pytest.raises(ValueError, match="max_norm"):
+        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=-1.0, lr=0.3, n_steps=5)
+    with pytest.raises(TypeError, match="n_steps"):
+        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1.0, lr=0.3, n_steps=2.5)
+
+
+def test_completion_risk():
+    M, X = np.arange(6.0).reshape(2, 3), np.zeros((2, 3))
+    assert completion_risk(X, M) == pytest.approx(np.mean(M**2))
+    assert completion_risk(X, M, [1e-12, 1 - 1e-12], [1 / 3] * 3) == pytest.approx(
+        np.mean(M[1] ** 2), rel=1e-9)
+    with pytest.raises(ValueError, match="shape of M"):
+        completion_risk(np.zeros((3, 2)), M)
+
+
+# -- deep linear networks ----------------------------------------------------------------------
+
+
+def _deep_enumeration(Ws, M, p):
+    widths = [W.shape[0] for W in Ws[:-1]]
+    total = 0.0
+    for bits in itertools.product([0, 1], repeat=sum(widths)):
+        b = np.array(bits, float)
+        prob = np.prod(np.where(b == 1, 1 - p, p))
+        P, k = Ws[0], 0
+        for W, w in zip(Ws[1:], widths, strict=True):
+            P = W @ (b[k : k + w, None] / (1 - p) * P)
+            k += w
+        total += prob * np.sum((M - P) ** 2)
+    return total
+
+
+def _random_chain(rng, dims):
+    return [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+
+
+@pytest.mark.parametrize("dims", [(4, 3, 2), (4, 3, 2, 5), (2, 2, 3, 2, 1)])
+def test_deep_linear_objective_equals_enumeration(dims):
+    rng = np.random.default_rng(124)
+    Ws = _random_chain(rng, dims)
+    M = rng.standard_normal((dims[-1], dims[0]))
+    for p in (0.0, 0.3, 0.7):
+        assert deep_linear_dropout_objective(Ws, M, p) == pytest.approx(
+            _deep_enumeration(Ws, M, p), rel=1e-12)
+    # one hidden layer: the matrix-factorization penalty
+    U, V = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+    assert deep_linear_dropout_regularizer([V.T, U], 0.3) == pytest.approx(
+        dropout_penalty(U, V, 0.3), rel=1e-12)
+
+
+def test_deep_linear_gradient_matches_finite_differences():
+    rng = np.random.default_rng(125)
+    Ws = _random_chain(rng, (4, 3, 2, 5))
+    M = rng.standard_normal((5, 4))
+    lam = dropout_lambda(0.4)
+    _, grads = _deep_value_grad(Ws, M, lam)
+    eps = 1e-6
+    for layer, W in enumerate(Ws):
+        fd = np.zeros_like(W)
+        for idx in np.ndindex(W.shape):
+            Wp = [A.copy() for A in Ws]
+            Wm = [A.copy() for A in Ws]
+            Wp[layer][idx] += eps
+            Wm[layer][idx] -= eps
+            fd[idx] = (deep_linear_dropout_objective(Wp, M, 0.4)
+                       - deep_linear_dropout_objective(Wm, M, 0.4)) / (2 * eps)
+        # central differences of a degree-6 polynomial: error ~ eps^2 * (scale ~ 1e2) ~ 1e-10
+        np.testing.assert_allclose(grads[layer], fd, atol=1e-6)
+
+
+def test_mc_deep_linear_loss():
+    rng = np.random.default_rng(126)
+    Ws = _random_chain(rng, (4, 3, 3, 2))
+    M = rng.standard_normal((2, 4))
+    exact = deep_linear_dropout_objective(Ws, M, 0.5)
+    est = mc_deep_linear_dropout_loss(Ws, M, 0.5, n_samples=40000, seed=0)
+    assert abs(est.mean - exact) < 4 * est.se
+    # power: keeping only the path-norm term (S = all layers) is rejected
+    lam = dropout_lambda(0.5)
+    W = Ws[2] @ Ws[1] @ Ws[0]
+    path = sum((Ws[2][o, j] * Ws[1][j, k] * Ws[0][k, i]) ** 2
+               for o in range(2) for j in range(3) for k in range(3) for i in range(4))
+    assert abs(est.mean - (np.sum((M - W) ** 2) + lam**2 * path)) > 10 * est.se
+
+
+@given(st.integers(0, 10**6), st.floats(0.05, 0.9))
+@settings(max_examples=30, deadline=None)
+def test_deep_regularizer_lower_bound(seed, p):
+    """R >= zeta ||W||_*^2 for every factorization (Cauchy-Schwarz and the triangle inequality
+    on every cut), tight for the equalized rank-one factors."""
+    rng = np.random.default_rng(seed)
+    widths = [int(w) for w in rng.integers(1, 5, size=int(rng.integers(1, 4)))]
+    dims = [3, *widths, 2]
+    Ws = _random_chain(rng, dims)
+    zeta = deep_dropout_constant(widths, p)
+    W = Ws[0]
+    for A in Ws[1:]:
+        W = A @ W
+    assert deep_linear_dropout_regularizer(Ws, p) >= zeta * nuclear_norm(W) ** 2 * (1 - 1e-10)
+    M1 = np.outer(rng.standard_normal(2), rng.standard_normal(3))
+    We = equalized_deep_factors(M1, widths)
+    P = We[0]
+    for A in We[1:]:
+        P = A @ P
+    np.testing.assert_allclose(P, M1, atol=1e-12 * np.abs(M1).max())
+    assert deep_linear_dropout_regularizer(We, p) == pytest.approx(
+        zeta * nuclear_norm(M1) ** 2, rel=1e-10)
+
+
+def test_deep_dropout_constant_and_validation():
+    assert deep_dropout_constant([4], 0.5) == pytest.approx(0.25)
+    assert deep_dropout_constant([2, 4], 0.5) == pytest.approx(1.5 * 1.25 - 1)
+    with pytest.raises(TypeError, match="widths"):
+        deep_dropout_constant(3, 0.5)
+    with pytest.raises(ValueError, match=r"widths\[1\] must be >= 1"):
+        deep_dropout_constant([2, 0], 0.5)
+    with pytest.raises(ValueError, match="rank at most one"):
+        equalized_deep_factors(np.eye(2), [3])
+    with pytest.raises(ValueError, match="at least 2 factors"):
+        deep_linear_dropout_regularizer([np.ones((2, 2))], 0.5)
+    with pytest.raises(ValueError, match=r"Ws\[1\] must have 3 columns"):
+        deep_linear_dropout_regularizer([np.ones((3, 2)), np.ones((2, 2))], 0.5)
+    with pytest.raises(TypeError, match="list"):
+        deep_linear_dropout_regularizer(np.ones((2, 2, 2)), 0.5)
+    with pytest.raises(ValueError, match="M must have shape"):
+        deep_linear_dropout_objective([np.ones((3, 2)), np.ones((1, 3))], np.ones((2, 2)), 0.5)
+
+
+def test_deep_dropout_optimum_single_output_is_a_rescaling():
+    """One output: every map is rank one, the bound is attained, the optimum is c / (1 + zeta)."""
+    rng = np.random.default_rng(127)
+    c = rng.standard_normal((1, 4))
+    widths, p = [3, 2], 0.5
+    zeta = deep_dropout_constant(widths, p)
+    X, bound, q = deep_dropout_lower_bound(c, widths, p)
+    assert q == 1
+    np.testing.assert_allclose(X, c / (1 + zeta), rtol=1e-12)
+    assert bound == pytest.approx(zeta / (1 + zeta) * np.sum(c**2), rel=1e-12)
+    Ws, val = minimize_deep_linear_dropout(c, widths, p, seed=0, n_restarts=2)
+    assert val == pytest.approx(bound, rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(Ws[2] @ Ws[1] @ Ws[0], X, atol=1e-6)
+    # and never below the bound (it is a lower bound), here for a rank-3 target
+    M = _matrix([1.0, 0.6, 0.3])
+    _, low, q3 = deep_dropout_lower_bound(M, widths, 0.1)
+    _, val3 = minimize_deep_linear_dropout(M, widths, 0.1, seed=0, n_restarts=1)
+    assert q3 >= 2 and val3 >= low * (1 - 1e-12)
+
+
+# -- kernel regimes ----------------------------------------------------------------------------
+
+
+def test_resampled_mask_readout_is_the_input_dropout_ridge():
+    rng = np.random.default_rng(128)
+    Phi, Phi_t = rng.standard_normal((6, 30)), rng.standard_normal((4, 30))
+    y = rng.standard_normal(6)
+    p = 0.3
+    np.testing.assert_allclose(resampled_mask_readout(Phi, y, Phi_t, p),
+                               Phi_t @ input_dropout_ridge(Phi, y, p), rtol=1e-9, atol=1e-12)
+    # a dead feature (zero on every training point) gets weight zero, as in the ridge limit
+    Phi0 = Phi.copy()
+    Phi0[:, 0] = 0.0
+    f0 = resampled_mask_readout(Phi0, y, Phi_t, p)
+    np.testing.assert_allclose(f0, resampled_mask_readout(Phi0[:, 1:], y, Phi_t[:, 1:], p))
+    with pytest.raises(ValueError, match="Phi_test must have 30 features"):
+        resampled_mask_readout(Phi, y, Phi_t[:, :3], p)
+
+
+def test_fixed_mask_readout_converges_to_per_example_ridge():
+    """The per-example-ridge kernel regression is the wide limit of fixed masks: the error decays
+    like m^(-1/2) (a factor ~4 from m = 500 to m = 8000; asserted: > 2)."""
+    rng = np.random.default_rng(129)
+    X, Xt = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
+    y = rng.standard_normal(5)
+    p = 0.4
+    errs = []
+    for m in (500, 8000):
+        Wf = rng.standard_normal((m, 3))
+        Phi, Phi_t = np.maximum(X @ Wf.T, 0), np.maximum(Xt @ Wf.T, 0)
+        K, Kx = Phi @ Phi.T / m, Phi_t @ Phi.T / m
+        limit = fixed_mask_kernel_regression(K, Kx, y, p)
+        errs.append(np.mean([np.abs(fixed_mask_readout(Phi, y, Phi_t, p, seed=s) - limit).max()
+                             for s in range(8)]))
+    assert errs[1] < errs[0] / 2
+    np.testing.assert_allclose(fixed_mask_kernel_regression(K, K, y, 0.0), y, rtol=1e-8)
+    with pytest.raises(ValueError, match="K_cross must have 5 columns"):
+        fixed_mask_kernel_regression(K, Kx[:, :3], y, p)
+    with pytest.raises(TypeError, match="seed"):
+        fixed_mask_readout(Phi, y, Phi_t, p, seed=None)
