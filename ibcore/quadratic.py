@@ -21,7 +21,8 @@ Step-size tuning on the range of ``H`` (``lambda_min+`` the smallest positive ei
 ``(kappa - 1) / (kappa + 1)``; Polyak's heavy-ball tuning (:meth:`Quadratic.heavy_ball_tuning`)
 reaches ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``. :meth:`Quadratic.heavy_ball_iterates` runs the
 heavy-ball method mode by mode, :meth:`Quadratic.steps_to_error` counts GD steps to a relative
-error and :meth:`Quadratic.steps_to_accuracy` to a relative loss gap, both exactly.
+error (:meth:`Quadratic.heavy_ball_steps_to_error` the heavy ball's) and
+:meth:`Quadratic.steps_to_accuracy` GD steps to a relative loss gap, all exactly.
 
 Least squares in the course's normalisation ``L(w) = (1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` is
 :meth:`Quadratic.from_least_squares`: ``H = X^T X / n + reg I``, ``b = X^T y / n``.
@@ -429,6 +430,51 @@ class Quadratic:
             else:
                 hi = mid
         return lo
+
+    def heavy_ball_steps_to_error(self, w0, eps) -> int:
+        """Heavy ball with Polyak's tuning: the first ``k`` from which ``||e_j|| <= eps ||e_0||``
+        at every step ``j >= k``.
+
+        ``e_j`` is the error of :meth:`heavy_ball_iterates` with the step and momentum of
+        :meth:`heavy_ball_tuning`, in the range of ``H`` (as in :meth:`steps_to_error`). The
+        error of the heavy ball is not monotone, so the count is "from which step on": the
+        bound ``||e_j|| <= (2j + 1) rate^j ||e_0||`` is below ``eps`` for every ``j`` past a
+        horizon ``J`` (``(2j + 1) rate^j`` decreases after its peak), the iterates up to ``J``
+        are computed exactly, and the answer is one past the last step above ``eps`` (``0`` if
+        there is none).
+        """
+        eps = positive_float(eps, "eps")
+        if eps >= 1:
+            raise ValueError(f"eps must be < 1 (a relative error), got {eps}")
+        tune = self.heavy_ball_tuning()
+        z = self.modes(w0)
+        on = (self.eigvals > 0) & (z != 0)
+        norm0 = float(np.linalg.norm(z[on]))
+        if norm0 == 0:
+            return 0
+        if tune.rate == 0:  # kappa = 1: one GD step of size 1/lambda reaches the minimiser
+            return 1
+        log_r = np.log(tune.rate)
+
+        def bound_above(j: int) -> bool:
+            return np.log(2 * j + 1) + j * log_r > np.log(eps)
+
+        # (2j + 1) rate^j >= 1 > eps up to its peak at j = -1/log(rate) - 1/2, then decreases
+        lo = max(0, int(np.floor(-0.5 - 1.0 / log_r)))
+        hi = max(lo, 1)
+        while bound_above(hi):
+            hi *= 2
+        while lo < hi:  # first j past the peak with the bound below eps
+            mid = (lo + hi) // 2
+            if bound_above(mid):
+                lo = mid + 1
+            else:
+                hi = mid
+        steps = np.arange(lo + 1)
+        w = self.heavy_ball_iterates(w0, tune.eta, tune.momentum, steps)
+        e = (w - self.minimizer) @ self.eigvecs[:, self.eigvals > 0]
+        above = np.flatnonzero(np.linalg.norm(e, axis=1) > eps * norm0)
+        return int(above[-1]) + 1 if above.size else 0
 
     def steps_to_accuracy(self, w0, eta, eps) -> int:
         """Smallest ``k`` with ``L(w_k) - L* <= eps (L(w0) - L*)`` for GD with step ``eta``.

@@ -407,3 +407,33 @@ def test_heavy_ball_iterates_validation():
         q.heavy_ball_iterates([1.0, 1.0], 0.1, 0.5, [-1])
     with pytest.raises(ValueError, match="w0 must have length 2"):
         q.heavy_ball_iterates([1.0], 0.1, 0.5, [3])
+
+
+def test_heavy_ball_steps_to_error_is_the_last_crossing():
+    """The count is checked against a brute-force iterative run (``run_heavy_ball``) far past
+    the horizon, and against the two bounds of the chapter: the bottom mode alone is at least
+    ``rate^k`` times its share of ``|w0|`` (lower bound), and ``(2k + 1) rate^k`` bounds the
+    whole error (upper bound); both grow like ``sqrt(kappa)``."""
+    from ibcore.descent import run_heavy_ball
+
+    eps = 1e-6
+    for kappa in (4.0, 100.0, 1000.0):
+        q = Quadratic(np.diag([1.0, 1.0 / kappa]))
+        w0 = np.array([1.0, 1.0])
+        tune = q.heavy_ball_tuning()
+        k = q.heavy_ball_steps_to_error(w0, eps)
+        n = 3 * k + 200
+        run = run_heavy_ball(q, w0, tune.eta, tune.momentum, n, checkpoints=np.arange(n + 1))
+        err = np.linalg.norm(run.w, axis=1) / np.sqrt(2)
+        assert err[k - 1] > eps and np.all(err[k:] <= eps)
+        assert np.ceil(np.log(eps * np.sqrt(2)) / np.log(tune.rate)) <= k
+        ks = np.arange(1, 10**5)
+        assert k <= ks[np.argmax((2 * ks + 1) * tune.rate**ks <= eps)]
+    # kappa = 1: one step; at the minimiser: none; the null space of H does not count
+    assert Quadratic(np.eye(2)).heavy_ball_steps_to_error([1.0, 2.0], 1e-3) == 1
+    assert Quadratic(np.eye(2)).heavy_ball_steps_to_error([0.0, 0.0], 1e-3) == 0
+    assert Quadratic(np.diag([1.0, 0.0])).heavy_ball_steps_to_error([0.0, 3.0], 1e-3) == 0
+    with pytest.raises(ValueError, match="eps must be < 1"):
+        Quadratic(np.eye(2)).heavy_ball_steps_to_error([1.0, 1.0], 1.5)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        Quadratic(np.eye(2)).heavy_ball_steps_to_error([1.0, 1.0], 0.0)
