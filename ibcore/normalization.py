@@ -26,6 +26,9 @@ Contents
       whose minimisers on the sphere form a curve of varying *spherical sharpness*
       ``S(u) = lambda_max(Hess L(u))``; with its sharpness-reduction flow (Lyu, Li & Arora, 2022).
       :func:`effective_sharpness` gives ``eta_eff_t S`` along a run (the edge of stability is 2).
+    * :func:`turning_angles`, :func:`kick_starts`, :func:`kick_onset_sharpness`: the intermittent
+      motion of the direction at the weight-decay equilibrium (rest, then kicks once
+      ``eta_eff S`` has passed 2); :func:`first_hit`: first step below a threshold.
     * :func:`run_scale_invariant_gd`: GD (+ weight decay) recording norms, spherical gradients and
       effective learning rates at every step, for one or a batch of initial points.
     * :func:`exponential_schedule`, :func:`equivalence_scale`: the weight-decay <-> exponential
@@ -73,6 +76,9 @@ __all__ = [
     "equilibrium_norm",
     "equivalence_scale",
     "exponential_schedule",
+    "first_hit",
+    "kick_onset_sharpness",
+    "kick_starts",
     "one_hidden_layer_ntk_limit",
     "product_blowup_threshold",
     "product_gd",
@@ -80,6 +86,7 @@ __all__ = [
     "sphere_smoothness",
     "torch_objective",
     "train_bn_classifier",
+    "turning_angles",
     "wd_convergence_time_bound",
     "with_weight_decay",
 ]
@@ -557,6 +564,79 @@ def effective_sharpness(loss, run, *, at=None) -> np.ndarray:
     else:
         S = loss.sphere_sharpness(as_vector(at, "at", length=loss.d))
     return run.eta * S / ((1.0 - run.eta * run.weight_decay) * run.norm**2)
+
+
+def turning_angles(run) -> np.ndarray:
+    """Angle (radians) between consecutive directions ``u_t = w_t / ||w_t||`` and ``u_{t+1}``.
+
+    ``run`` is a :class:`NormRun`; the result has shape ``(n_steps,)`` (or ``(n_steps, B)`` for a
+    batch of runs). Computed as ``2 arcsin(||u_{t+1} - u_t|| / 2)``, which stays accurate for tiny
+    angles (``arccos`` of the dot product loses every angle below about ``1e-8``): a direction at
+    rest shows angles at rounding level, ``~1e-16``.
+    """
+    if not isinstance(run, NormRun):
+        raise TypeError(f"run must be a NormRun (run_scale_invariant_gd), got {type(run).__name__}")
+    chord = np.linalg.norm(np.diff(run.direction, axis=0), axis=-1)
+    return 2.0 * np.arcsin(np.minimum(0.5 * chord, 1.0))
+
+
+def kick_starts(angles, threshold) -> np.ndarray:
+    """Steps ``t >= 1`` with ``angles[t] > threshold >= angles[t - 1]``: where kicks start.
+
+    ``angles`` is a 1-D array of turning angles (:func:`turning_angles`) of one run. A *kick* is a
+    burst of motion of the direction after a phase of rest; its start is the first step of the
+    burst above ``threshold`` (a positive angle in radians, e.g. ``1e-2``).
+    """
+    a = as_array(angles, "angles", ndim=1)
+    thr = positive_float(threshold, "threshold")
+    return np.flatnonzero((a[1:] > thr) & (a[:-1] <= thr)) + 1
+
+
+def first_hit(values, threshold) -> np.ndarray:
+    """First index ``t`` along axis 0 with ``values[t] <= threshold``, and ``-1`` where none is.
+
+    ``values`` has shape ``(n,)`` or ``(n, B)`` (e.g. ``run.sphere_grad ** 2`` of a batch of runs);
+    the result is an int (1-D input) or an int array of shape ``(B,)``. Used for the first step
+    at which gradient descent meets a convergence guarantee such as ``G_t^2 <= delta``.
+    """
+    v = as_array(values, "values")
+    if v.ndim not in (1, 2):
+        raise ValueError(f"values must have shape (n,) or (n, B), got {v.shape}")
+    thr = _real_scalar(threshold, "threshold")
+    if not math.isfinite(thr):
+        raise ValueError(f"threshold must be finite, got {thr}")
+    below = v <= thr
+    idx = np.where(below.any(axis=0), np.argmax(below, axis=0), -1)
+    return int(idx) if v.ndim == 1 else idx.astype(int)
+
+
+def kick_onset_sharpness(eta, weight_decay, growth) -> tuple[float, int]:
+    """Effective sharpness at which a resting direction is kicked out: ``(e_onset, steps)``.
+
+    Model (the chapter's proposition *Resting at a minimum is temporary*): while the direction
+    rests at a minimiser with spherical sharpness ``S``, weight decay raises ``e_t = eta_eff_t S``
+    by the factor ``(1 - eta mu)^{-2}`` per step; once ``e_t > 2``, a perturbation along the top
+    eigenvector is multiplied by ``e_t - 1`` per step. With the clock started at ``e_0 = 2``, the
+    result is the first ``e_s = 2 (1 - eta mu)^{-2s}`` with ``prod_{j=1}^{s} (e_j - 1) >= growth``,
+    and ``s``. With ``growth`` the ratio between the size at which a kick is seen and the size of
+    the seed perturbation (rounding error, ``~1e-16``), this is where kicks start. To leading
+    order in ``eta mu``, ``e_onset = 2 + 2 sqrt(2 eta mu ln(growth))``.
+    """
+    eta, mu = _check_eta_mu(eta, weight_decay)
+    if eta * mu < 1e-10:
+        raise ValueError(
+            f"eta * weight_decay = {eta * mu:.3g} must be >= 1e-10 (weight decay must be > 0; "
+            "below 1e-10 the onset takes more than 1e5 steps to find)"
+        )
+    g = positive_float(growth, "growth")
+    if g <= 1.0:
+        raise ValueError(f"growth must be > 1 (the perturbation's growth factor), got {g}")
+    rate = -2.0 * math.log1p(-eta * mu)  # ln of the per-step factor of e_t
+    log_prod, s = 0.0, 0
+    while log_prod < math.log(g):
+        s += 1
+        log_prod += math.log(2.0 * math.exp(rate * s) - 1.0)
+    return 2.0 * math.exp(rate * s), s
 
 
 @dataclass(frozen=True)

@@ -677,3 +677,98 @@ def test_sharpness_tools_reject_bad_arguments(case):
     _, call, exc, match = case
     with pytest.raises(exc, match=match):
         call()
+
+
+# -- the intermittent motion at the weight-decay equilibrium ------------------------------------
+
+
+def test_turning_angles_on_the_rotation_toy():
+    """On L = c angle(w) the update w_{t+1} = (1 - eta mu) w_t - eta (c / r_t) t_hat (t_hat the
+    unit tangent) turns the direction by exactly arctan(eta c / ((1 - eta mu) r_t^2)) per step;
+    the chord formula reproduces it to rounding (1e-14 relative), also for angles of 1e-9 where
+    arccos of the dot product would return 0 or a 1e-8 error."""
+    rot = nz.RotationLoss(c=0.7)
+    for eta, mu, r0 in ((0.1, 0.05, 5.0), (1e-3, 0.0, 1e3)):
+        run = nz.run_scale_invariant_gd(rot, [r0, 0.0], eta, 50, weight_decay=mu)
+        ang = nz.turning_angles(run)
+        expected = np.arctan(eta * 0.7 / ((1 - eta * mu) * run.norm[:-1] ** 2))
+        np.testing.assert_allclose(ang, expected, rtol=1e-12)
+    assert ang.max() < 1e-8  # the second case: tiny angles, still exact
+    batch = nz.run_scale_invariant_gd(rot, [[5.0, 0.0], [0.0, 2.0]], 0.1, 10, weight_decay=0.05)
+    assert nz.turning_angles(batch).shape == (10, 2)
+
+
+def test_kick_starts_and_first_hit():
+    a = np.array([0.0, 0.5, 0.2, 1e-3, 1e-3, 0.3, 0.4, 0.0, 2.0])
+    np.testing.assert_array_equal(nz.kick_starts(a, 1e-2), [1, 5, 8])
+    assert nz.kick_starts(np.full(5, 1e-3), 1e-2).size == 0
+    v = np.array([[5.0, 1.0, 7.0], [3.0, 2.0, 8.0], [0.5, 0.1, 9.0]])
+    np.testing.assert_array_equal(nz.first_hit(v, 1.0), [2, 0, -1])
+    assert nz.first_hit(v[:, 0], 3.0) == 1 and nz.first_hit(v[:, 2], 1.0) == -1
+
+
+def test_kick_onset_sharpness_model():
+    """The onset is the first e_s = 2 (1 - eta mu)^{-2s} at which the product of the factors
+    e_j - 1 reaches `growth`: checked against the definition directly (one step earlier it has
+    not), and against the leading-order formula 2 + 2 sqrt(2 eta mu ln g), whose relative error
+    in the overshoot e - 2 is O(sqrt(eta mu ln g)): below 3% at eta mu = 1e-6."""
+    for emu, g in ((1e-3, 1e13), (3e-4, 1e14), (1e-2, 1e12)):
+        e, s = nz.kick_onset_sharpness(1.0, emu, g)
+        es = 2.0 * (1 - emu) ** (-2.0 * np.arange(1, s + 1))
+        assert e == pytest.approx(es[-1], rel=1e-12)
+        assert np.sum(np.log(es - 1)) >= math.log(g) > np.sum(np.log(es[:-1] - 1))
+    e, _ = nz.kick_onset_sharpness(0.5, 2e-6, 1e13)  # eta mu = 1e-6
+    assert (e - 2) / (2 * math.sqrt(2e-6 * math.log(1e13))) == pytest.approx(1.0, rel=0.03)
+    # monotone: larger eta mu or more growth needed -> later onset
+    assert nz.kick_onset_sharpness(1.0, 3e-3, 1e13)[0] > nz.kick_onset_sharpness(1.0, 1e-3, 1e13)[0]
+    assert nz.kick_onset_sharpness(1.0, 1e-3, 1e16)[0] > nz.kick_onset_sharpness(1.0, 1e-3, 1e12)[0]
+
+
+def test_kicks_at_equilibrium_start_where_rounding_errors_would_be_amplified(unit):
+    """At the weight-decay equilibrium of full-batch GD the direction rests at the minimiser u*
+    (turning angles at rounding level) until eta_eff S(u*) has passed 2 by enough for a
+    rounding-level perturbation (1e-16 .. 1e-14 relative) to grow to a visible kick (angle 1e-2,
+    a perturbation of ~1e-2 / (eta_eff S) ~ 5e-3). So every kick must start between the onsets
+    for growth 1e12 and 1e16 of :func:`kick_onset_sharpness` (at eta mu = 1e-3: 2.553 .. 2.652),
+    and not at 2 (that would be a kick triggered by something larger than rounding)."""
+    eta, emu = 1.0, 1e-3
+    w0 = np.array([1.0, 0.3, -0.2, 0.5])
+    run = nz.run_scale_invariant_gd(unit, w0, eta, 6000, weight_decay=emu / eta)
+    late = slice(3000, None)
+    turn = nz.turning_angles(run)[late]
+    eff = nz.effective_sharpness(unit, run, at=unit.minimizer())[late]
+    kicks = nz.kick_starts(turn, 1e-2)
+    lo = nz.kick_onset_sharpness(eta, emu / eta, 1e12)[0]
+    hi = nz.kick_onset_sharpness(eta, emu / eta, 1e16)[0]
+    assert kicks.size >= 5
+    assert np.all((eff[kicks] >= lo) & (eff[kicks] <= hi)), (eff[kicks], lo, hi)
+    assert np.min(turn) < 1e-14  # the direction really rests between kicks
+
+
+def _bad_kick_calls():
+    rot_run = nz.run_scale_invariant_gd(nz.RotationLoss(), [1.0, 0.0], 0.1, 3)
+    return [
+        ("angles-run", lambda: nz.turning_angles(np.ones((3, 2))), TypeError, "NormRun"),
+        ("angles-2d", lambda: nz.kick_starts(np.ones((3, 2)), 0.1), ValueError, "1-D"),
+        ("threshold-neg", lambda: nz.kick_starts(np.ones(3), -1.0), ValueError, "threshold"),
+        ("values-3d", lambda: nz.first_hit(np.ones((2, 2, 2)), 1.0), ValueError, r"\(n, B\)"),
+        ("values-nan", lambda: nz.first_hit([1.0, np.nan], 1.0), ValueError, "NaN"),
+        ("hit-threshold", lambda: nz.first_hit([1.0], np.inf), ValueError, "finite"),
+        ("hit-threshold-str", lambda: nz.first_hit([1.0], "1"), TypeError, "threshold"),
+        ("onset-no-decay", lambda: nz.kick_onset_sharpness(1.0, 0.0, 1e13), ValueError,
+         "must be >= 1e-10"),
+        ("onset-eta-mu", lambda: nz.kick_onset_sharpness(2.0, 0.5, 1e13), ValueError, "< 1"),
+        ("onset-growth", lambda: nz.kick_onset_sharpness(1.0, 1e-3, 0.5), ValueError,
+         "growth must be > 1"),
+        ("onset-growth-type", lambda: nz.kick_onset_sharpness(1.0, 1e-3, "big"), TypeError,
+         "growth"),
+        ("angles-ok", lambda: nz.kick_starts(nz.turning_angles(rot_run), "x"), TypeError,
+         "threshold"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_kick_calls(), ids=lambda c: c[0])
+def test_kick_tools_reject_bad_arguments(case):
+    _, call, exc, match = case
+    with pytest.raises(exc, match=match):
+        call()
