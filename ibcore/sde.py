@@ -492,8 +492,11 @@ def quadratic_sgd_paths(
     b = np.zeros(d) if b is None else as_vector(b, "b", length=d)
     rng = check_rng(seed)
     X = _start(x0, d, n_paths)
-    ST = np.ascontiguousarray((sv * np.sqrt(sl)).T)  # rows of z @ ST are S z (C order: BLAS)
-    H = np.ascontiguousarray(H)
+    # x <- x (I - eta H) - z (eta S^T) + eta b: two products and one subtraction per step
+    P_mat = np.ascontiguousarray(np.eye(d) - eta * H)
+    ST = np.ascontiguousarray(eta * (sv * np.sqrt(sl)).T)  # rows of z @ ST are eta S z
+    eb = eta * b
+    shift = bool(np.any(eb != 0))
     rec = _EnsembleRecorder(_checkpoints(checkpoints, n_steps), X, math.sqrt(sl[-1]))
     Z = np.empty((n_paths, d))
     G = np.empty((n_paths, d))
@@ -503,13 +506,13 @@ def quadratic_sgd_paths(
         if noise == "gaussian":
             rng.standard_normal(out=Z)
         else:
-            Z[...] = 2.0 * rng.integers(0, 2, size=(n_paths, d), dtype=np.int8) - 1.0
-        np.matmul(X, H, out=G)
+            np.multiply(rng.integers(0, 2, size=(n_paths, d), dtype=np.int8), 2.0, out=Z)
+            Z -= 1.0
+        np.matmul(X, P_mat, out=G)
         np.matmul(Z, ST, out=N)
-        G += N
-        G -= b
-        G *= eta
-        X -= G
+        np.subtract(G, N, out=X)
+        if shift:
+            X += eb
         if rec.blown_up(X):
             return rec.ensemble(eta, eta, k + 1)
         rec.record(k + 1, X)
