@@ -35,11 +35,20 @@ Minimising R_alpha over interpolants
     integrated residual ``m`` as ``nu(t)``).
 
 Rate of the approach to the minimum-l1 interpolant
-    With ``Lam = log(1/alpha^2)`` and ``s = X^T nu / Lam`` each coordinate is exactly
-    ``|w_i| = alpha^{2 (1 - |s_i|)} (1 - alpha^{4 |s_i|})``. As ``alpha -> 0``, ``nu / Lam``
+    With ``ell = log(1/alpha^2)`` (the chapter's ``ell_alpha``) and ``s = X^T nu / ell`` each
+    coordinate is exactly
+    ``|w_i| = alpha^{2 (1 - |s_i|)} (1 - alpha^{4 |s_i|})``. As ``alpha -> 0``, ``nu / ell``
     tends to an l1 dual certificate, the one whose largest off-support value is smallest; that
     value ``c_star`` (:func:`minimax_l1_certificate`) sets the rate
     ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
+
+Incremental learning (Pesme & Flammarion 2023)
+    Along the flow, ``d/dt X^T nu = -4 grad L(w)``; in the rescaled time ``tau = t / ell`` the
+    rescaled dual ``s(tau) = X^T nu(ell tau) / ell`` obeys ``ds/dtau = -4 grad L(w)``, and by the
+    formula above ``w_i -> 0`` wherever ``|s_i| < 1`` as ``alpha -> 0``. The limit is a
+    piecewise-constant path of saddles (:func:`saddle_to_saddle`): ``s`` moves on straight lines
+    while ``w`` rests at the minimiser of ``L`` over the coordinates with ``|s_i| = 1`` (sign
+    ``s_i``), and a coordinate joins when its ``|s_i|`` reaches 1.
 
 Generalization and the tangent kernel
     For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>``, the excess population
@@ -61,18 +70,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import as_array, as_matrix, as_vector, check_rng, positive_float, positive_int
+from .validation import (
+    as_array,
+    as_matrix,
+    as_vector,
+    check_rng,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 __all__ = [
     "DiagonalFlow",
     "L1Certificate",
     "L1Solution",
+    "SaddlePath",
+    "activation_times",
     "diagonal_flow",
     "diagonal_gd",
     "diagonal_parameters",
     "diagonal_tangent_kernel",
     "l1_norm_bound",
     "l2_offset_prediction",
+    "lp_descent_path",
     "lp_mirror_descent",
     "lp_steepest_descent",
     "lp_steepest_direction",
@@ -87,6 +107,7 @@ __all__ = [
     "r_alpha",
     "r_alpha_grad",
     "ralpha_kkt_residual",
+    "saddle_to_saddle",
     "sparse_regression",
     "uv_product",
 ]
@@ -408,14 +429,14 @@ def ralpha_kkt_residual(X, y, w, alpha: float) -> tuple[float, float]:
 def l1_norm_bound(w_l1, alpha: float, d: int) -> float:
     """Upper bound on ``||w_alpha||_1`` for ``w_alpha = argmin_{Xw=y} R_alpha(w)``.
 
-    With ``Lam = log(1/alpha^2)``, ``S`` the support of a minimum-l1 interpolant ``w_l1`` and
-    ``N = sum_{i in S} (alpha^2 + |w_i|)(Lam + log(alpha^2 + |w_i|)) - ||w_l1||_1``,
+    With ``ell = log(1/alpha^2)``, ``S`` the support of a minimum-l1 interpolant ``w_l1`` and
+    ``N = sum_{i in S} (alpha^2 + |w_i|)(ell + log(alpha^2 + |w_i|)) - ||w_l1||_1``,
 
-        ||w_alpha||_1 <= min_{0 < c < Lam} (N + d e^{-c}) / (Lam - c).
+        ||w_alpha||_1 <= min_{0 < c < ell} (N + d e^{-c}) / (ell - c).
 
     (Derivation in the chapter: ``log s <= arcsinh(s/2) <= log(1 + s)`` for ``s > 0`` sandwiches
     ``q``; the minimum over ``c`` is taken on a fine grid, so the value is a valid bound.)
-    Raises ``ValueError`` if ``alpha >= 1/sqrt(d)`` (then ``Lam <= log d`` and the bound is
+    Raises ``ValueError`` if ``alpha >= 1/sqrt(d)`` (then ``ell <= log d`` and the bound is
     vacuous or undefined).
     """
     w_l1 = as_vector(w_l1, "w_l1")
@@ -525,15 +546,18 @@ def diagonal_flow(
         return X.T @ (X @ w - y) / n
 
     if view == "dual":
+        # a trial step of the solver may overshoot X^T m by hundreds; clip where 2 alpha^2 e^|a|
+        # would overflow (an accepted step never gets there: w would be ~1e304)
+        cap = 700.0 - log_a2
 
         def w_of(m):
-            return _sinh_cosh(X.T @ m, log_a2)[0]
+            return _sinh_cosh(np.clip(X.T @ m, -cap, cap), log_a2)[0]
 
         def rhs(_t, m):
             return 4.0 / n * (y - X @ w_of(m))
 
         def jac(_t, m):
-            return -4.0 / n * (X * _sinh_cosh(X.T @ m, log_a2)[1]) @ X.T
+            return -4.0 / n * (X * _sinh_cosh(np.clip(X.T @ m, -cap, cap), log_a2)[1]) @ X.T
 
         z0, extra = np.zeros(n), {"jac": jac}
     elif view == "theta":
@@ -580,6 +604,137 @@ def diagonal_flow(
         w = z
     loss = 0.5 / n * np.sum((w @ X.T - y) ** 2, axis=1)
     return DiagonalFlow(t=t.copy(), w=w, loss=loss, uv=uv)
+
+
+@dataclass(frozen=True)
+class SaddlePath:
+    """The small-initialization limit of the diagonal network's flow (:func:`saddle_to_saddle`).
+
+    ``times`` (K+1,): rescaled jump times ``0 = tau_0 < tau_1 < ... < tau_K`` (time ``t``
+    divided by ``log(1/alpha^2)``); ``saddles`` (K+1, d): the value of ``w`` on
+    ``[tau_k, tau_{k+1})`` (``saddles[0] = 0``; ``saddles[-1]`` interpolates, for all later
+    times); ``duals`` (K+1, d): the rescaled dual ``s`` at ``tau_k``; ``entering`` (K,): the
+    coordinate whose ``|s_i|`` reaches 1 at ``tau_{k+1}``.
+    """
+
+    times: np.ndarray
+    saddles: np.ndarray
+    duals: np.ndarray
+    entering: np.ndarray
+
+    def at(self, tau) -> np.ndarray:
+        """``w`` of the limit path at rescaled times ``tau`` (array of shape (len(tau), d))."""
+        tau = as_array(tau, "tau")
+        k = np.searchsorted(self.times, tau.ravel(), side="right") - 1
+        return self.saddles[np.clip(k, 0, None)].reshape((*tau.shape, self.saddles.shape[1]))
+
+
+def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) -> SaddlePath:
+    """The limit ``alpha -> 0`` of the flow of ``w = u*u - v*v`` in rescaled time (Pesme &
+    Flammarion 2023, their Algorithm 1 in our normalization).
+
+    With ``ell = log(1/alpha^2)``, ``tau = t / ell`` and ``s = X^T nu / ell`` (module docstring),
+    ``ds/dtau = -4 grad L(w)`` and, as ``alpha -> 0``, ``w_i = 0`` where ``|s_i| < 1``. The
+    limit path starts at ``w = 0``, ``s = 0`` and alternates
+
+    * a *plateau*: ``w`` rests at a saddle, so ``g = grad L(w)`` is constant and ``s`` moves on
+      the line ``s - 4 (tau - tau_k) g`` until the first coordinate off the boundary set ``B``
+      reaches ``|s_i| = 1`` (a coordinate of ``B`` with ``w_i = 0`` that ``g`` pushes inwards,
+      ``s_i g_i > 0``, leaves ``B``);
+    * a *jump*: that coordinate joins ``B`` and ``w`` moves to the new saddle
+      ``argmin {L(w) : w_i = 0 off B, s_i w_i >= 0 on B}``, a non-negative least-squares problem
+      in ``z = s_B * w_B`` (:func:`scipy.optimize.nnls`);
+
+    until ``||X w - y|| <= tol (1 + ||y||)``. At the end ``s`` lies in the row space of ``X``,
+    ``|s| <= 1`` and ``s_i = sign(w_i)`` on the support: ``X^T (nu / ell)`` is a dual certificate,
+    so the last saddle is a minimum-l1 interpolant. The first jump is at
+    ``tau_1 = n / (4 ||X^T y||_inf)``, into the coordinate with the largest ``|x_i^T y|``.
+    Needs general position (unique saddles, no ties); raises ``RuntimeError`` if the path does
+    not end within ``max_jumps`` jumps (default ``10 d``) or gets stuck.
+    """
+    from scipy.optimize import nnls
+
+    X, y = _check_problem(X, y)
+    tol = positive_float(tol, "tol")
+    n, d = X.shape
+    max_jumps = 10 * d if max_jumps is None else positive_int(max_jumps, "max_jumps")
+    s, w, tau = np.zeros(d), np.zeros(d), 0.0
+    boundary = np.zeros(d, dtype=bool)
+    times, saddles, duals, entering = [0.0], [w.copy()], [s.copy()], []
+    target = tol * (1.0 + np.linalg.norm(y))
+    for _ in range(max_jumps):
+        r = X @ w - y
+        if np.linalg.norm(r) <= target:
+            return SaddlePath(
+                times=np.array(times),
+                saddles=np.array(saddles),
+                duals=np.array(duals),
+                entering=np.array(entering, dtype=int),
+            )
+        g = X.T @ r / n
+        boundary &= ~((w == 0.0) & (s * g > 0.0))  # pushed back inside: leaves the boundary
+        rate = -4.0 * g
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(rate > 0, (1.0 - s) / rate, (-1.0 - s) / rate)
+        wait[rate == 0.0] = np.inf
+        wait[boundary] = np.inf
+        i = int(np.argmin(wait))
+        if not np.isfinite(wait[i]):
+            raise RuntimeError("saddle_to_saddle: no coordinate can move (degenerate problem)")
+        s = s + wait[i] * rate
+        s[i] = np.sign(rate[i])  # exactly on the boundary (and the others stay there exactly)
+        boundary[i] = True
+        s[boundary] = np.sign(s[boundary])
+        tau += float(wait[i])
+        z, _ = nnls(X[:, boundary] * s[boundary], y)
+        w = np.zeros(d)
+        w[boundary] = s[boundary] * z
+        times.append(tau)
+        saddles.append(w.copy())
+        duals.append(s.copy())
+        entering.append(i)
+    raise RuntimeError(
+        f"saddle_to_saddle: no interpolant after {max_jumps} jumps (ties or degenerate data?)"
+    )
+
+
+def activation_times(t, w, path: SaddlePath, *, fraction: float = 0.5) -> np.ndarray:
+    """When each jump of ``path`` happens along a sampled trajectory ``w(t)`` (k, d).
+
+    For jump ``k`` (``k = 1..K``), the coordinate ``i = path.entering[k-1]`` that joins there:
+    the first time at which ``|w_i(t)|`` reaches ``fraction`` of ``|saddles[k, i]|``, linearly
+    interpolated in ``log |w_i|`` between the samples (``nan`` if it never does, or if the
+    coordinate joins with value 0). Compare with ``path.times[1:]`` after dividing ``t`` by
+    ``log(1/alpha^2)``; at finite ``alpha`` the two differ by ``O(1 / log(1/alpha))``.
+    """
+    t = as_vector(t, "t")
+    w = as_matrix(w, "w")
+    if w.shape[0] != t.size or w.shape[1] != path.saddles.shape[1]:
+        raise ValueError(
+            f"w must have shape ({t.size}, {path.saddles.shape[1]}) (one row per time), "
+            f"got {w.shape}"
+        )
+    fraction = probability(fraction, "fraction", closed_right=True)
+    if fraction == 0.0:
+        raise ValueError("fraction must lie in (0, 1]: the share of the saddle value to reach")
+    out = np.full(path.entering.size, np.nan)
+    for k, i in enumerate(path.entering):
+        level = fraction * abs(path.saddles[k + 1, i])
+        if level == 0.0:
+            continue
+        a = np.abs(w[:, i])
+        hit = np.flatnonzero(a >= level)
+        if hit.size == 0:
+            continue
+        j = int(hit[0])
+        if j == 0:
+            out[k] = t[0]
+            continue
+        with np.errstate(divide="ignore"):
+            la, lb, lv = np.log(a[j - 1]), np.log(a[j]), np.log(level)
+        frac = 1.0 if not np.isfinite(la) else (lv - la) / (lb - la)
+        out[k] = t[j - 1] + frac * (t[j] - t[j - 1])
+    return out
 
 
 def _diag_fun(X, y):
@@ -709,13 +864,21 @@ def lp_steepest_descent(X, y, p: float, eta: float, n_steps: int, w0=None) -> np
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1]).copy()
+    return _steepest_run(X, y, q, eta, n_steps, w, ())[0]
+
+
+def _steepest_run(X, y, q, eta, n_steps, w, record):
+    """Steepest-descent loop; returns the final iterate and the iterates at steps ``record``."""
     grad = _ls(X, y)
     bound = 1e12 * (1.0 + float(np.sum((X @ w - y) ** 2)))
+    kept = [w.copy()] if 0 in record else []
     for k in range(n_steps):
         w = w - eta * _dual_map(grad(w), q)
         if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
             raise RuntimeError(f"lp_steepest_descent diverged at step {k + 1}: use a smaller eta")
-    return w
+        if k + 1 in record:
+            kept.append(w.copy())
+    return w, kept
 
 
 def lp_steepest_flow(X, y, p: float, t_max: float, w0=None) -> np.ndarray:
@@ -750,16 +913,49 @@ def lp_mirror_descent(X, y, p: float, eta: float, n_steps: int) -> np.ndarray:
     _, q = _check_p(p)
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    return _mirror_run(X, y, q, eta, n_steps, ())[0]
+
+
+def _mirror_run(X, y, q, eta, n_steps, record):
+    """Mirror-descent loop from 0; the final iterate and the iterates at steps ``record``."""
     grad = _ls(X, y)
     theta = np.zeros(X.shape[1])
     w = np.zeros_like(theta)
     bound = 1e12 * (1.0 + float(y @ y))
+    kept = [w.copy()] if 0 in record else []
     for k in range(n_steps):
         theta = theta - eta * grad(w)
         w = _dual_map(theta, q)
         if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
             raise RuntimeError(f"lp_mirror_descent diverged at step {k + 1}: use a smaller eta")
-    return w
+        if k + 1 in record:
+            kept.append(w.copy())
+    return w, kept
+
+
+def lp_descent_path(X, y, p: float, eta: float, checkpoints, *, method: str = "steepest"):
+    """Iterates of steepest descent (w.r.t. ``||.||_p``) or mirror descent (potential
+    ``||w||_p^2 / 2``) from ``w = 0`` at the step counts ``checkpoints``.
+
+    The same iterations as :func:`lp_steepest_descent` and :func:`lp_mirror_descent` (bit for
+    bit), run to ``max(checkpoints)`` steps. ``checkpoints``: strictly increasing non-negative
+    integers. Returns an array of shape ``(len(checkpoints), d)``.
+    """
+    X, y = _check_problem(X, y)
+    _, q = _check_p(p)
+    eta = positive_float(eta, "eta")
+    if method not in ("steepest", "mirror"):
+        raise ValueError(f"method must be 'steepest' or 'mirror', got {method!r}")
+    steps = as_vector(checkpoints, "checkpoints")
+    if np.any(steps < 0) or np.any(steps != np.round(steps)) or np.any(np.diff(steps) <= 0):
+        raise ValueError("checkpoints must be strictly increasing non-negative integers")
+    record = {int(k) for k in steps}
+    n_steps = int(steps[-1])
+    if method == "steepest":
+        kept = _steepest_run(X, y, q, eta, n_steps, np.zeros(X.shape[1]), record)[1]
+    else:
+        kept = _mirror_run(X, y, q, eta, n_steps, record)[1]
+    return np.array(kept)
 
 
 def min_lp_interpolant(X, y, p: float) -> np.ndarray:

@@ -310,6 +310,8 @@ class FactorizationRun:
 
     ``steps`` (k,), ``W`` (len(alphas), k, d, d) end-to-end matrices at the checkpoints,
     ``loss`` (len(alphas), k), ``factors`` the final factors (list of (len(alphas), d, d)).
+    ``factor_path`` (with ``keep_factors=True``): the factors at every checkpoint, a list of
+    ``depth`` arrays of shape (len(alphas), k, d, d); else ``None``.
     """
 
     alphas: np.ndarray
@@ -318,6 +320,7 @@ class FactorizationRun:
     W: np.ndarray
     loss: np.ndarray
     factors: list
+    factor_path: list | None = None
 
     @property
     def final(self) -> np.ndarray:
@@ -335,14 +338,16 @@ def factorization_gd(
     seed,
     checkpoints=None,
     init="gaussian",
+    keep_factors: bool = False,
 ) -> FactorizationRun:
     """GD on ``L(W_N ... W_1)`` for every init scale in ``alphas`` at once (vectorised).
 
     Initialisation ``init="gaussian"``: :func:`initial_factors` (same random directions for all
     alphas); ``init="identity"``: ``W_j = alpha I`` (balanced, ``D_j = 0``, positive
     determinant); or a sequence of ``depth`` fixed ``d x d`` matrices ``Z_1, ..., Z_N``:
-    ``W_j = alpha Z_j``. Raises ``RuntimeError`` naming the step if a run blows up (use a
-    smaller ``eta``).
+    ``W_j = alpha Z_j``. ``keep_factors=True`` also records the factors at the checkpoints
+    (``factor_path``, e.g. for :func:`balancedness` along the run). Raises ``RuntimeError``
+    naming the step if a run blows up (use a smaller ``eta``).
     """
     from .descent import as_checkpoints
 
@@ -372,7 +377,9 @@ def factorization_gd(
         if len(Z) != depth or any(Zj.shape != (d, d) for Zj in Z):
             raise ValueError(f"init must list depth = {depth} matrices of shape ({d}, {d})")
         Ws = [alphas[:, None, None] * Zj[None] for Zj in Z]
-    rec_W, rec_loss, pos = [], [], 0
+    if not isinstance(keep_factors, (bool, np.bool_)):
+        raise TypeError(f"keep_factors must be True or False, got {type(keep_factors).__name__}")
+    rec_W, rec_loss, rec_F, pos = [], [], [], 0
     blowup = 1e12 * (1 + float(y @ y))
     for k in range(n_steps + 1):
         prefix = _prefix_products(Ws)
@@ -383,6 +390,8 @@ def factorization_gd(
         if pos < ck.size and ck[pos] == k:
             rec_W.append(P.copy())
             rec_loss.append(loss.copy())
+            if keep_factors:
+                rec_F.append([W.copy() for W in Ws])
             pos += 1
         if k < n_steps:
             grads = _factor_gradients(Ws, G, prefix)
@@ -394,6 +403,11 @@ def factorization_gd(
         W=np.stack(rec_W, axis=1),
         loss=np.stack(rec_loss, axis=1),
         factors=Ws,
+        factor_path=(
+            [np.stack([F[j] for F in rec_F], axis=1) for j in range(depth)]
+            if keep_factors
+            else None
+        ),
     )
 
 

@@ -1,7 +1,7 @@
 """Tests of ibcore.diagonal: the R_alpha potential and its minimisers, the rate of their approach
 to the minimum-l1 interpolant, the population risk along alpha, the tangent kernel, the three
-views of the diagonal network's gradient flow, GD's exact u*v identity, and l_p steepest/mirror
-descent."""
+views of the diagonal network's gradient flow, its small-initialization limit (saddle to
+saddle), GD's exact u*v identity, and l_p steepest/mirror descent."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibcore.diagonal import (
+    activation_times,
     diagonal_flow,
     diagonal_gd,
     diagonal_parameters,
     diagonal_tangent_kernel,
     l1_norm_bound,
     l2_offset_prediction,
+    lp_descent_path,
     lp_mirror_descent,
     lp_steepest_descent,
     lp_steepest_direction,
@@ -33,6 +35,7 @@ from ibcore.diagonal import (
     r_alpha,
     r_alpha_grad,
     ralpha_kkt_residual,
+    saddle_to_saddle,
     sparse_regression,
     uv_product,
 )
@@ -367,3 +370,139 @@ def test_diagonal_tangent_kernel_matches_autograd(problem):
         diagonal_tangent_kernel(X, theta[:-1])
     with pytest.raises(ValueError, match="X2"):
         diagonal_tangent_kernel(X, theta, np.ones((2, 3)))
+
+
+# -- the small-initialization limit: saddle to saddle ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def staircase():
+    """The chapter's incremental-learning problem: three coefficients of sizes 2, 1, 1/2."""
+    X, _, _ = sparse_regression(20, 60, 3, seed=0)
+    w = np.zeros(60)
+    w[[10, 20, 30]] = [2.0, -1.0, 0.5]
+    return X, X @ w, w
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_saddle_path_ends_at_the_min_l1_interpolant(seed):
+    X, y, _ = sparse_regression(20, 60, 3, seed=seed)
+    path = saddle_to_saddle(X, y)
+    n = X.shape[0]
+    # the first jump: s moves along 4 t X^T y / n until the largest entry reaches 1
+    assert path.times[1] == pytest.approx(n / (4 * np.abs(X.T @ y).max()), rel=1e-12)
+    assert path.entering[0] == np.argmax(np.abs(X.T @ y))
+    assert np.all(np.diff(path.times) > 0) and np.all(np.abs(path.duals) <= 1 + 1e-12)
+    # every saddle minimises L over its sign-constrained coordinates: on its support the
+    # gradient vanishes (NNLS optimality), so only the last saddle interpolates
+    for w in path.saddles[1:]:
+        g = X.T @ (X @ w - y) / n
+        assert np.abs(g[w != 0]).max() < 1e-10
+    w_end = path.saddles[-1]
+    np.testing.assert_allclose(w_end, min_l1_interpolant(X, y).w, atol=1e-10)
+    # its rescaled dual is a certificate: in the row space, sign(w) on the support
+    s = path.duals[-1]
+    assert np.linalg.norm(s - np.linalg.pinv(X) @ (X @ s)) < 1e-10
+    np.testing.assert_allclose(s[w_end != 0], np.sign(w_end[w_end != 0]), atol=1e-12)
+
+
+def test_saddle_path_can_drop_coordinates():
+    # the same data with the signs (2, 1, 1/2): coordinates join that the limit does not keep
+    X, _, _ = sparse_regression(20, 60, 3, seed=0)
+    w = np.zeros(60)
+    w[[10, 20, 30]] = [2.0, 1.0, 0.5]
+    path = saddle_to_saddle(X, X @ w)
+    kept = set(np.flatnonzero(np.abs(path.saddles[-1]) > 1e-12))
+    joined = set(path.entering.tolist())
+    assert kept == {10, 20, 30} and joined - kept  # some coordinates joined and left again
+    np.testing.assert_allclose(path.saddles[-1], w, atol=1e-12)
+
+
+def test_flow_approaches_the_saddle_path_as_alpha_shrinks(staircase):
+    """The rescaled flow follows the limit path up to O(1/log(1/alpha)).
+
+    With ``ell = log(1/alpha^2)`` each coordinate is ``alpha^{2(1 - |s_i|)}`` up to a factor
+    ``1 - alpha^{4|s_i|}``, so reaching half of a saddle value ``v`` needs
+    ``|s_i| = 1 + log(v/2) / ell``: the jump times are shifted by ``O(1/ell)`` (the constant
+    depends on the saddle values and on the slope of ``s_i`` at the jump), and between jumps
+    the distance to the saddle decays like a power of alpha. Measured on this problem:
+    relative shift times ell = 0.77, 0.17, -2.39 at alpha = 1e-8 and 0.86, 0.17, -2.32 at
+    1e-16; so ``max |shift| * ell`` stays below 3 while ``max |shift|`` halves per doubling of
+    ell (a wrong time scale, e.g. ``t / log(1/alpha)``, would give shifts of order 1).
+    """
+    X, y, _ = staircase
+    path = saddle_to_saddle(X, y)
+    assert path.entering.tolist() == [10, 20, 30]
+    tau = np.linspace(0.0, 0.45, 181)
+    mids = (path.times[1:-1] + path.times[2:]) / 2
+    shifts, plateau = {}, {}
+    for alpha in (1e-4, 1e-8, 1e-16):
+        ell = np.log(1 / alpha**2)
+        flow = diagonal_flow(X, y, alpha, tau * ell)
+        shifts[alpha] = np.abs(activation_times(tau, flow.w, path) / path.times[1:] - 1).max()
+        assert shifts[alpha] * ell < 3
+        at_mid = diagonal_flow(X, y, alpha, np.r_[0.0, mids * ell]).w[1:]
+        plateau[alpha] = np.abs(at_mid - path.saddles[1:-1]).max()
+    assert shifts[1e-16] < 0.6 * shifts[1e-8] and shifts[1e-8] < 0.6 * shifts[1e-4]
+    # mid-plateau distance (measured 0.25, 0.12, 0.018): the short second plateau dominates
+    assert plateau[1e-16] < 0.2 * plateau[1e-8] and plateau[1e-8] < 0.6 * plateau[1e-4]
+
+
+def test_dual_flow_survives_tiny_alpha(staircase):
+    X, y, w = staircase
+    flow = diagonal_flow(X, y, 1e-24, [0.0, 50.0, 500.0])
+    assert np.all(np.isfinite(flow.w)) and flow.loss[-1] < 1e-20
+    # at alpha = 1e-24 the limit is the min-l1 interpolant to ~alpha^{2(1 - c_star)}
+    assert np.abs(flow.w[-1] - w).max() < 1e-6
+
+
+def test_saddle_path_at_and_activation_times(staircase):
+    X, y, _ = staircase
+    path = saddle_to_saddle(X, y)
+    at = path.at([0.0, path.times[1] - 1e-9, path.times[1], 10.0])
+    assert np.all(at[0] == 0) and np.all(at[1] == 0)
+    np.testing.assert_array_equal(at[2], path.saddles[1])
+    np.testing.assert_array_equal(at[3], path.saddles[-1])
+    # a trajectory that *is* the limit path: crossing half of each saddle value is
+    # interpolated in log|w| between the two samples around the jump
+    tau = np.linspace(0.0, 0.5, 1001)
+    act = activation_times(tau, path.at(tau), path)
+    assert np.all(np.abs(act - path.times[1:]) <= tau[1])
+    assert np.isnan(activation_times(tau[:10], path.at(tau[:10]), path)).all()
+
+
+def test_saddle_functions_reject_bad_input(staircase):
+    X, y, _ = staircase
+    path = saddle_to_saddle(X, y)
+    with pytest.raises(ValueError, match="n < d"):
+        saddle_to_saddle(X.T, X.T @ np.ones(20))
+    with pytest.raises(ValueError, match="tol"):
+        saddle_to_saddle(X, y, tol=-1.0)
+    with pytest.raises(RuntimeError, match="after 1 jumps"):
+        saddle_to_saddle(X, y, max_jumps=1)
+    with pytest.raises(ValueError, match="one row per time"):
+        activation_times(np.arange(3.0), np.zeros((4, 60)), path)
+    with pytest.raises(ValueError, match="fraction"):
+        activation_times(np.arange(3.0), np.zeros((3, 60)), path, fraction=0.0)
+    with pytest.raises(ValueError, match="fraction"):
+        activation_times(np.arange(3.0), np.zeros((3, 60)), path, fraction=1.5)
+
+
+def test_lp_descent_path_matches_the_final_iterates():
+    X = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 0.0]])
+    y = np.array([1.0, 10.0])
+    steps = [0, 10, 500, 2000]
+    sd = lp_descent_path(X, y, 4 / 3, 0.1, steps)
+    md = lp_descent_path(X, y, 4 / 3, 0.1, steps, method="mirror")
+    assert sd.shape == md.shape == (4, 3) and np.all(sd[0] == 0) and np.all(md[0] == 0)
+    for k, w_sd, w_md in zip(steps[1:], sd[1:], md[1:], strict=True):
+        np.testing.assert_array_equal(w_sd, lp_steepest_descent(X, y, 4 / 3, 0.1, k))
+        np.testing.assert_array_equal(w_md, lp_mirror_descent(X, y, 4 / 3, 0.1, k))
+    with pytest.raises(ValueError, match="method"):
+        lp_descent_path(X, y, 4 / 3, 0.1, steps, method="newton")
+    with pytest.raises(ValueError, match="strictly increasing"):
+        lp_descent_path(X, y, 4 / 3, 0.1, [0, 5, 5])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        lp_descent_path(X, y, 4 / 3, 0.1, [0, 2.5])
+    with pytest.raises(RuntimeError, match="diverged"):
+        lp_descent_path(X, y, 4 / 3, 50.0, [0, 200])

@@ -84,6 +84,32 @@ def test_batched_run_equals_separate_runs(prob):
         np.testing.assert_allclose(both.final[i], single.final[0], atol=1e-13)
 
 
+def test_factor_path_records_the_factors_at_the_checkpoints(prob):
+    """``keep_factors=True`` records the factors the run used: their product is the recorded
+    end-to-end matrix, the last entry is ``factors``, and the balancedness drift along the path
+    matches the sum of the exact one-step changes (to rounding: 1e-13 on entries of size ~1)."""
+    eta, steps = 0.05, [0, 1, 2, 50, 100]
+    run = factorization_gd(prob.A, prob.y, 3, [0.3, 0.6], eta, 100, seed=1, checkpoints=steps,
+                           keep_factors=True)
+    assert factorization_gd(prob.A, prob.y, 3, [0.3], eta, 10, seed=1).factor_path is None
+    assert len(run.factor_path) == 3 and run.factor_path[0].shape == (2, 5, 4, 4)
+    for k in range(len(steps)):
+        np.testing.assert_allclose(end_to_end([F[:, k] for F in run.factor_path]), run.W[:, k],
+                                   atol=1e-14)
+    for F, last in zip(run.factor_path, run.factors, strict=True):
+        np.testing.assert_array_equal(F[:, -1], last)
+    # one step: D(1) - D(0) is the exact step change at the initial factors
+    W0 = [F[:, 0] for F in run.factor_path]
+    G0 = np.einsum("mij,am->aij", prob.A,
+                   np.einsum("mij,aij->am", prob.A, end_to_end(W0)) - prob.y) / prob.m
+    change = balancedness_step_change(W0, G0, eta)
+    D0, D1 = balancedness(W0), balancedness([F[:, 1] for F in run.factor_path])
+    for a, b, c in zip(D0, D1, change, strict=True):
+        np.testing.assert_allclose(b - a, c, atol=1e-13)
+    with pytest.raises(TypeError, match="keep_factors"):
+        factorization_gd(prob.A, prob.y, 2, [0.3], eta, 10, seed=1, keep_factors="yes")
+
+
 def test_nuclear_norm_certificate():
     # identity-like sensing (all entries observed): any M is the unique interpolant
     M = np.outer([1.0, 2.0, 0.5], [0.3, -1.0, 2.0])
