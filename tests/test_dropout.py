@@ -941,3 +941,31 @@ def test_fixed_mask_readout_converges_to_per_example_ridge():
         fixed_mask_kernel_regression(K, Kx[:, :3], y, p)
     with pytest.raises(TypeError, match="seed"):
         fixed_mask_readout(Phi, y, Phi_t, p, seed=None)
+
+
+@pytest.mark.parametrize(
+    ("call", "err", "match"),
+    [
+        (lambda: minimize_deep_linear_dropout(np.ones((2, 3)), [0], 0.5, seed=0), ValueError,
+         r"widths\[0\] must be >= 1"),
+        (lambda: minimize_deep_linear_dropout(np.ones((2, 3)), [2], 0.5, seed=None), TypeError,
+         "seed"),
+        (lambda: deep_dropout_lower_bound(np.ones(3), [2], 0.5), ValueError, "M must be a 2-D"),
+        (lambda: mc_deep_linear_dropout_loss([np.ones((2, 3)), np.ones((1, 2))], np.ones((1, 3)),
+                                             0.5, n_samples=1, seed=0), ValueError,
+         "n_samples must be >= 2"),
+        (lambda: minimize_dropout_completion(np.array([[0, 9]]), [1.0], 0.5, np.ones((2, 1)),
+                                             np.ones((2, 1))), ValueError, "valid"),
+        (lambda: minimize_dropout_completion(np.array([[0, 1]]), [1.0], 1.0, np.ones((2, 1)),
+                                             np.ones((2, 1))), ValueError, "p must lie"),
+        (lambda: fixed_mask_kernel_regression(np.zeros((2, 2)), np.ones((1, 2)), [1.0, 2.0], 0.5),
+         ValueError, "singular"),
+        (lambda: resampled_mask_readout(np.ones((2, 3)), [1.0], np.ones((1, 3)), 0.5), ValueError,
+         "y must"),
+        (lambda: fixed_mask_readout(np.ones((2, 3)), [1.0, 2.0], np.ones((1, 3)), 1.0, seed=0),
+         ValueError, "p must lie"),
+    ],
+)
+def test_new_functions_validate(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
