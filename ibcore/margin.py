@@ -52,6 +52,7 @@ __all__ = [
     "KKTResiduals",
     "SVMSolution",
     "angle",
+    "angle_rate_constants",
     "asymptotic_offset",
     "brute_force_direction_2d",
     "check_data",
@@ -755,6 +756,27 @@ def asymptotic_offset(X, y, *, svm: SVMSolution | None = None) -> np.ndarray:
     return rho
 
 
+def angle_rate_constants(w_svm, rho) -> tuple[float, float]:
+    """Constants ``(c, b)`` of the ``1/log t`` rate of the angle (Soudry et al. 2018).
+
+    If ``w(t) = w_svm log t + rho + o(1)``, then, with ``P_perp`` the projection onto the
+    orthogonal complement of ``w_svm``,
+    ``cot angle(w(t), w_svm) = (log t + b) / c + o(log t)``, where
+    ``c = ||P_perp rho|| / ||w_svm||`` and ``b = <w_svm, rho> / ||w_svm||^2``; so the angle is
+    ``arctan(c / (log t + b)) + o(1/log t)`` and ``angle * log t -> c``. ``rho`` is the limit
+    offset, e.g. :func:`asymptotic_offset`; any dimension (also the lifted multiclass
+    problem). Raises ``ValueError`` for ``w_svm = 0`` or mismatched lengths.
+    """
+    w_svm = as_vector(w_svm, "w_svm")
+    rho = as_vector(rho, "rho", length=w_svm.size)
+    norm2 = float(w_svm @ w_svm)
+    if norm2 == 0.0:
+        raise ValueError("w_svm must be nonzero (it is the max-margin solution, norm 1/gamma*)")
+    b = float(rho @ w_svm) / norm2
+    c = float(np.linalg.norm(rho - b * w_svm)) / np.sqrt(norm2)
+    return c, b
+
+
 # -- runners ---------------------------------------------------------------------------------
 
 
@@ -958,22 +980,31 @@ def multiclass_svm(X, labels) -> tuple[np.ndarray, float]:
 def multiclass_loss(X, labels):
     """``fun(w) -> (L, grad)`` of the averaged softmax cross-entropy, ``W = w.reshape(K, d)``.
 
-    ``L(W) = (1/n) sum_i log(1 + sum_{k != y_i} exp(-<w_{y_i} - w_k, x_i>))``, computed with
-    ``logsumexp`` (stable for any margins); for :func:`ibcore.descent.run_gd` and
-    :func:`ibcore.descent.gradient_flow` on the flattened ``w`` of length ``K d``.
+    ``L(W) = (1/n) sum_i log(1 + sum_{k != y_i} exp(-<w_{y_i} - w_k, x_i>))``, for
+    :func:`ibcore.descent.run_gd` and :func:`ibcore.descent.gradient_flow` on the flattened
+    ``w`` of length ``K d``. Computed from the score differences ``D_ik = s_ik - s_{i y_i}``
+    (``D_{i y_i} = 0``) with ``M_i = max_k D_ik >= 0`` and ``E_i = sum_{k != y_i} e^{D_ik - M_i}``:
+    ``l_i = M_i + log1p(E_i + expm1(-M_i))``, exact to rounding for every margin (no overflow,
+    and no cancellation when the loss is tiny, as it is late in training). The gradient weights
+    are the softmax probabilities ``p_ik = e^{D_ik - M_i} / (e^{-M_i} + E_i)`` for ``k != y_i``
+    and ``-sum_{k != y_i} p_ik`` for the label, again without cancellation.
     """
-    from scipy.special import logsumexp, softmax
-
     X, lab, K = _check_labels(X, labels)
     n, d = X.shape
-    onehot = np.eye(K)[lab]
+    rows = np.arange(n)
 
     def fun(w):
         W = np.asarray(w, dtype=np.float64).reshape(K, d)
         S = X @ W.T  # (n, K) scores
-        value = float(np.mean(logsumexp(S, axis=1) - S[np.arange(n), lab]))
-        G = (softmax(S, axis=1) - onehot).T @ X / n
-        return value, G.ravel()
+        D = S - S[rows, lab][:, None]  # score differences, 0 at the label
+        top = D.max(axis=1)  # >= 0
+        P = np.exp(D - top[:, None])
+        P[rows, lab] = 0.0
+        others = P.sum(axis=1)
+        value = float(np.mean(top + np.log1p(others + np.expm1(-top))))
+        P /= (np.exp(-top) + others)[:, None]
+        P[rows, lab] = -P.sum(axis=1)
+        return value, (P.T @ X / n).ravel()
 
     return fun
 
@@ -1072,7 +1103,7 @@ def regularization_path(
 def separable_clouds(n: int = 100, *, seed, center=(2.0, 2.0), scale=1.0, min_margin=0.0):
     """Two Gaussian clouds ``N(+center, scale^2 I)`` (label +1) and ``N(-center, ...)`` (-1).
 
-    The recipe of the seed's experiments (n = 100, centre (2, 2), unit variance), made
+    The classic illustration of the theorem (n = 100, centre (2, 2), unit variance), made
     separable through the origin by redrawing the (rare) points with
     ``y_i <x_i, center> / ||center|| <= min_margin``. Returns ``(X, y)``, ``n // 2`` per class
     (first the +1 class).
