@@ -737,7 +737,8 @@ def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
     lam M_ab^2 / (m + lam)`` (Cauchy-Schwarz, then a scalar minimization), with equality iff
     ``c_j = U_aj V_bj = M_ab / (m + lam)`` for all ``j``. The all-columns-equal factorization of
     ``M`` attains this on every entry, and connectivity then forces ``U V^T = m M / (m + lam)``
-    for every global minimizer. Returns ``(product, value)`` with
+    for every global minimizer when ``p > 0`` (at ``p = 0`` it is one of many minimizers).
+    Returns ``(product, value)`` with
     ``value = lam / (m + lam) * mean_{Omega} M_ab^2`` (repeated entries counted with
     multiplicity). Raises ``ValueError`` if ``M`` is not of rank one (relative tolerance
     ``rtol`` on ``s_2 / s_1``), if the graph is not connected and spanning, or if ``M`` vanishes
