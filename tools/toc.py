@@ -33,6 +33,18 @@ def toc_files(root: Path = ROOT) -> list[str]:
     return files
 
 
+def chapters(root: Path = ROOT, caption: str = "Chapters") -> dict[str, list[str]]:
+    """The numbered chapters: each chapter's file mapped to its pages (itself, then sections)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    groups: dict[str, list[str]] = {}
+    for part in toc.get("parts", []):
+        if part.get("caption") != caption:
+            continue
+        for entry in part.get("chapters", []):
+            groups[entry["file"]] = _walk([entry])
+    return groups
+
+
 def is_notebook(path: Path) -> bool:
     """A MyST-Markdown notebook: a ``.md`` file whose front matter declares a kernelspec."""
     if path.suffix != ".md":
