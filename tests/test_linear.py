@@ -104,6 +104,62 @@ def test_gd_and_sgd_converge_to_closest_interpolant():
     assert np.abs(drift).max() <= 1e-11
 
 
+def test_gd_reaches_the_closest_interpolant_to_rounding():
+    """The chapter's budgets for GD on over-parametrised least squares (n = 20, d = 100).
+
+    * From zero, 500 steps at ``eta = 1/lambda_max``: the row-space error contracts by at most
+      ``1 - lambda_min+/lambda_max = 0.79`` per step, so ``0.79^500 < 1e-50`` of it is left and
+      what remains is rounding: ``~eps |w|`` per step, below ``1e-13 |w|`` after 500 steps, plus
+      the error of the reference ``pinv``, ``~cond(X) eps = 2.2 eps``. Hence ``1e-12 |X^+ y|``.
+    * From ``w0``, the same argument with ``|w| ~ 8``, hence the absolute ``1e-10``.
+    * The norm identity ``|w_inf|^2 = |X^+ y|^2 + |(I - X^+X) w0|^2`` has terms ~100 and
+      rounding ~1e-13; an interpolant that leaked ``1e-4`` of its null-space part would miss it
+      by ``1e-2``, so ``1e-9`` separates the two.
+    * Each update lies in row(X) exactly; rounding adds at most ``~eps |w|`` to the null-space
+      component per step, so after ``k`` steps the drift is below ``k eps max |w|`` even if all
+      errors were aligned (measured: 6 times less). A real leak is far larger: an L2 penalty
+      ``mu = 1e-6`` shrinks the null-space component by ``mu eta k ~ 5e-5`` of its size, and the
+      bound rejects it (last assertion)."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((20, 100)), rng.standard_normal(20)
+    q = least_squares(X, y)
+    eta = 1.0 / q.lambda_max
+    w0 = rng.standard_normal(100)
+    w_min, target = min_norm_solution(X, y), min_norm_solution(X, y, w0)
+    assert (1 - q.lambda_min_positive / q.lambda_max) ** 500 < 1e-50
+    gd0 = run_gd(q, np.zeros(100), eta, 500)
+    assert np.linalg.norm(gd0.final - w_min) < 1e-12 * np.linalg.norm(w_min)
+    gd1 = run_gd(q, w0, eta, 500)
+    null0 = null_space_component(X, w0)
+    assert np.linalg.norm(gd1.final - target) < 1e-10
+    assert abs(gd1.final @ gd1.final - (w_min @ w_min + null0 @ null0)) < 1e-9
+    bound = 500 * np.finfo(float).eps * np.abs(gd1.w).max()
+    assert np.abs(null_space_component(X, gd1.w) - null0).max() < bound
+    leaky = run_gd(least_squares(X, y, reg=1e-6), w0, eta, 500)
+    assert np.abs(null_space_component(X, leaky.w) - null0).max() > 1e6 * bound
+
+
+def test_gd_in_feature_space_matches_the_kernel_interpolant():
+    """The chapter's kernel experiment: GD on the explicit features of ``(1 + x.x')^2`` (8
+    points in R^3, d_phi = 10) against the kernel formula ``K(x, X) K(X, X)^-1 y`` on 50 test
+    points, to 1e-10. Budget: at ``eta = 1/lambda_max`` the error contracts by ``1 - 1/cond(K)``
+    per step (the positive eigenvalues of ``Phi^T Phi / n`` are those of ``K / n``), so 20000
+    steps leave ``< 1e-20`` of it; rounding drifts the null-space part of ``w`` by at most
+    ``k eps |w| ~ 6e-12`` (worst case), the Cholesky solve errs by ``~cond(K) eps |h| ~ 1e-13``,
+    and the test features have ``|phi(x)| <= 14``: together below 1e-10 (measured: a few
+    1e-13). The squared weight norm is the RKHS norm ``y^T K^-1 y`` to the same accuracy."""
+    rng = np.random.default_rng(4)
+    X, y, X_test = rng.standard_normal((8, 3)), rng.standard_normal(8), rng.standard_normal((50, 3))
+    Phi, K = poly2_features(X), poly_kernel(X, X)
+    q = least_squares(Phi, y)
+    assert (1 - 1 / np.linalg.cond(K)) ** 20_000 < 1e-20
+    run = run_gd(q, np.zeros(10), 1.0 / q.lambda_max, 20_000)
+    h_gd = poly2_features(X_test) @ run.final
+    h_kernel = kernel_predict(K, y, poly_kernel(X_test, X))
+    assert np.abs(h_gd - h_kernel).max() < 1e-10
+    assert abs(run.final @ run.final - y @ np.linalg.solve(K, y)) < 1e-10
+
+
 def test_poly2_features_reproduce_the_kernel():
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
@@ -190,6 +246,30 @@ def test_flow_ridge_ratio_is_the_ratio_of_flow_and_ridge_coordinates():
         # two eigendecompositions of the same matrix: relative agreement ~cond(H) eps ~ 1e-14
         np.testing.assert_allclose(flow / ridge, flow_ridge_ratio(q.eigvals * t), rtol=1e-9)
         assert np.all(flow / ridge >= 1 - 1e-12) and np.all(flow / ridge <= psi_star + 1e-12)
+
+
+def test_flow_ridge_ratio_on_an_ill_conditioned_problem():
+    """The chapter's check: on features whose scales decay from 1 to 0.02 (``cond(H) ~ 4e3``)
+    and times ``t`` from 1e-2 to 1e6, the flow/ridge eigen-coordinate ratio is ``psi(lambda_i t)``
+    to ``rtol 1e-7``. Argument: the two paths come from independent eigendecompositions, which
+    agree to ``~cond(H) eps ~ 1e-12`` relative; the flow's factor ``1 - e^{-x}`` (``x = lambda_i
+    t`` as small as ``1e-6``) is computed with a cancellation that costs ``~eps/x ~ 1e-10``
+    relative. 1e-7 is ample, and a coordinate that missed ``psi`` by 0.1 % would still fail. The
+    maximum of the measured ratios is within ``1e-5`` of ``psi*``: ``psi`` is flat there
+    (``psi* - psi(x) ~ 0.037 (x - x*)^2``) and among the ``161 x 30`` values of ``lambda_i t``
+    one lies within ``5e-4`` of ``x*``, so the maximum is within ``~1e-8`` of ``psi*``."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((100, 30)) * np.geomspace(1.0, 0.02, 30)
+    y = X @ rng.standard_normal(30) + 0.5 * rng.standard_normal(100)
+    q = least_squares(X, y)
+    t = np.geomspace(1e-2, 1e6, 161)
+    ratio = (q.flow(np.zeros(30), t) @ q.eigvecs) / (ridge_path(X, y, 1 / t) @ q.eigvecs)
+    x = np.outer(t, q.eigvals)
+    assert x.min() < 1e-5 and 1e3 < q.condition_number < 1e4
+    np.testing.assert_allclose(ratio, flow_ridge_ratio(x), rtol=1e-7)
+    x_star, psi_star = flow_ridge_ratio_max()
+    assert np.abs(x - x_star).min() < 5e-4
+    assert psi_star - 1e-5 < ratio.max() <= psi_star * (1 + 1e-7)
 
 
 def test_flow_ridge_ratio_values_and_maximum():

@@ -106,6 +106,17 @@ def test_huge_horizons_cost_nothing():
 
 
 def test_steps_to_accuracy_is_minimal_and_scales_with_kappa():
+    """Counts of GD steps (``eta = 1/lambda_max``) to a relative loss gap on ``diag(1, 1/kappa)``.
+
+    The chapter fits a line to the counts over ``kappa`` in [10, 1e4] and asserts that its slope
+    is ``(1/2) log(omega/eps)`` to 0.1 %. Argument: the top mode vanishes after one step, so the
+    count is exactly ``ceil(log(omega/eps) / (-2 log(1 - 1/kappa)))`` (the bottom mode alone, with
+    share ``omega``), and ``-1 / (2 log(1 - 1/kappa)) = kappa/2 - 1/4 - 1/(24 kappa) + ...``.
+    The counts are therefore ``(kappa/2 - 1/4) log(omega/eps)`` plus ``O(1/kappa)`` plus a
+    rounding in [0, 1); a least-squares line over a spread of ``1e4`` in ``kappa`` has a slope
+    error of about ``1e-4`` steps per unit of ``kappa``, i.e. ``~1e-5`` relative (measured
+    ``7e-8`` to ``5e-6``). The tolerance 1e-3 keeps a wide margin and still rejects the slope
+    of any other step size (``eta = 1/(2 lambda_max)`` doubles it)."""
     for kappa in (10.0, 100.0, 1000.0):
         q = Quadratic(np.diag([1.0, 1.0 / kappa]))
         w0 = np.array([1.0, 1.0])
@@ -118,6 +129,17 @@ def test_steps_to_accuracy_is_minimal_and_scales_with_kappa():
         expected = np.log(eps * (1 + kappa)) / (2 * np.log1p(-1 / kappa))
         assert abs(k - expected) <= 1.0
     assert q.steps_to_accuracy(q.minimizer, 1.0, 1e-3) == 0
+    kappas = np.array([10, 30, 100, 300, 1000, 3000, 10000.0])
+    for omega in (0.5, 1e-2, 1e-4):
+        counts = [Quadratic(np.diag([1.0, 1 / k])).steps_to_accuracy(
+            [np.sqrt(1 - omega), np.sqrt(k * omega)], 1.0, eps) for k in kappas]
+        lower = np.log(omega / eps) / (-2 * np.log1p(-1 / kappas))
+        assert np.all(np.abs(counts - np.ceil(lower)) <= 1)
+        slope = np.polyfit(kappas, counts, 1)[0]
+        assert abs(slope / (0.5 * np.log(omega / eps)) - 1) < 1e-3
+        half = [Quadratic(np.diag([1.0, 1 / k])).steps_to_accuracy(
+            [np.sqrt(1 - omega), np.sqrt(k * omega)], 0.5, eps) for k in kappas]
+        assert abs(np.polyfit(kappas, half, 1)[0] / slope - 2) < 1e-2  # half the step: twice
 
 
 def test_validation_messages():
@@ -172,6 +194,13 @@ def test_partial_neumann_sum_matches_explicit_sum_and_gd():
 
 
 def test_partial_neumann_sum_diverges_on_null_space_only():
+    """``N_k = eta sum_{j<k} (I - eta H)^j`` is ``k eta`` on null(H) and tends to ``H^+`` on the
+    range. The chapter measures ``|N_k X^+X - H^+|`` on an over-parametrised problem up to
+    ``k = 1e6`` and bounds it by the tail of the series plus ``20 k eta eps``. Argument: the
+    eigenvectors of ``H`` (and the projector ``X^+X``) separate null(X) from row(X) only to a few
+    ``eps``, so the diverging null-space part, of size ``k eta``, leaks into the range by a few
+    ``k eta eps`` (measured ``~6 k eta eps`` on the chapter's 20 x 100 problem; the second half
+    of this test repeats that measurement)."""
     q, _ = _random_quadratic(9, d=6, rank=2)
     eta = 1.0 / q.lambda_max
     k = 10**8
@@ -188,6 +217,14 @@ def test_partial_neumann_sum_diverges_on_null_space_only():
                                rtol=1e-13)
     with pytest.raises(ValueError, match="stability threshold 2/λ_max"):
         tiny.partial_neumann_sum(2.0, 10)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20, 100))
+    q = Quadratic.from_least_squares(X, rng.standard_normal(20))
+    eta = 1.0 / q.lambda_max
+    P_row, H_pinv = np.linalg.pinv(X) @ X, np.linalg.pinv(q.H)
+    for k in (10**4, 10**6):  # the tail (1 - lambda_min+/lambda_max)^k / lambda_min+ is 0 here
+        leak = np.linalg.norm(q.partial_neumann_sum(eta, k) @ P_row - H_pinv, 2)
+        assert leak <= 20 * k * eta * np.finfo(float).eps
     with pytest.raises(ValueError, match="k must be >= 0"):
         tiny.partial_neumann_sum(1e-3, -1)
 
@@ -437,3 +474,27 @@ def test_heavy_ball_steps_to_error_is_the_last_crossing():
         Quadratic(np.eye(2)).heavy_ball_steps_to_error([1.0, 1.0], 1.5)
     with pytest.raises(ValueError, match="eps must be > 0"):
         Quadratic(np.eye(2)).heavy_ball_steps_to_error([1.0, 1.0], 0.0)
+
+
+def test_gd_at_the_best_step_stays_under_its_bound():
+    """GD at ``eta* = 2/(lambda_min + lambda_max)`` from any start: ``||w_k - w*|| <=
+    q(eta*)^k ||w_0 - w*||`` at every step, and with equality from either extreme eigenvector.
+    The chapter asserts the bound on an iterative run with the factor ``1 + 1e-12``. Argument:
+    with ``w* = 0`` every quantity is relative, each step adds a relative rounding of a few
+    ``eps`` per mode, so after 300 steps the run exceeds the exact value by at most ``~300 *
+    few eps ~ 1e-13`` relative; 1e-12 (about 4500 eps) leaves a margin, and the equality
+    from the extreme eigenvectors is checked to 1e-11 for the same reason."""
+    rng = np.random.default_rng(6)
+    V, _ = np.linalg.qr(rng.standard_normal((50, 50)))
+    q = Quadratic(V @ np.diag(np.geomspace(1e-2, 1.0, 50)) @ V.T)
+    r = q.gd_contraction(q.optimal_step)
+    k = np.arange(301)
+    w0 = rng.standard_normal(50)
+    err = np.linalg.norm(run_gd(q, w0, q.optimal_step, 300, checkpoints=k).w, axis=1)
+    assert np.all(err <= r**k * np.linalg.norm(w0) * (1 + 1e-12))
+    for start in (q.eigvecs[:, 0], q.eigvecs[:, -1]):
+        ext = run_gd(q, start, q.optimal_step, 300, checkpoints=k)
+        np.testing.assert_allclose(np.linalg.norm(ext.w, axis=1), r**k, rtol=1e-11)
+    # a slightly larger step is worse on the top eigenvector: the bound at eta* can fail there
+    worse = run_gd(q, q.eigvecs[:, -1], 1.01 * q.optimal_step, 300)
+    assert np.linalg.norm(worse.final) > 10 * r**300
