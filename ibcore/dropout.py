@@ -49,6 +49,7 @@ from .validation import (
 )
 
 __all__ = [
+    "CriticalPoint",
     "DropoutLoss",
     "DropoutOptimum",
     "DropoutSGDResult",
@@ -77,9 +78,11 @@ __all__ = [
     "induced_regularizer",
     "input_dropout_contributions",
     "input_dropout_ridge",
+    "matrix_with_singular_values",
     "mc_deep_linear_dropout_loss",
     "mc_dropout_kernel",
     "mc_dropout_loss",
+    "mc_dropout_samples",
     "minimize_completion_objective",
     "minimize_deep_linear_dropout",
     "minimize_dropout_completion",
@@ -92,6 +95,8 @@ __all__ = [
     "resampled_mask_readout",
     "sensing_contributions",
     "tied_gradient",
+    "tied_scalar_critical_points",
+    "tied_scalar_objective",
     "top_layer_contributions",
     "train_dropout_sgd",
 ]
@@ -146,6 +151,20 @@ def nuclear_norm(M) -> float:
 
 
 # -- the master identity ---------------------------------------------------------------------
+
+
+def matrix_with_singular_values(singular_values, seed) -> np.ndarray:
+    """A square ``d x d`` matrix ``W diag(s) Y^T`` with the given singular values ``s`` (any
+    order, non-negative) and random orthogonal ``W``, ``Y`` (QR of Gaussian matrices, ``W``
+    drawn first), ``d = len(s)``."""
+    s = as_vector(singular_values, "singular_values")
+    if np.any(s < 0):
+        raise ValueError("singular_values must be non-negative")
+    rng = check_rng(seed)
+    d = s.size
+    W, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    Y, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return (W * s) @ Y.T
 
 
 @dataclass(frozen=True)
@@ -211,12 +230,14 @@ def expected_dropout_loss(C, Y, p) -> DropoutLoss:
     )
 
 
-def mc_dropout_loss(C, Y, p, *, n_samples: int, seed, chunk: int = 2048) -> MCEstimate:
-    """Monte-Carlo estimate of ``E_B (1/n) sum_i ||Y_i - sum_j B_ij C_ij||^2``.
+def mc_dropout_samples(C, Y, p, *, n_samples: int, seed, chunk: int = 2048) -> np.ndarray:
+    """Per-mask dropout losses: ``n_samples`` values of ``(1/n) sum_i ||Y_i - sum_j B_ij C_ij||^2``.
 
     Each sample draws a fresh mask for every example and unit (``B_ij = 0`` with probability
-    ``p``, else ``1/(1-p)``), evaluates the (unhalved, example-averaged) loss, and the samples'
-    mean and standard error are returned. ``chunk`` bounds the number of samples held in memory.
+    ``p``, else ``1/(1-p)``) and evaluates the (unhalved, example-averaged) loss. The samples are
+    i.i.d. with mean :func:`expected_dropout_loss` ``.total``; their running mean shows the
+    Monte-Carlo average approaching it. ``chunk`` bounds the number of masks held in memory.
+    The same ``seed`` gives the same samples as :func:`mc_dropout_loss`.
     """
     C, Y = _contributions(C, Y)
     p = probability(p, "p")
@@ -231,10 +252,20 @@ def mc_dropout_loss(C, Y, p, *, n_samples: int, seed, chunk: int = 2048) -> MCEs
         B = (rng.random((s, n, r)) < keep) / keep
         pred = np.einsum("sij,ijo->sio", B, C)
         values[start : start + s] = np.mean(np.sum((Y[None] - pred) ** 2, axis=2), axis=1)
+    return values
+
+
+def mc_dropout_loss(C, Y, p, *, n_samples: int, seed, chunk: int = 2048) -> MCEstimate:
+    """Monte-Carlo estimate of ``E_B (1/n) sum_i ||Y_i - sum_j B_ij C_ij||^2``.
+
+    The mean and standard error of :func:`mc_dropout_samples` (fresh masks for every example
+    and unit in each sample). ``chunk`` bounds the number of samples held in memory.
+    """
+    values = mc_dropout_samples(C, Y, p, n_samples=n_samples, seed=seed, chunk=chunk)
     return MCEstimate(
         mean=float(values.mean()),
-        se=float(values.std(ddof=1) / np.sqrt(n_samples)),
-        n_samples=n_samples,
+        se=float(values.std(ddof=1) / np.sqrt(values.size)),
+        n_samples=values.size,
     )
 
 
@@ -295,14 +326,15 @@ def relu_path_regularizer(W1, W2, p) -> float:
     return float(0.5 * lam * np.sum(np.sum(W2**2, axis=0) * np.sum(W1**2, axis=1)))
 
 
-def completion_regularizer(U, V, mu, nu, p) -> float:
+def completion_regularizer(U, V, pi_r, pi_c, p) -> float:
     """Expected dropout regularizer for matrix completion with entry ``(a, b)`` sampled with
-    probability ``mu[a] * nu[b]``: ``lam sum_j ||sqrt(mu) * u_j||^2 ||sqrt(nu) * v_j||^2``."""
+    probability ``pi_r[a] * pi_c[b]`` (row and column distributions ``pi_r``, ``pi_c``):
+    ``lam sum_j ||sqrt(pi_r) * u_j||^2 ||sqrt(pi_c) * v_j||^2``."""
     U, V = _factors(U, V)
-    mu = _distribution(mu, "mu", U.shape[0])
-    nu = _distribution(nu, "nu", V.shape[0])
+    pi_r = _distribution(pi_r, "pi_r", U.shape[0])
+    pi_c = _distribution(pi_c, "pi_c", V.shape[0])
     lam = dropout_lambda(p)
-    return float(lam * np.sum((mu @ U**2) * (nu @ V**2)))
+    return float(lam * np.sum((pi_r @ U**2) * (pi_c @ V**2)))
 
 
 def _distribution(w, name: str, length: int) -> np.ndarray:
@@ -383,32 +415,32 @@ def _weights_or_ones(w, name: str, length: int) -> np.ndarray:
     return _distribution(w, name, length)
 
 
-def induced_regularizer(M, m, *, mu=None, nu=None) -> float:
-    """``Theta(M) = ||diag(sqrt mu) M diag(sqrt nu)||_*^2 / m``: the smallest value of
-    ``sum_j ||sqrt(mu) u_j||^2 ||sqrt(nu) v_j||^2`` over factorizations ``M = U V^T`` of width
-    ``m >= rank M`` (``mu = nu = ones``, the default, is Gaussian sensing: ``||M||_*^2 / m``).
+def induced_regularizer(M, m, *, pi_r=None, pi_c=None) -> float:
+    """``Theta(M) = ||diag(sqrt pi_r) M diag(sqrt pi_c)||_*^2 / m``: the smallest value of
+    ``sum_j ||sqrt(pi_r) u_j||^2 ||sqrt(pi_c) v_j||^2`` over factorizations ``M = U V^T`` of width
+    ``m >= rank M`` (``pi_r = pi_c = ones``, the default, is Gaussian sensing: ``||M||_*^2 / m``).
     Multiply by ``lam = p/(1-p)`` for the regularizer itself."""
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
-    sm = np.sqrt(_weights_or_ones(mu, "mu", M.shape[0]))
-    sn = np.sqrt(_weights_or_ones(nu, "nu", M.shape[1]))
+    sm = np.sqrt(_weights_or_ones(pi_r, "pi_r", M.shape[0]))
+    sn = np.sqrt(_weights_or_ones(pi_c, "pi_c", M.shape[1]))
     return nuclear_norm(sm[:, None] * M * sn[None, :]) ** 2 / m
 
 
-def equalized_factorization(M, m, *, mu=None, nu=None, rtol: float = 1e-12):
+def equalized_factorization(M, m, *, pi_r=None, pi_c=None, rtol: float = 1e-12):
     """A factorization ``M = U V^T`` of width ``m`` that attains :func:`induced_regularizer`.
 
     Start from the balanced factorization ``W S^(1/2), Y S^(1/2)`` of the (weighted) matrix
-    ``Mw = diag(sqrt mu) M diag(sqrt nu) = W S Y^T`` padded with zero columns to width ``m``
+    ``Mw = diag(sqrt pi_r) M diag(sqrt pi_c) = W S Y^T`` padded with zero columns to width ``m``
     (its two Gram matrices are equal), rotate both factors by :func:`equalizing_rotation` of
     that Gram matrix, and undo the weights. All column products
-    ``||sqrt(mu) u_j|| ||sqrt(nu) v_j||`` then equal ``||Mw||_* / m``.
+    ``||sqrt(pi_r) u_j|| ||sqrt(pi_c) v_j||`` then equal ``||Mw||_* / m``.
     Raises ``ValueError`` if ``m < rank(M)``.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
-    sm = np.sqrt(_weights_or_ones(mu, "mu", M.shape[0]))
-    sn = np.sqrt(_weights_or_ones(nu, "nu", M.shape[1]))
+    sm = np.sqrt(_weights_or_ones(pi_r, "pi_r", M.shape[0]))
+    sn = np.sqrt(_weights_or_ones(pi_c, "pi_c", M.shape[1]))
     W, s, Yt = np.linalg.svd(sm[:, None] * M * sn[None, :], full_matrices=False)
     k = int(np.sum(s > rtol * max(s[0], np.finfo(float).tiny)))
     if m < k:
@@ -513,6 +545,81 @@ def tied_gradient(U, M, p) -> np.ndarray:
     return -2.0 * (R + R.T) @ U + 4.0 * lam * U * np.sum(U**2, axis=0)
 
 
+def tied_scalar_objective(u1, u2, s, p):
+    """The width-2 tied objective for a ``1 x 1`` target ``M = s``, vectorized over ``u1, u2``:
+
+        L(u1, u2) = (s - u1^2 - u2^2)^2 + lam (u1^4 + u2^4),   lam = p / (1 - p),
+
+    the expected dropout loss of the autoencoder ``x -> U B U^T x`` with ``U = (u1, u2)``
+    (:func:`explicit_objective` with ``U = V``). ``u1`` and ``u2`` broadcast against each other.
+    """
+    u1 = np.asarray(u1, dtype=float)
+    u2 = np.asarray(u2, dtype=float)
+    s = positive_float(s, "s")
+    lam = dropout_lambda(p)
+    a, b = u1**2, u2**2
+    return (s - a - b) ** 2 + lam * (a**2 + b**2)
+
+
+@dataclass(frozen=True)
+class CriticalPoint:
+    """A critical point of :func:`tied_scalar_objective`: its ``kind`` ("minimum", "saddle",
+    "maximum" or "degenerate" when the Hessian is singular), location ``u``, ``value`` and
+    Hessian eigenvalues (ascending)."""
+
+    kind: str
+    u: np.ndarray
+    value: float
+    hessian_eigenvalues: np.ndarray
+
+
+def _tied_scalar_hessian(u1: float, u2: float, s: float, lam: float) -> np.ndarray:
+    a, b = u1**2, u2**2
+    h11 = 4 * ((a + b - s) + lam * a) + 8 * (1 + lam) * a
+    h22 = 4 * ((a + b - s) + lam * b) + 8 * (1 + lam) * b
+    return np.array([[h11, 8 * u1 * u2], [8 * u1 * u2, h22]])
+
+
+def tied_scalar_critical_points(s, p, *, rtol: float = 1e-12) -> list[CriticalPoint]:
+    """All critical points of :func:`tied_scalar_objective`, in closed form.
+
+    With ``a = u1^2``, ``b = u2^2``, ``dL/du1 = 4 u1 ((a + b - s) + lam a)`` (and symmetrically),
+    so a critical point has each coordinate zero or ``s - a - b = lam a`` (resp. ``lam b``):
+
+    * the origin, a maximum (Hessian ``-4 s I``);
+    * four points on the axes, ``u_i^2 = s / (1 + lam)``: **not equalized**; for ``lam > 0``
+      saddles with Hessian eigenvalues ``-4 lam s / (1 + lam)`` (along the rotation of the two
+      columns, the curvature ``-4 lam Delta^2 / ||t||^2`` of the local-minima lemma) and ``8 s``;
+    * four equalized points ``u1^2 = u2^2 = s / (2 + lam)``, the global minima for ``lam > 0``
+      (value ``lam s^2 / (2 + lam)``, eigenvalues ``8 a lam`` and ``8 a (2 + lam)``).
+
+    At ``p = 0`` the axis and diagonal points lie on the circle of minima ``u1^2 + u2^2 = s``
+    and have a zero Hessian eigenvalue ("degenerate"). Kinds are read from the eigenvalues
+    (``rtol`` times their largest magnitude counts as zero). Order: minima, saddles, maximum.
+    """
+    s = positive_float(s, "s")
+    lam = dropout_lambda(p)
+    a_eq, a_ax = s / (2 + lam), s / (1 + lam)
+    r_eq, r_ax = np.sqrt(a_eq), np.sqrt(a_ax)
+    points = [(e1 * r_eq, e2 * r_eq) for e1 in (1, -1) for e2 in (1, -1)]
+    points += [(r_ax, 0.0), (-r_ax, 0.0), (0.0, r_ax), (0.0, -r_ax), (0.0, 0.0)]
+    out = []
+    for u1, u2 in points:
+        ev = np.linalg.eigvalsh(_tied_scalar_hessian(u1, u2, s, lam))
+        zero = rtol * np.abs(ev).max()
+        if ev[0] > zero:
+            kind = "minimum"
+        elif ev[-1] < -zero:
+            kind = "maximum"
+        elif ev[0] < -zero and ev[-1] > zero:
+            kind = "saddle"
+        else:
+            kind = "degenerate"
+        value = float(tied_scalar_objective(u1, u2, s, p))
+        out.append(CriticalPoint(kind, np.array([u1, u2]), value, ev))
+    return out
+
+
 def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts: int = 3):
     """Minimize the explicit dropout objective numerically (L-BFGS, analytic gradient).
 
@@ -560,26 +667,27 @@ def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts
     return best.x[: d2 * m].reshape(d2, m), best.x[d2 * m :].reshape(d0, m), float(best.fun)
 
 
-def minimize_completion_objective(M, mask, p, U0, V0, *, mu=None, nu=None):
+def minimize_completion_objective(M, mask, p, U0, V0, *, pi_r=None, pi_c=None):
     """Minimize the **population-regularized** completion objective from given factors (L-BFGS).
 
     With ``Omega`` the ``n`` entries where ``mask`` is true and ``lam = p/(1-p)``, minimizes
 
         F_pop(U, V) = (1/n) sum_{(a,b) in Omega} (M_ab - (U V^T)_ab)^2
-                      + lam sum_j ||sqrt(mu) * u_j||^2 ||sqrt(nu) * v_j||^2 ,
+                      + lam sum_j ||sqrt(pi_r) * u_j||^2 ||sqrt(pi_c) * v_j||^2 ,
 
     the (unhalved, example-averaged) plain loss on ``Omega`` plus the *population* regularizer
     ``R = E R_hat`` of :func:`completion_regularizer`, the expectation of the sample regularizer
-    over entries drawn from ``mu x nu`` (the object analysed by Arora et al., 2021). This is
+    over entries drawn from ``pi_r x pi_c`` (the object analysed by Arora et al., 2021). This is
     **not** the expected dropout objective on the fixed set ``Omega``: that one has the sample
     regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2`` (see
     :func:`completion_dropout_objective` and :func:`minimize_dropout_completion`); the two agree
-    in expectation when the entries are drawn i.i.d. from ``mu x nu``, not for a given ``Omega``.
-    ``mu`` and ``nu`` default to the row and column frequencies of ``Omega`` (``mask.sum(1) / n``
-    and ``mask.sum(0) / n``). The run starts at ``(U0, V0)`` (width ``m`` = their number of
-    columns), uses the analytic gradient and is deterministic. Entries of ``M`` outside
-    ``Omega`` are never read. Returns ``(U, V, value)``. For width ``m >= rank``, its minimum
-    value is that of the convex problem solved by :func:`minimize_weighted_trace_norm_completion`.
+    in expectation when the entries are drawn i.i.d. from ``pi_r x pi_c``, not for a given
+    ``Omega``. ``pi_r`` and ``pi_c`` default to the row and column frequencies of ``Omega``
+    (``mask.sum(1) / n`` and ``mask.sum(0) / n``). The run starts at ``(U0, V0)`` (width ``m`` =
+    their number of columns), uses the analytic gradient and is deterministic. Entries of ``M``
+    outside ``Omega`` are never read. Returns ``(U, V, value)``. For width ``m >= rank``, its
+    minimum value is that of the convex problem solved by
+    :func:`minimize_weighted_trace_norm_completion`.
     """
     from scipy.optimize import minimize
 
@@ -596,8 +704,8 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, mu=None, nu=None):
     n = int(mask.sum())
     if n == 0:
         raise ValueError("mask must mark at least one observed entry")
-    mu = mask.sum(axis=1) / n if mu is None else _distribution(mu, "mu", M.shape[0])
-    nu = mask.sum(axis=0) / n if nu is None else _distribution(nu, "nu", M.shape[1])
+    pi_r = mask.sum(axis=1) / n if pi_r is None else _distribution(pi_r, "pi_r", M.shape[0])
+    pi_c = mask.sum(axis=0) / n if pi_c is None else _distribution(pi_c, "pi_c", M.shape[1])
     Mo = np.where(mask, M, 0.0)
     (d2, r), d0 = U0.shape, V0.shape[0]
 
@@ -605,10 +713,10 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, mu=None, nu=None):
         U = z[: d2 * r].reshape(d2, r)
         V = z[d2 * r :].reshape(d0, r)
         R = mask * (Mo - U @ V.T)
-        wu, wv = mu @ U**2, nu @ V**2
+        wu, wv = pi_r @ U**2, pi_c @ V**2
         f = np.sum(R**2) / n + lam * np.sum(wu * wv)
-        gU = -2.0 / n * R @ V + 2.0 * lam * mu[:, None] * U * wv
-        gV = -2.0 / n * R.T @ U + 2.0 * lam * nu[:, None] * V * wu
+        gU = -2.0 / n * R @ V + 2.0 * lam * pi_r[:, None] * U * wv
+        gV = -2.0 / n * R.T @ U + 2.0 * lam * pi_c[:, None] * V * wu
         return f, np.concatenate([gU.ravel(), gV.ravel()])
 
     res = minimize(fun, np.concatenate([U0.ravel(), V0.ravel()]), jac=True, method="L-BFGS-B",
@@ -799,32 +907,33 @@ def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, lr, n_
     return z[: d2 * m].reshape(d2, m), z[d2 * m :].reshape(d0, m)
 
 
-def completion_risk(X, M, mu=None, nu=None) -> float:
-    """Population risk of a completion ``X`` of ``M`` for entries drawn from ``mu x nu``:
-    ``sum_ab mu_a nu_b (M_ab - X_ab)^2`` (uniform ``mu``, ``nu`` by default: the mean squared
-    error over all entries). Add the noise variance for noisy observations."""
+def completion_risk(X, M, pi_r=None, pi_c=None) -> float:
+    """Population risk of a completion ``X`` of ``M`` for entries drawn from ``pi_r x pi_c``:
+    ``sum_ab pi_r[a] pi_c[b] (M_ab - X_ab)^2`` (uniform ``pi_r``, ``pi_c`` by default: the mean
+    squared error over all entries). Add the noise variance for noisy observations."""
     X = as_matrix(X, "X")
     M = as_matrix(M, "M")
     if X.shape != M.shape:
         raise ValueError(f"X must have the shape of M, {M.shape}, got {X.shape}")
-    mu = np.full(M.shape[0], 1 / M.shape[0]) if mu is None else _distribution(mu, "mu", M.shape[0])
-    nu = np.full(M.shape[1], 1 / M.shape[1]) if nu is None else _distribution(nu, "nu", M.shape[1])
-    return float(mu @ (M - X) ** 2 @ nu)
+    d2, d0 = M.shape
+    pi_r = np.full(d2, 1 / d2) if pi_r is None else _distribution(pi_r, "pi_r", d2)
+    pi_c = np.full(d0, 1 / d0) if pi_c is None else _distribution(pi_c, "pi_c", d0)
+    return float(pi_r @ (M - X) ** 2 @ pi_c)
 
 
-def minimize_weighted_trace_norm_completion(M, mask, p, m, *, mu=None, nu=None,
+def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=None,
                                             tol: float = 1e-14, max_iter: int = 100000):
     """Solve the convex problem behind :func:`minimize_completion_objective` directly in ``X``.
 
-    Minimizes ``f(X) = (1/n) ||P_Omega(M - X)||_F^2 + (lam/m) ||D_mu^(1/2) X D_nu^(1/2)||_*^2``
-    (``lam = p/(1-p)``, ``D`` diagonal, ``mu``/``nu`` defaulting to the row/column frequencies of
-    ``Omega`` as there), which by the induced-regularizer theorem has the same minimum value as
-    the factorized ``F_pop`` of width ``m >= rank``. Method: proximal gradient in
-    ``Y = D_mu^(1/2) X D_nu^(1/2)`` with step ``1/L`` (``L`` the Lipschitz constant of the smooth
-    part); the proximal map of ``c ||Y||_*^2`` shrinks the singular values by a common amount
-    and thresholds them (the same scalar problem as :func:`dropout_optimum`). No factorization
-    and no line search: an independent solver. Stops when an iterate moves by less than
-    ``tol`` (Frobenius) and returns ``(X, value)``.
+    Minimizes ``f(X) = (1/n) ||P_Omega(M - X)||_F^2 + (lam/m) ||D_r^(1/2) X D_c^(1/2)||_*^2``
+    (``lam = p/(1-p)``, ``D_r = diag(pi_r)``, ``D_c = diag(pi_c)``, ``pi_r``/``pi_c`` defaulting
+    to the row/column frequencies of ``Omega`` as there), which by the induced-regularizer
+    theorem has the same minimum value as the factorized ``F_pop`` of width ``m >= rank``.
+    Method: proximal gradient in ``Y = D_r^(1/2) X D_c^(1/2)`` with step ``1/L`` (``L`` the
+    Lipschitz constant of the smooth part); the proximal map of ``c ||Y||_*^2`` shrinks the
+    singular values by a common amount and thresholds them (the same scalar problem as
+    :func:`dropout_optimum`). No factorization and no line search: an independent solver.
+    Stops when an iterate moves by less than ``tol`` (Frobenius) and returns ``(X, value)``.
     """
     M = as_matrix(M, "M")
     mask = np.asarray(mask)
@@ -838,14 +947,15 @@ def minimize_weighted_trace_norm_completion(M, mask, p, m, *, mu=None, nu=None,
     lam = dropout_lambda(p)
     tol = positive_float(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
-    mu = mask.sum(axis=1) / n if mu is None else _distribution(mu, "mu", M.shape[0])
-    nu = mask.sum(axis=0) / n if nu is None else _distribution(nu, "nu", M.shape[1])
-    if np.any(mu <= 0) or np.any(nu <= 0):
-        raise ValueError("every row and column must be observed (or pass positive mu and nu)")
-    sm, sn = np.sqrt(mu)[:, None], np.sqrt(nu)[None, :]
+    pi_r = mask.sum(axis=1) / n if pi_r is None else _distribution(pi_r, "pi_r", M.shape[0])
+    pi_c = mask.sum(axis=0) / n if pi_c is None else _distribution(pi_c, "pi_c", M.shape[1])
+    if np.any(pi_r <= 0) or np.any(pi_c <= 0):
+        raise ValueError("every row and column must be observed (or pass positive pi_r and pi_c)")
+    sm, sn = np.sqrt(pi_r)[:, None], np.sqrt(pi_c)[None, :]
     Mo = np.where(mask, M, 0.0)
     c = lam / m
-    step = n / 2.0 * np.min(np.outer(mu, nu)[mask])  # 1 / L, L = (2/n) max_Omega 1/(mu_a nu_b)
+    # 1 / L with L = (2/n) max over Omega of 1 / (pi_r[a] pi_c[b])
+    step = n / 2.0 * np.min(np.outer(pi_r, pi_c)[mask])
 
     def f(X):
         return float(np.sum((mask * (Mo - X)) ** 2) / n

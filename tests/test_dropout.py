@@ -36,9 +36,11 @@ from ibcore.dropout import (
     induced_regularizer,
     input_dropout_contributions,
     input_dropout_ridge,
+    matrix_with_singular_values,
     mc_deep_linear_dropout_loss,
     mc_dropout_kernel,
     mc_dropout_loss,
+    mc_dropout_samples,
     minimize_completion_objective,
     minimize_deep_linear_dropout,
     minimize_dropout_completion,
@@ -51,6 +53,8 @@ from ibcore.dropout import (
     resampled_mask_readout,
     sensing_contributions,
     tied_gradient,
+    tied_scalar_critical_points,
+    tied_scalar_objective,
     top_layer_contributions,
     train_dropout_sgd,
 )
@@ -223,17 +227,17 @@ def test_top_layer_and_relu_path():
 def test_completion_regularizer_by_enumeration():
     rng = np.random.default_rng(106)  # own stream: independent of test order
     U, V = rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
-    mu = rng.random(4) + 0.1
-    nu = rng.random(5) + 0.1
-    mu, nu = mu / mu.sum(), nu / nu.sum()
+    pi_r = rng.random(4) + 0.1
+    pi_c = rng.random(5) + 0.1
+    pi_r, pi_c = pi_r / pi_r.sum(), pi_c / pi_c.sum()
     p = 0.5
     # E over the sampled entry (a, b) of lam * sum_j (U[a, j] V[b, j])^2, summed exactly
     exact = sum(
-        mu[a] * nu[b] * np.sum((U[a] * V[b]) ** 2) for a in range(4) for b in range(5)
+        pi_r[a] * pi_c[b] * np.sum((U[a] * V[b]) ** 2) for a in range(4) for b in range(5)
     )
-    assert completion_regularizer(U, V, mu, nu, p) == pytest.approx(exact, rel=1e-12)
+    assert completion_regularizer(U, V, pi_r, pi_c, p) == pytest.approx(exact, rel=1e-12)
     with pytest.raises(ValueError, match="probability vector"):
-        completion_regularizer(U, V, np.ones(4), nu, p)
+        completion_regularizer(U, V, np.ones(4), pi_c, p)
 
 
 # -- induced regularizer and equalization ------------------------------------------------------
@@ -260,19 +264,19 @@ def test_induced_regularizer_lower_bound_and_attained(weighted):
     rng = np.random.default_rng(107)  # own stream: independent of test order
     M = rng.standard_normal((4, 2)) @ rng.standard_normal((2, 5))
     r = 4
-    mu = nu = None
+    pi_r = pi_c = None
     if weighted:
-        mu = rng.random(4) + 0.2
-        nu = rng.random(5) + 0.2
-        mu, nu = mu / mu.sum(), nu / nu.sum()
-    wm = np.ones(4) if mu is None else mu
-    wn = np.ones(5) if nu is None else nu
+        pi_r = rng.random(4) + 0.2
+        pi_c = rng.random(5) + 0.2
+        pi_r, pi_c = pi_r / pi_r.sum(), pi_c / pi_c.sum()
+    wm = np.ones(4) if pi_r is None else pi_r
+    wn = np.ones(5) if pi_c is None else pi_c
 
     def R(U, V):
         return np.sum((wm @ U**2) * (wn @ V**2))
 
-    theta = induced_regularizer(M, r, mu=mu, nu=nu)
-    U, V = equalized_factorization(M, r, mu=mu, nu=nu)
+    theta = induced_regularizer(M, r, pi_r=pi_r, pi_c=pi_c)
+    U, V = equalized_factorization(M, r, pi_r=pi_r, pi_c=pi_c)
     np.testing.assert_allclose(U @ V.T, M, atol=1e-12)
     assert R(U, V) == pytest.approx(theta, rel=1e-10)
     Uw, Vw = np.sqrt(wm)[:, None] * U, np.sqrt(wn)[:, None] * V
@@ -349,13 +353,13 @@ def test_dropout_optimum_tied_autoencoder():
         np.testing.assert_allclose(norms, norms.mean(), rtol=1e-3)
 
 
-def _completion_value(U, V, M, mask, p, mu, nu):
+def _completion_value(U, V, M, mask, p, pi_r, pi_c):
     R = np.where(mask, M - U @ V.T, 0.0)
-    return np.sum(R**2) / mask.sum() + completion_regularizer(U, V, mu, nu, p)
+    return np.sum(R**2) / mask.sum() + completion_regularizer(U, V, pi_r, pi_c, p)
 
 
 def test_minimize_completion_objective_fully_observed_is_the_closed_form():
-    # all entries observed: the default mu, nu are uniform and n * F is the explicit objective
+    # all entries observed: the default pi_r, pi_c are uniform and n * F is the explicit objective
     M = _matrix([1.0, 0.8, 0.5, 0.3, 0.1])
     mask = np.ones(M.shape, dtype=bool)
     rng = np.random.default_rng(109)
@@ -372,28 +376,28 @@ def test_minimize_completion_objective_partial_mask():
     M = rng.standard_normal((5, 1)) @ rng.standard_normal((1, 4))
     mask = rng.random(M.shape) < 0.6
     mask[0, 0] = True
-    mu, nu = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(4))
+    pi_r, pi_c = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(4))
     U0, V0 = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
     p = 0.4
-    U, V, val = minimize_completion_objective(M, mask, p, U0, V0, mu=mu, nu=nu)
-    assert val == pytest.approx(_completion_value(U, V, M, mask, p, mu, nu), rel=1e-12)
-    assert val < _completion_value(U0, V0, M, mask, p, mu, nu)
+    U, V, val = minimize_completion_objective(M, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    assert val == pytest.approx(_completion_value(U, V, M, mask, p, pi_r, pi_c), rel=1e-12)
+    assert val < _completion_value(U0, V0, M, mask, p, pi_r, pi_c)
     # a stationary point of F, by central differences independent of the analytic gradient
     # (error ~h^2 + eps / h ~ 1e-10 at h = 1e-5; a wrong gradient stops L-BFGS at |grad| >~ 1e-3)
     z, h = np.concatenate([U.ravel(), V.ravel()]), 1e-5
     def F(z):
-        return _completion_value(z[:15].reshape(5, 3), z[15:].reshape(4, 3), M, mask, p, mu, nu)
+        return _completion_value(z[:15].reshape(5, 3), z[15:].reshape(4, 3), M, mask, p, pi_r, pi_c)
     grad = [(F(z + h * e) - F(z - h * e)) / (2 * h) for e in np.eye(z.size)]
     assert np.abs(grad).max() < 1e-7
     # entries outside the mask are never read
     M_other = np.where(mask, M, 123.0)
-    U2, V2, val2 = minimize_completion_objective(M_other, mask, p, U0, V0, mu=mu, nu=nu)
+    U2, V2, val2 = minimize_completion_objective(M_other, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
     assert val2 == val and np.array_equal(U2, U) and np.array_equal(V2, V)
     # default weights: the row and column frequencies of the observed entries
     _, _, val_d = minimize_completion_objective(M, mask, p, U0, V0)
     n = mask.sum()
-    _, _, val_w = minimize_completion_objective(M, mask, p, U0, V0, mu=mask.sum(1) / n,
-                                                nu=mask.sum(0) / n)
+    _, _, val_w = minimize_completion_objective(M, mask, p, U0, V0, pi_r=mask.sum(1) / n,
+                                                pi_c=mask.sum(0) / n)
     assert val_d == val_w
 
 
@@ -412,8 +416,8 @@ def test_minimize_completion_objective_validation():
         minimize_completion_objective(M, mask, 0.5, U0, np.ones((2, 3)))
     with pytest.raises(ValueError, match="p"):
         minimize_completion_objective(M, mask, 1.0, U0, V0)
-    with pytest.raises(ValueError, match="mu"):
-        minimize_completion_objective(M, mask, 0.5, U0, V0, mu=[0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="pi_r"):
+        minimize_completion_objective(M, mask, 0.5, U0, V0, pi_r=[0.5, 0.5, 0.5])
 
 
 @given(st.lists(st.floats(0.0, 5.0), min_size=1, max_size=7), st.floats(0.0, 0.95))
@@ -635,7 +639,7 @@ def test_completion_dropout_objective_is_the_master_identity():
     assert got.regularizer == pytest.approx(want.regularizer, rel=1e-12)
     est = mc_dropout_loss(sensing_contributions(U, V, A), y[:, None], p, n_samples=20000, seed=3)
     assert abs(est.mean - got.plain - got.regularizer) < 4 * est.se  # 4 SE: ~6e-5 false alarms
-    # for this fixed sample the population (mu x nu) regularizer is a different number
+    # for this fixed sample the population (pi_r x pi_c) regularizer is a different number
     pop = completion_regularizer(U, V, np.full(4, 0.25), np.full(5, 0.2), p)
     assert abs(pop - got.regularizer) > 10 * est.se
 
@@ -700,12 +704,12 @@ def test_weighted_trace_norm_completion_matches_factorized_objective():
     M = rng.standard_normal((5, 2)) @ rng.standard_normal((2, 4))
     mask = rng.random(M.shape) < 0.7
     mask[:, 0] = mask[0, :] = True
-    mu, nu = rng.dirichlet(np.ones(5)) * 0.5 + 0.1, rng.dirichlet(np.ones(4)) * 0.6 + 0.1
-    mu, nu = mu / mu.sum(), nu / nu.sum()
+    pi_r, pi_c = rng.dirichlet(np.ones(5)) * 0.5 + 0.1, rng.dirichlet(np.ones(4)) * 0.6 + 0.1
+    pi_r, pi_c = pi_r / pi_r.sum(), pi_c / pi_c.sum()
     p, m = 0.4, 4
-    X, val = minimize_weighted_trace_norm_completion(M, mask, p, m, mu=mu, nu=nu)
+    X, val = minimize_weighted_trace_norm_completion(M, mask, p, m, pi_r=pi_r, pi_c=pi_c)
     U, V, val_f = minimize_completion_objective(M, mask, p, rng.standard_normal((5, m)),
-                                                rng.standard_normal((4, m)), mu=mu, nu=nu)
+                                                rng.standard_normal((4, m)), pi_r=pi_r, pi_c=pi_c)
     assert val == pytest.approx(val_f, rel=1e-9)
     np.testing.assert_allclose(X, U @ V.T, atol=1e-6)
     full = np.ones((5, 4), dtype=bool)
@@ -969,3 +973,122 @@ def test_fixed_mask_readout_converges_to_per_example_ridge():
 def test_new_functions_validate(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+# -- reader's-edition helpers: per-mask samples, spectra, the scalar landscape ------------------
+
+
+def test_mc_dropout_samples_are_the_samples_of_mc_dropout_loss():
+    rng = np.random.default_rng(120)  # own stream: independent of test order
+    C, Y = rng.standard_normal((6, 3, 2)), rng.standard_normal((6, 2))
+    samples = mc_dropout_samples(C, Y, 0.4, n_samples=5000, seed=3, chunk=700)
+    est = mc_dropout_loss(C, Y, 0.4, n_samples=5000, seed=3)
+    assert samples.shape == (5000,)
+    # same masks (the chunking does not change the stream), so the same mean and SE
+    assert samples.mean() == pytest.approx(est.mean, rel=1e-14)
+    assert samples.std(ddof=1) / np.sqrt(5000) == pytest.approx(est.se, rel=1e-12)
+    exact = expected_dropout_loss(C, Y, 0.4).total
+    assert abs(samples.mean() - exact) < 4 * est.se
+    with pytest.raises(ValueError, match="n_samples"):
+        mc_dropout_samples(C, Y, 0.4, n_samples=1, seed=0)
+    with pytest.raises(ValueError, match="p must lie in"):
+        mc_dropout_samples(C, Y, 1.0, n_samples=10, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        mc_dropout_samples(C, Y, 0.4, n_samples=10, seed=None)
+
+
+def test_mc_tolerance_of_the_book():
+    """The tolerance of every Monte-Carlo check of the dropout chapter: |MC - exact| < 4 SE.
+
+    The MC mean of N = 2e4 i.i.d. per-mask losses is close to normal (the losses have finite
+    third moments, so by Berry-Esseen the error of the normal approximation is O(N^-1/2)): a
+    correct identity fails with two-sided probability ~6e-5 per check. The checks also have
+    power: the wrong constant p instead of lam = p/(1-p) moves the mean by (lam - p) times the
+    regularizer, 45-90 SE on the chapter's data, and the pages ask for more than 3 * 4 = 12 SE.
+    Here: over 300 independent seeds of a small estimate the z-scores behave like normals
+    (fraction beyond 3 SE below 2 %, none beyond 4.5), and the wrong constant is rejected.
+    """
+    rng = np.random.default_rng(121)
+    C, Y = rng.standard_normal((5, 4, 1)), rng.standard_normal((5, 1))
+    dec = expected_dropout_loss(C, Y, 0.4)
+    z = []
+    for s in range(300):
+        e = mc_dropout_loss(C, Y, 0.4, n_samples=400, seed=s)
+        z.append((e.mean - dec.total) / e.se)
+    z = np.abs(np.array(z))
+    assert np.mean(z > 3) < 0.02 and z.max() < 4.5
+    est = mc_dropout_loss(C, Y, 0.4, n_samples=20000, seed=7)
+    wrong = dec.plain + 0.4 * dec.regularizer / dropout_lambda(0.4)
+    assert abs(est.mean - wrong) > 12 * est.se
+
+
+def test_matrix_with_singular_values():
+    s = [1.0, 0.8, 0.6, 0.4, 0.25, 0.15]
+    M = matrix_with_singular_values(s, seed=3)
+    np.testing.assert_allclose(np.linalg.svd(M, compute_uv=False), s, rtol=1e-12)
+    np.testing.assert_array_equal(M, matrix_with_singular_values(s, seed=3))
+    np.testing.assert_array_equal(M, _matrix(s, seed=3))  # the same construction as the helper
+    assert not np.allclose(M, matrix_with_singular_values(s, seed=4))
+    with pytest.raises(ValueError, match="non-negative"):
+        matrix_with_singular_values([1.0, -0.5], seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        matrix_with_singular_values([1.0, 0.5], seed="x")
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
+def test_tied_scalar_objective_is_the_tied_explicit_objective(p):
+    rng = np.random.default_rng(122)
+    for _ in range(20):
+        u = rng.standard_normal(2)
+        U = u.reshape(1, 2)
+        assert tied_scalar_objective(u[0], u[1], 1.3, p) == pytest.approx(
+            explicit_objective(U, U, np.array([[1.3]]), p), rel=1e-13)
+    grid = tied_scalar_objective(np.linspace(-1, 1, 5)[:, None], np.linspace(-1, 1, 4), 1.0, p)
+    assert grid.shape == (5, 4)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 0.8])
+def test_tied_scalar_critical_points(p):
+    """Each point is critical (central differences of the objective), its Hessian eigenvalues
+    are those of a finite-difference Hessian, the minima are the closed-form optimum of the
+    width-2 autoencoder, and the saddles have the curvature of the local-minima lemma."""
+    s, lam, h = 1.3, dropout_lambda(p), 1e-4
+    pts = tied_scalar_critical_points(s, p)
+    assert len(pts) == 9
+
+    def L(u):
+        return float(tied_scalar_objective(u[0], u[1], s, p))
+
+    E = np.eye(2) * h
+    for c in pts:
+        grad = np.array([(L(c.u + e) - L(c.u - e)) / (2 * h) for e in E])
+        assert np.abs(grad).max() < 1e-6  # central differences: truncation ~h^2 |L'''| ~ 1e-7
+        H = np.array([[(L(c.u + a + b) - L(c.u + a - b) - L(c.u - a + b) + L(c.u - a - b))
+                       / (4 * h * h) for b in E] for a in E])
+        # truncation ~h^2 |L''''| ~ 1e-7, rounding ~1e-16 / h^2 ~ 1e-8
+        np.testing.assert_allclose(np.linalg.eigvalsh(H), c.hessian_eigenvalues, atol=1e-5)
+    kinds = [c.kind for c in pts]
+    optimum = dropout_optimum(np.array([[s]]), 2, p).value
+    if p > 0:
+        assert kinds == ["minimum"] * 4 + ["saddle"] * 4 + ["maximum"]
+        for c in pts[:4]:
+            assert c.value == pytest.approx(optimum, rel=1e-12)
+            assert c.value == pytest.approx(lam * s**2 / (2 + lam), rel=1e-12)
+        for c in pts[4:8]:
+            # rotation of the two columns: -4 lam Delta^2 / ||t||^2 with Delta = ||t||^2 = |u|^2
+            delta = np.sum(c.u**2)
+            assert c.hessian_eigenvalues[0] == pytest.approx(-4 * lam * delta, rel=1e-12)
+            assert c.value > optimum
+    else:
+        assert kinds == ["degenerate"] * 8 + ["maximum"]
+        assert all(c.value == pytest.approx(0.0, abs=1e-15) for c in pts[:8])
+    assert pts[8].value == pytest.approx(s**2)
+
+
+def test_tied_scalar_validates():
+    with pytest.raises(ValueError, match="s must be"):
+        tied_scalar_critical_points(0.0, 0.5)
+    with pytest.raises(ValueError, match="p must lie in"):
+        tied_scalar_critical_points(1.0, 1.0)
+    with pytest.raises(TypeError, match="s must be a real"):
+        tied_scalar_objective(0.1, 0.2, "1", 0.5)
