@@ -1,4 +1,4 @@
-"""Sphinx extension: offline browser assets and two fixes to stock Jupyter Book 1 pages.
+"""Sphinx extension: offline browser assets and three fixes to stock Jupyter Book 1 pages.
 
 1. Vendored assets. ``./course.sh setup`` copies MathJax, require.js and the ipywidgets HTML
    manager from the npm registry into ``_vendor/``. When they are present, the built pages
@@ -13,6 +13,10 @@
 3. Sphinx 7.4 registers body-only scripts twice (once as ``None``, once as ``''``), so the
    inline ``const THEBE_JS_URL = ...`` of sphinx-thebe is declared twice and every page logs a
    SyntaxError. Duplicate inline scripts are removed before each page is written.
+4. A folded proof (sphinx-proof's ``{prf:proof}`` with ``:class: dropdown``) has no title:
+   sphinx-proof writes "Proof." into its first paragraph, and sphinx-togglebutton, which folds
+   every ``.dropdown`` admonition behind its ``.admonition-title``, then throws on the page. The
+   word moves into a real admonition title, so the proof folds behind "Proof".
 """
 
 from __future__ import annotations
@@ -95,8 +99,28 @@ def _fix_page_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = unique
 
 
+def _title_folded_proofs(app, doctree) -> None:
+    from docutils import nodes
+
+    for box in doctree.findall(nodes.admonition):
+        classes = box.get("classes", [])
+        if "proof" not in classes or "dropdown" not in classes:
+            continue
+        if box.children and isinstance(box.children[0], nodes.title):
+            continue
+        label = next((c for c in classes if c not in ("proof", "dropdown")), "proof").title()
+        first = box.children[0] if box.children else None
+        if isinstance(first, nodes.paragraph) and first.children:
+            text = first.children[0]
+            prefix = f"{label}. "
+            if isinstance(text, nodes.Text) and text.astext().startswith(prefix):
+                first.replace(text, nodes.Text(text.astext()[len(prefix) :]))
+        box.insert(0, nodes.title("", label))
+
+
 def setup(app):
     app.connect("config-inited", _use_vendored_assets)
+    app.connect("doctree-read", _title_folded_proofs)
     # Late priority: runs after MyST-NB has added the page's widget scripts.
     app.connect("html-page-context", _fix_page_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
