@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ibcore.dropout import (
     _deep_value_grad,
+    _shrink,
     column_products,
     completion_dropout_objective,
     completion_regularizer,
@@ -328,9 +329,20 @@ def test_equalization_gap_certificate_is_sound(seed):
 @pytest.mark.parametrize("p", [0.0, 0.1, 0.4, 0.7])
 @pytest.mark.parametrize("m", [1, 3, 5])
 def test_dropout_optimum_matches_numerical_minimum(p, m):
+    """L-BFGS on the explicit objective (no formula for the optimum inside) reaches the closed
+    form. This is also the argument behind the chapter's check (values to 1e-10, products to
+    1e-6): L-BFGS with gtol 1e-13 ends ~1e-8 from the minimizer, the value gap is quadratic in
+    that distance (~1e-16), so 1e-10 and 1e-6 leave a factor ~50-1e6 for other BLAS and
+    stopping points, while a wrong closed form (lam instead of lam/m in the penalty of the
+    product) is off by more than 1e-2, as checked at the end."""
     M = _matrix([1.0, 0.8, 0.5, 0.3, 0.1])
     opt = dropout_optimum(M, m, p)
     U, V, val = minimize_explicit_objective(M, m, p, seed=0)
+    if p >= 0.4 and m > 1:  # the wrong constant: shrink with lam instead of lam / m
+        s = np.linalg.svd(M, compute_uv=False)
+        x_wrong = _shrink(s, dropout_lambda(p), m)[0]
+        wrong = np.sum((s - x_wrong) ** 2) + dropout_lambda(p) / m * x_wrong.sum() ** 2
+        assert wrong - opt.value > 1e-2
     assert val == pytest.approx(opt.value, rel=1e-8, abs=1e-12)
     assert explicit_objective(U, V, M, p) == pytest.approx(val, rel=1e-10)
     np.testing.assert_allclose(U @ V.T, opt.product, atol=1e-5)
@@ -473,7 +485,13 @@ def test_tied_gradient_matches_finite_differences():
 @pytest.mark.parametrize("p", [0.2, 0.6])
 def test_non_equalized_critical_point_is_strict_saddle(p):
     """Lemma do-lem-local: critical, u_1 orthogonal to u_2, unequal norms; the rotation of the two
-    columns has curvature -4 lam (||u_1||^2 - ||u_2||^2)^2 and lowers the objective."""
+    columns has curvature -4 lam (||u_1||^2 - ||u_2||^2)^2 and lowers the objective.
+
+    The chapter's tolerances at its critical point: the central second difference with h = 1e-3
+    has truncation error ~h^2 |g^(4)| / 12 ~ 1e-7 and rounding ~1e-16 / h^2 = 1e-10, so 1e-5 is
+    well above both and far below |g''(0)| ~ 0.04; the tangent's Rayleigh quotient bounds the
+    smallest Hessian eigenvalue, and since the gradient is cubic the central-difference Hessian
+    (eps = 1e-6) is off by ~eps^2 = 1e-12, so 1e-8 is rounding slack."""
     W, _ = np.linalg.qr(np.random.default_rng(13).standard_normal((5, 5)))
     m = np.array([1.0, 0.7, 0.4, 0.2, 0.1])
     M = (W * m) @ W.T
@@ -520,6 +538,15 @@ def test_dropout_optimum_limits():
 
 
 def test_train_dropout_sgd_reaches_closed_form():
+    """The tolerances of the chapter's dropout-SGD checks. Resolution 0.02 = 2 % of s_1: the
+    shrinkage alpha is >= 0.14 for every p > 0 on the chapter's spectrum, so 0.02 separates the
+    closed form from "no regularization" and from a wrong constant; what remains is SGD noise
+    (averaged iterates) and the slow equalization at small p. Equal column products to 5 %:
+    the SGD noise on the averaged factors is 1-2 %, while at p = 0 the products spread by about
+    50 %, so the bound separates the two regimes; equalization slows down as p -> 0 (its rate
+    scales with lam), so a shorter run or a smaller p would need a looser bound. Drift of
+    ||u_j||^2 - ||v_j||^2 below 0.05: the flow conserves it and SGD's discretization moves it by
+    O(lr^2) per step, small against the squared column norms (>= 0.15 there)."""
     M = _matrix([1.0, 0.8, 0.6, 0.4, 0.25, 0.15])
     for p, r in [(0.0, 3), (0.4, 4), (0.8, 3)]:
         res = train_dropout_sgd(M, r, p, seed=3, n_steps=3000, batch=16)
@@ -529,6 +556,15 @@ def test_train_dropout_sgd_reaches_closed_form():
         # 0.02 * s_1: a fifth of the smallest shrinkage alpha > 0 on this grid (~0.1)
         assert np.max(np.abs(sv - opt.singular_values)) < 0.02
         assert res.objective[-1] < res.objective[0]
+        cp = column_products(res.U, res.V)
+        drift = (np.sum(res.U_last**2, 0) - np.sum(res.V_last**2, 0)
+                 - np.sum(res.U_init**2, 0) + np.sum(res.V_init**2, 0))
+        assert np.abs(drift).max() < 0.05
+        if p > 0:
+            assert opt.alpha > 0.1  # the resolution 0.02 is far below the effect it resolves
+            assert cp.max() / cp.min() - 1 < 0.05
+        else:
+            assert cp.max() / cp.min() - 1 > 0.1  # without dropout nothing equalizes
 
 
 def test_train_dropout_sgd_tied_autoencoder():
@@ -594,6 +630,9 @@ def test_train_dropout_sgd_is_seeded_and_validates():
 
 
 def test_dropout_kernel_matches_mc():
+    """The MC kernel check: 4.5 SE per distinct entry (symmetric kernel: n(n+1)/2 of them) has
+    a two-sided normal tail of 6.8e-6, so the union bound over the chapter's 15 distinct entries
+    gives a false-alarm probability of 1e-4."""
     rng = np.random.default_rng(109)  # own stream: independent of test order
     Phi = rng.standard_normal((4, 50))
     K = Phi @ Phi.T / 50
@@ -662,7 +701,9 @@ def test_completion_dropout_objective_rejects_bad_entries(entries, values, err, 
 def test_rank_one_dropout_completion_is_the_global_minimum():
     """Lower bound attained: the equalized rank-one factorization has the closed-form value on
     any sample, L-BFGS from two starts ends there, and the product is m M / (m + lam) also off
-    the sample."""
+    the sample. The chapter's tolerances (product 1e-6, value 1e-9 relative): L-BFGS with gtol
+    1e-13 stops ~1e-8 from a minimizer and the value error is quadratic in that distance, while
+    a wrong closed form (the shrinkage 1/(1 + lam) instead of m/(m + lam)) is off by > 0.1."""
     rng = np.random.default_rng(121)
     M = np.outer(rng.standard_normal(6), rng.standard_normal(6))
     E = np.argwhere(_pattern6())
@@ -670,6 +711,7 @@ def test_rank_one_dropout_completion_is_the_global_minimum():
     lam = dropout_lambda(p)
     X, value = rank_one_dropout_completion(M, E, p, m)
     np.testing.assert_allclose(X, m / (m + lam) * M, rtol=1e-14)
+    assert np.abs(X - M / (1 + lam)).max() > 0.1  # the wrong shrinkage is far away
     W, s, Yt = np.linalg.svd(M)
     U = np.outer(W[:, 0], np.ones(m)) * np.sqrt(s[0] / (m + lam))
     V = np.outer(Yt[0], np.ones(m)) * np.sqrt(s[0] / (m + lam))
@@ -725,6 +767,19 @@ def test_weighted_trace_norm_completion_matches_factorized_objective():
         minimize_weighted_trace_norm_completion(M, mask, 1.0, m)
 
 
+def monotone_end_points(E, y, U0, V0):
+    """The stronger-dropout lemma on projected-GD end points: as p grows the sample regularizer
+    (without lam) falls and the training loss rises. The lemma is proven for global
+    minimizers; the end points of enough projected steps are near-stationary, so the chapter
+    compares them exactly (no slack), which can fail if the runs stop short."""
+    tau, fit = [], []
+    for p in (0.0, 0.4, 0.8):
+        U, V = projected_dropout_completion(E, y, p, U0, V0, max_norm=1.0, lr=0.3, n_steps=2000)
+        tau.append(completion_dropout_objective(U, V, E, y, 0.5).regularizer)
+        fit.append(completion_dropout_objective(U, V, E, y, 0.0).plain)
+    return bool(np.all(np.diff(tau) < 0) and np.all(np.diff(fit) > 0))
+
+
 def test_projected_dropout_completion():
     rng = np.random.default_rng(123)
     M = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 6)) / 3
@@ -757,6 +812,7 @@ def test_projected_dropout_completion():
     with pytest.raises(ValueError, match="diverged"):
         projected_dropout_completion(E, y, 0.3, 10 * U0, 10 * V0, max_norm=1e300, lr=1e3,
                                      n_steps=200)
+    assert monotone_end_points(E, y, U0, V0)
     with pytest.raises(ValueError, match="max_norm"):
         projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=-1.0, lr=0.3, n_steps=5)
     with pytest.raises(TypeError, match="n_steps"):
@@ -1092,3 +1148,34 @@ def test_tied_scalar_validates():
         tied_scalar_critical_points(1.0, 1.0)
     with pytest.raises(TypeError, match="s must be a real"):
         tied_scalar_objective(0.1, 0.2, "1", 0.5)
+
+
+def test_completion_kkt_tolerances_of_the_book():
+    """The tolerances of the chapter's certificate for the population-regularized completion.
+
+    At the minimizer X of the convex f(X) = (1/n)||P_Omega(M - X)||^2 + c ||X||_*^2 (the
+    chapter's 6 x 6 rank-one problem, p = 1/2), the scaled residual G = P_Omega(M - X) / n has
+    P_T(G) = c sigma w y^T and ||P_Tperp(G)||_op <= c sigma. L-BFGS on the factors stops ~1e-8
+    from the minimizer (~1e-7 relative in the printed residual), so the chapter's 1e-5 is slack
+    for stopping, while a non-minimizer such as the unshrunk M (sigma = 1) violates stationarity
+    by O(1); the dual ratio is ~0.49 there, so the bound 0.9 asks for a margin far above 1e-7."""
+    from ibcore.factorization import low_rank_matrix
+
+    M = low_rank_matrix(6, 1, seed=0)
+    mask = _pattern6()
+    n, m, p = int(mask.sum()), 6, 0.5
+    c = dropout_lambda(p) / (36 * m)
+
+    def kkt(X):
+        W, sx, Yt = np.linalg.svd(X)
+        w, yv, sig = W[:, 0], Yt[0], sx[0]
+        G = np.where(mask, M - X, 0.0) / n
+        G_perp = (np.eye(6) - np.outer(w, w)) @ G @ (np.eye(6) - np.outer(yv, yv))
+        return (np.abs(G - G_perp - c * sig * np.outer(w, yv)).max() / (c * sig),
+                np.linalg.norm(G_perp, 2) / (c * sig))
+
+    X, _ = minimize_weighted_trace_norm_completion(M, mask, p, m)
+    stat, dual = kkt(X)
+    assert stat < 1e-5 and dual < 0.9
+    stat_bad, _ = kkt(M)  # the unshrunk matrix: not a minimizer
+    assert stat_bad > 0.1
