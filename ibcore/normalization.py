@@ -24,8 +24,10 @@ Contents
       the constant ``c`` (the norm equilibrium is then exact).
     * :class:`NormalizedProduct`: the 3-D toy ``L(w) = (1/2)(u_1 u_2 - y)^2``, ``u = w/||w||``,
       whose minimisers on the sphere form a curve of varying *spherical sharpness*
-      ``S(u) = lambda_max(Hess L(u))``; with its sharpness-reduction flow (Lyu, Li & Arora, 2022).
-      :func:`effective_sharpness` gives ``eta_eff_t S`` along a run (the edge of stability is 2).
+      ``S(u) = lambda_max(Hess L(u))``; with its sharpness-reduction flow (Lyu, Li & Arora, 2022)
+      on the intrinsic clock and on the weight-decay clock ``eta mu t``.
+      :func:`effective_sharpness` gives ``eta_eff_t S`` along a run (the edge of stability is 2),
+      :func:`angular_clock` the intrinsic clock (accumulated squared angular step) of a run.
     * :func:`turning_angles`, :func:`kick_starts`, :func:`kick_onset_sharpness`: the intermittent
       motion of the direction at the weight-decay equilibrium (rest, then kicks once
       ``eta_eff S`` has passed 2); :func:`first_hit`: first step below a threshold.
@@ -70,6 +72,7 @@ __all__ = [
     "NormalizedProduct",
     "RotationLoss",
     "ScaleInvariantMLP",
+    "angular_clock",
     "convergence_count_bound",
     "effective_sharpness",
     "empirical_ntk",
@@ -413,8 +416,16 @@ class NormalizedProduct:
         return r, U, 0.5 * f * f, gF, gF_perp, f
 
     def _step_parts(self, W):
-        r, _, loss, _, gF_perp, _ = self._raw(W)
-        return loss, gF_perp / r[:, None]
+        # grad L(w) = (f / ||w||^2) ((w_2, w_1, 0) - 2 u_1 u_2 w), f = u_1 u_2 - y: the same as
+        # P grad F(u) / ||w|| of ``_raw``, in fewer array operations (this is the GD inner loop)
+        r2 = np.einsum("bi,bi->b", W, W)
+        prod = W[:, 0] * W[:, 1] / r2
+        f = prod - self.target
+        grad = (-2.0 * prod)[:, None] * W
+        grad[:, 0] += W[:, 1]
+        grad[:, 1] += W[:, 0]
+        grad *= (f / r2)[:, None]
+        return 0.5 * f * f, grad
 
     def __call__(self, w):
         """``(loss, grad)`` at ``w`` of shape (3,); for a batch (B, 3): arrays (B,) and (B, 3)."""
@@ -501,45 +512,114 @@ class NormalizedProduct:
             )
         return U[0] if single else U
 
-    def sharpness_flow(self, height, tau) -> np.ndarray:
-        """Sharpness ``S(u(tau))`` along the sharpness-reduction flow of Lyu, Li & Arora (2022),
-        ``du/dtau = -(1/4) grad_Gamma log S(u)``, from ``u(0) = manifold_point(height)``.
+    def _flow_clock(self, x, p0):
+        """Intrinsic time ``s`` at which the flow from ``p0`` reaches ``p = 2y + x``, closed form.
+
+        ``ds = -(p - a)^2 dp / ((1 - p)(p - 2y)(p + 2y))`` with ``a = 4y^2``; partial fractions
+        give ``s(p) = A ln((1 - p)/(1 - p0)) - B ln((p - 2y)/(p0 - 2y)) - C ln((p + 2y)/(p0 + 2y))``
+        with ``A = 1 - a``, ``B = (2y - a)^2 / (4y (1 - 2y))``, ``C = -(2y + a)^2 / (4y (1 + 2y))``.
+        ``x = p - 2y > 0`` is passed instead of ``p`` to keep its relative precision near the end.
+        """
+        y = self.target
+        a = 4.0 * y * y
+        A = 1.0 - a
+        B = (2 * y - a) ** 2 / (4 * y * (1 - 2 * y))
+        C = -((2 * y + a) ** 2) / (4 * y * (1 + 2 * y))
+        p = 2 * y + x
+        return (A * np.log((1.0 - p) / (1.0 - p0)) - B * np.log(x / (p0 - 2 * y))
+                - C * np.log((p + 2 * y) / (p0 + 2 * y)))
+
+    def _solve_flow(self, height, times, name, to_intrinsic):
+        """``S`` at the given times of a clock; ``to_intrinsic(s, S, S0)`` maps the intrinsic time
+        ``s`` reached at sharpness ``S`` to that clock's time (monotone). Inverts the closed form
+        :meth:`_flow_clock` by bisection in ``log(p - 2y)`` (vectorised; exact to rounding)."""
+        y4 = 4.0 * self.target**2
+        p0 = 1.0 - float(self.manifold_point(height)[2]) ** 2
+        t_arr = as_array(times, name)
+        scalar = t_arr.ndim == 0
+        t_arr = np.atleast_1d(t_arr)
+        if t_arr.ndim != 1 or np.any(t_arr < 0) or np.any(np.diff(t_arr) < 0):
+            raise ValueError(f"{name} must be a non-negative, non-decreasing scalar or 1-D array")
+        x0 = p0 - 2.0 * self.target
+        if p0 >= 1.0 - 1e-15 or x0 <= 1e-15 * p0:  # fixed points: the sharpest circle, balanced
+            p = np.full(t_arr.shape, p0)
+        else:
+            lo = np.full(t_arr.shape, -740.0)  # log x: x = e^-740 is below rounding of p
+            hi = np.full(t_arr.shape, math.log(x0))
+            S0 = p0 - y4
+
+            def clock(logx):
+                x = np.exp(logx)
+                return to_intrinsic(self._flow_clock(x, p0), 2.0 * self.target + x - y4, S0)
+
+            for _ in range(60):  # the bracket shrinks from 740 to 740 / 2^60 ~ 1e-15
+                mid = 0.5 * (lo + hi)
+                later = clock(mid) > t_arr  # reached after t: the true x is larger
+                lo = np.where(later, mid, lo)
+                hi = np.where(later, hi, mid)
+            x = np.exp(0.5 * (lo + hi))
+            p = np.where(t_arr == 0.0, p0, 2.0 * self.target + x)
+        S = p - y4
+        return float(S[0]) if scalar else S
+
+    def sharpness_flow(self, height, s) -> np.ndarray:
+        """Sharpness ``S(u(s))`` along the sharpness-reduction flow ``du/ds = -(1/4) grad_Gamma
+        log S(u)`` (the Riemannian gradient flow of ``-(1/4) log S`` on ``Gamma``), from
+        ``u(0) = manifold_point(height)``.
+
+        The clock ``s`` is the *intrinsic* one, the accumulated squared angular step of the
+        direction (:func:`angular_clock`): on it, gradient descent with weight decay at the edge
+        of stability follows this flow as ``eta mu -> 0``. On the clock ``tau = eta mu t`` use
+        :meth:`weight_decay_flow` (same path, other speed).
 
         On ``Gamma`` the unit tangent ``t`` is parallel to ``u x P grad f``, whose squared length
         is ``S`` and whose third component is ``u_1^2 - u_2^2``; with ``S = 1 - u_3^2 - 4y^2`` and
         ``p = u_1^2 + u_2^2 = 1 - u_3^2`` the flow reduces to the scalar equation
 
-            dp/dtau = -(1 - p) (p^2 - 4 y^2) / (p - 4 y^2)^2,    S = p - 4 y^2,
+            dp/ds = -(1 - p) (p^2 - 4 y^2) / (p - 4 y^2)^2,    S = p - 4 y^2,
 
         which decreases ``S`` to :attr:`min_sharpness` (``p = 2y``) from every start but the
-        sharpest circle ``p = 1`` (a fixed point). ``tau`` (non-negative, non-decreasing,
-        scalar or 1-D) is the flow time; gradient descent with weight decay ``mu`` at rate
-        ``eta`` covers ``tau = eta mu t`` in ``t`` steps. Solved with ``scipy.integrate.
-        solve_ivp`` (relative tolerance 1e-10).
+        sharpest circle ``p = 1`` (a fixed point). ``s`` is a non-negative, non-decreasing scalar
+        or 1-D array. The equation is separable: ``s(p)`` is a sum of three logarithms
+        (partial fractions), inverted by bisection, so ``S`` is exact to rounding (~1e-15).
         """
-        from scipy.integrate import solve_ivp
+        return self._solve_flow(height, s, "s", lambda s_, S, S0: s_)
 
-        p0 = 1.0 - float(self.manifold_point(height)[2]) ** 2
-        tau_arr = as_array(tau, "tau")
-        scalar = tau_arr.ndim == 0
-        tau_arr = np.atleast_1d(tau_arr)
-        if tau_arr.ndim != 1 or np.any(tau_arr < 0) or np.any(np.diff(tau_arr) < 0):
-            raise ValueError("tau must be a non-negative, non-decreasing scalar or 1-D array")
-        y4 = 4.0 * self.target**2
+    def weight_decay_flow(self, height, tau) -> np.ndarray:
+        """Sharpness along the same flow as :meth:`sharpness_flow`, on the clock ``tau = eta mu t``
+        of gradient descent with weight decay ``mu`` at rate ``eta`` (``t`` steps).
 
-        def rhs(_, p):
-            return -(1.0 - p) * (p * p - y4) / (p - y4) ** 2
+        The two clocks are tied by the norm: exactly, ``s_t = ln(||w_t||^2 / ||w_0||^2) -
+        2 t ln(1 - eta mu)`` (:func:`angular_clock`), and at the edge of stability
+        ``||w_t||^2 = eta S / (2 (1 - eta mu))``, so ``s = 2 tau + ln(S / S_0)`` in the limit
+        ``eta mu -> 0``. With ``R = -dS/ds = (1/4) S ||grad_Gamma log S||^2`` this gives
 
-        if tau_arr[-1] == 0.0:
-            p = np.full(tau_arr.shape, p0)
-        else:
-            sol = solve_ivp(rhs, (0.0, tau_arr[-1]), [p0], t_eval=tau_arr, rtol=1e-10,
-                            atol=1e-13)
-            if not sol.success:
-                raise FloatingPointError(f"the flow integration failed: {sol.message}")
-            p = sol.y[0]
-        S = p - y4
-        return float(S[0]) if scalar else S
+            dS/dtau = -2 R S / (S + R),
+            i.e.  du/dtau = -2 grad_Gamma log S / (4 + ||grad_Gamma log S||^2):
+
+        twice the speed of ``-(1/4) grad_Gamma log S`` where ``||grad_Gamma log S||`` is small
+        (near the sharpest circle, a fixed point), the same speed where it equals 2, and slower
+        beyond. Start at ``tau = 0`` with the norm at the edge of stability. ``tau``: as ``s``
+        in :meth:`sharpness_flow`.
+        """
+        # integrating dtau = ds / 2 - dS / (2 S): tau = (s - ln(S / S_0)) / 2 along the path
+        return self._solve_flow(height, tau, "tau", lambda s_, S, S0: 0.5 * (s_ - np.log(S / S0)))
+
+
+def angular_clock(run) -> np.ndarray:
+    """The intrinsic clock ``s_t = sum_{k < t} ln(1 + tan^2 theta_k)`` of a :class:`NormRun`,
+    ``theta_k`` the turning angle of the direction at step ``k`` (:func:`turning_angles`);
+    ``s_t ~ sum_k theta_k^2`` for small angles.
+
+    The direction moves by ``tan theta_t = eta_eff_t G(w_t)`` and the norm obeys
+    ``||w_{t+1}||^2 = (1 - eta mu)^2 ||w_t||^2 (1 + tan^2 theta_t)``, so the clock is read off
+    the norm exactly: ``s_t = ln(||w_t||^2 / ||w_0||^2) - 2 t ln(1 - eta mu)``, which is how it
+    is computed. Shape ``(n_steps + 1,)``, or ``(n_steps + 1, B)`` for a batch of runs.
+    """
+    if not isinstance(run, NormRun):
+        raise TypeError(f"run must be a NormRun (run_scale_invariant_gd), got {type(run).__name__}")
+    t = np.arange(run.norm.shape[0], dtype=float).reshape((-1,) + (1,) * (run.norm.ndim - 1))
+    return 2.0 * np.log(run.norm / run.norm[0]) - 2.0 * t * math.log1p(-run.eta * run.weight_decay)
 
 
 def effective_sharpness(loss, run, *, at=None) -> np.ndarray:

@@ -576,18 +576,100 @@ def test_normalized_product_projection(toy):
         assert np.linalg.norm(toy.project(u + d * n) - u) < 5 * d**2
 
 
+def _flow_reference(toy, height, times, clock):
+    """Reference solution of the toy's flow by ``solve_ivp`` (rtol 1e-12): on the intrinsic clock
+    ``dp/ds = F(p) = -(1 - p)(p^2 - 4y^2)/(p - 4y^2)^2``; on the weight-decay clock
+    ``dS/dtau = -2 R S / (S + R)``, ``R = -F``. Returns ``S = p - 4y^2``."""
+    from scipy.integrate import solve_ivp
+
+    y4 = 4 * toy.target**2
+
+    def F(p):
+        return -(1 - p) * (p * p - y4) / (p - y4) ** 2
+
+    def rhs(_, q):
+        if clock == "s":
+            return F(q)
+        S, R = q - y4, -F(q)
+        return -2 * R * S / (S + R)
+
+    p0 = 1 - toy.manifold_point(height)[2] ** 2
+    sol = solve_ivp(rhs, (0, times[-1]), [p0], t_eval=times, rtol=1e-12, atol=1e-14)
+    return sol.y[0] - y4
+
+
 def test_sharpness_flow_closed_form(toy):
+    """The closed form (partial fractions, inverted by bisection) against an ODE solver, on both
+    clocks, from three heights; agreement to 1e-10 (the solver's tolerance is 1e-12, and from
+    u3 = 0.1, near the unstable sharpest circle, its errors are amplified ~e^s)."""
     y = toy.target
     tau = np.linspace(0, 4, 41)
     S = toy.sharpness_flow(0.6, tau)
     assert S[0] == pytest.approx(1 - 0.36 - 4 * y**2, rel=1e-14)
-    # decreasing (up to the integrator tolerance, 1e-10 relative) to the minimum
-    assert np.all(np.diff(S) < 1e-10) and S[-1] == pytest.approx(toy.min_sharpness, rel=1e-6)
-    # the sharpest circle u3 = 0 and the balanced points are fixed points
+    # decreasing to the minimum
+    assert np.all(np.diff(S) < 0) and S[-1] == pytest.approx(toy.min_sharpness, rel=1e-6)
+    for h in (0.6, 0.3, 0.1):
+        np.testing.assert_allclose(toy.sharpness_flow(h, tau), _flow_reference(toy, h, tau, "s"),
+                                   atol=1e-10)
+        np.testing.assert_allclose(toy.weight_decay_flow(h, tau),
+                                   _flow_reference(toy, h, tau, "tau"), atol=1e-10)
+    # the sharpest circle u3 = 0 and the balanced points are fixed points; long times reach the
+    # minimum to rounding
     np.testing.assert_allclose(toy.sharpness_flow(0.0, [0.0, 1.0]), toy.max_sharpness, rtol=1e-12)
+    np.testing.assert_allclose(toy.weight_decay_flow(0.0, [0.0, 1.0]), toy.max_sharpness,
+                               rtol=1e-12)
     hb = math.sqrt(1 - 2 * y)
     np.testing.assert_allclose(toy.sharpness_flow(hb, [0.0, 2.0]), toy.min_sharpness, rtol=1e-10)
+    assert toy.sharpness_flow(0.3, 200.0) == pytest.approx(toy.min_sharpness, rel=1e-14)
     assert isinstance(toy.sharpness_flow(0.6, 0.5), float)
+    assert isinstance(toy.weight_decay_flow(0.6, 0.5), float)
+
+
+def test_weight_decay_flow_is_the_same_path_on_the_clock_2tau_plus_log_S(toy):
+    """The weight-decay flow reaches S at tau exactly when the intrinsic flow reaches it at
+    s = 2 tau + ln(S / S_0) (the clock relation of the edge of stability). Its speed relative to
+    the 1/4 flow on tau is 8 / (4 + |grad_Gamma log S|^2): -> 2 at the sharpest circle (checked
+    from u3 = 1e-3, where |grad log S|^2 = 6e-6: near the circle S_max - S grows exponentially,
+    and over tau = 1 the log of its growth is 2x that of the 1/4 flow read on tau, to 1e-5; we
+    allow 1e-4), and 1 where |grad log S| = 2; from u3 = 0.6 (S = 0.48) the path stays near that
+    band, so the two flows never differ by more than 0.004 (measured 0.0038)."""
+    tau = np.linspace(0, 3, 31)
+    for h in (0.6, 0.3, 0.1):
+        S_wd = toy.weight_decay_flow(h, tau)
+        s = 2 * tau + np.log(S_wd / S_wd[0])
+        np.testing.assert_allclose(toy.sharpness_flow(h, s), S_wd, rtol=1e-12)
+    S0, S_max = toy.sphere_sharpness(toy.manifold_point(1e-3)), toy.max_sharpness
+    growth_wd = math.log((S_max - toy.weight_decay_flow(1e-3, 1.0)) / (S_max - S0))
+    growth_q = math.log((S_max - toy.sharpness_flow(1e-3, 1.0)) / (S_max - S0))
+    assert growth_wd / growth_q == pytest.approx(2.0, rel=1e-4)
+    fine = np.linspace(0, 3, 301)
+    assert np.abs(toy.weight_decay_flow(0.6, fine) - toy.sharpness_flow(0.6, fine)).max() < 0.004
+    assert np.abs(toy.weight_decay_flow(0.3, fine) - toy.sharpness_flow(0.3, fine)).max() > 0.15
+
+
+def test_angular_clock_is_the_accumulated_squared_turning_angle(toy):
+    """s_t = ln(||w_t||^2/||w_0||^2) - 2t ln(1 - eta mu) (how angular_clock computes it) against
+    sum_k ln(1 + tan^2 theta_k) from the turning angles, an independent route through the
+    directions: equal to rounding (1e-12 absolute over 3000 accumulated terms), for one run and a
+    batch; and ~ sum theta_k^2 (the single run's angles reach 0.18 in an early kick: relative
+    difference 6e-4 at the end; we allow 2e-3)."""
+    u = toy.manifold_point(0.3)
+    w0 = math.sqrt(0.5 * toy.sphere_sharpness(u) / 2) * u + np.array([0, 0, 1e-6])
+    batch = np.stack([w0, 2.0 * w0 + np.array([0.0, 0.05, 0.0])])
+    for start in (w0, batch):
+        run = nz.run_scale_invariant_gd(toy, start, 0.5, 3000, weight_decay=2e-3)
+        s = nz.angular_clock(run)
+        theta = nz.turning_angles(run)
+        ref = np.concatenate([np.zeros((1, *theta.shape[1:])),
+                              np.cumsum(-2 * np.log(np.cos(theta)), axis=0)])
+        assert s.shape == run.norm.shape and s[0] == pytest.approx(0.0, abs=0.0)
+        np.testing.assert_allclose(s, ref, atol=1e-12)
+    single = nz.run_scale_invariant_gd(toy, w0, 0.5, 3000, weight_decay=2e-3)
+    assert nz.angular_clock(single)[-1] == pytest.approx(
+        np.sum(nz.turning_angles(single) ** 2), rel=2e-3)
+    # no weight decay: the clock is the log of the norm growth
+    plain = nz.run_scale_invariant_gd(toy, [1.0, 0.1, 0.3], 0.5, 50)
+    np.testing.assert_allclose(nz.angular_clock(plain), 2 * np.log(plain.norm / plain.norm[0]))
 
 
 def test_sharpness_flow_matches_the_projected_gradient_flow(toy):
@@ -641,29 +723,56 @@ def test_rest_at_a_minimizer_loses_stability_when_effective_sharpness_passes_2(t
     assert f[t_min] < 1e-5 * f[0] and f[t_min + 100] > 5 * f[t_min]
 
 
-@pytest.mark.parametrize("emu", [1e-2, 1e-3])
-def test_gd_with_weight_decay_follows_the_sharpness_reduction_flow(toy, emu):
-    """Lyu, Li & Arora (2022): from the edge of stability on Gamma, the sharpness at the projection
-    of the direction follows S(tau) of the flow, tau = eta mu t. The gap is of the order of the
-    oscillation around Gamma, whose angle scales like sqrt(eta mu): measured 0.098 at
-    eta mu = 1e-2 and 0.025 at 1e-3 on a sharpness drop of 0.24; we allow 1.5 sqrt(eta mu) (0.15
-    and 0.047). The same run against a flow with the constant 1/2 instead of 1/4 is 0.10 off at
-    eta mu = 1e-3, so the test separates the two."""
-    eta = 0.5
-    u = toy.manifold_point(0.6)
-    r0 = math.sqrt(eta * toy.sphere_sharpness(u) / 2)
-    T = round(2.0 / emu)
-    run = nz.run_scale_invariant_gd(toy, r0 * u + np.array([0, 0, 1e-6]), eta, T,
-                                    weight_decay=emu / eta)
-    idx = np.linspace(0, T, 41).astype(int)
+def _edge_run(toy, height, emu, tau_end, eta=0.5):
+    u = toy.manifold_point(height)
+    r0 = math.sqrt(eta * toy.sphere_sharpness(u) / 2)  # eta S / r0^2 = 2: the edge of stability
+    T = round(tau_end / emu)
+    return nz.run_scale_invariant_gd(toy, r0 * u + np.array([0, 0, 1e-6]), eta, T,
+                                     weight_decay=emu / eta)
+
+
+@pytest.mark.parametrize("height", [0.6, 0.3])
+@pytest.mark.parametrize("emu", [3e-3, 1e-3])
+def test_gd_with_weight_decay_follows_the_sharpness_reduction_flow(toy, height, emu):
+    """From the edge of stability on Gamma, the sharpness at the projection of the direction
+    follows the flow: on the clock tau = eta mu t the weight-decay flow, with a gap of the order
+    of the oscillation around Gamma, whose angle scales like sqrt(eta mu): measured 0.053, 0.028
+    (u3 = 0.6, 0.3) at eta mu = 3e-3 and 0.030, 0.014 at 1e-3; we allow 1.5 sqrt(eta mu) (0.082,
+    0.047). On the intrinsic clock (angular_clock) the 1/4 flow, measured 1.8-3.1 eta mu; we allow
+    5 eta mu. From u3 = 0.3 the 1/4 flow read on tau (the wrong clock) is 0.16 off, so the test
+    separates the two clocks; from u3 = 0.6 the two flows differ by < 0.004 and it cannot."""
+    run = _edge_run(toy, height, emu, 3.0)
+    idx = np.linspace(0, run.norm.size - 1, 301).astype(int)
     S = toy.sphere_sharpness(toy.project(run.w[idx]))
-    gap = np.abs(S - toy.sharpness_flow(0.6, emu * idx)).max()
-    assert gap <= 1.5 * math.sqrt(emu)
-    assert S[-1] == pytest.approx(toy.min_sharpness, rel=0.02)
+    gap_tau = np.abs(S - toy.weight_decay_flow(height, emu * idx)).max()
+    gap_s = np.abs(S - toy.sharpness_flow(height, nz.angular_clock(run)[idx])).max()
+    assert gap_tau <= 1.5 * math.sqrt(emu)
+    assert gap_s <= 5 * emu
+    if height == 0.3:
+        assert np.abs(S - toy.sharpness_flow(height, emu * idx)).max() > 0.1
+    assert S[-1] == pytest.approx(toy.min_sharpness, rel=0.01)
     # without weight decay the sharpness stays where it started
-    plain = nz.run_scale_invariant_gd(toy, r0 * u + np.array([0, 0, 1e-6]), eta, T)
+    plain = nz.run_scale_invariant_gd(toy, run.w[0], run.eta, run.norm.size - 1)
     assert toy.sphere_sharpness(toy.project(plain.w[-1])) == pytest.approx(
-        toy.sphere_sharpness(u), rel=0.01)
+        toy.sphere_sharpness(toy.manifold_point(height)), rel=0.01)
+
+
+def test_gap_to_the_weight_decay_flow_shrinks_from_a_sharp_start(toy):
+    """From u3 = 0.3 (S = 0.75), where the 1/4 flow on tau is 0.15 off at every eta mu, the gap to
+    the weight-decay flow falls from 0.014 (eta mu = 1e-3) to 0.0038 (1e-4), like sqrt(eta mu)
+    (expected factor 3.2); we require at least 2. The top eigenvalue stays simple and the others
+    stay far from the threshold: eta_eff |lambda_2| <= 0.15 at 1e-3 and 0.044 at 1e-4 (they are
+    O(|u1 u2 - y|), zero on Gamma); we require <= 0.5 and a decrease by >= 2."""
+    gaps, lam2 = [], []
+    for emu in (1e-3, 1e-4):
+        run = _edge_run(toy, 0.3, emu, 3.0)
+        idx = np.linspace(0, run.norm.size - 1, 301).astype(int)
+        S = toy.sphere_sharpness(toy.project(run.w[idx]))
+        gaps.append(np.abs(S - toy.weight_decay_flow(0.3, emu * idx)).max())
+        ev = np.array([np.linalg.eigvalsh(toy.hessian(run.w[i])) for i in idx[::5]])
+        lam2.append(np.max(np.abs(ev[:, :2])) * run.eta / (1 - run.eta * run.weight_decay))
+    assert gaps[1] <= 0.5 * gaps[0]
+    assert max(lam2) <= 0.5 and lam2[1] <= 0.5 * lam2[0]
 
 
 def test_effective_sharpness_formula(unit):
@@ -691,10 +800,18 @@ def _bad_sharpness_calls():
         ("w-zero", lambda: toy.project(np.zeros(3)), ValueError, "non-zero"),
         ("project-pole", lambda: toy.project([0.0, 0.0, 1.0]), ValueError, "vanishes"),
         ("hessian-batch", lambda: toy.hessian(np.ones((2, 3))), ValueError, "one point"),
-        ("tau-negative", lambda: toy.sharpness_flow(0.3, [-1.0, 0.0]), ValueError, "tau must"),
-        ("tau-decreasing", lambda: toy.sharpness_flow(0.3, [1.0, 0.5]), ValueError, "tau must"),
-        ("tau-nan", lambda: toy.sharpness_flow(0.3, [np.nan]), ValueError, "tau contains"),
+        ("s-negative", lambda: toy.sharpness_flow(0.3, [-1.0, 0.0]), ValueError, "s must"),
+        ("s-decreasing", lambda: toy.sharpness_flow(0.3, [1.0, 0.5]), ValueError, "s must"),
+        ("s-nan", lambda: toy.sharpness_flow(0.3, [np.nan]), ValueError, "s contains"),
+        ("s-2d", lambda: toy.sharpness_flow(0.3, np.ones((2, 2))), ValueError, "s must"),
         ("flow-height", lambda: toy.sharpness_flow(2.0, [1.0]), ValueError, "height must"),
+        ("tau-negative", lambda: toy.weight_decay_flow(0.3, [-1.0]), ValueError, "tau must"),
+        ("tau-decreasing", lambda: toy.weight_decay_flow(0.3, [1.0, 0.5]), ValueError,
+         "tau must"),
+        ("tau-str", lambda: toy.weight_decay_flow(0.3, "1"), TypeError, "tau must be a numeric"),
+        ("wd-flow-height", lambda: toy.weight_decay_flow(None, [1.0]), TypeError,
+         "height must be a real"),
+        ("clock-run", lambda: nz.angular_clock(np.ones(3)), TypeError, "run must be a NormRun"),
         ("eff-loss", lambda: nz.effective_sharpness(nz.RotationLoss(), run), TypeError,
          "loss must be a NormalizedLinear or NormalizedProduct"),
         ("eff-run", lambda: nz.effective_sharpness(toy, "run"), TypeError, "run must be a NormRun"),
