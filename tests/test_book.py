@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.toc import notebook_files, toc_files
+from tools.page_stats import HISTORY, page_size, page_stats, stray_dollars
+from tools.toc import chapters, notebook_files, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER = ROOT / "tests" / "browser"
@@ -101,3 +102,53 @@ def test_pages_in_a_real_browser(built_book):
         assert f"{f}.html" in pages, f"{f}.html was not checked"
     widget_pages = [p for p in report["pages"] if p["sliders"]]
     assert widget_pages, "no static-live widget was found on any page"
+
+
+# -- the reader's edition: budgets every chapter meets (tools/page_stats.py measures them) ------
+
+#: Per chapter (its page and its section pages together).
+MIN_FIGURES, MIN_WIDGETS, MIN_EXERCISES = 6, 3, 5
+#: Per page.
+MAX_VISIBLE_SHARE, MAX_VISIBLE_CELL, MAX_WORDS, MAX_PAGE_BYTES = 0.35, 25, 4000, 1_500_000
+
+
+@pytest.mark.parametrize("chapter", list(chapters()))
+def test_chapter_meets_the_readers_budgets(chapter):
+    stats = [page_stats(ROOT / f"{page}.md") for page in chapters()[chapter]]
+    figures = sum(s.figures for s in stats)
+    widgets = sum(s.widgets for s in stats)
+    exercises = sum(s.exercises for s in stats)
+    assert figures >= MIN_FIGURES, f"{chapter}: {figures} figures, want {MIN_FIGURES}"
+    assert widgets >= MIN_WIDGETS, f"{chapter}: {widgets} widgets, want {MIN_WIDGETS}"
+    assert exercises >= MIN_EXERCISES, f"{chapter}: {exercises} exercises"
+    for s in stats:
+        assert s.visible <= MAX_VISIBLE_SHARE, f"{s.page}: {s.visible:.0%} of code visible"
+        assert s.max_visible <= MAX_VISIBLE_CELL, f"{s.page}: a visible cell of {s.max_visible}"
+        assert s.words <= MAX_WORDS, f"{s.page}: {s.words} words of prose, split the page"
+
+
+def test_no_source_history_in_the_book():
+    """The book cites papers; it never talks about the documents it was written from."""
+    for path in sorted((ROOT / "book").rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        found = HISTORY.findall(text)
+        assert not found, f"{path.relative_to(ROOT)}: {found[:5]}"
+
+
+@pytest.mark.book
+def test_built_pages_are_light(built_book):
+    proc, html = built_book
+    assert proc.returncode == 0
+    for page in toc_files():
+        size = page_size(html / f"{page}.html")
+        assert size <= MAX_PAGE_BYTES, f"{page}.html weighs {size / 1e6:.2f} MB"
+
+
+@pytest.mark.book
+def test_no_raw_tex_in_the_prose(built_book):
+    """A line break inside $...$ before '+', '-', '>' or '1.' leaves raw TeX on the page."""
+    proc, html = built_book
+    assert proc.returncode == 0
+    for page in toc_files():
+        stray = stray_dollars(html / f"{page}.html")
+        assert not stray, f"{page}.html shows unparsed math: {stray[:3]}"

@@ -25,6 +25,7 @@ import json
 import re
 import sys
 from dataclasses import asdict, dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import jupytext
@@ -87,6 +88,47 @@ def page_size(html: Path) -> int:
         if image.is_file():
             size += image.stat().st_size
     return size
+
+
+class _Prose(HTMLParser):
+    """The text of a built page outside code, outputs, widgets and typeset math."""
+
+    SKIP_TAGS = frozenset({"pre", "code", "script", "style", "mjx-container", "svg"})
+    SKIP_CLASSES = frozenset({"math", "highlight", "cell_output", "output"})
+    VOID = frozenset({"area", "br", "col", "hr", "img", "input", "link", "meta", "source", "wbr"})
+
+    def __init__(self):
+        super().__init__()
+        self.skipping: list[bool] = []
+        self.depth = 0
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        skip = tag in self.SKIP_TAGS or bool(classes & self.SKIP_CLASSES)
+        self.skipping.append(skip)
+        self.depth += skip
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.skipping:
+            self.depth -= self.skipping.pop()
+
+    def handle_data(self, data):
+        if self.depth == 0:
+            self.chunks.append(data)
+
+
+def stray_dollars(html: Path) -> list[str]:
+    """Dollar signs left in a built page's prose: inline math that MyST did not parse.
+
+    A line break inside ``$...$`` followed by ``+``, ``-``, ``>`` or ``1.`` turns the rest of
+    the formula into a list item or a quote; the page then shows raw TeX.
+    """
+    parser = _Prose()
+    parser.feed(html.read_text(encoding="utf-8"))
+    return re.findall(r"\$[^\n]{0,50}", "".join(parser.chunks))
 
 
 def page_stats(path: Path, html_root: Path | None = None) -> PageStats:
