@@ -214,7 +214,7 @@ lab)
     ;;
 bench)
     setup_python
-    setup_browser
+    case " $* " in *" --live "*) setup_browser ;; esac
     shift
     "$PY" benchmarks/run.py "$@"
     ;;
