@@ -8,7 +8,7 @@
 #   ./course.sh bench   set up everything, then print the benchmark table (chapter execution
 #                       times, widget compute/draw/total latencies, live round trips in
 #                       JupyterLab), failing past the budgets
-#   ./course.sh resolve check, without installing, that the pins resolve for Python 3.10-3.13
+#   ./course.sh resolve check, without installing, that the pins resolve for Python 3.11-3.13
 #                       on Linux and macOS (pip's dry run with binary wheels only)
 #   ./course.sh lock    regenerate constraints.txt (uv, universal: every Python and platform)
 #   ./course.sh setup   only the set-up step
@@ -16,7 +16,7 @@
 # skips what is already in place. Nothing needs activating: every tool is called from .venv/.
 # Environment variables:
 #   PYTHON=/path/to/python3.X   interpreter for .venv (default: the first of python3,
-#                               python3.13 ... python3.10 that is a supported 3.10-3.13)
+#                               python3.13 ... python3.11 that is a supported 3.11-3.13)
 #   TORCH_INDEX_URL=URL         install torch from this package index instead of PyPI, e.g.
 #                               https://download.pytorch.org/whl/cpu (Linux without CUDA)
 #   CHROMIUM=/path/to/chrome    browser for the browser tests (default: /usr/bin/chromium,
@@ -42,7 +42,7 @@ quiet_pip() { "$PY" -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a fi
 TORCH_VERSION=2.13.0
 
 # Supported Python versions (pyproject.toml's requires-python and the CI matrix agree).
-PY_MIN=10
+PY_MIN=11
 PY_MAX=13
 
 # sha256sum on Linux, shasum on macOS.
@@ -67,7 +67,7 @@ find_python() {
         supported "$PYTHON" && echo "$PYTHON" && return 0
         die "PYTHON=$PYTHON is not a Python 3.$PY_MIN-3.$PY_MAX"
     fi
-    for candidate in python3 python3.13 python3.12 python3.11 python3.10; do
+    for candidate in python3 python3.13 python3.12 python3.11; do
         if command -v "$candidate" >/dev/null 2>&1 && supported "$candidate"; then
             echo "$candidate"
             return 0

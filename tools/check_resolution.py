@@ -1,7 +1,7 @@
 """Check, without installing anything, that the lock resolves for every Python version and
 platform the course supports.
 
-    python tools/check_resolution.py [--python 3.10 ...] [--platform linux|macos ...]
+    python tools/check_resolution.py [--python 3.11 ...] [--platform linux|macos ...]
 
 For each (Python version, platform) pair, uv resolves what ``./course.sh setup`` installs (the
 package with all its extras, ``pyproject.toml``) under the lock (``constraints.txt``) for that
@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+PYTHONS = ("3.11", "3.12", "3.13")
 PLATFORMS = {
     "linux": ("x86_64-manylinux_2_28", {}),
     "macos": ("aarch64-apple-darwin", {"MACOSX_DEPLOYMENT_TARGET": "14.0"}),
