@@ -1,6 +1,7 @@
 """Benchmark the course: cold execution time of each chapter, live recompute time of each widget.
 
     ./course.sh bench [--repeats N] [--chapter NAME ...] [--no-rerun] [--live] [--presses N]
+                      [--baseline]
 
 For every notebook chapter listed in ``_toc.yml``:
 
@@ -9,7 +10,9 @@ For every notebook chapter listed in ``_toc.yml``:
 2. in the same kernel, every static-live widget the chapter created recomputes frames at random
    grid points ``N`` times through ``StaticLive.recompute``, exactly what a live slider runs;
    ``compute`` (the numerics), ``draw`` (the chapter's draw function, or its in-place ``update``),
-   ``encode`` (matplotlib rendering and PNG encoding) and ``total`` are timed.
+   ``encode`` (matplotlib rendering and PNG encoding) and ``total`` are timed. With
+   ``--baseline`` each recompute is followed by the same one rendered as before the one-figure
+   change (a new figure per frame, PNG level 6), so the gain is measured under the same load;
    Every ``functools`` cache in the chapter's namespace is cleared before each recompute, so a
    chapter that memoizes its training runs is timed as if the value had never been computed;
 3. the chapter is executed a second time in a fresh kernel, and everything its cells print must be
@@ -65,15 +68,48 @@ def _cold(_w, _idx):
     return _w.recompute(_idx)
 
 
-_rows = []
-for _w in _live():
-    _rng = _random.Random(0)
-    _t = [_cold(_w, tuple(_rng.randrange(len(v)) for v in _w.values)) for _ in range({repeats})]
-    _row = {{"name": _w.name, "frames": len(_w.images)}}
+import contextlib as _contextlib
+from matplotlib.figure import Figure as _Figure
+import ibcore.widgets as _widgets
+
+
+@_contextlib.contextmanager
+def _previous_rendering(_w):
+    # The widget code before the one-figure change: a new Figure (no Agg canvas of its own) for
+    # every frame and PNG at zlib level 6. Used by --baseline, interleaved with the current code.
+    _png = _widgets.plotting.figure_png
+    _w.figure = lambda: _Figure(figsize=_w.figsize)
+    _widgets.plotting.figure_png = lambda fig, **kw: _png(fig, **{{**kw, "compress_level": 6}})
+    try:
+        yield
+    finally:
+        del _w.figure
+        _widgets.plotting.figure_png = _png
+        _w._handles = _widgets._NOT_DRAWN
+
+
+def _stats(_t):
+    _row = {{}}
     for _key in ("compute", "draw", "encode", "total"):
         _ms = [1e3 * t.get(_key, t["total"] - t["compute"] - t.get("draw", 0.0)) for t in _t]
         _row[_key + "_p50"] = float(_np.percentile(_ms, 50))
         _row[_key + "_p95"] = float(_np.percentile(_ms, 95))
+    return _row
+
+
+_rows = []
+for _w in _live():
+    _rng = _random.Random(0)
+    _t, _t0 = [], []
+    for _ in range({repeats}):
+        _idx = tuple(_rng.randrange(len(v)) for v in _w.values)
+        _t.append(_cold(_w, _idx))
+        if {baseline}:
+            with _previous_rendering(_w):
+                _t0.append(_cold(_w, _idx))
+    _row = {{"name": _w.name, "frames": len(_w.images), **_stats(_t)}}
+    if _t0:
+        _row["before"] = _stats(_t0)
     _rows.append(_row)
 print("BENCH" + _json.dumps(_rows))
 """
@@ -83,10 +119,10 @@ def chapters() -> list[Path]:
     return notebook_pages(ROOT)
 
 
-def run_chapter(path: Path, repeats: int) -> tuple[float, list[dict]]:
+def run_chapter(path: Path, repeats: int, baseline: bool = False) -> tuple[float, list[dict]]:
     nb = jupytext.read(path)
     n_cells = len(nb.cells)
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(repeats=repeats)))
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE.format(repeats=repeats, baseline=baseline)))
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     # Time the chapter's own cells only: execute them, then the probe.
@@ -145,6 +181,9 @@ def main() -> int:
     parser.add_argument("--live", action="store_true",
                         help="also time live round trips in a headless JupyterLab")
     parser.add_argument("--presses", type=int, default=10, help="slider moves per slider (--live)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time each widget with the previous rendering (a new figure "
+                        "per frame, PNG level 6), interleaved, and print the gain")
     args = parser.parse_args()
 
     failures = []
@@ -153,7 +192,7 @@ def main() -> int:
           f"{'total p50/p95 ms':>17}")
     selected = [p for p in chapters() if not args.chapter or p.stem in args.chapter]
     for path in selected:
-        elapsed, rows, first = run_chapter(path, args.repeats)
+        elapsed, rows, first = run_chapter(path, args.repeats, args.baseline)
         flag = "  OVER BUDGET" if elapsed > CHAPTER_BUDGET_S else ""
         if flag:
             failures.append(f"{path.stem}: {elapsed:.1f} s > {CHAPTER_BUDGET_S} s")
@@ -173,6 +212,13 @@ def main() -> int:
                     for k in ("compute", "draw", "encode", "total")]
             print(f"{'':<16} {'':>7}   {r['name']:<26} {r['frames']:>6} {cols[0]:>16} "
                   f"{cols[1]:>13} {cols[2]:>15} {cols[3]:>17}" + ("  OVER BUDGET" if over else ""))
+            if "before" in r:
+                b = r["before"]
+                cols = [f"{b[k + '_p50']:.0f} / {b[k + '_p95']:.0f}"
+                        for k in ("compute", "draw", "encode", "total")]
+                gain = 1 - r["total_p50"] / b["total_p50"]
+                print(f"{'':<16} {'':>7}   {'  before (fresh figure)':<26} {'':>6} {cols[0]:>16} "
+                      f"{cols[1]:>13} {cols[2]:>15} {cols[3]:>17}  total p50 -{100 * gain:.0f} %")
     if not args.chapter:
         import ntk_speed  # this folder is on sys.path when run as a script
 
