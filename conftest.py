@@ -27,10 +27,27 @@ from tools.toc import is_notebook
 
 #: The session's folder of executed notebooks (a jupyter-cache database), see tools/executed.py.
 EXECUTED = pytest.StashKey[Path]()
+#: Lines the tests report (round trips, what the build reused), printed at the end of the run.
+MEASUREMENTS = pytest.StashKey[list]()
 
 
 def pytest_configure(config):
     config.stash[EXECUTED] = Path(tempfile.mkdtemp(prefix="course-executed-"))
+    config.stash[MEASUREMENTS] = []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = config.stash.get(MEASUREMENTS, [])
+    if lines:
+        terminalreporter.section("measurements (reported, not asserted)")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def measurements(request) -> list:
+    """Append lines here to have them printed in the summary of the test run."""
+    return request.config.stash[MEASUREMENTS]
 
 
 def pytest_unconfigure(config):

@@ -45,7 +45,7 @@ def test_no_committed_notebook_twins():
 
 
 @pytest.fixture(scope="session")
-def built_book(request, tmp_path_factory):
+def built_book(request, tmp_path_factory, measurements):
     """Build the book once, strictly, from scratch, into a temporary folder.
 
     The chapters nbval has executed in this session (conftest.py) are not executed again: the
@@ -69,8 +69,8 @@ def built_book(request, tmp_path_factory):
     log = proc.stdout + proc.stderr
     reused = len(re.findall(r"Using cached notebook", log))
     executed = re.findall(r"(\S+\.md): Executing notebook", log)
-    print(f"\nstrict build: {reused} chapter(s) taken from nbval's run, "
-          f"{len(executed)} executed by the build {[Path(e).name for e in executed]}")
+    measurements.append(f"strict build: {reused} chapter(s) taken from nbval's run, "
+                        f"{len(executed)} executed by the build {[Path(e).name for e in executed]}")
     proc.from_nbval = from_nbval
     return proc, out / "_build" / "html"
 

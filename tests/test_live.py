@@ -61,11 +61,11 @@ def digest(path) -> str:
 
 
 @pytest.mark.book
-def test_live_widgets_recompute_in_jupyterlab():
+def test_live_widgets_recompute_in_jupyterlab(measurements):
     before = {p: digest(ROOT / p) for p in PAGES}
     report = run_live(PAGES)
-    print("\nlive round trips in JupyterLab (keydown -> recomputed status line shown):")
-    print("\n".join(latency_table(report)))
+    measurements.append("live round trips in JupyterLab (keydown -> recomputed status line shown):")
+    measurements.extend("  " + line for line in latency_table(report))
     assert not report["failures"], "\n".join(report["failures"])
     assert report["returncode"] == 0, report["stderr"][-3000:]
     for page in report["pages"]:

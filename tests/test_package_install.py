@@ -88,7 +88,7 @@ def link_preinstalled(folder: Path, dists) -> None:
 
 
 @pytest.mark.install
-def test_wheel_without_the_lock_runs_a_chapter(tmp_path):
+def test_wheel_without_the_lock_runs_a_chapter(tmp_path, measurements):
     # Build the wheel from a copy, so no build/ or egg-info folder appears in the repository.
     src = tmp_path / "src"
     src.mkdir()
@@ -128,7 +128,7 @@ def test_wheel_without_the_lock_runs_a_chapter(tmp_path):
     run = subprocess.run([str(python), "-c", RUN_CHAPTER, str(CHAPTER), str(CHAPTER.parent)],
                          capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
     assert run.returncode == 0, f"the chapter failed without the lock:\n{run.stderr[-5000:]}"
-    print("\n" + run.stdout.strip() + " with " + ", ".join(
+    measurements.append("Colab path: " + run.stdout.strip() + " with " + ", ".join(
         line for line in freeze.splitlines()
         if line.split("==")[0].lower() in DECLARED
     ))
