@@ -78,12 +78,12 @@ def _previous_rendering(_w):
     # The widget code before the one-figure change: a new Figure (no Agg canvas of its own) for
     # every frame and PNG at zlib level 6. Used by --baseline, interleaved with the current code.
     _png = _widgets.plotting.figure_png
-    _w.figure = lambda: _Figure(figsize=_w.figsize)
+    _w._new_figure = lambda: _Figure(figsize=_w.figsize)
     _widgets.plotting.figure_png = lambda fig, **kw: _png(fig, **{{**kw, "compress_level": 6}})
     try:
         yield
     finally:
-        del _w.figure
+        del _w._new_figure
         _widgets.plotting.figure_png = _png
         _w._handles = _widgets._NOT_DRAWN
 

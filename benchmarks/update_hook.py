@@ -75,12 +75,11 @@ def update(result, fig, handles):
 class FreshFigure(StaticLive):
     """The previous behaviour: a new Figure (without an Agg canvas) for every frame."""
 
-    def figure(self):
+    def _new_figure(self):
         from matplotlib.figure import Figure
 
         with plotting.course_style():
-            self._fig = Figure(figsize=self.figsize)
-        return self._fig
+            return Figure(figsize=self.figsize)
 
 
 def main() -> int:

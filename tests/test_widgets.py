@@ -179,15 +179,18 @@ def test_recompute_is_the_live_path_and_reuses_the_crop_box():
         w.recompute((0, 0))
 
 
-def test_one_figure_per_widget_with_its_own_canvas():
+def test_frames_share_one_renderer():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, name="t-one-figure")
+    w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, name="t-one-renderer")
+    w.recompute((2,))
     fig = w.figure()
     assert isinstance(fig.canvas, FigureCanvasAgg)
-    w.recompute((2,))
+    renderer = fig.canvas.renderer  # made by the first frame's PNG, then handed on
+    w.recompute((1,))
     _, fig2, _ = w.frame(a=1.0)
-    assert fig2 is fig and len(fig.axes) == 1  # redrawn in place, not stacked
+    assert fig2 is not fig and len(fig2.axes) == 1  # a new figure, not drawn over the old one
+    assert fig2.canvas.renderer is renderer  # text-layout caches stay warm
 
 
 def draw_returning_line(result, fig):
