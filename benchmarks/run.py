@@ -11,8 +11,9 @@ For every notebook chapter listed in ``_toc.yml``:
    grid points ``N`` times through ``StaticLive.recompute``, exactly what a live slider runs;
    ``compute`` (the numerics), ``draw`` (the chapter's draw function, or its in-place ``update``),
    ``encode`` (matplotlib rendering and PNG encoding) and ``total`` are timed. With
-   ``--baseline`` each recompute is followed by the same one rendered as before the one-figure
-   change (a new figure per frame, PNG level 6), so the gain is measured under the same load;
+   ``--baseline`` each recompute is followed by the same one rendered as before the
+   shared-renderer change (a new figure and renderer per frame, PNG level 6), so the gain is
+   measured under the same machine load;
    Every ``functools`` cache in the chapter's namespace is cleared before each recompute, so a
    chapter that memoizes its training runs is timed as if the value had never been computed;
 3. the chapter is executed a second time in a fresh kernel, and everything its cells print must be
@@ -75,7 +76,7 @@ import ibcore.widgets as _widgets
 
 @_contextlib.contextmanager
 def _previous_rendering(_w):
-    # The widget code before the one-figure change: a new Figure (no Agg canvas of its own) for
+    # The widget code before the shared-renderer change: a new Figure (no Agg canvas) for
     # every frame and PNG at zlib level 6. Used by --baseline, interleaved with the current code.
     _png = _widgets.plotting.figure_png
     _w._new_figure = lambda: _Figure(figsize=_w.figsize)

@@ -9,8 +9,8 @@ all three alike:
 
 * ``fresh figure``: the previous widget code, a new matplotlib Figure for every frame (no Agg
   canvas of its own, so every savefig built a new renderer with cold text-layout caches);
-* ``one figure``: the widget's own figure and canvas, cleared and redrawn by ``draw`` (what
-  every chapter's widget does now, without any change to the chapter);
+* ``shared renderer``: a new figure per frame on a canvas that inherits the previous frame's
+  renderer, drawn by ``draw`` (what every chapter's widget does now, with no change to it);
 * ``update``: the same, plus an ``update`` function that moves the two lines and changes the
   title in place (what a chapter gets by adopting the hook).
 
@@ -88,7 +88,7 @@ def main() -> int:
     args = parser.parse_args()
     variants = {
         "fresh figure": FreshFigure(compute, draw, GRID, name="fresh"),
-        "one figure": StaticLive(compute, draw, GRID, name="one-figure"),
+        "shared renderer": StaticLive(compute, draw, GRID, name="shared-renderer"),
         "update": StaticLive(compute, draw, GRID, name="update", update=update),
     }
     rng = np.random.default_rng(0)
