@@ -55,10 +55,26 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Build and browser tests last: the build reuses the chapters nbval has executed."""
-    items[:] = [i for i in items if i.get_closest_marker("book") is None] + [
-        i for i in items if i.get_closest_marker("book") is not None
-    ]
+    """Build and browser tests last: the build reuses the chapters nbval has executed. The
+    install test (which runs in the background from the start) is waited for at the very end."""
+
+    def rank(item):
+        if item.get_closest_marker("install"):
+            return 2
+        return 1 if item.get_closest_marker("book") else 0
+
+    items[:] = sorted(items, key=rank)  # stable: the order within each group is kept
+
+
+def pytest_collection_finish(session):
+    """Start the install test's work (pip, a fresh venv, one chapter) alongside the others."""
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        if item.get_closest_marker("install") is not None:
+            start = getattr(getattr(item, "module", None), "start_in_background", None)
+            if start is not None:
+                start()
 
 
 def pytest_collect_file(file_path, parent):
