@@ -78,7 +78,9 @@ import ibcore.widgets as _widgets
 def _previous_rendering(_w):
     # The widget code before the shared-renderer change: a new Figure (no Agg canvas) for
     # every frame and PNG at zlib level 6. Used by --baseline, interleaved with the current code.
-    _png = _widgets.plotting.figure_png
+    # The widget's current figure (and its renderer) is kept aside, so the current code's next
+    # frame still inherits its renderer: the two variants do not disturb each other.
+    _png, _fig = _widgets.plotting.figure_png, _w._fig
     _w._new_figure = lambda: _Figure(figsize=_w.figsize)
     _widgets.plotting.figure_png = lambda fig, **kw: _png(fig, **{{**kw, "compress_level": 6}})
     try:
@@ -86,6 +88,7 @@ def _previous_rendering(_w):
     finally:
         del _w._new_figure
         _widgets.plotting.figure_png = _png
+        _w._fig = _fig
         _w._handles = _widgets._NOT_DRAWN
 
 
