@@ -1,4 +1,4 @@
-"""Sphinx extension: offline browser assets and three fixes to stock Jupyter Book 1 pages.
+"""Sphinx extension: offline browser assets and fixes to stock Jupyter Book 1 pages.
 
 1. Vendored assets. ``./course.sh setup`` copies MathJax, require.js and the ipywidgets HTML
    manager from the npm registry into ``_vendor/``. When they are present, the built pages
@@ -10,10 +10,15 @@
    page: every widget page then requests missing fonts. A require.js ``paths`` entry maps that
    module name to the vendored copy. The manager also calls MathJax 2's ``MathJax.Hub.Queue``,
    which MathJax 3 lacks; a forwarding shim is installed on widget pages.
-3. Sphinx 7.4 registers body-only scripts twice (once as ``None``, once as ``''``), so the
+3. Executed notebooks from the test run. When ``COURSE_EXECUTED_NOTEBOOKS`` names a jupyter-cache
+   folder (``tests/test_book.py`` sets it to the chapters nbval has just executed, see
+   ``tools/executed.py``), the build takes each chapter's outputs and widget state from there
+   (MyST-NB's ``cache`` mode) instead of executing it a second time. A chapter missing from it
+   (or edited since) is executed as usual. ``./course.sh build`` never sets it.
+4. Sphinx 7.4 registers body-only scripts twice (once as ``None``, once as ``''``), so the
    inline ``const THEBE_JS_URL = ...`` of sphinx-thebe is declared twice and every page logs a
    SyntaxError. Duplicate inline scripts are removed before each page is written.
-4. A folded proof (sphinx-proof's ``{prf:proof}`` with ``:class: dropdown``) has no title:
+5. A folded proof (sphinx-proof's ``{prf:proof}`` with ``:class: dropdown``) has no title:
    sphinx-proof writes "Proof." into its first paragraph, and sphinx-togglebutton, which folds
    every ``.dropdown`` admonition behind its ``.admonition-title``, then throws on the page. The
    word moves into a real admonition title, so the proof folds behind "Proof".
@@ -21,6 +26,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sphinx.util import logging
@@ -79,6 +85,18 @@ def _use_vendored_assets(app, config) -> None:
     logger.info("[course_assets] using vendored MathJax, require.js and widget manager")
 
 
+def _use_executed_notebooks(app, config) -> None:
+    folder = os.environ.get("COURSE_EXECUTED_NOTEBOOKS")
+    if not folder:
+        return
+    if not Path(folder).is_dir():
+        logger.info(f"[course_assets] {folder} does not exist: chapters are executed")
+        return
+    config.nb_execution_mode = "cache"
+    config.nb_execution_cache_path = folder
+    logger.info(f"[course_assets] chapters executed by the test run are taken from {folder}")
+
+
 def _fix_page_scripts(app, pagename, templatename, context, doctree) -> None:
     from sphinx.builders.html._assets import _JavaScript
 
@@ -120,6 +138,7 @@ def _title_folded_proofs(app, doctree) -> None:
 
 def setup(app):
     app.connect("config-inited", _use_vendored_assets)
+    app.connect("config-inited", _use_executed_notebooks)
     app.connect("doctree-read", _title_folded_proofs)
     # Late priority: runs after MyST-NB has added the page's widget scripts.
     app.connect("html-page-context", _fix_page_scripts, priority=900)

@@ -159,19 +159,24 @@ def tight_bbox(fig, *, pad: float = 0.08):
     return fig.get_tightbbox().padded(pad)
 
 
-def figure_png(fig, *, dpi: float | None = None, bbox=None) -> bytes:
+def figure_png(fig, *, dpi: float | None = None, bbox=None, compress_level: int = 6) -> bytes:
     """PNG bytes of ``fig`` (at ``dpi``, default the style's ``savefig.dpi``).
 
     The image is cropped to ``bbox`` (a matplotlib ``Bbox`` in inches), by default to the
     figure's content (:func:`tight_bbox`, as the inline backend does) so no axis label is cut
     off. Passing a known box skips the layout pass that finding the content costs.
+    ``compress_level`` is zlib's (0-9): 1 encodes a figure about twice as fast as the default 6
+    for files about 7 % larger (what live widget frames use).
     """
     _check_figure_type(fig)
+    if not (isinstance(compress_level, int) and 0 <= compress_level <= 9):
+        raise ValueError(f"compress_level must be an integer from 0 to 9, got {compress_level!r}")
     buf = io.BytesIO()
     fig.savefig(
         buf,
         format="png",
         dpi=dpi if dpi is not None else _RC["savefig.dpi"],
         bbox_inches=tight_bbox(fig) if bbox is None else bbox,
+        pil_kwargs={"compress_level": compress_level},
     )
     return buf.getvalue()

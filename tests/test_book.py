@@ -8,6 +8,7 @@ The build and browser tests are marked ``book``: they take a minute or two, need
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.executed import ENV_VAR, stored
 from tools.page_stats import HISTORY, page_size, page_stats, stray_dollars
 from tools.toc import chapters, notebook_files, toc_files
 
@@ -44,17 +46,44 @@ def test_no_committed_notebook_twins():
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
-    """Build the book once, strictly, from scratch, into a temporary folder."""
+def built_book(request, tmp_path_factory, measurements):
+    """Build the book once, strictly, from scratch, into a temporary folder.
+
+    The chapters nbval has executed in this session (conftest.py) are not executed again: the
+    build takes their outputs and widget state from the session's folder of executed notebooks.
+    A chapter nbval did not run, or that failed there, is executed by the build itself.
+    """
+    from conftest import EXECUTED
+
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
+    folder = request.config.stash[EXECUTED]
+    from_nbval = {Path(uri).name for uri in stored(folder)}  # before the build adds its own
+    env = {**os.environ, ENV_VAR: str(folder)}
     proc = subprocess.run(
         [str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
         capture_output=True,
         text=True,
         timeout=1800,
+        env=env,
     )
+    log = proc.stdout + proc.stderr
+    reused = len(re.findall(r"Using cached notebook", log))
+    executed = re.findall(r"(\S+\.md): Executing notebook", log)
+    measurements.append(f"strict build: {reused} chapter(s) taken from nbval's run, "
+                        f"{len(executed)} executed by the build {[Path(e).name for e in executed]}")
+    proc.from_nbval = from_nbval
     return proc, out / "_build" / "html"
+
+
+@pytest.mark.book
+def test_build_does_not_execute_again_what_nbval_executed(built_book):
+    """Each chapter executes once per test run (nbval), not a second time in the build."""
+    proc, _ = built_book
+    assert proc.returncode == 0
+    executed = {Path(e).name for e in re.findall(r"(\S+\.md): Executing notebook", proc.stdout)}
+    twice = proc.from_nbval & executed
+    assert not twice, f"executed twice (by nbval and by the build): {sorted(twice)}"
 
 
 @pytest.mark.book

@@ -167,8 +167,8 @@ def test_recompute_is_the_live_path_and_reuses_the_crop_box():
     w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, name="t-recompute")
     png_static = bytes(w.images[(1,)].value)
     t = w.recompute((1,))
-    assert set(t) == {"compute", "draw", "total"}
-    assert t["total"] >= t["compute"] >= 0
+    assert set(t) == {"compute", "draw", "encode", "total"}
+    assert t["total"] >= t["compute"] + t["draw"] + t["encode"] - 1e-9 >= 0
     # Same experiment, same crop box (the union of the precomputed frames' boxes): same size.
     png_live = bytes(w.images[(1,)].value)
     size = lambda png: (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))  # noqa: E731
@@ -177,3 +177,85 @@ def test_recompute_is_the_live_path_and_reuses_the_crop_box():
         w.recompute((3,))
     with pytest.raises(ValueError, match="grid index tuple"):
         w.recompute((0, 0))
+
+
+def test_frames_share_one_renderer():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, name="t-one-renderer")
+    w.recompute((2,))
+    fig = w.figure()
+    assert isinstance(fig.canvas, FigureCanvasAgg)
+    renderer = fig.canvas.renderer  # made by the first frame's PNG, then handed on
+    w.recompute((1,))
+    _, fig2, _ = w.frame(a=1.0)
+    assert fig2 is not fig and len(fig2.axes) == 1  # a new figure, not drawn over the old one
+    assert fig2.canvas.renderer is renderer  # text-layout caches stay warm
+
+
+def draw_returning_line(result, fig):
+    ax = fig.subplots()
+    (line,) = ax.plot(result["x"], result["y"])
+    ax.set_xlabel("x (unit)")
+    ax.set_ylabel("y (unit)")
+    ax.set_ylim(0, 4)
+    return line
+
+
+def test_update_hook_is_used_live_and_matches_draw():
+    calls = {"draw": 0, "update": 0}
+
+    def counted_draw(result, fig):
+        calls["draw"] += 1
+        return draw_returning_line(result, fig)
+
+    def update(result, fig, line):
+        calls["update"] += 1
+        line.set_data(result["x"], result["y"])
+
+    w = static_live(compute, counted_draw, {"a": [0.0, 1.0, 2.0]}, update=update, name="t-update")
+    drawn = calls["draw"]
+    static = bytes(w.images[(2,)].value)
+    w.recompute((2,))
+    w.recompute((1,))
+    assert calls["draw"] == drawn and calls["update"] >= 3  # live frames: in place only
+    # The live frame of a=2 (updated in place, crop box of the grid) shows the static frame's
+    # pixels; both are cropped PNGs of the same picture, so compare the decoded images.
+    from io import BytesIO
+
+    from PIL import Image
+
+    w.recompute((2,))
+    live = np.asarray(Image.open(BytesIO(bytes(w.images[(2,)].value))).convert("RGB"))
+    ref = np.asarray(Image.open(BytesIO(static)).convert("RGB"))
+    if live.shape == ref.shape:
+        assert np.array_equal(live, ref)
+
+
+def test_update_that_forgets_something_is_refused():
+    def lazy_update(result, fig, line):
+        pass  # does not set the new data
+
+    with pytest.raises(ExperimentError, match="update does not draw what draw draws"):
+        static_live(compute, draw_returning_line, {"a": [0.0, 2.0]}, update=lazy_update,
+                    name="t-bad-update")
+    with pytest.raises(TypeError, match="update must be callable"):
+        static_live(compute, draw, {"a": [1.0]}, update="no")
+
+
+def test_failing_update_is_reported_and_the_next_frame_redraws():
+    state = {"fail": False}
+
+    def update(result, fig, line):
+        if state["fail"]:
+            raise RuntimeError("stale handle")
+        line.set_data(result["x"], result["y"])
+
+    w = static_live(compute, draw_returning_line, {"a": [0.0, 2.0]}, update=update,
+                    name="t-update-fail")
+    state["fail"] = True
+    w.sliders[0].index = 1
+    assert "update failed" in w.status.value and "stale handle" in w.status.value
+    state["fail"] = False
+    t = w.recompute((0,))  # redrawn by draw, then updates resume
+    assert t["total"] > 0

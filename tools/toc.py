@@ -61,5 +61,13 @@ def notebook_pages(root: Path = ROOT) -> list[Path]:
 
 
 def notebook_files(root: Path = ROOT) -> list[Path]:
-    """Every notebook page under ``book/`` (subfolders included), listed or not."""
-    return sorted(p for p in (root / "book").rglob("*.md") if is_notebook(p))
+    """Every notebook page under ``book/`` (subfolders included), listed or not.
+
+    Hidden folders are skipped: JupyterLab keeps ``.ipynb_checkpoints/<chapter>-checkpoint.md``
+    copies next to the chapters a reader opened.
+    """
+    book = root / "book"
+    return sorted(
+        p for p in book.rglob("*.md")
+        if is_notebook(p) and not any(part.startswith(".") for part in p.relative_to(book).parts)
+    )

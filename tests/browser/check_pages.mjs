@@ -97,18 +97,22 @@ async function checkWidgets(page) {
           .join("|"),
       );
     const before = await visibleFrame();
+    // The frame swap happens in the browser (jslink): wait for it, at most 2 s, not a fixed time.
+    const changed = async () => {
+      const deadline = Date.now() + 2000;
+      let now = await visibleFrame();
+      while (now === before && Date.now() < deadline) {
+        await page.waitForTimeout(25);
+        now = await visibleFrame();
+      }
+      return now;
+    };
     await handle.scrollIntoViewIfNeeded();
     await handle.focus();
-    await handle.press("ArrowRight");
-    await page.waitForTimeout(300);
-    let after = await visibleFrame();
-    if (after === before) {
-      // Already at the right end: go left instead.
-      await handle.press("ArrowLeft");
-      await handle.press("ArrowLeft");
-      await page.waitForTimeout(300);
-      after = await visibleFrame();
-    }
+    // At the right end already: go left instead.
+    const atEnd = await handle.evaluate((h) => h.getAttribute("aria-valuenow") === h.getAttribute("aria-valuemax"));
+    await handle.press(atEnd ? "ArrowLeft" : "ArrowRight");
+    const after = await changed();
     results.push({ slider: i, changed: before !== after && after !== "", before: before !== "" });
   }
   return { expected, results };
