@@ -97,9 +97,10 @@ async function checkWidgets(page) {
           .join("|"),
       );
     const before = await visibleFrame();
-    // The frame swap happens in the browser (jslink): wait for it, at most 2 s, not a fixed time.
+    // The frame swap happens in the browser (jslink): wait for it, at most 10 s (a loaded CI
+    // machine can starve the page for seconds), not a fixed time.
     const changed = async () => {
-      const deadline = Date.now() + 2000;
+      const deadline = Date.now() + 10000;
       let now = await visibleFrame();
       while (now === before && Date.now() < deadline) {
         await page.waitForTimeout(25);
