@@ -268,23 +268,7 @@ def run_gd(
     Trajectory
         With ``diverged_at`` set (and the arrays truncated) if the run diverged.
     """
-    if not callable(fun):
-        raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
-    w = as_vector(w0, "w0").copy()
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    etas = step_sizes(eta, n_steps)
-    rec = _Recorder(as_checkpoints(checkpoints, n_steps), w.size, _check_blowup(blowup_factor))
-    for k in range(n_steps + 1):
-        if not np.all(np.isfinite(w)):  # overflowed: diverged (fun is not evaluated at inf)
-            return rec.trajectory(etas, k)
-        loss, grad = _evaluate(fun, w, where="fun(w)")
-        if rec.blown_up(k, w, loss):
-            return rec.trajectory(etas, k)
-        rec.record(k, w, loss)
-        if k < n_steps:
-            with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
-                w = w - (etas if np.ndim(etas) == 0 else etas[k]) * grad
-    return rec.trajectory(etas, None)
+    return _first_order_run(fun, w0, eta, 0.0, n_steps, checkpoints, blowup_factor)
 
 
 def run_heavy_ball(
@@ -327,14 +311,19 @@ def run_heavy_ball(
     Trajectory
         ``eta`` holds the step size(s); the momentum is not stored.
     """
+    momentum = probability(momentum, "momentum")
+    return _first_order_run(fun, w0, eta, momentum, n_steps, checkpoints, blowup_factor)
+
+
+def _first_order_run(fun, w0, eta, momentum, n_steps, checkpoints, blowup_factor) -> Trajectory:
+    """The loop of :func:`run_gd` (``momentum = 0``) and :func:`run_heavy_ball`."""
     if not callable(fun):
         raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
     w = as_vector(w0, "w0").copy()
-    momentum = probability(momentum, "momentum")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     etas = step_sizes(eta, n_steps)
     rec = _Recorder(as_checkpoints(checkpoints, n_steps), w.size, _check_blowup(blowup_factor))
-    w_prev = w.copy()
+    w_prev = w
     for k in range(n_steps + 1):
         if not np.all(np.isfinite(w)):  # overflowed: diverged (fun is not evaluated at inf)
             return rec.trajectory(etas, k)
@@ -345,7 +334,10 @@ def run_heavy_ball(
         if k < n_steps:
             step = etas if np.ndim(etas) == 0 else etas[k]
             with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
-                w, w_prev = w - step * grad + momentum * (w - w_prev), w
+                if momentum == 0.0:
+                    w = w - step * grad
+                else:
+                    w, w_prev = w - step * grad + momentum * (w - w_prev), w
     return rec.trajectory(etas, None)
 
 
