@@ -16,9 +16,11 @@ Two-layer ReLU network without biases
 Summed filters
     ``y_hat_i = sum_k sum_tau v_tau sigma((P_i F_k)_tau)`` where ``P_i`` is the patch matrix of
     signal ``i`` (so ``P_i F_k`` is the valid cross-correlation of signal ``i`` with filter
-    ``F_k``), ``v`` a fixed read-out and ``sigma`` the identity or ReLU. With the identity the
-    output depends on ``sum_k F_k`` only, every filter gets the same gradient, and
-    ``F_k - F_l`` never changes under GD.
+    ``F_k``), ``v`` a fixed read-out and ``sigma`` the identity, the ReLU or a leaky ReLU
+    ``max(z, s z)`` with slope ``s`` in [0, 1] between the two. With the identity the output
+    depends on ``sum_k F_k`` only, every filter gets the same gradient, and ``F_k - F_l`` never
+    changes under GD; with a leaky ReLU two filters' gradients differ by ``1 - s`` times the
+    difference of their ReLU parts, and equal filters stay equal for every ``s``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .margin import homogeneous_kkt_residual
-from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
+from .validation import (
+    as_matrix,
+    as_vector,
+    check_rng,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 __all__ = [
     "MarginRun",
@@ -192,13 +201,28 @@ def patches(signals, size: int) -> np.ndarray:
 
 
 def summed_filters_gd(
-    signals, targets, F0, readout, eta: float, n_steps: int, *, activation: str = "linear"
+    signals,
+    targets,
+    F0,
+    readout,
+    eta: float,
+    n_steps: int,
+    *,
+    activation: str = "linear",
+    negative_slope: float = 0.01,
 ) -> np.ndarray:
     """GD on ``L = (1/2n) sum_i (y_hat_i - targets_i)^2`` for the summed-filter model.
 
     ``F0`` (K, size): initial filters; ``readout`` (T - size + 1,): fixed weights ``v``;
-    ``activation``: ``"linear"`` or ``"relu"``. Returns the filters at every step,
-    shape ``(n_steps + 1, K, size)``.
+    ``activation``: ``"linear"``, ``"relu"`` or ``"leaky_relu"``, the last with
+    ``sigma(z) = max(z, s z)`` for ``s = negative_slope`` in [0, 1] (used by ``"leaky_relu"``
+    only; ``s = 1`` is the identity and ``s = 0`` the ReLU, with the same arithmetic as
+    ``"linear"`` and ``"relu"``, so the results agree bit for bit). Since
+    ``sigma'(z) = s + (1 - s) 1[z > 0]``, the gradient of filter ``k`` is ``s`` times the
+    gradient of the linear model (the same for every filter) plus ``1 - s`` times a ReLU part
+    that depends on ``F_k``: the difference of two filters' gradients is ``1 - s`` times the
+    difference of their ReLU parts. Returns the filters at every step, shape
+    ``(n_steps + 1, K, size)``.
     """
     F = as_matrix(F0, "F0").copy()
     P = patches(signals, F.shape[1])
@@ -207,19 +231,20 @@ def summed_filters_gd(
     v = as_vector(readout, "readout", length=T_out)
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    if activation not in ("linear", "relu"):
-        raise ValueError(f"activation must be 'linear' or 'relu', got {activation!r}")
+    slopes = {"linear": 1.0, "relu": 0.0}
+    if activation == "leaky_relu":
+        slope = probability(negative_slope, "negative_slope", closed_right=True)
+    elif activation in slopes:
+        slope = slopes[activation]
+    else:
+        raise ValueError(f"activation must be 'linear', 'relu' or 'leaky_relu', got {activation!r}")
     hist = np.empty((n_steps + 1, *F.shape))
     hist[0] = F
     for k in range(n_steps):
         Z = np.einsum("nts,ks->nkt", P, F)  # (n, K, T_out)
-        if activation == "relu":
-            mask = (Z > 0).astype(float)
-            Z = Z * mask
-        else:
-            mask = np.ones_like(Z)
-        r = np.einsum("nkt,t->n", Z, v) - t
-        grad = np.einsum("n,nkt,t,nts->ks", r, mask, v, P) / n
+        d_sigma = np.where(Z > 0, 1.0, slope)  # sigma'(Z); sigma(Z) = Z * sigma'(Z)
+        r = np.einsum("nkt,t->n", Z * d_sigma, v) - t
+        grad = np.einsum("n,nkt,t,nts->ks", r, d_sigma, v, P) / n
         F = F - eta * grad
         if not np.all(np.isfinite(F)):
             raise RuntimeError(f"summed_filters_gd diverged at step {k + 1}: use a smaller eta")
