@@ -11,4 +11,7 @@ public function validates its arguments and raises ``ValueError``/``TypeError`` 
 argument and the fix.
 """
 
+from .errors import DivergenceError, SolverError
+
+__all__ = ["DivergenceError", "SolverError"]
 __version__ = "0.1.0"

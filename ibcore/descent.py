@@ -23,6 +23,15 @@ Checkpoints
     step indices, always including 0 and ``n_steps``). Pass ``checkpoints=np.arange(n + 1)`` to
     record every step.
 
+The shared loop
+    :func:`iterate` is the loop under every trainer of the course, from GD on a vector to
+    batched torch networks: it takes a state, a step function, a measured quantity (the loss, or
+    a norm where the loss is minimised at infinity), checkpoints and an optional callback, and
+    applies the divergence policy below, once, for everyone. A diverging run raises
+    :class:`ibcore.DivergenceError` (with the step and the value), or with
+    ``on_divergence="stop"`` ends and reports ``diverged_at`` (the runners below, whose
+    experiments show divergence on purpose, default to ``"stop"``).
+
 Divergence policy
     A run *diverges at step k* if ``w_k`` or ``L(w_k)`` is not finite, or if
     ``|L(w_k)| > blowup_factor * max(1, |L(w_0)|)`` (default ``blowup_factor = 1e12``; the norm
@@ -47,15 +56,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import as_vector, check_rng, positive_float, positive_int, probability
+from .errors import DivergenceError
+from .validation import as_vector, check_rng, one_of, positive_float, positive_int, probability
 
 __all__ = [
     "DEFAULT_BLOWUP_FACTOR",
     "FlowPath",
+    "Run",
     "Trajectory",
     "as_checkpoints",
     "descent_lemma_slack",
     "gradient_flow",
+    "iterate",
     "log_checkpoints",
     "run_gd",
     "run_heavy_ball",
@@ -127,6 +139,44 @@ class FlowPath:
     @property
     def final(self) -> np.ndarray:
         return self.w[-1]
+
+
+@dataclass(frozen=True)
+class Run:
+    """What :func:`iterate` returns.
+
+    Attributes
+    ----------
+    steps : ndarray of int64, shape (k,)
+        The checkpoints recorded (all of them unless the run stopped early).
+    values : ndarray of float64, shape (k,) or (k, B)
+        The measured quantity at each checkpoint (per run for a batch of ``B`` runs).
+    records : dict of str to ndarray
+        ``record(state)`` at each checkpoint, stacked along a new first axis.
+    state : object
+        The final state: for a single run that diverged, the last state measured finite (when
+        ``advance`` returns a new object; an ``advance`` that updates in place leaves the
+        diverged state here).
+    diverged_at : int or None, or ndarray of int64, shape (B,)
+        First step at which the run diverged (``None``: it did not); for a batch, one entry per
+        run with ``-1`` for the runs that did not diverge.
+    stopped_at : int or None
+        The step at which ``callback`` asked to stop (``None``: it did not).
+    """
+
+    steps: np.ndarray
+    values: np.ndarray
+    records: dict
+    state: object
+    diverged_at: int | np.ndarray | None = None
+    stopped_at: int | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the run (any run of a batch) diverged."""
+        if isinstance(self.diverged_at, np.ndarray):
+            return bool(np.any(self.diverged_at >= 0))
+        return self.diverged_at is not None
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -316,29 +366,173 @@ def run_heavy_ball(
 
 
 def _first_order_run(fun, w0, eta, momentum, n_steps, checkpoints, blowup_factor) -> Trajectory:
-    """The loop of :func:`run_gd` (``momentum = 0``) and :func:`run_heavy_ball`."""
+    """:func:`run_gd` (``momentum = 0``) and :func:`run_heavy_ball` on the shared loop."""
     if not callable(fun):
         raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
     w = as_vector(w0, "w0").copy()
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     etas = step_sizes(eta, n_steps)
-    rec = _Recorder(as_checkpoints(checkpoints, n_steps), w.size, _check_blowup(blowup_factor))
-    w_prev = w
+    grad = {}  # the gradient evaluated with the loss at the current iterate
+
+    def measure(state):
+        if not np.all(np.isfinite(state[0])):  # overflowed: diverged (fun is not evaluated at inf)
+            return np.inf
+        loss, grad["w"] = _evaluate(fun, state[0], where="fun(w)")
+        return loss
+
+    def advance(state, k):
+        w, w_prev = state
+        step = etas if np.ndim(etas) == 0 else etas[k]
+        with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
+            if momentum == 0.0:
+                return w - step * grad["w"], w
+            return w - step * grad["w"] + momentum * (w - w_prev), w
+
+    run = iterate(
+        advance, (w, w), n_steps, measure=measure, checkpoints=checkpoints,
+        record=lambda state: {"w": state[0]}, blowup_factor=blowup_factor, on_divergence="stop",
+    )
+    return Trajectory(
+        steps=run.steps,
+        w=run.records.get("w", np.empty((0, w.size))),
+        loss=run.values,
+        eta=etas,
+        diverged_at=run.diverged_at,
+    )
+
+
+# -- the shared loop --------------------------------------------------------------------------
+
+
+def iterate(
+    advance: Callable,
+    state,
+    n_steps: int,
+    *,
+    measure: Callable,
+    checkpoints=None,
+    record: Callable | None = None,
+    callback: Callable | None = None,
+    blowup_factor: float = DEFAULT_BLOWUP_FACTOR,
+    on_divergence: str = "raise",
+    quantity: str = "loss",
+    hint: str = "use a smaller step size eta",
+) -> Run:
+    """Run ``state_{k+1} = advance(state_k, k)`` for ``k < n_steps`` under the divergence policy.
+
+    At every step ``k = 0, ..., n_steps`` the loop evaluates ``measure(state_k)``: a float, or a
+    1-D array with one value per run for a batch of ``B`` runs. The run *diverges at step k* if
+    the value is not finite or exceeds ``blowup_factor * max(1, |value_0|)`` (the module
+    docstring); a non-finite value at step 0 is a bad starting point (``ValueError``). At each
+    checkpoint it stores the value and ``record(state_k)`` (a dict of arrays) and then calls
+    ``callback(k, state_k, value)``, which may return ``True`` to stop the run (a tolerance
+    reached).
+
+    A divergence raises :class:`~ibcore.errors.DivergenceError` (``on_divergence="raise"``, the
+    default) naming the step, the value, ``quantity`` and ``hint``. With ``"stop"``, a single run
+    ends at the step before it and reports ``diverged_at``; in a batch, the runs that diverged
+    are frozen: ``advance(state, k, active)`` then receives the boolean mask of the runs still
+    running and must leave the others unchanged, their recorded entries repeat their last
+    finite checkpoint, and the loop ends when no run is left. ``measure`` may cache what
+    ``advance`` needs next (e.g. the gradient computed with the loss) in the state.
+
+    Parameters
+    ----------
+    advance : callable
+        ``advance(state, k) -> state`` (single run) or ``advance(state, k, active) -> state``
+        (batch).
+    state : object
+        The state at step 0 (any object: an array, a tuple, a torch module).
+    n_steps : int
+        Number of updates (>= 0).
+    measure : callable
+        ``measure(state) -> float`` or ``-> ndarray (B,)``, the monitored quantity.
+    checkpoints : array_like of int, optional
+        Steps to record (default :func:`log_checkpoints`); a batch always records step 0.
+    record : callable, optional
+        ``record(state) -> dict[str, array_like]`` stored at the checkpoints.
+    callback : callable, optional
+        ``callback(k, state, value) -> bool | None`` at the checkpoints.
+    blowup_factor : float
+        Divergence bound (>= 1).
+    on_divergence : {"raise", "stop"}
+    quantity, hint : str
+        Words for the error message: what was measured and how to fix a divergence.
+    """
+    if not callable(advance) or not callable(measure):
+        raise TypeError("advance and measure must be callables advance(state, k), measure(state)")
+    n_steps = positive_int(n_steps, "n_steps", minimum=0)
+    cps = as_checkpoints(checkpoints, n_steps)
+    blowup_factor = _check_blowup(blowup_factor)
+    on_divergence = one_of(on_divergence, "on_divergence", ("raise", "stop"))
+    values, recs, steps = [], {}, []
+    bound = active = diverged = None
+    batched = False
+    stopped_at = None
+    last_good = state
     for k in range(n_steps + 1):
-        if not np.all(np.isfinite(w)):  # overflowed: diverged (fun is not evaluated at inf)
-            return rec.trajectory(etas, k)
-        loss, grad = _evaluate(fun, w, where="fun(w)")
-        if rec.blown_up(k, w, loss):
-            return rec.trajectory(etas, k)
-        rec.record(k, w, loss)
-        if k < n_steps:
-            step = etas if np.ndim(etas) == 0 else etas[k]
-            with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
-                if momentum == 0.0:
-                    w = w - step * grad
-                else:
-                    w, w_prev = w - step * grad + momentum * (w - w_prev), w
-    return rec.trajectory(etas, None)
+        with np.errstate(over="ignore", invalid="ignore"):  # judged below, never returned
+            v = np.asarray(measure(state), dtype=np.float64)
+        if k == 0:
+            if v.ndim > 1:
+                raise ValueError(
+                    f"measure(state) must return a float or a 1-D array, got shape {v.shape}"
+                )
+            batched = v.ndim == 1
+            if not np.all(np.isfinite(v)):
+                raise ValueError(
+                    f"the {quantity} at the initial point is not finite ({v}); start elsewhere"
+                )
+            bound = blowup_factor * np.maximum(1.0, np.abs(v))
+            active = np.ones(v.shape, dtype=bool)
+            diverged = np.full(v.shape, -1, dtype=np.int64)
+            if batched and cps[0] != 0:
+                cps = np.concatenate([[0], cps])
+        bad = ~(np.isfinite(v) & (np.abs(v) <= bound)) & active
+        if np.any(bad):
+            first = int(np.flatnonzero(bad)[0]) if batched else None
+            if on_divergence == "raise":
+                raise DivergenceError(
+                    k, float(v[first] if batched else v), quantity=quantity,
+                    bound=float(bound[first] if batched else bound), hint=hint, run=first,
+                )
+            if not batched:
+                state = last_good
+                diverged = k
+                break
+            diverged[bad] = k
+            active = active & ~bad
+        if len(steps) < cps.size and cps[len(steps)] == k:
+            row = {"value": v.copy()}
+            if record is not None:
+                row.update({key: np.array(val, dtype=np.float64)
+                            for key, val in record(state).items()})
+            if batched and steps and not np.all(active):
+                frozen = ~active
+                for key, val in row.items():
+                    prev = recs[key][-1]
+                    val[frozen] = prev[frozen]  # a frozen run repeats its last finite record
+            for key, val in row.items():
+                recs.setdefault(key, []).append(val)
+            steps.append(k)
+            if callback is not None and callback(k, state, v if batched else float(v)):
+                stopped_at = k
+                break
+        if k == n_steps or (batched and not np.any(active)):
+            break
+        last_good = state
+        state = advance(state, k, active) if batched else advance(state, k)
+    if not batched and not isinstance(diverged, int):
+        diverged = None
+    values = np.array(recs.pop("value")) if steps else np.empty((0, *np.shape(bound)))
+    return Run(
+        steps=np.asarray(steps, dtype=np.int64),
+        values=values,
+        records={key: np.array(val) for key, val in recs.items()},
+        state=state,
+        diverged_at=diverged,
+        stopped_at=stopped_at,
+    )
 
 
 def run_sgd(

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .stats import loglog_slope
 from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int, probability
 
 __all__ = [
@@ -1240,24 +1241,3 @@ def circulant_spectrum(K) -> np.ndarray:
 
 
 # -- small statistics helper -----------------------------------------------------------------
-
-
-def loglog_slope(x, y) -> tuple[float, float]:
-    """Least-squares slope of ``log y`` against ``log x`` and its standard error.
-
-    Returns ``(slope, stderr)``; ``stderr`` is the usual OLS standard error from the residuals
-    (``nan`` with only two points).
-    """
-    x = as_vector(x, "x")
-    y = as_vector(y, "y", length=x.size)
-    if x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y need at least two entries, all > 0, for a log-log fit")
-    lx, ly = np.log(x), np.log(y)
-    A = np.column_stack([lx, np.ones_like(lx)])
-    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
-    if x.size == 2:
-        return float(coef[0]), float("nan")
-    resid = ly - A @ coef
-    s2 = float(resid @ resid) / (x.size - 2)
-    se = math.sqrt(s2 / float(np.sum((lx - lx.mean()) ** 2)))
-    return float(coef[0]), se

@@ -16,13 +16,24 @@ import numpy as np
 
 __all__ = [
     "as_array",
+    "as_batch",
+    "as_labels",
     "as_matrix",
+    "as_psd",
+    "as_symmetric",
+    "as_times",
     "as_vector",
     "check_rng",
+    "one_of",
     "positive_float",
     "positive_int",
     "probability",
 ]
+
+#: Relative tolerance of the symmetry and positive-semidefiniteness checks (of the largest entry
+#: or eigenvalue, at least 1): rounding in a Gram matrix or Hessian of float64 data stays far
+#: below it, a genuinely indefinite input far above.
+SYMMETRY_RTOL = 1e-10
 
 
 def as_array(
@@ -121,3 +132,98 @@ def check_rng(seed) -> np.random.Generator:
     if seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed}")
     return np.random.default_rng(int(seed))
+
+
+def as_labels(y, name: str = "y", *, n: int | None = None) -> np.ndarray:
+    """Binary labels in ``{-1, +1}`` as a float64 vector, optionally one per row of an ``(n, d)``
+    data matrix.
+
+    0/1 labels are refused with the hint ``2 * y - 1`` (the course's losses assume ``y = +-1``).
+    """
+    y = as_vector(y, name)
+    if n is not None and y.shape[0] != n:
+        raise ValueError(
+            f"{name} has {y.shape[0]} labels but the data have {n} rows: give one label per example"
+        )
+    bad = ~np.isin(y, (-1.0, 1.0))
+    if np.any(bad):
+        found = np.unique(y[bad])[:5]
+        hint = " (0/1 labels? use 2*y - 1)" if np.all(np.isin(y, (0.0, 1.0))) else ""
+        raise ValueError(f"labels {name} must be -1 or +1, found {found}{hint}")
+    return y
+
+
+def as_batch(a, name: str, *, d: int | None = None) -> tuple[np.ndarray, bool]:
+    """A point ``(d,)`` or a batch of points ``(k, d)`` as a 2-D float64 array.
+
+    Returns ``(A, single)`` with ``A`` of shape ``(k, d)`` (``k = 1`` for a single point) and
+    ``single = True`` when the input was one point, so a caller returns ``out[0]`` for it.
+    """
+    arr = as_array(a, name)
+    if arr.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must be a point (d,) or a batch of points (k, d), got shape {arr.shape}"
+        )
+    single = arr.ndim == 1
+    arr = arr[None, :] if single else arr
+    if d is not None and arr.shape[1] != d:
+        raise ValueError(f"{name} must have {d} coordinates per point to match, got {arr.shape[1]}")
+    return arr, single
+
+
+def as_times(t, name: str = "times") -> np.ndarray:
+    """A time or a grid of times: a finite, non-negative 1-D float64 array (a scalar gives one)."""
+    if isinstance(t, (str, bytes)) or t is None:
+        raise TypeError(f"{name} must be a number or a 1-D array of times, got {type(t).__name__}")
+    arr = as_array(np.atleast_1d(as_array(t, name, allow_empty=True)), name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a number or a 1-D array of times, got shape {arr.shape}")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0, got a minimum of {arr.min():.6g}")
+    return arr
+
+
+def as_symmetric(M, name: str, *, d: int | None = None) -> np.ndarray:
+    """A square float64 matrix, symmetric to :data:`SYMMETRY_RTOL`, returned as ``(M + M^T)/2``."""
+    M = as_matrix(M, name)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {M.shape}")
+    if d is not None and M.shape[0] != d:
+        raise ValueError(f"{name} must be {d} x {d} to match, got shape {M.shape}")
+    scale = max(1.0, float(np.abs(M).max()))
+    if np.abs(M - M.T).max() > SYMMETRY_RTOL * scale:
+        raise ValueError(f"{name} must be symmetric (|{name} - {name}^T| > 1e-10 max|{name}|)")
+    return (M + M.T) / 2
+
+
+def as_psd(
+    M, name: str, *, d: int | None = None, definite: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A symmetric positive semi-definite (or, with ``definite``, positive definite) matrix.
+
+    Returns ``(M, lam, V)``: the symmetrized matrix and its eigen-decomposition ``M = V diag(lam)
+    V^T`` with ascending ``lam``, eigenvalues within rounding of 0 (``>= -SYMMETRY_RTOL *
+    max(1, max|lam|)``) clipped to 0. ``definite`` requires ``lam_min > 0``.
+    """
+    M = as_symmetric(M, name, d=d)
+    lam, V = np.linalg.eigh(M)
+    scale = max(1.0, float(np.abs(lam).max()))
+    if lam[0] < -SYMMETRY_RTOL * scale:
+        raise ValueError(
+            f"{name} must be positive semi-definite, its smallest eigenvalue is {lam[0]:.3g}"
+        )
+    if definite and lam[0] <= 0:
+        raise ValueError(
+            f"{name} must be positive definite, its smallest eigenvalue is {lam[0]:.3g}"
+        )
+    return M, np.clip(lam, 0.0, None), V
+
+
+def one_of(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices`` (strings), else a ``ValueError`` listing them."""
+    choices = tuple(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {choices}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value

@@ -150,7 +150,7 @@ def test_run_gd_validation():
         run_gd(lambda w: (0.0, np.zeros(3)), [1.0, 1.0], 0.1, 5)
     with pytest.raises(TypeError, match=r"must return a tuple \(loss, grad\)"):
         run_gd(lambda w: 0.0, [1.0, 1.0], 0.1, 5)
-    with pytest.raises(ValueError, match="loss at the initial point w0 is not finite"):
+    with pytest.raises(ValueError, match="loss at the initial point is not finite"):
         run_gd(lambda w: (np.inf, w), [1.0], 0.1, 5)
     with pytest.raises(ValueError, match="blowup_factor must be >= 1"):
         run_gd(Q2, [1.0, 1.0], 0.1, 5, blowup_factor=0.5)

@@ -80,3 +80,66 @@ def test_check_rng():
         v.check_rng(None)
     with pytest.raises(ValueError, match="non-negative"):
         v.check_rng(-1)
+
+
+# -- the shared vocabulary: labels, batches, times, symmetric/PSD matrices, choices -------------
+
+
+def test_as_labels():
+    np.testing.assert_array_equal(v.as_labels([1, -1, 1]), [1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match=r"use 2\*y - 1"):
+        v.as_labels([0, 1, 1])
+    with pytest.raises(ValueError, match=r"must be -1 or \+1, found \[0.5\]"):
+        v.as_labels([1, 0.5])
+    with pytest.raises(ValueError, match="y has 2 labels but the data have 3 rows"):
+        v.as_labels([1, -1], n=3)
+
+
+def test_as_batch():
+    A, single = v.as_batch([1.0, 2.0], "x")
+    assert single and A.shape == (1, 2)
+    A, single = v.as_batch(np.ones((3, 2)), "x", d=2)
+    assert not single and A.shape == (3, 2)
+    with pytest.raises(ValueError, match="x must have 4 coordinates per point"):
+        v.as_batch(np.ones((3, 2)), "x", d=4)
+    with pytest.raises(ValueError, match=r"a point \(d,\) or a batch"):
+        v.as_batch(np.ones((2, 2, 2)), "x")
+
+
+def test_as_times():
+    np.testing.assert_array_equal(v.as_times(2), [2.0])
+    np.testing.assert_array_equal(v.as_times([0, 1.5]), [0.0, 1.5])
+    with pytest.raises(ValueError, match="times must be >= 0"):
+        v.as_times([1.0, -1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        v.as_times([np.nan])
+    with pytest.raises(TypeError, match="times must be a number"):
+        v.as_times("1")
+
+
+def test_as_symmetric_and_as_psd():
+    M = np.array([[2.0, 1.0], [1.0, 2.0]])
+    _, lam, Q = v.as_psd(M, "H")
+    np.testing.assert_allclose(Q @ np.diag(lam) @ Q.T, M, atol=1e-14)
+    np.testing.assert_allclose(lam, [1.0, 3.0])
+    # a rounding-size negative eigenvalue is clipped to 0, a real one refused
+    _, lam0, _ = v.as_psd(np.array([[1.0, 1.0], [1.0, 1.0 - 1e-14]]), "K")
+    assert lam0[0] == 0.0
+    with pytest.raises(ValueError, match=r"K must be positive semi-definite.*-1"):
+        v.as_psd(np.diag([1.0, -1.0]), "K")
+    with pytest.raises(ValueError, match="H must be positive definite"):
+        v.as_psd(np.diag([1.0, 0.0]), "H", definite=True)
+    with pytest.raises(ValueError, match="H must be symmetric"):
+        v.as_symmetric(np.array([[1.0, 1.0], [0.0, 1.0]]), "H")
+    with pytest.raises(ValueError, match="H must be 3 x 3 to match"):
+        v.as_symmetric(np.eye(2), "H", d=3)
+    with pytest.raises(ValueError, match="square"):
+        v.as_symmetric(np.ones((2, 3)), "H")
+
+
+def test_one_of():
+    assert v.one_of("l1", "norm", ("l1", "l2")) == "l1"
+    with pytest.raises(ValueError, match=r"norm must be one of \('l1', 'l2'\), got 'l3'"):
+        v.one_of("l3", "norm", ("l1", "l2"))
+    with pytest.raises(TypeError, match="norm must be one of"):
+        v.one_of(1, "norm", ("l1", "l2"))
