@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -349,7 +350,6 @@ def test_diagonal_parameters_lie_on_the_conserved_manifold():
 
 
 def test_diagonal_tangent_kernel_matches_autograd(problem):
-    torch = pytest.importorskip("torch")
     from ibcore.ntk import jacobian_kernel
 
     X, _, _ = problem

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from ibcore.margin import homogeneous_kkt_residual
 from ibcore.parametrization import (
@@ -17,7 +18,6 @@ from ibcore.parametrization import (
 
 
 def test_relu_margins_match_torch_autograd():
-    torch = pytest.importorskip("torch")
     X, y = circle_data(10, seed=0)
     width = 6
     theta = np.random.default_rng(1).standard_normal(width * 3)
