@@ -38,19 +38,59 @@ def test_slider_is_linked_in_the_browser_to_the_stack():
     assert links[0].source[1] == "index"
 
 
+def _frames(w):
+    """The tree of frames in the displayed widget: its last child, after sliders and status."""
+    return w.widget.children[-1]
+
+
+def _shown(w):
+    """The Image a browser displays: follow ``selected_index`` down the nested Stacks."""
+    node = _frames(w)
+    while isinstance(node, widgets.Stack):
+        node = node.children[node.selected_index]
+    return node
+
+
+def _move_on_static_page(w, slider, index):
+    """Move ``slider`` as a reader does on the static page: the slider's index changes and
+    every browser-side link copies it to its target (the kernel side recomputes as well)."""
+    slider.index = index
+    for link in w.links:
+        if link.source[0] is slider:
+            setattr(link.target[0], link.target[1], getattr(slider, link.source[1]))
+
+
 def test_two_parameters_nest_stacks_and_link_every_inner_stack():
     w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0], "b": [0.0, 5.0]}, name="t-two")
     assert len(w.images) == 6
-    assert len(w._stacks_by_level[0]) == 1
-    assert len(w._stacks_by_level[1]) == 3  # one inner stack per value of a
-    inner_links = [link for link in w.links if link.source[0] is w.sliders[1]]
-    assert {id(link.target[0]) for link in inner_links} == {id(s) for s in w._stacks_by_level[1]}
+    assert w.widget.children[:2] == tuple(w.sliders)
+    outer = _frames(w)
+    assert isinstance(outer, widgets.Stack) and len(outer.children) == 3  # one per value of a
+    for i, inner in enumerate(outer.children):
+        assert isinstance(inner, widgets.Stack) and len(inner.children) == 2  # one per b
+        for j, image in enumerate(inner.children):
+            assert image is w.images[(i, j)]
+    targets = {k: [link.target for link in w.links if link.source[0] is s]
+               for k, s in enumerate(w.sliders)}
+    assert [(id(s), t) for s, t in targets[0]] == [(id(outer), "selected_index")]
+    assert sorted((id(s), t) for s, t in targets[1]) == sorted(
+        (id(inner), "selected_index") for inner in outer.children
+    )
+    # each move shows the frame of the sliders' pair: a move of a keeps the b chosen before
+    # (every inner Stack follows the b slider), a move of b acts inside the current a
+    for k, index, pair in [(1, 1, (0, 1)), (0, 2, (2, 1)), (1, 0, (2, 0)), (0, 1, (1, 0))]:
+        _move_on_static_page(w, w.sliders[k], index)
+        assert w.current_index() == pair
+        assert _shown(w) is w.images[pair]
+        a, b = w.params(pair).values()
+        assert w.results[pair]["y"][-1] == pytest.approx(a + b)
 
 
 def test_initial_value_selects_the_frame():
     w = static_live(compute, draw, {"a": [0.0, 1.0, 2.0]}, initial={"a": 2.0}, name="t-init")
     assert w.sliders[0].index == 2
-    assert w._stacks_by_level[0][0].selected_index == 2
+    assert _frames(w).selected_index == 2
+    assert _shown(w) is w.images[(2,)]
 
 
 def test_live_slider_recomputes_and_reports_timing():
