@@ -28,7 +28,7 @@ The shared loop
     batched torch networks: it takes a state, a step function, a measured quantity (the loss, or
     a norm where the loss is minimised at infinity), checkpoints and an optional callback, and
     applies the divergence policy below, once, for everyone. A diverging run raises
-    :class:`ibcore.DivergenceError` (with the step and the value), or with
+    :class:`ibcore.errors.DivergenceError` (with the step and the value), or with
     ``on_divergence="stop"`` ends and reports ``diverged_at`` (the runners below, whose
     experiments show divergence on purpose, default to ``"stop"``).
 

@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "COLORS",
+    "FIGSIZE",
     "PALETTE",
     "check_figure",
     "course_style",

@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "SYMMETRY_RTOL",
     "as_array",
     "as_batch",
     "as_labels",

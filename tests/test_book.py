@@ -41,6 +41,17 @@ def test_readme_lists_every_chapter():
         assert page in readme, f"README.md does not list {page}"
 
 
+def test_api_reference_lists_every_module():
+    """book/api.md is what tools/api_page.py writes from the package: every public module of
+    ibcore, each with a docstring whose first paragraph sums it up."""
+    from tools.api_page import PAGE, modules, page
+
+    assert PAGE.read_text() == page(), "book/api.md is out of date: run python tools/api_page.py"
+    assert {"ibcore.descent", "ibcore.errors", "ibcore.validation"} <= set(modules())
+    for name in modules():
+        assert f".. automodule:: {name}\n" in PAGE.read_text(), name
+
+
 def test_no_committed_notebook_twins():
     assert not list((ROOT / "book").rglob("*.ipynb")), "commit chapters as .md only"
 
