@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import as_checkpoints
 from .validation import as_array, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
@@ -349,8 +350,6 @@ def factorization_gd(
     (``factor_path``, e.g. for :func:`balancedness` along the run). Raises ``RuntimeError``
     naming the step if a run blows up (use a smaller ``eta``).
     """
-    from .descent import as_checkpoints
-
     A, y = _check_ops(A, y)
     depth = positive_int(depth, "depth")
     eta = positive_float(eta, "eta")

@@ -70,6 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import as_checkpoints
 from .validation import as_array, as_matrix, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
@@ -181,8 +182,6 @@ def _relax(s: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _checkpoints(checkpoints, n_steps: int) -> np.ndarray:
-    from .descent import as_checkpoints
-
     if checkpoints is None:
         return np.array([0, n_steps], dtype=np.int64) if n_steps else np.zeros(1, np.int64)
     return as_checkpoints(checkpoints, n_steps)
