@@ -38,11 +38,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import iterate
 from .validation import (
     as_array,
     as_matrix,
     as_vector,
     check_rng,
+    one_of,
     positive_float,
     positive_int,
     probability,
@@ -869,22 +871,33 @@ def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
     return m / (m + lam) * M, float(lam / (m + lam) * np.mean(vals**2))
 
 
-def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, lr, n_steps: int):
+def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, eta, n_steps: int):
     """Dropout training of matrix completion with a **max-norm** constraint (projected GD).
 
     Full-batch gradient descent on :func:`completion_dropout_objective` (the expected dropout
     objective of the sample), each step followed by the projection of every row of ``U`` and of
     ``V`` onto the ball ``||row||^2 <= max_norm`` (the max-norm constraint used with dropout by
-    Srivastava et al., 2014, and assumed by the capacity bound of Arora et al., 2021). Step
-    ``lr``, ``n_steps`` steps from ``(U0, V0)`` (projected first). Returns ``(U, V)``. Raises
-    ``ValueError`` if the run leaves the finite numbers (lower ``lr``).
+    Srivastava et al., 2014, and assumed by the capacity bound of Arora et al., 2021): step
+    ``eta``, ``n_steps`` steps from ``(U0, V0)`` (projected first), on
+    :func:`ibcore.descent.iterate` with the objective as the monitored quantity.
+
+    Returns
+    -------
+    (U, V) : tuple of ndarray
+        The factors after ``n_steps`` projected steps.
+
+    Raises
+    ------
+    ibcore.DivergenceError
+        If the objective becomes non-finite or exceeds ``1e12`` times its value at the start
+        (lower ``eta``).
     """
     U, V = _factors(U0, V0)
     (d2, m), d0 = U.shape, V.shape[0]
     E, y = _entries(entries, values, (d2, d0))
     lam = dropout_lambda(p)
     max_norm = positive_float(max_norm, "max_norm")
-    lr = positive_float(lr, "lr")
+    eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps")
     N, S, yy = _entry_stats(E, y, (d2, d0))
     fun = _dropout_completion_fun(N, S, yy, E.shape[0], lam, d2, d0, m)
@@ -894,16 +907,23 @@ def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, lr, n_
         norms = np.linalg.norm(A, axis=1, keepdims=True)
         return A * np.minimum(1.0, radius / np.maximum(norms, np.finfo(float).tiny))
 
-    z = np.concatenate([project(U).ravel(), project(V).ravel()])
-    limit = 1e100
-    for k in range(n_steps):
-        with np.errstate(over="ignore", invalid="ignore"):
-            _, g = fun(z)
-            z = z - lr * g
-        if not np.all(np.isfinite(z)) or np.abs(z).max() > limit:
-            raise ValueError(f"projected GD diverged at step {k} with lr = {lr}; use a smaller lr")
-        z = np.concatenate([project(z[: d2 * m].reshape(d2, m)).ravel(),
-                            project(z[d2 * m :].reshape(d0, m)).ravel()])
+    grad = {}  # the gradient computed with the objective at the current point
+
+    def measure(z):
+        f, grad["z"] = fun(z)
+        return f
+
+    def advance(z, _k):
+        with np.errstate(over="ignore", invalid="ignore"):  # caught by the divergence test
+            z = z - eta * grad["z"]
+            return np.concatenate([project(z[: d2 * m].reshape(d2, m)).ravel(),
+                                   project(z[d2 * m :].reshape(d0, m)).ravel()])
+
+    z0 = np.concatenate([project(U).ravel(), project(V).ravel()])
+    run = iterate(advance, z0, n_steps, measure=measure, checkpoints=[n_steps],
+                  quantity="dropout completion objective",
+                  hint=f"use a smaller step size than eta = {eta:g}")
+    z = run.state
     return z[: d2 * m].reshape(d2, m), z[d2 * m :].reshape(d0, m)
 
 
@@ -986,8 +1006,9 @@ class DropoutSGDResult:
     ``U``, ``V``: tail averages of the factors; ``product``: tail average of ``U V^T``;
     ``U_last``, ``V_last``: last iterates; ``U_init``, ``V_init``: the initialization;
     ``steps`` and ``objective``: the explicit (expected)
-    objective at a few checkpoints; ``diverged_at``: first step with a non-finite or exploding
-    iterate (``None`` if the run stayed finite; the arrays then stop before it).
+    objective at a few checkpoints; ``diverged_at``: with ``on_divergence="stop"``, the first
+    step whose objective is non-finite or past the bound of :func:`ibcore.descent.iterate`
+    (``None`` if the run stayed finite; the arrays then stop before it).
     """
 
     U: np.ndarray
@@ -1009,28 +1030,66 @@ def train_dropout_sgd(
     *,
     seed,
     n_steps: int = 3000,
-    lr: float | None = None,
+    eta: float | None = None,
     batch: int = 8,
     init_scale: float = 0.1,
     decay: float = 10.0,
     average_from: float = 0.5,
     tied: bool = False,
+    on_divergence: str = "raise",
 ) -> DropoutSGDResult:
     """Train ``x -> U B V^T x`` with **stochastic** dropout masks on the hidden units.
 
     Whitened inputs are integrated exactly, so a step samples only masks: with ``batch``
     independent masks ``B_1..B_K`` (drop probability ``p``, entries ``0`` or ``1/(1-p)``) it
     follows the gradient of ``(1/K) sum_k ||M - U B_k V^T||_F^2``, whose expectation is the
-    explicit objective. Step size ``lr / (1 + decay * k / n_steps)``; the returned factors and
-    product are averaged over the steps ``k >= average_from * n_steps`` (Polyak averaging).
-    Default ``lr = 0.45 / (||M||_2 (1 + lam))``; ``lr`` above ``0.5 / (||M||_2 (1 + lam))`` is
-    refused (the masks raise the expected curvature by ``E b_j^2 = 1 + lam``).
-    Initialization: i.i.d. ``N(0, init_scale^2 / m)`` entries (seeded).
+    explicit objective :func:`explicit_objective`. Step size ``eta / (1 + decay * k / n_steps)``
+    at step ``k``; the returned factors and product are averaged over the steps
+    ``k >= average_from * n_steps`` (Polyak averaging). Initialization: i.i.d.
+    ``N(0, init_scale^2 / m)`` entries (seeded). The loop is :func:`ibcore.descent.iterate`,
+    monitoring the explicit objective at every step.
 
     ``tied=True`` trains the linear autoencoder ``x -> U B U^T x`` (``V = U``, square ``M``) on
     ``(1/K) sum_k ||M - U B_k U^T||_F^2``, whose expectation is
     ``||M - U U^T||_F^2 + lam sum_j ||u_j||^4``; ``U`` then enters twice, so the default and
-    the largest accepted ``lr`` are halved. The result then has ``V is U``.
+    the largest accepted ``eta`` are halved. The result then has ``V is U``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        Target matrix (``E[y x^T]`` for whitened inputs).
+    m : int
+        Number of hidden units (width).
+    p : float
+        Drop probability in ``[0, 1)``.
+    seed : int or numpy.random.Generator
+        Seeds the initialization and the masks (keyword-only, required).
+    n_steps, batch : int
+        Number of SGD steps and of masks per step.
+    eta : float, optional
+        Initial step size; default ``0.45 / (||M||_2 (1 + lam))``; values above
+        ``0.5 / (||M||_2 (1 + lam))`` are refused (the masks raise the expected curvature by
+        ``E b_j^2 = 1 + lam``), both halved when ``tied``.
+    init_scale, decay, average_from : float
+        Initialization scale, step-size decay and start of the tail average (a fraction of
+        ``n_steps`` in ``[0, 1)``).
+    tied : bool
+        Train the tied autoencoder ``V = U``.
+    on_divergence : {"raise", "stop"}
+        What a divergence does (:func:`ibcore.descent.iterate`): raise, or stop and report
+        ``diverged_at`` (the factors are then the last ones with a finite objective).
+
+    Returns
+    -------
+    DropoutSGDResult
+
+    Raises
+    ------
+    ValueError
+        For ``eta`` past the stability bound or invalid arguments.
+    ibcore.DivergenceError
+        If the objective becomes non-finite or exceeds ``1e12`` times its initial value and
+        ``on_divergence="raise"``.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
@@ -1041,32 +1100,28 @@ def train_dropout_sgd(
     init_scale = positive_float(init_scale, "init_scale")
     decay = positive_float(decay, "decay", allow_zero=True)
     average_from = probability(average_from, "average_from")
+    on_divergence = one_of(on_divergence, "on_divergence", ("raise", "stop"))
     if not isinstance(tied, (bool, np.bool_)):
         raise TypeError(f"tied must be True or False, got {type(tied).__name__}")
     d2, d0 = M.shape
     if tied and d2 != d0:
         raise ValueError(f"tied=True needs a square M (U U^T is square), got shape {M.shape}")
+    lam = dropout_lambda(p)
     scale = max(np.linalg.norm(M, 2), np.finfo(float).tiny) * (2.0 if tied else 1.0)
-    lr = 0.45 / (scale * (1 + dropout_lambda(p))) if lr is None else positive_float(lr, "lr")
-    if lr * scale * (1 + dropout_lambda(p)) > 0.5:
+    eta = 0.45 / (scale * (1 + lam)) if eta is None else positive_float(eta, "eta")
+    if eta * scale * (1 + lam) > 0.5:
         raise ValueError(
-            f"lr = {lr} is too large for ||M||_2 = {scale / (2.0 if tied else 1.0):.3g}, "
+            f"eta = {eta} is too large for ||M||_2 = {scale / (2.0 if tied else 1.0):.3g}, "
             f"p = {p} and tied = {tied}: SGD would be unstable; use "
-            f"lr <= {0.5 / (scale * (1 + dropout_lambda(p))):.3g}"
+            f"eta <= {0.5 / (scale * (1 + lam)):.3g}"
         )
     U = rng.standard_normal((d2, m)) * init_scale / np.sqrt(m)
     V = U if tied else rng.standard_normal((d0, m)) * init_scale / np.sqrt(m)
     U_init, V_init = U.copy(), V.copy()
     keep = 1.0 - p
     start_avg = int(average_from * n_steps)
-    sU = np.zeros_like(U)
-    sV = np.zeros_like(V)
-    sP = np.zeros_like(M)
-    n_avg = 0
-    checkpoints = set(np.unique(np.geomspace(1, n_steps, 25).astype(int)).tolist()) | {0}
-    steps, objective = [], []
-    limit = 1e6 * (1.0 + np.sum(M**2))
-    diverged_at = None
+    checkpoints = np.unique(np.concatenate([[0], np.geomspace(1, n_steps, 25).astype(int),
+                                            [n_steps]]))
     # For diagonal masks B_k = diag(b_k), the mini-batch gradient only needs the mean mask
     # bbar and the mean outer product S = mean_k b_k b_k^T:
     #   grad_U = -2 (M V diag(bbar) - U ((V^T V) * S)),  grad_V likewise with U <-> V, M <-> M^T,
@@ -1075,38 +1130,40 @@ def train_dropout_sgd(
     bbar = masks.mean(axis=1)
     S = np.einsum("kbi,kbj->kij", masks, masks) / batch
     del masks
-    for k in range(n_steps):
-        if k in checkpoints:
-            f = explicit_objective(U, V, M, p) if np.all(np.isfinite(U)) else np.inf
-            if not np.isfinite(f) or f > limit:
-                diverged_at = k
-                break
-            steps.append(k)
-            objective.append(f)
-        eta = lr / (1.0 + decay * k / n_steps)
-        if tied:
-            # grad of mean_k ||M - U B_k U^T||^2 = -2 mean_k (R_k + R_k^T) U B_k
-            gU = -2.0 * (((M + M.T) @ U) * bbar[k] - 2.0 * U @ ((U.T @ U) * S[k]))
-            U = U - eta * gU
-            V = U
-        else:
-            gU = -2.0 * ((M @ V) * bbar[k] - U @ ((V.T @ V) * S[k]))
-            gV = -2.0 * ((M.T @ U) * bbar[k] - V @ ((U.T @ U) * S[k]))
-            U = U - eta * gU
-            V = V - eta * gV
-        if k + 1 >= start_avg:
-            sU += U
-            sV += V
-            sP += U @ V.T
-            n_avg += 1
-    if diverged_at is None:
-        f = explicit_objective(U, V, M, p) if np.all(np.isfinite(U)) else np.inf
-        if np.isfinite(f) and f <= limit:
-            steps.append(n_steps)
-            objective.append(f)
-        else:
-            diverged_at = n_steps
-    if diverged_at is not None or n_avg == 0:
+
+    def measure(state):
+        U, V = state[0], state[1]
+        if not (np.all(np.isfinite(U)) and np.all(np.isfinite(V))):
+            return np.inf
+        # explicit_objective(U, V, M, p) without the argument checks (same operations)
+        return float(np.sum((M - U @ V.T) ** 2)) + float(
+            lam * np.sum(np.sum(U**2, axis=0) * np.sum(V**2, axis=0))
+        )
+
+    def advance(state, k):
+        U, V, sU, sV, sP, n_avg = state
+        step = eta / (1.0 + decay * k / n_steps)
+        with np.errstate(over="ignore", invalid="ignore"):  # caught by the divergence test
+            if tied:
+                # grad of mean_k ||M - U B_k U^T||^2 = -2 mean_k (R_k + R_k^T) U B_k
+                gU = -2.0 * (((M + M.T) @ U) * bbar[k] - 2.0 * U @ ((U.T @ U) * S[k]))
+                U = U - step * gU
+                V = U
+            else:
+                gU = -2.0 * ((M @ V) * bbar[k] - U @ ((V.T @ V) * S[k]))
+                gV = -2.0 * ((M.T @ U) * bbar[k] - V @ ((U.T @ U) * S[k]))
+                U = U - step * gU
+                V = V - step * gV
+            if k + 1 >= start_avg:
+                sU, sV, sP, n_avg = sU + U, sV + V, sP + U @ V.T, n_avg + 1
+        return U, V, sU, sV, sP, n_avg
+
+    state0 = (U, V, np.zeros_like(U), np.zeros_like(V), np.zeros_like(M), 0)
+    run = iterate(advance, state0, n_steps, measure=measure, checkpoints=checkpoints,
+                  on_divergence=on_divergence, quantity="explicit dropout objective",
+                  hint="use a smaller step size eta")
+    U, V, sU, sV, sP, n_avg = run.state
+    if run.diverged_at is not None or n_avg == 0:
         sU, sV, sP, n_avg = U.copy(), V.copy(), U @ V.T, 1
     U_avg = sU / n_avg
     return DropoutSGDResult(
@@ -1117,9 +1174,9 @@ def train_dropout_sgd(
         V_last=V,
         U_init=U_init,
         V_init=V_init,
-        steps=np.asarray(steps, dtype=np.int64),
-        objective=np.asarray(objective),
-        diverged_at=diverged_at,
+        steps=run.steps,
+        objective=run.values,
+        diverged_at=run.diverged_at,
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ibcore import DivergenceError
 from ibcore.dropout import (
     _deep_value_grad,
     _shrink,
@@ -546,7 +547,7 @@ def test_train_dropout_sgd_reaches_closed_form():
     50 %, so the bound separates the two regimes; equalization slows down as p -> 0 (its rate
     scales with lam), so a shorter run or a smaller p would need a looser bound. Drift of
     ||u_j||^2 - ||v_j||^2 below 0.05: the flow conserves it and SGD's discretization moves it by
-    O(lr^2) per step, small against the squared column norms (>= 0.15 there)."""
+    O(eta^2) per step, small against the squared column norms (>= 0.15 there)."""
     M = _matrix([1.0, 0.8, 0.6, 0.4, 0.25, 0.15])
     for p, r in [(0.0, 3), (0.4, 4), (0.8, 3)]:
         res = train_dropout_sgd(M, r, p, seed=3, n_steps=3000, batch=16)
@@ -585,10 +586,10 @@ def test_train_dropout_sgd_tied_autoencoder():
     with pytest.raises(TypeError, match="tied must be"):
         train_dropout_sgd(M, 2, 0.5, seed=1, tied="yes")
     # accepted untied, refused tied (U enters twice: the bound is halved)
-    lr = 0.4 / (np.linalg.norm(M, 2) * (1 + dropout_lambda(0.5)))
-    assert train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr).diverged_at is None
-    with pytest.raises(ValueError, match=r"lr = .* is too large"):
-        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr, tied=True)
+    eta_ = 0.4 / (np.linalg.norm(M, 2) * (1 + dropout_lambda(0.5)))
+    assert train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, eta=eta_).diverged_at is None
+    with pytest.raises(ValueError, match=r"eta = .* is too large"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, eta=eta_, tied=True)
 
 
 @pytest.mark.parametrize(
@@ -613,13 +614,28 @@ def test_public_functions_validate(call, err, match):
         call()
 
 
+def test_train_dropout_sgd_divergence_policy():
+    """A huge initialization (the step-size bound assumes factors of the size of M) makes the
+    cubic gradient overflow: by default a DivergenceError; with on_divergence="stop" the run
+    reports the step and returns the last factors with a finite objective (no NaN)."""
+    M = np.diag([1.0, 0.5])
+    with pytest.raises(DivergenceError, match="explicit dropout objective"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50, init_scale=1e4)
+    res = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50, init_scale=1e4, on_divergence="stop")
+    assert res.diverged_at is not None and 0 < res.diverged_at <= 50
+    assert np.all(res.steps < res.diverged_at) and np.all(np.isfinite(res.objective))
+    assert np.all(np.isfinite(res.U_last)) and np.all(np.isfinite(res.product))
+    with pytest.raises(ValueError, match="on_divergence must be one of"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, on_divergence="ignore")
+
+
 def test_train_dropout_sgd_is_seeded_and_validates():
     M = _matrix([1.0, 0.5])
     a = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50)
     b = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50)
     np.testing.assert_array_equal(a.product, b.product)
-    with pytest.raises(ValueError, match=r"lr = .* is too large"):
-        train_dropout_sgd(M, 2, 0.5, seed=1, lr=1.0)
+    with pytest.raises(ValueError, match=r"eta = .* is too large"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, eta=1.0)
     with pytest.raises(ValueError, match="p must lie"):
         train_dropout_sgd(M, 2, 1.0, seed=1)
     with pytest.raises(TypeError, match="m must be an integer"):
@@ -774,7 +790,7 @@ def monotone_end_points(E, y, U0, V0):
     compares them exactly (no slack), which can fail if the runs stop short."""
     tau, fit = [], []
     for p in (0.0, 0.4, 0.8):
-        U, V = projected_dropout_completion(E, y, p, U0, V0, max_norm=1.0, lr=0.3, n_steps=2000)
+        U, V = projected_dropout_completion(E, y, p, U0, V0, max_norm=1.0, eta=0.3, n_steps=2000)
         tau.append(completion_dropout_objective(U, V, E, y, 0.5).regularizer)
         fit.append(completion_dropout_objective(U, V, E, y, 0.0).plain)
     return bool(np.all(np.diff(tau) < 0) and np.all(np.diff(fit) > 0))
@@ -786,7 +802,7 @@ def test_projected_dropout_completion():
     E = np.stack([rng.integers(0, 6, 40), rng.integers(0, 6, 40)], axis=1)
     y = M[E[:, 0], E[:, 1]]
     U0, V0 = 0.3 * rng.standard_normal((6, 4)), 0.3 * rng.standard_normal((6, 4))
-    U, V = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=0.2, lr=0.3, n_steps=500)
+    U, V = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=0.2, eta=0.3, n_steps=500)
     assert np.all(np.sum(U**2, axis=1) <= 0.2 * (1 + 1e-12))
     assert np.all(np.sum(V**2, axis=1) <= 0.2 * (1 + 1e-12))
 
@@ -797,7 +813,7 @@ def test_projected_dropout_completion():
     assert F(U, V) < F(U0, V0)
     # a loose constraint changes nothing: one step is a plain gradient step, and the gradient
     # agrees with central differences of the objective (error ~ eps^2 * 4th derivative ~ 1e-10)
-    U1, V1 = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1e6, lr=0.3, n_steps=1)
+    U1, V1 = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1e6, eta=0.3, n_steps=1)
     eps = 1e-6
     for A0, A1, is_u in ((U0, U1, True), (V0, V1, False)):
         fd = np.zeros_like(A0)
@@ -809,14 +825,14 @@ def test_projected_dropout_completion():
             else:
                 fd[idx] = (F(U0, V0 + Ep) - F(U0, V0 - Ep)) / (2 * eps)
         np.testing.assert_allclose((A0 - A1) / 0.3, fd, atol=1e-7)
-    with pytest.raises(ValueError, match="diverged"):
-        projected_dropout_completion(E, y, 0.3, 10 * U0, 10 * V0, max_norm=1e300, lr=1e3,
+    with pytest.raises(DivergenceError, match="diverged at step"):
+        projected_dropout_completion(E, y, 0.3, 10 * U0, 10 * V0, max_norm=1e300, eta=1e3,
                                      n_steps=200)
     assert monotone_end_points(E, y, U0, V0)
     with pytest.raises(ValueError, match="max_norm"):
-        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=-1.0, lr=0.3, n_steps=5)
+        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=-1.0, eta=0.3, n_steps=5)
     with pytest.raises(TypeError, match="n_steps"):
-        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1.0, lr=0.3, n_steps=2.5)
+        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1.0, eta=0.3, n_steps=2.5)
 
 
 def test_completion_risk():
