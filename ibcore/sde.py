@@ -70,7 +70,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .descent import as_checkpoints
+from .descent import as_checkpoints, iterate
+from .errors import DivergenceError, SolverError
 from .validation import as_array, as_matrix, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
@@ -419,32 +420,26 @@ class PathEnsemble:
         return np.einsum("kpi,kpj->kij", D, D) / max(1, self.x.shape[1] - 1)
 
 
-class _EnsembleRecorder:
-    def __init__(self, checkpoints: np.ndarray, x0: np.ndarray, scale: float):
-        self.checkpoints = checkpoints
-        self.x = np.empty((checkpoints.size, *x0.shape))
-        self.n = 0
-        self.bound = BLOWUP_FACTOR * max(1.0, float(np.abs(x0).max()), scale)
+def _run_ensemble(advance, X0, n_steps, checkpoints, scale, time_per_step, eta) -> PathEnsemble:
+    """Run ``X_{k+1} = advance(X_k, k)`` on :func:`ibcore.descent.iterate` and record ``X``.
 
-    def blown_up(self, X: np.ndarray) -> bool:
-        top = float(np.max(np.abs(X)))
-        return not (top <= self.bound)  # also catches NaN
+    The monitored quantity is ``max |X| / max(1, max |x_0|, scale)``, so the policy of
+    ``iterate`` (a value past ``BLOWUP_FACTOR`` times ``max(1, value_0) = 1``) is the module's
+    rule ``max |X| > 1e12 max(1, |x_0|, scale)``; a divergence stops the ensemble and is
+    reported as ``diverged_at`` (the records stop before it).
+    """
+    ref = max(1.0, float(np.max(np.abs(X0))), scale)
 
-    def record(self, k: int, X: np.ndarray) -> None:
-        if self.n < self.checkpoints.size and self.checkpoints[self.n] == k:
-            self.x[self.n] = X
-            self.n += 1
+    def measure(X):
+        return float(np.max(np.abs(X))) / ref
 
-    def ensemble(self, time_per_step: float, eta: float, diverged_at) -> PathEnsemble:
-        n = self.n
-        steps = self.checkpoints[:n].copy()
-        return PathEnsemble(
-            steps=steps,
-            times=steps * time_per_step,
-            x=self.x[:n].copy(),
-            eta=eta,
-            diverged_at=diverged_at,
-        )
+    run = iterate(advance, X0, n_steps, measure=measure, checkpoints=checkpoints,
+                  record=lambda X: {"x": X}, blowup_factor=BLOWUP_FACTOR, on_divergence="stop",
+                  quantity="max |x| / max(1, |x_0|, scale)", hint="use a smaller step size eta")
+    steps = run.steps
+    x = run.records.get("x", np.empty((0, *X0.shape)))
+    return PathEnsemble(steps=steps, times=steps * time_per_step, x=x, eta=eta,
+                        diverged_at=run.diverged_at)
 
 
 def _start(x0, d: int, n_paths: int, name: str = "x0") -> np.ndarray:
@@ -496,26 +491,26 @@ def quadratic_sgd_paths(
     ST = np.ascontiguousarray(eta * (sv * np.sqrt(sl)).T)  # rows of z @ ST are eta S z
     eb = eta * b
     shift = bool(np.any(eb != 0))
-    rec = _EnsembleRecorder(_checkpoints(checkpoints, n_steps), X, math.sqrt(sl[-1]))
     Z = np.empty((n_paths, d))
     G = np.empty((n_paths, d))
     N = np.empty((n_paths, d))
-    rec.record(0, X)
-    for k in range(n_steps):
+
+    def advance(X, _k):
         if noise == "gaussian":
             rng.standard_normal(out=Z)
         else:
             np.multiply(rng.integers(0, 2, size=(n_paths, d), dtype=np.int8), 2.0, out=Z)
-            Z -= 1.0
+            np.subtract(Z, 1.0, out=Z)
         np.matmul(X, P_mat, out=G)
         np.matmul(Z, ST, out=N)
         np.subtract(G, N, out=X)
         if shift:
             X += eb
-        if rec.blown_up(X):
-            return rec.ensemble(eta, eta, k + 1)
-        rec.record(k + 1, X)
-    return rec.ensemble(eta, eta, None)
+        return X
+
+    with np.errstate(over="ignore", invalid="ignore"):  # judged by the divergence test
+        return _run_ensemble(advance, X, n_steps, _checkpoints(checkpoints, n_steps),
+                             math.sqrt(sl[-1]), eta, eta)
 
 
 def brownian_paths(sigma, x0, times, *, n_paths: int, seed, drift=None) -> PathEnsemble:
@@ -607,9 +602,8 @@ def least_squares_sgd_paths(
     rng = check_rng(seed)
     X = _start(x0, d, n_paths)
     step = eta / ell
-    rec = _EnsembleRecorder(_checkpoints(checkpoints, n_steps), X, float(np.abs(y).max()))
 
-    def batch_grad():
+    def batch_grad(X):
         if replace:
             idx = rng.integers(0, m, size=(n_paths, batch_size))
         else:
@@ -619,16 +613,15 @@ def least_squares_sgd_paths(
         r = np.einsum("pbd,pd->pb", Ab, X) - y[idx]
         return np.einsum("pb,pbd->pd", r, Ab) / batch_size
 
-    rec.record(0, X)
-    for k in range(n_steps):
-        g = batch_grad()
+    def advance(X, _k):
+        g = batch_grad(X)
         if ell > 1.0:
-            g = a * g + c * batch_grad()
-        X = X - step * g
-        if rec.blown_up(X):
-            return rec.ensemble(step, eta, k + 1)
-        rec.record(k + 1, X)
-    return rec.ensemble(step, eta, None)
+            g = a * g + c * batch_grad(X)
+        return X - step * g
+
+    with np.errstate(over="ignore", invalid="ignore"):  # judged by the divergence test
+        return _run_ensemble(advance, X, n_steps, _checkpoints(checkpoints, n_steps),
+                             float(np.abs(y).max()), step, eta)
 
 
 def _ls_pieces(A, y):
@@ -682,31 +675,33 @@ def least_squares_moments(
     h = eta / ell
     noise = h * h * ell * c
     P = np.eye(d) - h * H
-    mu, C = x0.copy(), np.zeros((d, d))
-    means, covs, losses = np.empty((ck.size, d)), np.empty((ck.size, d, d)), np.empty(ck.size)
-    rho = _expected_sq_residuals(A, y, mu, C)
-    bound = BLOWUP_FACTOR * max(1.0, rho.mean() / 2)
-    n = 0
-    diverged = None
-    for k in range(n_steps + 1):
-        rho = _expected_sq_residuals(A, y, mu, C)
-        loss = rho.mean() / 2
-        if not (np.isfinite(loss) and loss <= bound):
-            diverged = k
-            break
-        if n < ck.size and ck[n] == k:
-            means[n], covs[n], losses[n] = mu, C, loss
-            n += 1
-        if k == n_steps:
-            break
+    cache = {}  # rho at the current moments, computed with the expected loss
+
+    def measure(state):
+        mu, C = state
+        cache["rho"] = _expected_sq_residuals(A, y, mu, C)
+        return cache["rho"].mean() / 2
+
+    def advance(state, _k):
+        mu, C = state
         g = H @ mu - bbar
         with np.errstate(over="ignore", invalid="ignore"):
-            C_new = P @ C @ P + noise * ((A.T * rho) @ A / m - H @ C @ H - np.outer(g, g))
+            C_new = P @ C @ P + noise * ((A.T * cache["rho"]) @ A / m - H @ C @ H - np.outer(g, g))
             mu = mu - h * g
             C = (C_new + C_new.T) / 2
-    steps = ck[:n].copy()
-    return Moments(steps=steps, times=steps * h, mean=means[:n].copy(), cov=covs[:n].copy(),
-                   loss=losses[:n].copy(), diverged_at=diverged)
+        return mu, C
+
+    run = iterate(advance, (x0.copy(), np.zeros((d, d))), n_steps, measure=measure,
+                  checkpoints=ck, record=lambda st: {"mean": st[0], "cov": st[1]},
+                  blowup_factor=BLOWUP_FACTOR, on_divergence="stop",
+                  quantity="expected loss E L(x)", hint="use a smaller step size eta")
+    steps = run.steps
+    if steps.size == 0:  # diverged before the first checkpoint
+        empty = np.empty((0, d))
+        return Moments(steps=steps, times=steps * h, mean=empty, cov=np.empty((0, d, d)),
+                       loss=np.empty(0), diverged_at=run.diverged_at)
+    return Moments(steps=steps, times=steps * h, mean=run.records["mean"],
+                   cov=run.records["cov"], loss=run.values, diverged_at=run.diverged_at)
 
 
 def least_squares_sde_moments(
@@ -774,7 +769,9 @@ def least_squares_sde_moments(
         means[i], covs[i] = mu, C
         losses[i] = _expected_sq_residuals(A, y, mu, C).mean() / 2
     if not np.all(np.isfinite(losses)):
-        raise RuntimeError("least_squares_sde_moments: the moments overflowed")
+        bad = int(np.flatnonzero(~np.isfinite(losses))[0])
+        raise DivergenceError(bad, float(losses[bad]), quantity=f"expected loss at t = {t[bad]:g}",
+                              hint="the moments overflowed: use a smaller eta or shorter times")
     return Moments(steps=np.arange(t.size), times=t.copy(), mean=means, cov=covs, loss=losses)
 
 
@@ -839,47 +836,45 @@ def diagonal_sgd_paths(
     2020; Damian, Ma & Lee 2021), and step ``u <- u - 2 eta u * g``, ``v <- v + 2 eta v * g``,
     ``g = X_B^T (X_B w - y_B - eps) / |B|``. ``theta0`` is ``(2d,)`` (repeated ``n_paths``
     times) or ``(n_paths, 2d)`` (one start per path, e.g. different initialization scales).
-    The ensemble's ``x`` holds ``theta``; ``times`` are ``k eta``. Blow-ups are tested at the
-    checkpoints and every 64 steps, so ``diverged_at`` is the step of detection.
+    The ensemble's ``x`` holds ``theta``; ``times`` are ``k eta``. Blow-ups are tested at every
+    step (:func:`ibcore.descent.iterate`), so ``diverged_at`` is the first step past the bound.
     """
     X, y, TH = _check_diag(X, y, theta0, n_paths)
-    d = X.shape[1]
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     delta = positive_float(label_noise, "label_noise", allow_zero=True)
     if batch_size is not None:
         batch_size = positive_int(batch_size, "batch_size")
     rng = check_rng(seed)
-    rec = _EnsembleRecorder(_checkpoints(checkpoints, n_steps), TH, float(np.abs(y).max()))
-    rec.record(0, TH)
-    with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
-        return _diagonal_loop(X, y, TH[:, :d], TH[:, d:], eta, n_steps, delta, batch_size, rng,
-                              rec)
+    with np.errstate(over="ignore", invalid="ignore"):  # judged by the divergence test
+        return _run_ensemble(_diagonal_step(X, y, TH, eta, delta, batch_size, rng), TH, n_steps,
+                             _checkpoints(checkpoints, n_steps), float(np.abs(y).max()), eta,
+                             eta)
 
 
-def _diagonal_loop(X, y, U, V, eta, n_steps, delta, batch_size, rng, rec):
-    """The SGD loop on ``theta = (u, v)``, written for few numpy calls per step.
+def _diagonal_step(X, y, TH, eta, delta, batch_size, rng):
+    """The SGD step on ``theta = (u, v)`` (in place), written for few numpy calls per step.
 
     With ``S = [X^T; -X^T]`` (2d, n): ``X w = (theta * theta) S`` and the update
     ``theta <- theta * (1 - [2 eta g, -2 eta g])`` with ``[g, -g] = r [X, -X] / n``.
     """
     n, d = X.shape
-    TH = np.concatenate([U, V], axis=1)
     P = TH.shape[0]
     S = np.ascontiguousarray(np.concatenate([X.T, -X.T], axis=0))  # (2d, n)
     M = np.ascontiguousarray(np.concatenate([X, -X], axis=1))  # (n, 2d)
     Q, GT = np.empty((P, 2 * d)), np.empty((P, 2 * d))
     R, E = np.empty((P, n)), np.empty((P, n))
     Ms = M * (2.0 * eta / n)
-    for k in range(n_steps):
+
+    def advance(TH, _k):
         np.multiply(TH, TH, out=Q)
         if batch_size is None:  # full batch: preallocated buffers, no temporaries
             np.dot(Q, S, out=R)
-            R -= y
+            np.subtract(R, y, out=R)
             if delta > 0:
                 rng.standard_normal(out=E)
-                E *= delta
-                R -= E
+                np.multiply(E, delta, out=E)
+                np.subtract(R, E, out=R)
             np.dot(R, Ms, out=GT)
         else:
             idx = rng.integers(0, n, size=(P, batch_size))
@@ -892,12 +887,9 @@ def _diagonal_loop(X, y, U, V, eta, n_steps, delta, batch_size, rng, rec):
             GT[:, :d], GT[:, d:] = g, -g
         np.multiply(TH, GT, out=Q)
         TH -= Q
-        at = rec.n < rec.checkpoints.size and rec.checkpoints[rec.n] == k + 1
-        if at or (k & 63) == 63 or k == n_steps - 1:
-            if rec.blown_up(TH):
-                return rec.ensemble(eta, eta, k + 1)
-            rec.record(k + 1, TH)
-    return rec.ensemble(eta, eta, None)
+        return TH
+
+    return advance
 
 
 def diagonal_flow_limit(X, y, scales, *, tol: float = 1e-12, max_iter: int = 200):
@@ -934,7 +926,8 @@ def diagonal_flow_limit(X, y, scales, *, tol: float = 1e-12, max_iter: int = 200
         # the dual is exponential in z = X^T mu: change z by at most 2 per step
         mu = mu - min(1.0, 2.0 / max(float(np.abs(X.T @ step).max()), 1e-300)) * step
     else:
-        raise RuntimeError(f"diagonal_flow_limit: no convergence in {max_iter} Newton steps")
+        raise SolverError(f"diagonal_flow_limit: damped Newton did not converge in {max_iter} "
+                          "steps; raise max_iter or tol")
     big = np.sqrt((np.sqrt(w * w + 4.0 * p * p) + np.abs(w)) / 2.0)
     small = p / big  # no cancellation: u v = p to rounding
     pos = w >= 0
@@ -985,7 +978,8 @@ def label_noise_flow(X, y, theta0, times, *, label_noise, rtol: float = 1e-9,
     sol = solve_ivp(rhs, (0.0, float(tau[-1])), th, method="LSODA", t_eval=tau, rtol=rtol,
                     atol=atol)
     if not sol.success:
-        raise RuntimeError(f"label_noise_flow: the ODE solver failed: {sol.message}")
+        raise SolverError(f"label_noise_flow: the ODE solver (LSODA) failed: {sol.message}; "
+                          "loosen rtol/atol or shorten the horizon")
     return tau.copy(), sol.y.T.copy()
 
 
@@ -1008,7 +1002,9 @@ def sphere_sgd_paths(Q, w0, eta, weight_decay, noise_std, n_steps: int, *, n_pat
     ``u = w / |w|``, ``xi ~ N(0, I)`` fresh at every step, ``s = noise_std`` (``E L_xi`` is the
     Rayleigh quotient ``u^T Q u / 2``). The stochastic gradient ``(I - u u^T)(Q u + s xi) / |w|``
     is orthogonal to ``w``, so ``w <- (1 - eta mu) w - eta g`` obeys the norm recursion of the
-    normalization chapter with ``G^2 = |(I - u u^T)(Q u + s xi)|^2``. Vectorized over paths.
+    normalization chapter with ``G^2 = |(I - u u^T)(Q u + s xi)|^2``. Vectorized over paths,
+    on :func:`ibcore.descent.iterate`: a norm that becomes 0, non-finite or larger than ``1e12``
+    times its start raises :class:`ibcore.DivergenceError`.
     """
     Q = _symmetric(Q, "Q")
     d = Q.shape[0]
@@ -1023,12 +1019,14 @@ def sphere_sgd_paths(Q, w0, eta, weight_decay, noise_std, n_steps: int, *, n_pat
     W = _start(w0, d, n_paths, "w0")
     if np.any(np.linalg.norm(W, axis=1) == 0):
         raise ValueError("w0 must be non-zero (the loss is scale-invariant)")
-    norms = np.empty((n_steps + 1, n_paths))
-    angles = np.empty((n_steps, n_paths))
     r = np.linalg.norm(W, axis=1)
-    Uk = W / r[:, None]
-    norms[0] = r
-    for k in range(n_steps):
+
+    def measure(state):
+        r = state[1]
+        return float(np.max(r)) if np.all(r > 0) else np.inf  # a zero norm is a breakdown too
+
+    def advance(state, _k):
+        W, r, Uk, _ = state
         g = Uk @ Q
         if s > 0:
             g = g + s * rng.standard_normal((n_paths, d))
@@ -1036,9 +1034,13 @@ def sphere_sgd_paths(Q, w0, eta, weight_decay, noise_std, n_steps: int, *, n_pat
         W = (1.0 - eta * mu) * W - eta * g / r[:, None]
         r = np.linalg.norm(W, axis=1)
         Un = W / r[:, None]
-        angles[k] = 2.0 * np.arcsin(np.clip(0.5 * np.linalg.norm(Un - Uk, axis=1), 0.0, 1.0))
-        norms[k + 1] = r
-        Uk = Un
-    if not (np.all(np.isfinite(norms)) and np.all(norms > 0)):
-        raise RuntimeError("sphere_sgd_paths: the norm under- or overflowed")
+        angle = 2.0 * np.arcsin(np.clip(0.5 * np.linalg.norm(Un - Uk, axis=1), 0.0, 1.0))
+        return W, r, Un, angle
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # judged by measure
+        run = iterate(advance, (W, r, W / r[:, None], np.zeros(n_paths)), n_steps,
+                      measure=measure, checkpoints=np.arange(n_steps + 1),
+                      record=lambda st: {"norm": st[1], "angle": st[3]}, quantity="max norm |w|",
+                      hint="use a smaller step size eta (or a larger weight decay)")
+    norms, angles = run.records["norm"], run.records["angle"][1:]
     return SphereRun(norm=norms, angle=angles)
