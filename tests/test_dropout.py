@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 
 from ibcore import DivergenceError
 from ibcore.dropout import (
-    _deep_value_grad,
-    _shrink,
     column_products,
     completion_dropout_objective,
     completion_regularizer,
@@ -60,6 +58,8 @@ from ibcore.dropout import (
     top_layer_contributions,
     train_dropout_sgd,
 )
+from ibcore.dropout.deep_linear import _deep_value_grad
+from ibcore.dropout.landscape import _shrink
 
 
 def _matrix(s, seed=0):
