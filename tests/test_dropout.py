@@ -135,7 +135,7 @@ def test_factorization_identity_matches_penalty_and_mc():
     assert dec.plain == pytest.approx(np.sum((M - U @ V.T) ** 2), rel=1e-12)
     assert dec.regularizer == pytest.approx(dropout_penalty(U, V, p), rel=1e-12)
     est = mc_dropout_loss(factorization_contributions(U, V), M.reshape(1, -1), p,
-                          n_samples=40000, seed=1)
+                          n_draws=40000, seed=1)
     # 4 standard errors: a correct estimator fails with probability ~6e-5 (normal approx.)
     assert abs(est.mean - dec.total) < 4 * est.se
     # and the estimator can fail: a wrong lam (p instead of p/(1-p)) is many SEs away
@@ -152,17 +152,17 @@ def test_sensing_identity_mc():
     assert C.shape == (20, 4, 1)
     np.testing.assert_allclose(C.sum(axis=1)[:, 0], np.einsum("ab,iab->i", U @ V.T, A))
     dec = expected_dropout_loss(C, y[:, None], 0.5)
-    est = mc_dropout_loss(C, y[:, None], 0.5, n_samples=20000, seed=2)
+    est = mc_dropout_loss(C, y[:, None], 0.5, n_draws=20000, seed=2)
     assert abs(est.mean - dec.total) < 4 * est.se
 
 
 def test_mc_is_seeded_and_zero_variance_at_p0():
     rng = np.random.default_rng(103)  # own stream: independent of test order
     C, Y = rng.standard_normal((3, 2, 1)), rng.standard_normal((3, 1))
-    a = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
-    b = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
+    a = mc_dropout_loss(C, Y, 0.4, n_draws=100, seed=7)
+    b = mc_dropout_loss(C, Y, 0.4, n_draws=100, seed=7)
     assert a == b
-    z = mc_dropout_loss(C, Y, 0.0, n_samples=10, seed=7)
+    z = mc_dropout_loss(C, Y, 0.0, n_draws=10, seed=7)
     # p = 0: every sample is the plain loss; the SE is zero up to the rounding of the mean
     assert z.se <= 1e-14 * z.mean
     assert z.mean == pytest.approx(expected_dropout_loss(C, Y, 0.0).plain, rel=1e-14)
@@ -172,11 +172,11 @@ def test_mc_and_expected_reject_bad_shapes():
     with pytest.raises(ValueError, match="Y must have shape"):
         expected_dropout_loss(np.ones((2, 3, 1)), np.ones((3, 1)), 0.5)
     with pytest.raises(ValueError, match="C must be 3-D"):
-        mc_dropout_loss(np.ones((2, 3)), np.ones((2, 1)), 0.5, n_samples=10, seed=0)
-    with pytest.raises(ValueError, match="n_samples must be >= 2"):
-        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_samples=1, seed=0)
+        mc_dropout_loss(np.ones((2, 3)), np.ones((2, 1)), 0.5, n_draws=10, seed=0)
+    with pytest.raises(ValueError, match="n_draws must be >= 2"):
+        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_draws=1, seed=0)
     with pytest.raises(TypeError, match="seed must be"):
-        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_samples=10, seed=None)
+        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_draws=10, seed=None)
     with pytest.raises(ValueError, match="A must have shape"):
         sensing_contributions(np.ones((2, 1)), np.ones((3, 1)), np.ones((4, 3, 2)))
 
@@ -600,8 +600,8 @@ def test_train_dropout_sgd_tied_autoencoder():
         (lambda: dropout_optimum(np.ones(3), 2, 0.5), ValueError, "M must be a 2-D"),
         (lambda: induced_regularizer(np.eye(3), 2.5), TypeError, "m must be an integer"),
         (lambda: dropout_kernel(np.eye(3), -0.1), ValueError, "p must lie in"),
-        (lambda: mc_dropout_kernel(np.ones((2, 3)), 0.5, n_samples=1, seed=0), ValueError,
-         "n_samples must be >= 2"),
+        (lambda: mc_dropout_kernel(np.ones((2, 3)), 0.5, n_draws=1, seed=0), ValueError,
+         "n_draws must be >= 2"),
         (lambda: input_dropout_ridge(np.ones((3, 2)), np.ones(4), 0.5), ValueError, "y must"),
         (lambda: explicit_objective(np.ones((2, 1)), np.ones((3, 1)), np.ones((3, 2)), 0.5),
          ValueError, "M must have shape"),
@@ -656,7 +656,7 @@ def test_dropout_kernel_matches_mc():
     Kd = dropout_kernel(K, p)
     np.testing.assert_allclose(np.diag(Kd), np.diag(K) / 0.7)
     np.testing.assert_allclose(Kd - np.diag(np.diag(Kd)), K - np.diag(np.diag(K)))
-    mean, se = mc_dropout_kernel(Phi, p, n_samples=4000, seed=0)
+    mean, se = mc_dropout_kernel(Phi, p, n_draws=4000, seed=0)
     # a symmetric 4 x 4 kernel has 10 distinct entries; 4.5 SE each: false alarms < 1e-4
     iu = np.triu_indices(4)
     assert np.all(np.abs(mean - Kd)[iu] < 4.5 * se[iu] + 1e-15)
@@ -692,7 +692,7 @@ def test_completion_dropout_objective_is_the_master_identity():
     want = expected_dropout_loss(sensing_contributions(U, V, A), y[:, None], p)
     assert got.plain == pytest.approx(want.plain, rel=1e-12)
     assert got.regularizer == pytest.approx(want.regularizer, rel=1e-12)
-    est = mc_dropout_loss(sensing_contributions(U, V, A), y[:, None], p, n_samples=20000, seed=3)
+    est = mc_dropout_loss(sensing_contributions(U, V, A), y[:, None], p, n_draws=20000, seed=3)
     assert abs(est.mean - got.plain - got.regularizer) < 4 * est.se  # 4 SE: ~6e-5 false alarms
     # for this fixed sample the population (pi_r x pi_c) regularizer is a different number
     pop = completion_regularizer(U, V, np.full(4, 0.25), np.full(5, 0.2), p)
@@ -904,7 +904,7 @@ def test_mc_deep_linear_loss():
     Ws = _random_chain(rng, (4, 3, 3, 2))
     M = rng.standard_normal((2, 4))
     exact = deep_linear_dropout_objective(Ws, M, 0.5)
-    est = mc_deep_linear_dropout_loss(Ws, M, 0.5, n_samples=40000, seed=0)
+    est = mc_deep_linear_dropout_loss(Ws, M, 0.5, n_draws=40000, seed=0)
     assert abs(est.mean - exact) < 4 * est.se
     # power: keeping only the path-norm term (S = all layers) is rejected
     lam = dropout_lambda(0.5)
@@ -1028,8 +1028,8 @@ def test_fixed_mask_readout_converges_to_per_example_ridge():
          "seed"),
         (lambda: deep_dropout_lower_bound(np.ones(3), [2], 0.5), ValueError, "M must be a 2-D"),
         (lambda: mc_deep_linear_dropout_loss([np.ones((2, 3)), np.ones((1, 2))], np.ones((1, 3)),
-                                             0.5, n_samples=1, seed=0), ValueError,
-         "n_samples must be >= 2"),
+                                             0.5, n_draws=1, seed=0), ValueError,
+         "n_draws must be >= 2"),
         (lambda: minimize_dropout_completion(np.array([[0, 9]]), [1.0], 0.5, np.ones((2, 1)),
                                              np.ones((2, 1))), ValueError, "valid"),
         (lambda: minimize_dropout_completion(np.array([[0, 1]]), [1.0], 1.0, np.ones((2, 1)),
@@ -1053,20 +1053,20 @@ def test_new_functions_validate(call, err, match):
 def test_mc_dropout_samples_are_the_samples_of_mc_dropout_loss():
     rng = np.random.default_rng(120)  # own stream: independent of test order
     C, Y = rng.standard_normal((6, 3, 2)), rng.standard_normal((6, 2))
-    samples = mc_dropout_samples(C, Y, 0.4, n_samples=5000, seed=3, chunk=700)
-    est = mc_dropout_loss(C, Y, 0.4, n_samples=5000, seed=3)
+    samples = mc_dropout_samples(C, Y, 0.4, n_draws=5000, seed=3, chunk=700)
+    est = mc_dropout_loss(C, Y, 0.4, n_draws=5000, seed=3)
     assert samples.shape == (5000,)
     # same masks (the chunking does not change the stream), so the same mean and SE
     assert samples.mean() == pytest.approx(est.mean, rel=1e-14)
     assert samples.std(ddof=1) / np.sqrt(5000) == pytest.approx(est.se, rel=1e-12)
     exact = expected_dropout_loss(C, Y, 0.4).total
     assert abs(samples.mean() - exact) < 4 * est.se
-    with pytest.raises(ValueError, match="n_samples"):
-        mc_dropout_samples(C, Y, 0.4, n_samples=1, seed=0)
+    with pytest.raises(ValueError, match="n_draws"):
+        mc_dropout_samples(C, Y, 0.4, n_draws=1, seed=0)
     with pytest.raises(ValueError, match="p must lie in"):
-        mc_dropout_samples(C, Y, 1.0, n_samples=10, seed=0)
+        mc_dropout_samples(C, Y, 1.0, n_draws=10, seed=0)
     with pytest.raises(TypeError, match="seed"):
-        mc_dropout_samples(C, Y, 0.4, n_samples=10, seed=None)
+        mc_dropout_samples(C, Y, 0.4, n_draws=10, seed=None)
 
 
 def test_mc_tolerance_of_the_book():
@@ -1085,11 +1085,11 @@ def test_mc_tolerance_of_the_book():
     dec = expected_dropout_loss(C, Y, 0.4)
     z = []
     for s in range(300):
-        e = mc_dropout_loss(C, Y, 0.4, n_samples=400, seed=s)
+        e = mc_dropout_loss(C, Y, 0.4, n_draws=400, seed=s)
         z.append((e.mean - dec.total) / e.se)
     z = np.abs(np.array(z))
     assert np.mean(z > 3) < 0.02 and z.max() < 4.5
-    est = mc_dropout_loss(C, Y, 0.4, n_samples=20000, seed=7)
+    est = mc_dropout_loss(C, Y, 0.4, n_draws=20000, seed=7)
     wrong = dec.plain + 0.4 * dec.regularizer / dropout_lambda(0.4)
     assert abs(est.mean - wrong) > 12 * est.se
 
@@ -1105,6 +1105,10 @@ def test_matrix_with_singular_values():
         matrix_with_singular_values([1.0, -0.5], seed=0)
     with pytest.raises(TypeError, match="seed"):
         matrix_with_singular_values([1.0, 0.5], seed="x")
+    with pytest.raises(TypeError):  # seed is keyword-only and required
+        matrix_with_singular_values([1.0, 0.5], 3)
+    with pytest.raises(TypeError):
+        matrix_with_singular_values([1.0, 0.5])
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])

@@ -131,22 +131,22 @@ def _deep_value_grad(Ws, M, lam):
     return value, grads
 
 
-def mc_deep_linear_dropout_loss(Ws, M, p, *, n_samples: int, seed) -> MCEstimate:
+def mc_deep_linear_dropout_loss(Ws, M, p, *, n_draws: int, seed) -> MCEstimate:
     """Monte-Carlo estimate of ``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2`` with fresh
     independent masks on every hidden layer for each sample (mean and standard error)."""
     Ws = _chain(Ws)
     M = _check_target(M, Ws)
     p = probability(p, "p")
-    n_samples = positive_int(n_samples, "n_samples", minimum=2)
+    n_draws = positive_int(n_draws, "n_draws", minimum=2)
     rng = check_rng(seed)
     keep = 1.0 - p
-    P = np.broadcast_to(Ws[0], (n_samples, *Ws[0].shape))
+    P = np.broadcast_to(Ws[0], (n_draws, *Ws[0].shape))
     for W in Ws[1:]:
-        b = (rng.random((n_samples, P.shape[1], 1)) < keep) / keep
+        b = (rng.random((n_draws, P.shape[1], 1)) < keep) / keep
         P = np.einsum("ij,sjk->sik", W, b * P)
     values = np.sum((M[None] - P) ** 2, axis=(1, 2))
-    return MCEstimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(n_samples)),
-                      n_samples)
+    return MCEstimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(n_draws)),
+                      n_draws)
 
 
 def _widths(widths) -> list[int]:

@@ -49,7 +49,7 @@ def dropout_kernel(K, p) -> np.ndarray:
     return out
 
 
-def mc_dropout_kernel(Phi, p, *, n_samples: int, seed):
+def mc_dropout_kernel(Phi, p, *, n_draws: int, seed):
     """Monte-Carlo mean and standard error of the empirical kernel of dropped-out features.
 
     ``Phi`` (n, m): features of ``n`` examples. Each sample draws an independent mask per example
@@ -57,20 +57,20 @@ def mc_dropout_kernel(Phi, p, *, n_samples: int, seed):
     """
     Phi = as_matrix(Phi, "Phi")
     p = probability(p, "p")
-    n_samples = positive_int(n_samples, "n_samples", minimum=2)
+    n_draws = positive_int(n_draws, "n_draws", minimum=2)
     rng = check_rng(seed)
     keep = 1.0 - p
     n, m = Phi.shape
     s1 = np.zeros((n, n))
     s2 = np.zeros((n, n))
-    for _ in range(n_samples):
+    for _ in range(n_draws):
         F = Phi * ((rng.random((n, m)) < keep) / keep)
         K = F @ F.T / m
         s1 += K
         s2 += K**2
-    mean = s1 / n_samples
-    var = np.maximum(s2 / n_samples - mean**2, 0.0) * n_samples / (n_samples - 1)
-    return mean, np.sqrt(var / n_samples)
+    mean = s1 / n_draws
+    var = np.maximum(s2 / n_draws - mean**2, 0.0) * n_draws / (n_draws - 1)
+    return mean, np.sqrt(var / n_draws)
 
 
 def _readout_inputs(Phi_train, y, Phi_test):

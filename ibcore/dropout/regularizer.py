@@ -94,7 +94,7 @@ def nuclear_norm(M) -> float:
     return float(np.linalg.svd(M, compute_uv=False).sum())
 
 
-def matrix_with_singular_values(singular_values, seed) -> np.ndarray:
+def matrix_with_singular_values(singular_values, *, seed) -> np.ndarray:
     """A square ``d x d`` matrix ``W diag(s) Y^T`` with the given singular values ``s`` (any
     order, non-negative) and random orthogonal ``W``, ``Y`` (QR of Gaussian matrices, ``W``
     drawn first), ``d = len(s)``."""
@@ -126,11 +126,11 @@ class DropoutLoss:
 
 @dataclass(frozen=True)
 class MCEstimate:
-    """A Monte-Carlo mean with its standard error ``std(samples, ddof=1) / sqrt(n_samples)``."""
+    """A Monte-Carlo mean with its standard error ``std(samples, ddof=1) / sqrt(n_draws)``."""
 
     mean: float
     se: float
-    n_samples: int
+    n_draws: int
 
 
 def _contributions(C, Y) -> tuple[np.ndarray, np.ndarray]:
@@ -171,8 +171,8 @@ def expected_dropout_loss(C, Y, p) -> DropoutLoss:
     )
 
 
-def mc_dropout_samples(C, Y, p, *, n_samples: int, seed, chunk: int = 2048) -> np.ndarray:
-    """Per-mask dropout losses: ``n_samples`` values of ``(1/n) sum_i ||Y_i - sum_j B_ij C_ij||^2``.
+def mc_dropout_samples(C, Y, p, *, n_draws: int, seed, chunk: int = 2048) -> np.ndarray:
+    """Per-mask dropout losses: ``n_draws`` values of ``(1/n) sum_i ||Y_i - sum_j B_ij C_ij||^2``.
 
     Each sample draws a fresh mask for every example and unit (``B_ij = 0`` with probability
     ``p``, else ``1/(1-p)``) and evaluates the (unhalved, example-averaged) loss. The samples are
@@ -182,31 +182,31 @@ def mc_dropout_samples(C, Y, p, *, n_samples: int, seed, chunk: int = 2048) -> n
     """
     C, Y = _contributions(C, Y)
     p = probability(p, "p")
-    n_samples = positive_int(n_samples, "n_samples", minimum=2)
+    n_draws = positive_int(n_draws, "n_draws", minimum=2)
     chunk = positive_int(chunk, "chunk")
     rng = check_rng(seed)
     n, r, _ = C.shape
     keep = 1.0 - p
-    values = np.empty(n_samples)
-    for start in range(0, n_samples, chunk):
-        s = min(chunk, n_samples - start)
+    values = np.empty(n_draws)
+    for start in range(0, n_draws, chunk):
+        s = min(chunk, n_draws - start)
         B = (rng.random((s, n, r)) < keep) / keep
         pred = np.einsum("sij,ijo->sio", B, C)
         values[start : start + s] = np.mean(np.sum((Y[None] - pred) ** 2, axis=2), axis=1)
     return values
 
 
-def mc_dropout_loss(C, Y, p, *, n_samples: int, seed, chunk: int = 2048) -> MCEstimate:
+def mc_dropout_loss(C, Y, p, *, n_draws: int, seed, chunk: int = 2048) -> MCEstimate:
     """Monte-Carlo estimate of ``E_B (1/n) sum_i ||Y_i - sum_j B_ij C_ij||^2``.
 
     The mean and standard error of :func:`mc_dropout_samples` (fresh masks for every example
     and unit in each sample). ``chunk`` bounds the number of samples held in memory.
     """
-    values = mc_dropout_samples(C, Y, p, n_samples=n_samples, seed=seed, chunk=chunk)
+    values = mc_dropout_samples(C, Y, p, n_draws=n_draws, seed=seed, chunk=chunk)
     return MCEstimate(
         mean=float(values.mean()),
         se=float(values.std(ddof=1) / np.sqrt(values.size)),
-        n_samples=values.size,
+        n_draws=values.size,
     )
 
 
