@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .descent import DEFAULT_BLOWUP_FACTOR, FlowPath, Trajectory, as_checkpoints
+from .errors import SolverError
 from .validation import (
     as_array,
     as_matrix,
@@ -431,7 +432,7 @@ class Quadratic:
         while err2(hi) > target:
             hi *= 2
             if hi > 2**62:
-                raise RuntimeError("steps_to_error: no convergence within 2^62 steps")
+                raise SolverError("steps_to_error: no convergence within 2^62 steps")
         lo = hi // 2 if hi > 1 else 0
         while lo < hi:
             mid = (lo + hi) // 2
@@ -504,7 +505,7 @@ class Quadratic:
         while float(self.loss_gap(w0, eta, [hi])[0]) > target:
             hi *= 2
             if hi > 2**62:
-                raise RuntimeError("steps_to_accuracy: no convergence within 2^62 steps")
+                raise SolverError("steps_to_accuracy: no convergence within 2^62 steps")
         lo = hi // 2 if hi > 1 else 0
         while lo < hi:
             mid = (lo + hi) // 2

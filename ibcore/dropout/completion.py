@@ -7,8 +7,7 @@ regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2``
 :func:`rank_one_dropout_completion`); its expectation over entries drawn from ``pi_r x pi_c`` is
 the **population** regularizer, a weighted nuclear norm squared
 (:func:`minimize_completion_objective`, :func:`minimize_weighted_trace_norm_completion`).
-:func:`completion_certificate` certifies the exact-recovery limit. ``p`` is the drop
-probability, ``lam = p/(1-p)``.
+``p`` is the drop probability, ``lam = p/(1-p)``.
 """
 
 from __future__ import annotations
