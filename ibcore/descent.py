@@ -46,7 +46,8 @@ Divergence policy
 Gradient flow
     :func:`gradient_flow` integrates ``dw/dt = -grad L(w)`` with :func:`scipy.integrate.solve_ivp`
     at requested times (optionally in log-time ``s = log(1 + t)``, for horizons like t = 1e6);
-    for a :class:`~ibcore.quadratic.Quadratic` it returns the exact eigen-solution instead.
+    for an objective with an ``exact_flow`` method (a :class:`~ibcore.quadratic.Quadratic`) it
+    returns that closed form instead.
 """
 
 from __future__ import annotations
@@ -57,7 +58,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DivergenceError
-from .validation import as_vector, check_rng, one_of, positive_float, positive_int, probability
+from .validation import (
+    as_vector,
+    check_blowup_factor,
+    check_rng,
+    one_of,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 __all__ = [
     "DEFAULT_BLOWUP_FACTOR",
@@ -226,13 +235,6 @@ def step_sizes(eta, n_steps: int) -> float | np.ndarray:
             values[k] = positive_float(eta(k), f"eta({k}) (the step-size schedule)")
         return values
     return positive_float(eta, "eta")
-
-
-def _check_blowup(blowup_factor) -> float:
-    blowup_factor = positive_float(blowup_factor, "blowup_factor")
-    if blowup_factor < 1:
-        raise ValueError(f"blowup_factor must be >= 1, got {blowup_factor}")
-    return blowup_factor
 
 
 def _evaluate(fun, w, *args, where: str):
@@ -463,7 +465,7 @@ def iterate(
         raise TypeError("advance and measure must be callables advance(state, k), measure(state)")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     cps = as_checkpoints(checkpoints, n_steps)
-    blowup_factor = _check_blowup(blowup_factor)
+    blowup_factor = check_blowup_factor(blowup_factor)
     on_divergence = one_of(on_divergence, "on_divergence", ("raise", "stop"))
     values, recs, steps = [], {}, []
     bound = active = diverged = None
@@ -575,7 +577,9 @@ def run_sgd(
         )
     rng = check_rng(seed)
     etas = step_sizes(eta, n_steps)
-    rec = _Recorder(as_checkpoints(checkpoints, n_steps), w.size, _check_blowup(blowup_factor))
+    rec = _Recorder(
+        as_checkpoints(checkpoints, n_steps), w.size, check_blowup_factor(blowup_factor)
+    )
     everyone = np.arange(n_samples)
     if replace:
         batches = rng.integers(0, n_samples, size=(n_steps, batch_size))
@@ -611,9 +615,10 @@ def gradient_flow(
 ) -> FlowPath:
     """The gradient flow ``dw/dt = -grad L(w)``, ``w(0) = w0``, at the requested ``times``.
 
-    If ``fun`` is an :class:`ibcore.quadratic.Quadratic`, the exact solution
-    ``w(t) = w* + V exp(-Lambda t) V^T (w0 - w*)`` is returned (``log_time``, ``method`` and the
-    tolerances are then unused). Otherwise the ODE is integrated by
+    If ``fun`` has an ``exact_flow(w0, times) -> FlowPath`` method (a
+    :class:`ibcore.quadratic.Quadratic`, whose exact solution is
+    ``w(t) = w* + V exp(-Lambda t) V^T (w0 - w*)``), that is returned (``log_time``, ``method``
+    and the tolerances are then unused). Otherwise the ODE is integrated by
     :func:`scipy.integrate.solve_ivp` (``method``, ``rtol``, ``atol``; the default LSODA switches
     to a stiff method when the Hessian is ill-conditioned). With ``log_time=True`` the ODE is
     integrated in ``s = log(1 + t)``, ``dw/ds = -(1 + t) grad L(w)``, which reaches horizons like
@@ -632,15 +637,13 @@ def gradient_flow(
     RuntimeError
         If the solver fails (the message is scipy's) or the solution becomes non-finite.
     """
-    from .quadratic import Quadratic
-
     w0 = as_vector(w0, "w0")
     t = as_vector(times, "times")
     if t[0] < 0 or np.any(np.diff(t) <= 0):
         raise ValueError("times must be non-negative and strictly increasing")
-    if isinstance(fun, Quadratic):
-        w = fun.flow(w0, t)
-        return FlowPath(t=t.copy(), w=w, loss=fun.loss(w))
+    exact_flow = getattr(fun, "exact_flow", None)
+    if callable(exact_flow):  # a closed form (Quadratic.exact_flow), no import of quadratic here
+        return exact_flow(w0, t)
     if not callable(fun):
         raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
     rtol = positive_float(rtol, "rtol")

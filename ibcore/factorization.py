@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import as_checkpoints, iterate
+from .errors import SolverError
 from .validation import as_array, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
@@ -346,11 +348,16 @@ def factorization_gd(
     alphas); ``init="identity"``: ``W_j = alpha I`` (balanced, ``D_j = 0``, positive
     determinant); or a sequence of ``depth`` fixed ``d x d`` matrices ``Z_1, ..., Z_N``:
     ``W_j = alpha Z_j``. ``keep_factors=True`` also records the factors at the checkpoints
-    (``factor_path``, e.g. for :func:`balancedness` along the run). Raises ``RuntimeError``
-    naming the step if a run blows up (use a smaller ``eta``).
-    """
-    from .descent import as_checkpoints
+    (``factor_path``, e.g. for :func:`balancedness` along the run). The loop is
+    :func:`ibcore.descent.iterate` in its batched mode (one loss per init scale).
 
+    Raises
+    ------
+    ibcore.DivergenceError
+        If the loss of some run becomes non-finite or exceeds ``1e12 * max(1, its loss at step
+        0)`` (the divergence policy of :mod:`ibcore.descent`); ``run`` is the index of that init
+        scale in ``alphas``. Use a smaller ``eta``.
+    """
     A, y = _check_ops(A, y)
     depth = positive_int(depth, "depth")
     eta = positive_float(eta, "eta")
@@ -379,32 +386,38 @@ def factorization_gd(
         Ws = [alphas[:, None, None] * Zj[None] for Zj in Z]
     if not isinstance(keep_factors, (bool, np.bool_)):
         raise TypeError(f"keep_factors must be True or False, got {type(keep_factors).__name__}")
-    rec_W, rec_loss, rec_F, pos = [], [], [], 0
-    blowup = 1e12 * (1 + float(y @ y))
-    for k in range(n_steps + 1):
+    cache = {}  # the prefix products and G(W) computed with the loss at the current factors
+
+    def measure(Ws):
         prefix = _prefix_products(Ws)
-        P = prefix[-1]
-        G, loss = _gradient_matrix(A_mat, y, P)
-        if not loss.max() <= blowup:  # also true for NaN
-            raise RuntimeError(f"factorization_gd diverged at step {k}: use a smaller eta")
-        if pos < ck.size and ck[pos] == k:
-            rec_W.append(P.copy())
-            rec_loss.append(loss.copy())
-            if keep_factors:
-                rec_F.append([W.copy() for W in Ws])
-            pos += 1
-        if k < n_steps:
-            grads = _factor_gradients(Ws, G, prefix)
-            Ws = [W - eta * B for W, B in zip(Ws, grads, strict=True)]
+        cache["prefix"] = prefix
+        cache["G"], loss = _gradient_matrix(A_mat, y, prefix[-1])
+        return loss
+
+    def advance(Ws, _k, _active):
+        grads = _factor_gradients(Ws, cache["G"], cache["prefix"])
+        return [W - eta * B for W, B in zip(Ws, grads, strict=True)]
+
+    def record(Ws):
+        row = {"W": cache["prefix"][-1]}
+        if keep_factors:
+            row.update({f"F{j}": W for j, W in enumerate(Ws)})
+        return row
+
+    run = iterate(
+        advance, Ws, n_steps, measure=measure, checkpoints=ck, record=record,
+        quantity="sensing loss", hint="use a smaller step size eta",
+    )
+    keep = slice(None) if ck[0] == 0 else slice(1, None)  # iterate always records step 0
     return FactorizationRun(
         alphas=alphas,
         depth=depth,
-        steps=ck,
-        W=np.stack(rec_W, axis=1),
-        loss=np.stack(rec_loss, axis=1),
-        factors=Ws,
+        steps=run.steps[keep],
+        W=np.swapaxes(run.records["W"][keep], 0, 1),
+        loss=run.values[keep].T,
+        factors=run.state,
         factor_path=(
-            [np.stack([F[j] for F in rec_F], axis=1) for j in range(depth)]
+            [np.swapaxes(run.records[f"F{j}"][keep], 0, 1) for j in range(depth)]
             if keep_factors
             else None
         ),
@@ -443,6 +456,9 @@ def factorization_flow(A, y, Ws0, times, *, rtol: float = 1e-10, atol: float = 1
             rhs, (0.0, float(t[-1])), z0, method="DOP853", t_eval=t, rtol=rtol, atol=atol
         )
         if not sol.success:
-            raise RuntimeError(f"factorization_flow: the ODE solver failed: {sol.message}")
+            raise SolverError(
+                f"factorization_flow: the ODE solver (DOP853) failed: {sol.message}; loosen "
+                "rtol/atol or shorten the horizon"
+            )
         zs = sol.y.T
     return [list(z.reshape(N, d, d)) for z in zs]

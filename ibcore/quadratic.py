@@ -34,15 +34,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .descent import DEFAULT_BLOWUP_FACTOR, Trajectory, _check_blowup, as_checkpoints
+from .descent import DEFAULT_BLOWUP_FACTOR, FlowPath, Trajectory, as_checkpoints
+from .errors import SolverError
 from .validation import (
-    _real_scalar,
     as_array,
     as_matrix,
     as_vector,
+    check_blowup_factor,
     positive_float,
     positive_int,
     probability,
+    real_scalar,
 )
 
 __all__ = ["HeavyBallTuning", "Quadratic"]
@@ -100,7 +102,7 @@ class Quadratic:
                 "b must lie in the range of H (its component in the null space of H has norm "
                 f"{off_range:.3g}); otherwise the loss is unbounded below"
             )
-        self.H, self.b, self.c = H, b, _real_scalar(c, "c")
+        self.H, self.b, self.c = H, b, real_scalar(c, "c")
         self.d = d
         self.eigvals, self.eigvecs = lam, V
         inv = np.divide(bz, lam, out=np.zeros(d), where=lam > 0)
@@ -225,6 +227,15 @@ class Quadratic:
         z = self.modes(w0)
         return self.minimizer + (np.exp(-np.outer(t, self.eigvals)) * z) @ self.eigvecs.T
 
+    def exact_flow(self, w0, times) -> FlowPath:
+        """The gradient flow from ``w0`` at ``times`` with its losses, as a
+        :class:`ibcore.descent.FlowPath` (:meth:`flow`; what
+        :func:`ibcore.descent.gradient_flow` returns for a quadratic)."""
+        w0 = as_vector(w0, "w0")
+        t = as_vector(times, "times")
+        w = self.flow(w0, t)
+        return FlowPath(t=t.copy(), w=w, loss=self.loss(w))
+
     @staticmethod
     def _steps(steps) -> np.ndarray:
         """Validate step indices: non-negative integers, returned as a 1-D int64 array."""
@@ -346,7 +357,7 @@ class Quadratic:
         eta = self.check_step_size(eta) if require_stable else positive_float(eta, "eta")
         n_steps = positive_int(n_steps, "n_steps", minimum=0)
         cps = as_checkpoints(checkpoints, n_steps)
-        blowup_factor = _check_blowup(blowup_factor)
+        blowup_factor = check_blowup_factor(blowup_factor)
         diverged_at = None
         if eta >= self.stability_limit:
             diverged_at = self._first_blowup(w0, eta, n_steps, blowup_factor)
@@ -421,7 +432,7 @@ class Quadratic:
         while err2(hi) > target:
             hi *= 2
             if hi > 2**62:
-                raise RuntimeError("steps_to_error: no convergence within 2^62 steps")
+                raise SolverError("steps_to_error: no convergence within 2^62 steps")
         lo = hi // 2 if hi > 1 else 0
         while lo < hi:
             mid = (lo + hi) // 2
@@ -494,7 +505,7 @@ class Quadratic:
         while float(self.loss_gap(w0, eta, [hi])[0]) > target:
             hi *= 2
             if hi > 2**62:
-                raise RuntimeError("steps_to_accuracy: no convergence within 2^62 steps")
+                raise SolverError("steps_to_accuracy: no convergence within 2^62 steps")
         lo = hi // 2 if hi > 1 else 0
         while lo < hi:
             mid = (lo + hi) // 2

@@ -24,11 +24,13 @@ __all__ = [
     "as_symmetric",
     "as_times",
     "as_vector",
+    "check_blowup_factor",
     "check_rng",
     "one_of",
     "positive_float",
     "positive_int",
     "probability",
+    "real_scalar",
 ]
 
 #: Relative tolerance of the symmetry and positive-semidefiniteness checks (of the largest entry
@@ -81,13 +83,17 @@ def as_vector(a, name: str, *, length: int | None = None) -> np.ndarray:
     return v
 
 
-def _real_scalar(x, name: str) -> float:
+def real_scalar(x, name: str) -> float:
+    """A finite real number as a Python float (booleans and non-numbers are a ``TypeError``)."""
     if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     x = float(x)
     if not np.isfinite(x):
         raise ValueError(f"{name} must be finite, got {x}")
     return x
+
+
+_real_scalar = real_scalar  # the former private name, still used by older modules
 
 
 def positive_float(x, name: str, *, allow_zero: bool = False) -> float:
@@ -116,6 +122,15 @@ def probability(p, name: str, *, closed_right: bool = False) -> float:
         interval = "[0, 1]" if closed_right else "[0, 1)"
         raise ValueError(f"{name} must lie in {interval}, got {p}")
     return p
+
+
+def check_blowup_factor(blowup_factor, name: str = "blowup_factor") -> float:
+    """A divergence factor: a finite real number ``>= 1`` (the bound of the divergence policy of
+    :func:`ibcore.descent.iterate` is ``blowup_factor * max(1, |value at step 0|)``)."""
+    blowup_factor = positive_float(blowup_factor, name)
+    if blowup_factor < 1:
+        raise ValueError(f"{name} must be >= 1, got {blowup_factor}")
+    return blowup_factor
 
 
 def check_rng(seed) -> np.random.Generator:

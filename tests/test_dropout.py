@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ibcore import DivergenceError
 from ibcore.dropout import (
-    _deep_value_grad,
-    _shrink,
     column_products,
     completion_dropout_objective,
     completion_regularizer,
@@ -59,6 +58,8 @@ from ibcore.dropout import (
     top_layer_contributions,
     train_dropout_sgd,
 )
+from ibcore.dropout.deep_linear import _deep_value_grad
+from ibcore.dropout.landscape import _shrink
 
 
 def _matrix(s, seed=0):
@@ -134,7 +135,7 @@ def test_factorization_identity_matches_penalty_and_mc():
     assert dec.plain == pytest.approx(np.sum((M - U @ V.T) ** 2), rel=1e-12)
     assert dec.regularizer == pytest.approx(dropout_penalty(U, V, p), rel=1e-12)
     est = mc_dropout_loss(factorization_contributions(U, V), M.reshape(1, -1), p,
-                          n_samples=40000, seed=1)
+                          n_draws=40000, seed=1)
     # 4 standard errors: a correct estimator fails with probability ~6e-5 (normal approx.)
     assert abs(est.mean - dec.total) < 4 * est.se
     # and the estimator can fail: a wrong lam (p instead of p/(1-p)) is many SEs away
@@ -151,17 +152,17 @@ def test_sensing_identity_mc():
     assert C.shape == (20, 4, 1)
     np.testing.assert_allclose(C.sum(axis=1)[:, 0], np.einsum("ab,iab->i", U @ V.T, A))
     dec = expected_dropout_loss(C, y[:, None], 0.5)
-    est = mc_dropout_loss(C, y[:, None], 0.5, n_samples=20000, seed=2)
+    est = mc_dropout_loss(C, y[:, None], 0.5, n_draws=20000, seed=2)
     assert abs(est.mean - dec.total) < 4 * est.se
 
 
 def test_mc_is_seeded_and_zero_variance_at_p0():
     rng = np.random.default_rng(103)  # own stream: independent of test order
     C, Y = rng.standard_normal((3, 2, 1)), rng.standard_normal((3, 1))
-    a = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
-    b = mc_dropout_loss(C, Y, 0.4, n_samples=100, seed=7)
+    a = mc_dropout_loss(C, Y, 0.4, n_draws=100, seed=7)
+    b = mc_dropout_loss(C, Y, 0.4, n_draws=100, seed=7)
     assert a == b
-    z = mc_dropout_loss(C, Y, 0.0, n_samples=10, seed=7)
+    z = mc_dropout_loss(C, Y, 0.0, n_draws=10, seed=7)
     # p = 0: every sample is the plain loss; the SE is zero up to the rounding of the mean
     assert z.se <= 1e-14 * z.mean
     assert z.mean == pytest.approx(expected_dropout_loss(C, Y, 0.0).plain, rel=1e-14)
@@ -171,11 +172,11 @@ def test_mc_and_expected_reject_bad_shapes():
     with pytest.raises(ValueError, match="Y must have shape"):
         expected_dropout_loss(np.ones((2, 3, 1)), np.ones((3, 1)), 0.5)
     with pytest.raises(ValueError, match="C must be 3-D"):
-        mc_dropout_loss(np.ones((2, 3)), np.ones((2, 1)), 0.5, n_samples=10, seed=0)
-    with pytest.raises(ValueError, match="n_samples must be >= 2"):
-        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_samples=1, seed=0)
+        mc_dropout_loss(np.ones((2, 3)), np.ones((2, 1)), 0.5, n_draws=10, seed=0)
+    with pytest.raises(ValueError, match="n_draws must be >= 2"):
+        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_draws=1, seed=0)
     with pytest.raises(TypeError, match="seed must be"):
-        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_samples=10, seed=None)
+        mc_dropout_loss(np.ones((2, 3, 1)), np.ones((2, 1)), 0.5, n_draws=10, seed=None)
     with pytest.raises(ValueError, match="A must have shape"):
         sensing_contributions(np.ones((2, 1)), np.ones((3, 1)), np.ones((4, 3, 2)))
 
@@ -546,7 +547,7 @@ def test_train_dropout_sgd_reaches_closed_form():
     50 %, so the bound separates the two regimes; equalization slows down as p -> 0 (its rate
     scales with lam), so a shorter run or a smaller p would need a looser bound. Drift of
     ||u_j||^2 - ||v_j||^2 below 0.05: the flow conserves it and SGD's discretization moves it by
-    O(lr^2) per step, small against the squared column norms (>= 0.15 there)."""
+    O(eta^2) per step, small against the squared column norms (>= 0.15 there)."""
     M = _matrix([1.0, 0.8, 0.6, 0.4, 0.25, 0.15])
     for p, r in [(0.0, 3), (0.4, 4), (0.8, 3)]:
         res = train_dropout_sgd(M, r, p, seed=3, n_steps=3000, batch=16)
@@ -585,10 +586,10 @@ def test_train_dropout_sgd_tied_autoencoder():
     with pytest.raises(TypeError, match="tied must be"):
         train_dropout_sgd(M, 2, 0.5, seed=1, tied="yes")
     # accepted untied, refused tied (U enters twice: the bound is halved)
-    lr = 0.4 / (np.linalg.norm(M, 2) * (1 + dropout_lambda(0.5)))
-    assert train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr).diverged_at is None
-    with pytest.raises(ValueError, match=r"lr = .* is too large"):
-        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, lr=lr, tied=True)
+    eta_ = 0.4 / (np.linalg.norm(M, 2) * (1 + dropout_lambda(0.5)))
+    assert train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, eta=eta_).diverged_at is None
+    with pytest.raises(ValueError, match=r"eta = .* is too large"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, eta=eta_, tied=True)
 
 
 @pytest.mark.parametrize(
@@ -599,8 +600,8 @@ def test_train_dropout_sgd_tied_autoencoder():
         (lambda: dropout_optimum(np.ones(3), 2, 0.5), ValueError, "M must be a 2-D"),
         (lambda: induced_regularizer(np.eye(3), 2.5), TypeError, "m must be an integer"),
         (lambda: dropout_kernel(np.eye(3), -0.1), ValueError, "p must lie in"),
-        (lambda: mc_dropout_kernel(np.ones((2, 3)), 0.5, n_samples=1, seed=0), ValueError,
-         "n_samples must be >= 2"),
+        (lambda: mc_dropout_kernel(np.ones((2, 3)), 0.5, n_draws=1, seed=0), ValueError,
+         "n_draws must be >= 2"),
         (lambda: input_dropout_ridge(np.ones((3, 2)), np.ones(4), 0.5), ValueError, "y must"),
         (lambda: explicit_objective(np.ones((2, 1)), np.ones((3, 1)), np.ones((3, 2)), 0.5),
          ValueError, "M must have shape"),
@@ -613,13 +614,28 @@ def test_public_functions_validate(call, err, match):
         call()
 
 
+def test_train_dropout_sgd_divergence_policy():
+    """A huge initialization (the step-size bound assumes factors of the size of M) makes the
+    cubic gradient overflow: by default a DivergenceError; with on_divergence="stop" the run
+    reports the step and returns the last factors with a finite objective (no NaN)."""
+    M = np.diag([1.0, 0.5])
+    with pytest.raises(DivergenceError, match="explicit dropout objective"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50, init_scale=1e4)
+    res = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50, init_scale=1e4, on_divergence="stop")
+    assert res.diverged_at is not None and 0 < res.diverged_at <= 50
+    assert np.all(res.steps < res.diverged_at) and np.all(np.isfinite(res.objective))
+    assert np.all(np.isfinite(res.U_last)) and np.all(np.isfinite(res.product))
+    with pytest.raises(ValueError, match="on_divergence must be one of"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=5, on_divergence="ignore")
+
+
 def test_train_dropout_sgd_is_seeded_and_validates():
     M = _matrix([1.0, 0.5])
     a = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50)
     b = train_dropout_sgd(M, 2, 0.5, seed=1, n_steps=50)
     np.testing.assert_array_equal(a.product, b.product)
-    with pytest.raises(ValueError, match=r"lr = .* is too large"):
-        train_dropout_sgd(M, 2, 0.5, seed=1, lr=1.0)
+    with pytest.raises(ValueError, match=r"eta = .* is too large"):
+        train_dropout_sgd(M, 2, 0.5, seed=1, eta=1.0)
     with pytest.raises(ValueError, match="p must lie"):
         train_dropout_sgd(M, 2, 1.0, seed=1)
     with pytest.raises(TypeError, match="m must be an integer"):
@@ -640,7 +656,7 @@ def test_dropout_kernel_matches_mc():
     Kd = dropout_kernel(K, p)
     np.testing.assert_allclose(np.diag(Kd), np.diag(K) / 0.7)
     np.testing.assert_allclose(Kd - np.diag(np.diag(Kd)), K - np.diag(np.diag(K)))
-    mean, se = mc_dropout_kernel(Phi, p, n_samples=4000, seed=0)
+    mean, se = mc_dropout_kernel(Phi, p, n_draws=4000, seed=0)
     # a symmetric 4 x 4 kernel has 10 distinct entries; 4.5 SE each: false alarms < 1e-4
     iu = np.triu_indices(4)
     assert np.all(np.abs(mean - Kd)[iu] < 4.5 * se[iu] + 1e-15)
@@ -676,7 +692,7 @@ def test_completion_dropout_objective_is_the_master_identity():
     want = expected_dropout_loss(sensing_contributions(U, V, A), y[:, None], p)
     assert got.plain == pytest.approx(want.plain, rel=1e-12)
     assert got.regularizer == pytest.approx(want.regularizer, rel=1e-12)
-    est = mc_dropout_loss(sensing_contributions(U, V, A), y[:, None], p, n_samples=20000, seed=3)
+    est = mc_dropout_loss(sensing_contributions(U, V, A), y[:, None], p, n_draws=20000, seed=3)
     assert abs(est.mean - got.plain - got.regularizer) < 4 * est.se  # 4 SE: ~6e-5 false alarms
     # for this fixed sample the population (pi_r x pi_c) regularizer is a different number
     pop = completion_regularizer(U, V, np.full(4, 0.25), np.full(5, 0.2), p)
@@ -774,7 +790,7 @@ def monotone_end_points(E, y, U0, V0):
     compares them exactly (no slack), which can fail if the runs stop short."""
     tau, fit = [], []
     for p in (0.0, 0.4, 0.8):
-        U, V = projected_dropout_completion(E, y, p, U0, V0, max_norm=1.0, lr=0.3, n_steps=2000)
+        U, V = projected_dropout_completion(E, y, p, U0, V0, max_norm=1.0, eta=0.3, n_steps=2000)
         tau.append(completion_dropout_objective(U, V, E, y, 0.5).regularizer)
         fit.append(completion_dropout_objective(U, V, E, y, 0.0).plain)
     return bool(np.all(np.diff(tau) < 0) and np.all(np.diff(fit) > 0))
@@ -786,7 +802,7 @@ def test_projected_dropout_completion():
     E = np.stack([rng.integers(0, 6, 40), rng.integers(0, 6, 40)], axis=1)
     y = M[E[:, 0], E[:, 1]]
     U0, V0 = 0.3 * rng.standard_normal((6, 4)), 0.3 * rng.standard_normal((6, 4))
-    U, V = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=0.2, lr=0.3, n_steps=500)
+    U, V = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=0.2, eta=0.3, n_steps=500)
     assert np.all(np.sum(U**2, axis=1) <= 0.2 * (1 + 1e-12))
     assert np.all(np.sum(V**2, axis=1) <= 0.2 * (1 + 1e-12))
 
@@ -797,7 +813,7 @@ def test_projected_dropout_completion():
     assert F(U, V) < F(U0, V0)
     # a loose constraint changes nothing: one step is a plain gradient step, and the gradient
     # agrees with central differences of the objective (error ~ eps^2 * 4th derivative ~ 1e-10)
-    U1, V1 = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1e6, lr=0.3, n_steps=1)
+    U1, V1 = projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1e6, eta=0.3, n_steps=1)
     eps = 1e-6
     for A0, A1, is_u in ((U0, U1, True), (V0, V1, False)):
         fd = np.zeros_like(A0)
@@ -809,14 +825,14 @@ def test_projected_dropout_completion():
             else:
                 fd[idx] = (F(U0, V0 + Ep) - F(U0, V0 - Ep)) / (2 * eps)
         np.testing.assert_allclose((A0 - A1) / 0.3, fd, atol=1e-7)
-    with pytest.raises(ValueError, match="diverged"):
-        projected_dropout_completion(E, y, 0.3, 10 * U0, 10 * V0, max_norm=1e300, lr=1e3,
+    with pytest.raises(DivergenceError, match="diverged at step"):
+        projected_dropout_completion(E, y, 0.3, 10 * U0, 10 * V0, max_norm=1e300, eta=1e3,
                                      n_steps=200)
     assert monotone_end_points(E, y, U0, V0)
     with pytest.raises(ValueError, match="max_norm"):
-        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=-1.0, lr=0.3, n_steps=5)
+        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=-1.0, eta=0.3, n_steps=5)
     with pytest.raises(TypeError, match="n_steps"):
-        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1.0, lr=0.3, n_steps=2.5)
+        projected_dropout_completion(E, y, 0.3, U0, V0, max_norm=1.0, eta=0.3, n_steps=2.5)
 
 
 def test_completion_risk():
@@ -888,7 +904,7 @@ def test_mc_deep_linear_loss():
     Ws = _random_chain(rng, (4, 3, 3, 2))
     M = rng.standard_normal((2, 4))
     exact = deep_linear_dropout_objective(Ws, M, 0.5)
-    est = mc_deep_linear_dropout_loss(Ws, M, 0.5, n_samples=40000, seed=0)
+    est = mc_deep_linear_dropout_loss(Ws, M, 0.5, n_draws=40000, seed=0)
     assert abs(est.mean - exact) < 4 * est.se
     # power: keeping only the path-norm term (S = all layers) is rejected
     lam = dropout_lambda(0.5)
@@ -1012,8 +1028,8 @@ def test_fixed_mask_readout_converges_to_per_example_ridge():
          "seed"),
         (lambda: deep_dropout_lower_bound(np.ones(3), [2], 0.5), ValueError, "M must be a 2-D"),
         (lambda: mc_deep_linear_dropout_loss([np.ones((2, 3)), np.ones((1, 2))], np.ones((1, 3)),
-                                             0.5, n_samples=1, seed=0), ValueError,
-         "n_samples must be >= 2"),
+                                             0.5, n_draws=1, seed=0), ValueError,
+         "n_draws must be >= 2"),
         (lambda: minimize_dropout_completion(np.array([[0, 9]]), [1.0], 0.5, np.ones((2, 1)),
                                              np.ones((2, 1))), ValueError, "valid"),
         (lambda: minimize_dropout_completion(np.array([[0, 1]]), [1.0], 1.0, np.ones((2, 1)),
@@ -1037,20 +1053,20 @@ def test_new_functions_validate(call, err, match):
 def test_mc_dropout_samples_are_the_samples_of_mc_dropout_loss():
     rng = np.random.default_rng(120)  # own stream: independent of test order
     C, Y = rng.standard_normal((6, 3, 2)), rng.standard_normal((6, 2))
-    samples = mc_dropout_samples(C, Y, 0.4, n_samples=5000, seed=3, chunk=700)
-    est = mc_dropout_loss(C, Y, 0.4, n_samples=5000, seed=3)
+    samples = mc_dropout_samples(C, Y, 0.4, n_draws=5000, seed=3, chunk=700)
+    est = mc_dropout_loss(C, Y, 0.4, n_draws=5000, seed=3)
     assert samples.shape == (5000,)
     # same masks (the chunking does not change the stream), so the same mean and SE
     assert samples.mean() == pytest.approx(est.mean, rel=1e-14)
     assert samples.std(ddof=1) / np.sqrt(5000) == pytest.approx(est.se, rel=1e-12)
     exact = expected_dropout_loss(C, Y, 0.4).total
     assert abs(samples.mean() - exact) < 4 * est.se
-    with pytest.raises(ValueError, match="n_samples"):
-        mc_dropout_samples(C, Y, 0.4, n_samples=1, seed=0)
+    with pytest.raises(ValueError, match="n_draws"):
+        mc_dropout_samples(C, Y, 0.4, n_draws=1, seed=0)
     with pytest.raises(ValueError, match="p must lie in"):
-        mc_dropout_samples(C, Y, 1.0, n_samples=10, seed=0)
+        mc_dropout_samples(C, Y, 1.0, n_draws=10, seed=0)
     with pytest.raises(TypeError, match="seed"):
-        mc_dropout_samples(C, Y, 0.4, n_samples=10, seed=None)
+        mc_dropout_samples(C, Y, 0.4, n_draws=10, seed=None)
 
 
 def test_mc_tolerance_of_the_book():
@@ -1069,11 +1085,11 @@ def test_mc_tolerance_of_the_book():
     dec = expected_dropout_loss(C, Y, 0.4)
     z = []
     for s in range(300):
-        e = mc_dropout_loss(C, Y, 0.4, n_samples=400, seed=s)
+        e = mc_dropout_loss(C, Y, 0.4, n_draws=400, seed=s)
         z.append((e.mean - dec.total) / e.se)
     z = np.abs(np.array(z))
     assert np.mean(z > 3) < 0.02 and z.max() < 4.5
-    est = mc_dropout_loss(C, Y, 0.4, n_samples=20000, seed=7)
+    est = mc_dropout_loss(C, Y, 0.4, n_draws=20000, seed=7)
     wrong = dec.plain + 0.4 * dec.regularizer / dropout_lambda(0.4)
     assert abs(est.mean - wrong) > 12 * est.se
 
@@ -1089,6 +1105,10 @@ def test_matrix_with_singular_values():
         matrix_with_singular_values([1.0, -0.5], seed=0)
     with pytest.raises(TypeError, match="seed"):
         matrix_with_singular_values([1.0, 0.5], seed="x")
+    with pytest.raises(TypeError):  # seed is keyword-only and required
+        matrix_with_singular_values([1.0, 0.5], 3)
+    with pytest.raises(TypeError):
+        matrix_with_singular_values([1.0, 0.5])
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ibcore import DivergenceError
 from ibcore.factorization import (
     balancedness,
     balancedness_step_change,
@@ -135,8 +136,9 @@ def test_completion_problem_and_validation():
         factorization_gd(p.A, p.y, 2, [0.0], 0.1, 10, seed=0)
     with pytest.raises(ValueError, match="init"):
         factorization_gd(p.A, p.y, 2, [0.1], 0.1, 10, seed=0, init="zeros")
-    with pytest.raises(RuntimeError, match="diverged at step"):
-        factorization_gd(p.A, p.y, 2, [1.0], 50.0, 100, seed=0)
+    with pytest.raises(DivergenceError, match="diverged at step") as info:
+        factorization_gd(p.A, p.y, 2, [0.1, 1.0], 5.0, 100, seed=0)  # only alpha = 1 blows up
+    assert info.value.run == 1 and info.value.quantity == "sensing loss"
     with pytest.raises(ValueError, match="rank"):
         sensing_problem(3, 4, 5, seed=0)
     with pytest.raises(TypeError, match="seed"):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ibcore.descent import run_gd
+from ibcore.descent import FlowPath, gradient_flow, run_gd
 from ibcore.quadratic import Quadratic
 
 
@@ -498,3 +498,20 @@ def test_gd_at_the_best_step_stays_under_its_bound():
     # a slightly larger step is worse on the top eigenvector: the bound at eta* can fail there
     worse = run_gd(q, q.eigvecs[:, -1], 1.01 * q.optimal_step, 300)
     assert np.linalg.norm(worse.final) > 10 * r**300
+
+
+def test_exact_flow_is_what_gradient_flow_returns():
+    """gradient_flow dispatches on the ``exact_flow`` method (no isinstance, no import cycle):
+    the FlowPath holds ``Quadratic.flow`` and its losses, and the input checks still apply."""
+    q = Quadratic(np.diag([2.0, 0.5]), b=[1.0, 0.0])
+    t = np.array([0.0, 0.5, 3.0])
+    path = q.exact_flow([1.0, -1.0], t)
+    assert isinstance(path, FlowPath)
+    assert np.array_equal(path.w, q.flow([1.0, -1.0], t))
+    assert np.array_equal(path.loss, q.loss(path.w))
+    via = gradient_flow(q, [1.0, -1.0], t)
+    assert np.array_equal(via.w, path.w) and np.array_equal(via.t, t)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        gradient_flow(q, [1.0, -1.0], [1.0, 0.5])
+    with pytest.raises(ValueError, match="w0 must have length 2"):
+        q.exact_flow([1.0], t)

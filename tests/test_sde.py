@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pytest
 
-from ibcore import sde
+from ibcore import DivergenceError, SolverError, sde
 from ibcore.diagonal import min_ralpha_interpolant, sparse_regression
 
 
@@ -509,3 +509,17 @@ def test_sphere_sgd_equilibrium_angle_with_noise():
         sde.sphere_sgd_paths(Q, np.ones(6), 1.0, 1.0, 0.1, 10, n_paths=1, seed=0)
     with pytest.raises(ValueError, match="w0 must be non-zero"):
         sde.sphere_sgd_paths(Q, np.zeros(6), 0.1, 0.1, 0.1, 10, n_paths=1, seed=0)
+
+
+def test_solver_and_divergence_errors():
+    """Failures are named: a Newton solve that runs out of steps is a SolverError, a sphere run
+    whose norm explodes (eta * weight_decay close to 1 does not save a huge noise) or vanishes is
+    a DivergenceError from the shared loop."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 6))
+    y = X @ np.array([1.0, 0.0, 0.0, 0.0, 0.0, -2.0])
+    with pytest.raises(SolverError, match="diagonal_flow_limit"):
+        sde.diagonal_flow_limit(X, y, 1e-3, max_iter=1)
+    Q = np.diag([0.1, 1.0, 2.0])
+    with pytest.raises(DivergenceError, match="max norm"):
+        sde.sphere_sgd_paths(Q, [1.0, 0.0, 0.0], 1.0, 1e-3, 1e300, 5, n_paths=2, seed=0)

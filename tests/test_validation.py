@@ -143,3 +143,18 @@ def test_one_of():
         v.one_of("l3", "norm", ("l1", "l2"))
     with pytest.raises(TypeError, match="norm must be one of"):
         v.one_of(1, "norm", ("l1", "l2"))
+
+
+def test_real_scalar_and_check_blowup_factor():
+    assert v.real_scalar(np.int64(3), "c") == 3.0 and isinstance(v.real_scalar(2, "c"), float)
+    with pytest.raises(TypeError, match="c must be a real number"):
+        v.real_scalar(True, "c")
+    with pytest.raises(ValueError, match="c must be finite"):
+        v.real_scalar(np.inf, "c")
+    assert v.check_blowup_factor(1.0) == 1.0 and v.check_blowup_factor(1e12) == 1e12
+    with pytest.raises(ValueError, match=r"blowup_factor must be >= 1, got 0\.5"):
+        v.check_blowup_factor(0.5)
+    with pytest.raises(ValueError, match="factor must be > 0"):
+        v.check_blowup_factor(-1.0, "factor")
+    with pytest.raises(TypeError, match="blowup_factor must be a real number"):
+        v.check_blowup_factor("big")
