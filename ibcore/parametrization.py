@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .margin import homogeneous_kkt_residual
+from .margin.kkt import homogeneous_kkt_residual
 from .validation import (
     as_matrix,
     as_vector,

@@ -5,14 +5,17 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from ibcore import datasets
 from ibcore import margin as M
 from ibcore.descent import run_gd
+from ibcore.margin.dynamics import _steepest_step
+from ibcore.margin.svm import _DUAL, _norm
 
 
 @pytest.fixture(scope="module")
 def clouds():
     """The chapter's running data set: 2 support vectors, next margin 2.29."""
-    return M.separable_clouds(100, seed=10)
+    return datasets.separable_clouds(100, seed=10)
 
 
 def random_separable(n, d, seed):
@@ -61,7 +64,7 @@ def test_svm_matches_slsqp_primal(seed):
 
 @pytest.mark.parametrize("seed", range(10))
 def test_svm_matches_brute_force_in_2d(seed):
-    X, y = M.separable_clouds(30, seed=seed, center=(1.5, 0.5))
+    X, y = datasets.separable_clouds(30, seed=seed, center=(1.5, 0.5))
     s = M.hard_margin_svm(X, y)
     u, g = M.brute_force_direction_2d(X, y)
     assert s.gamma == pytest.approx(g, rel=1e-8)
@@ -118,7 +121,7 @@ def test_svm_with_intercept_kkt(clouds):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_svm_with_intercept_matches_slsqp_primal(seed):
-    X, y = M.separable_clouds(40, seed=seed, center=(3.0, 1.0), scale=0.7)
+    X, y = datasets.separable_clouds(40, seed=seed, center=(3.0, 1.0), scale=0.7)
     X = X + np.array([3.0, -1.0])  # shift: the intercept matters
     assert M.hard_margin_svm(X, y, intercept=True).gamma > 0.3  # well-conditioned for SLSQP
     s = M.hard_margin_svm(X, y, intercept=True)
@@ -369,7 +372,7 @@ def test_kkt_residuals_vanish_on_the_predicted_path(clouds):
     ts = np.array([1e4, 1e8, 1e16, 1e64])
     W = np.log(ts)[:, None] * s.w + rho
     k = M.gradient_kkt_residuals(W, X, y, "exponential", svm=s)
-    for r in (k.stationarity, k.complementary, k.margin_gap):
+    for r in (k.stationarity, k.complementary_slackness, k.margin_gap):
         assert np.all(np.diff(r) < 0) and r[-1] < 0.01
     # dual variables alpha emerge from the gradient weights
     err = np.linalg.norm(k.alpha - s.alpha, axis=1) / np.linalg.norm(s.alpha)
@@ -381,11 +384,11 @@ def test_kkt_residual_definitions():
     y = np.ones(2)
     # w along (1,1): margins equal, weights equal, -grad L parallel to w: all residuals zero
     k = M.gradient_kkt_residuals(np.array([5.0, 5.0]), X, y, "exponential")
-    assert k.stationarity[0] < 1e-15 and abs(k.complementary[0]) < 1e-15
+    assert k.stationarity[0] < 1e-15 and abs(k.complementary_slackness[0]) < 1e-15
     assert k.margin_gap[0] < 1e-15
     # w = (2, 1): q ∝ (e^-2, e^-1), slack (1, 0) -> complementary = e^-2 / (e^-2 + e^-1)
     k = M.gradient_kkt_residuals(np.array([2.0, 1.0]), X, y, "exponential")
-    assert k.complementary[0] == pytest.approx(np.exp(-2) / (np.exp(-2) + np.exp(-1)))
+    assert k.complementary_slackness[0] == pytest.approx(np.exp(-2) / (np.exp(-2) + np.exp(-1)))
     g = np.array([np.exp(-2), np.exp(-1)])
     assert k.stationarity[0] == pytest.approx(np.sin(M.angle([2.0, 1.0], g)))
     with pytest.raises(ValueError, match="does not separate"):
@@ -463,7 +466,7 @@ def test_kkt_residuals_decay_like_one_over_log_t(clouds):
     W = fp.w[1:][np.isclose(fp.t[1:][:, None], times, rtol=1e-12).any(axis=1)]
     assert W.shape == (3, 2)
     k = M.gradient_kkt_residuals(W, X, y, "logistic", svm=s)
-    for r in (k.stationarity, k.complementary, k.margin_gap):
+    for r in (k.stationarity, k.complementary_slackness, k.margin_gap):
         kappa, kappa_pow = M.log_rate_curvature(times, r)
         assert abs(kappa - 1) < 5e-3 and kappa_pow - 1 > 0.1
 
@@ -535,15 +538,15 @@ def test_normalized_gd_is_fast_and_validated(clouds):
 
 
 def test_separable_clouds():
-    X, y = M.separable_clouds(40, seed=0, min_margin=0.5)
+    X, y = datasets.separable_clouds(40, seed=0, min_margin=0.5)
     assert X.shape == (40, 2) and np.all(np.abs(y) == 1)
     assert np.all(y * (X @ np.array([1.0, 1.0])) / np.sqrt(2) > 0.5)
-    X2, _ = M.separable_clouds(40, seed=0, min_margin=0.5)
+    X2, _ = datasets.separable_clouds(40, seed=0, min_margin=0.5)
     np.testing.assert_array_equal(X, X2)
     with pytest.raises(TypeError, match="seed"):
-        M.separable_clouds(10, seed=None)
+        datasets.separable_clouds(10, seed=None)
     with pytest.raises(ValueError, match="rejected"):
-        M.separable_clouds(10, seed=0, min_margin=100.0)
+        datasets.separable_clouds(10, seed=0, min_margin=100.0)
 
 
 @pytest.mark.parametrize("loss", M.SMOOTH_LOSSES)
@@ -706,14 +709,14 @@ def sparse_data():
 def test_max_margin_lp_is_optimal(sparse_data, norm):
     X, y = sparse_data
     w, g = M.max_margin_lp(X, y, norm)
-    assert M._norm(w, norm) == pytest.approx(1.0, rel=1e-12)
+    assert _norm(w, norm) == pytest.approx(1.0, rel=1e-12)
     Z = y[:, None] * X
     assert g == pytest.approx(np.min(Z @ w), rel=1e-12)
     # no random unit direction (in that norm) does better, and the l2 case is max_margin
     W = np.random.default_rng(1).standard_normal((2000, X.shape[1]))
-    W /= M._norm(W, norm, axis=1)[:, None]
+    W /= _norm(W, norm, axis=1)[:, None]
     W = w + 0.05 * W
-    assert np.all(np.min(W @ Z.T, axis=1) / M._norm(W, norm, axis=1) <= g * (1 + 1e-9))
+    assert np.all(np.min(W @ Z.T, axis=1) / _norm(W, norm, axis=1) <= g * (1 + 1e-9))
 
 
 def test_max_margin_lp_hand_example_and_errors():
@@ -739,7 +742,7 @@ def test_steepest_descent_reaches_its_own_max_margin(sparse_data):
             X, y, np.zeros(X.shape[1]), 10000, norm=norm, eta=1.0, checkpoints=[1000, 10000]
         )
         gaps = {
-            nn: 1 - np.min(Z @ tr.w.T, axis=0) / M._norm(tr.w, nn, axis=1) / sols[nn][1]
+            nn: 1 - np.min(Z @ tr.w.T, axis=0) / _norm(tr.w, nn, axis=1) / sols[nn][1]
             for nn in M.NORMS
         }
         # its own norm's margin gap shrinks ~1/k (measured 0.85 %, 0.34 %, 1.8 % at 1e4 steps);
@@ -781,19 +784,19 @@ def test_steepest_step_is_the_argmin():
     g = np.array([0.3, -2.0, 1.0])
     rng = np.random.default_rng(0)
     for norm in M.NORMS:
-        v = M._steepest_step(g, norm)
-        obj = g @ v + 0.5 * M._norm(v, norm) ** 2
+        v = _steepest_step(g, norm)
+        obj = g @ v + 0.5 * _norm(v, norm) ** 2
         # the optimal value is -||g||_*^2 / 2
-        assert obj == pytest.approx(-0.5 * M._norm(g, M._DUAL[norm]) ** 2)
+        assert obj == pytest.approx(-0.5 * _norm(g, _DUAL[norm]) ** 2)
         for u in rng.standard_normal((500, 3)) * 2:
-            assert g @ u + 0.5 * M._norm(u, norm) ** 2 >= obj - 1e-12
+            assert g @ u + 0.5 * _norm(u, norm) ** 2 >= obj - 1e-12
 
 
 # -- multiclass ------------------------------------------------------------------------------
 
 
 def test_multiclass_lift_and_svm():
-    Xm, lm = M.multiclass_clouds(60, 3, seed=1)
+    Xm, lm = datasets.multiclass_clouds(60, 3, seed=1)
     Zl = M.multiclass_lift(Xm, lm)
     assert Zl.shape == (60 * 2, 6)
     W = np.random.default_rng(0).standard_normal((3, 2))
@@ -818,7 +821,7 @@ def test_multiclass_lift_and_svm():
 
 
 def test_multiclass_loss_gradient_and_stability():
-    Xm, lm = M.multiclass_clouds(30, 3, seed=2)
+    Xm, lm = datasets.multiclass_clouds(30, 3, seed=2)
     fun = M.multiclass_loss(Xm, lm)
     w = np.random.default_rng(0).standard_normal(6)
     v, g = fun(w)
@@ -826,7 +829,7 @@ def test_multiclass_loss_gradient_and_stability():
     fd = [(fun(w + h * e)[0] - fun(w - h * e)[0]) / (2 * h) for e in np.eye(6)]
     np.testing.assert_allclose(g, fd, atol=1e-8)
     # K = 2 reduces to the binary logistic loss with w = w_1 - w_0 (labels 0 -> -1, 1 -> +1)
-    Xb, yb = M.separable_clouds(20, seed=0)
+    Xb, yb = datasets.separable_clouds(20, seed=0)
     f2 = M.multiclass_loss(Xb, (yb > 0).astype(int))
     wb = np.array([0.3, -0.1])
     assert f2(np.r_[-wb / 2, wb / 2])[0] == pytest.approx(M.loss_and_grad(wb, Xb, yb)[0])
@@ -859,12 +862,12 @@ def test_multiclass_svm_with_two_classes_is_the_binary_svm(clouds):
 
 
 def _bad_margin_calls():
-    X, y = M.separable_clouds(20, seed=0)
+    X, y = datasets.separable_clouds(20, seed=0)
     w = M.max_margin(X, y)[0]
     other = M.hard_margin_svm(X[:10], y[:10])
     return [
         ("angle-u-v", lambda: M.angle(np.ones(2), np.ones(3)), ValueError,
-         "u has 2 coordinates but v has length 3"),
+         "u must have 3 coordinates per point"),
         ("offset-svm-str", lambda: M.asymptotic_offset(X, y, svm="svm"), TypeError,
          "svm must be an SVMSolution"),
         ("gkkt-svm-str", lambda: M.gradient_kkt_residuals(w, X, y, svm="svm"), TypeError,
@@ -946,7 +949,7 @@ def test_multiclass_loss_is_exact_at_tiny_loss():
     """Late in training the loss is ~1e-10; log-sum-exp minus the label's score would lose 6 of
     16 digits there. The score-difference form keeps full precision: for K = 2 it equals the
     binary logistic loss (computed with log1p) to rounding at any margin."""
-    Xb, yb = M.separable_clouds(20, seed=0)
+    Xb, yb = datasets.separable_clouds(20, seed=0)
     f2 = M.multiclass_loss(Xb, (yb > 0).astype(int))
     s = M.hard_margin_svm(Xb, yb)
     for scale in (1.0, 20.0, 40.0, 200.0):
@@ -971,7 +974,7 @@ def test_multiclass_flow_offset_has_the_log_k_minus_1_shift():
     """
     from ibcore.descent import gradient_flow
 
-    Xm, lab = M.multiclass_clouds(90, 3, seed=0)
+    Xm, lab = datasets.multiclass_clouds(90, 3, seed=0)
     W_hat, _ = M.multiclass_svm(Xm, lab)
     Zl = M.multiclass_lift(Xm, lab)
     sl = M.hard_margin_svm(Zl, np.ones(len(Zl)))
