@@ -1,4 +1,4 @@
-"""Diagonal linear networks, mirror flow, and steepest descent with respect to an l_p norm.
+"""Diagonal linear networks: the R_alpha potential, its minimisers, and the network's flows.
 
 Conventions
     Data ``X`` is ``(n, d)`` (one example per row, ``n < d`` and full row rank for interpolation),
@@ -57,11 +57,9 @@ Generalization and the tangent kernel
     ``K(x, x') = <grad_theta f(x), grad_theta f(x')> = 4 sum_i (u_i^2 + v_i^2) x_i x'_i``,
     ``8 alpha^2 <x, x'>`` at the initialization (:func:`diagonal_tangent_kernel`).
 
-Steepest descent and mirror descent for the l_p norm (Gunasekar et al. 2018)
-    Steepest descent: ``w <- w + eta * v`` with
-    ``v = argmin_v <g, v> + ||v||_p^2 / 2 = -||g||_q^{2-q} sign(g) |g|^{q-1}``, ``1/p + 1/q = 1``.
-    Mirror descent with ``R(w) = ||w||_p^2 / 2``: ``theta <- theta - eta g``,
-    ``w = grad R^*(theta) = ||theta||_q^{2-q} sign(theta) |theta|^{q-1}``.
+Steepest descent and mirror descent for the l_p norm
+    Their implicit biases, compared with the diagonal network's in the chapter, are in
+    :mod:`ibcore.lp_geometry`.
 """
 
 from __future__ import annotations
@@ -70,6 +68,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .lp_geometry import check_interpolation_problem
 from .validation import (
     as_array,
     as_matrix,
@@ -92,13 +91,7 @@ __all__ = [
     "diagonal_tangent_kernel",
     "l1_norm_bound",
     "l2_offset_prediction",
-    "lp_descent_path",
-    "lp_mirror_descent",
-    "lp_steepest_descent",
-    "lp_steepest_direction",
-    "lp_steepest_flow",
     "min_l1_interpolant",
-    "min_lp_interpolant",
     "min_ralpha_interpolant",
     "min_ralpha_primal",
     "minimax_l1_certificate",
@@ -114,22 +107,6 @@ __all__ = [
 
 
 # -- data and checks ---------------------------------------------------------------------------
-
-
-def _check_problem(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = as_matrix(X, "X")
-    y = as_vector(y, "y", length=X.shape[0])
-    n, d = X.shape
-    if n >= d:
-        raise ValueError(
-            f"X has shape {X.shape}: interpolation problems need fewer examples than features "
-            "(n < d); pass a wide matrix"
-        )
-    if np.linalg.matrix_rank(X) < n:
-        raise ValueError(
-            "X must have full row rank (linearly independent rows) so that Xw = y is solvable"
-        )
-    return X, y
 
 
 def sparse_regression(n: int, d: int, k: int, *, seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,7 +209,7 @@ def min_l1_interpolant(X, y) -> L1Solution:
     """
     from scipy.optimize import linprog
 
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     d = X.shape[1]
     res = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
     if not res.success:
@@ -340,7 +317,7 @@ def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: 
     satisfies the stationarity condition exactly and primal feasibility
     ``||X w - y|| <= tol * (1 + ||y||)``.
     """
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     alpha = positive_float(alpha, "alpha")
     tol = positive_float(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
@@ -395,7 +372,7 @@ def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
     """
     from scipy.optimize import LinearConstraint, minimize
 
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     alpha = positive_float(alpha, "alpha")
     start = np.linalg.pinv(X) @ y if w0 is None else as_vector(w0, "w0", length=X.shape[1])
     a2 = alpha * alpha
@@ -419,7 +396,7 @@ def ralpha_kkt_residual(X, y, w, alpha: float) -> tuple[float, float]:
     Returns ``(feasibility, stationarity)`` = ``(||X w - y||, ||(I - X^+ X) grad R_alpha(w)||)``:
     at the minimiser both vanish (the gradient lies in the row space of ``X``).
     """
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     w = as_vector(w, "w", length=X.shape[1])
     g = r_alpha_grad(w, alpha)
     g_null = g - np.linalg.pinv(X) @ (X @ g)
@@ -460,7 +437,7 @@ def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
     From ``arcsinh(s) = s - s^3/6 + O(s^5)`` in the KKT condition (chapter, large-alpha
     proposition); ``P_null = I - X^+ X`` and ``w_l2 = X^+ y``.
     """
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     alpha = positive_float(alpha, "alpha")
     pinv = np.linalg.pinv(X)
     w2 = pinv @ y
@@ -487,7 +464,7 @@ def population_risk(X, y, w_star, alphas) -> np.ndarray:
     (``P_null = I - X^+ X``) as ``alpha -> inf``, since then ``w_alpha -> X^+ y = X^+ X w_star``,
     and ``||w_l1 - w_star||^2`` as ``alpha -> 0`` (zero when basis pursuit recovers ``w_star``).
     """
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     w_star = as_vector(w_star, "w_star", length=X.shape[1])
     a = as_array(alphas, "alphas")
     if np.any(a <= 0):
@@ -531,7 +508,7 @@ def diagonal_flow(
     """
     from scipy.integrate import solve_ivp
 
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     alpha = positive_float(alpha, "alpha")
     t = as_vector(times, "times")
     if t[0] < 0 or np.any(np.diff(t) <= 0):
@@ -654,7 +631,7 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
     """
     from scipy.optimize import nnls
 
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     tol = positive_float(tol, "tol")
     n, d = X.shape
     max_jumps = 10 * d if max_jumps is None else positive_int(max_jumps, "max_jumps")
@@ -759,7 +736,7 @@ def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=Non
     """
     from .descent import run_gd
 
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     alpha = _check_alpha_squared(alpha)
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
@@ -812,172 +789,3 @@ def diagonal_tangent_kernel(X, theta, X2=None) -> np.ndarray:
     d = X.shape[1]
     weights = 4.0 * (theta[:d] ** 2 + theta[d:] ** 2)
     return (X * weights) @ X2.T
-
-
-# -- l_p geometry ------------------------------------------------------------------------------
-
-
-def _check_p(p) -> tuple[float, float]:
-    p = positive_float(p, "p")
-    if not 1.0 < p < np.inf:
-        raise ValueError(f"p must lie in (1, inf), got {p}")
-    return p, p / (p - 1.0)
-
-
-def lp_steepest_direction(g, p: float) -> np.ndarray:
-    """``argmin_v <g, v> + ||v||_p^2 / 2 = -||g||_q^{2-q} sign(g) |g|^{q-1}`` (``1/p+1/q=1``).
-
-    Its ``l_p`` norm equals ``||g||_q`` (the dual norm); ``g = 0`` gives ``0``.
-    """
-    g = as_vector(g, "g")
-    _, q = _check_p(p)
-    return -_dual_map(g, q)
-
-
-def _dual_map(g, q):
-    """``||g||_q^{2-q} sign(g) |g|^{q-1} = ||g||_q sign(g) (|g| / ||g||_q)^{q-1}``, scaled so
-    that neither the norm nor the powers overflow."""
-    m = np.abs(g).max()
-    if m == 0.0 or not np.isfinite(m):
-        return np.zeros_like(g) if m == 0.0 else np.full_like(g, np.nan)
-    nq = m * np.linalg.norm(g / m, q)
-    return nq * np.sign(g) * (np.abs(g) / nq) ** (q - 1.0)
-
-
-def _ls(X, y):
-    n = X.shape[0]
-
-    def grad(w):
-        return X.T @ (X @ w - y) / n
-
-    return grad
-
-
-def lp_steepest_descent(X, y, p: float, eta: float, n_steps: int, w0=None) -> np.ndarray:
-    """``n_steps`` of steepest descent w.r.t. ``||.||_p`` on the square loss; the final iterate.
-
-    ``w_{k+1} = w_k + eta * lp_steepest_direction(grad L(w_k), p)``, from ``w0`` (default 0).
-    Raises ``RuntimeError`` if the iterates stop being finite (step too large).
-    """
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    eta = positive_float(eta, "eta")
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1]).copy()
-    return _steepest_run(X, y, q, eta, n_steps, w, ())[0]
-
-
-def _steepest_run(X, y, q, eta, n_steps, w, record):
-    """Steepest-descent loop; returns the final iterate and the iterates at steps ``record``."""
-    grad = _ls(X, y)
-    bound = 1e12 * (1.0 + float(np.sum((X @ w - y) ** 2)))
-    kept = [w.copy()] if 0 in record else []
-    for k in range(n_steps):
-        w = w - eta * _dual_map(grad(w), q)
-        if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
-            raise RuntimeError(f"lp_steepest_descent diverged at step {k + 1}: use a smaller eta")
-        if k + 1 in record:
-            kept.append(w.copy())
-    return w, kept
-
-
-def lp_steepest_flow(X, y, p: float, t_max: float, w0=None) -> np.ndarray:
-    """The ``eta -> 0`` limit: ``dw/dt = lp_steepest_direction(grad L(w), p)`` at ``t_max``."""
-    from scipy.integrate import solve_ivp
-
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    t_max = positive_float(t_max, "t_max")
-    w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1])
-    grad = _ls(X, y)
-    sol = solve_ivp(
-        lambda _t, w: -_dual_map(grad(w), q),
-        (0.0, t_max),
-        w,
-        method="LSODA",
-        rtol=1e-11,
-        atol=1e-13,
-    )
-    if not sol.success:
-        raise RuntimeError(f"lp_steepest_flow: the ODE solver failed: {sol.message}")
-    return sol.y[:, -1]
-
-
-def lp_mirror_descent(X, y, p: float, eta: float, n_steps: int) -> np.ndarray:
-    """Mirror descent with potential ``||w||_p^2 / 2`` from ``w = 0``; the final iterate.
-
-    Dual iterate ``theta <- theta - eta grad L(w)``; primal ``w = ||theta||_q^{2-q}
-    sign(theta) |theta|^{q-1}`` (the gradient of the conjugate ``||theta||_q^2 / 2``).
-    """
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    eta = positive_float(eta, "eta")
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    return _mirror_run(X, y, q, eta, n_steps, ())[0]
-
-
-def _mirror_run(X, y, q, eta, n_steps, record):
-    """Mirror-descent loop from 0; the final iterate and the iterates at steps ``record``."""
-    grad = _ls(X, y)
-    theta = np.zeros(X.shape[1])
-    w = np.zeros_like(theta)
-    bound = 1e12 * (1.0 + float(y @ y))
-    kept = [w.copy()] if 0 in record else []
-    for k in range(n_steps):
-        theta = theta - eta * grad(w)
-        w = _dual_map(theta, q)
-        if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
-            raise RuntimeError(f"lp_mirror_descent diverged at step {k + 1}: use a smaller eta")
-        if k + 1 in record:
-            kept.append(w.copy())
-    return w, kept
-
-
-def lp_descent_path(X, y, p: float, eta: float, checkpoints, *, method: str = "steepest"):
-    """Iterates of steepest descent (w.r.t. ``||.||_p``) or mirror descent (potential
-    ``||w||_p^2 / 2``) from ``w = 0`` at the step counts ``checkpoints``.
-
-    The same iterations as :func:`lp_steepest_descent` and :func:`lp_mirror_descent` (bit for
-    bit), run to ``max(checkpoints)`` steps. ``checkpoints``: strictly increasing non-negative
-    integers. Returns an array of shape ``(len(checkpoints), d)``.
-    """
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    eta = positive_float(eta, "eta")
-    if method not in ("steepest", "mirror"):
-        raise ValueError(f"method must be 'steepest' or 'mirror', got {method!r}")
-    steps = as_vector(checkpoints, "checkpoints")
-    if np.any(steps < 0) or np.any(steps != np.round(steps)) or np.any(np.diff(steps) <= 0):
-        raise ValueError("checkpoints must be strictly increasing non-negative integers")
-    record = {int(k) for k in steps}
-    n_steps = int(steps[-1])
-    if method == "steepest":
-        kept = _steepest_run(X, y, q, eta, n_steps, np.zeros(X.shape[1]), record)[1]
-    else:
-        kept = _mirror_run(X, y, q, eta, n_steps, record)[1]
-    return np.array(kept)
-
-
-def min_lp_interpolant(X, y, p: float) -> np.ndarray:
-    """``argmin ||w||_p`` s.t. ``X w = y`` for ``1 < p < inf``.
-
-    Parametrises the interpolants as ``X^+ y + N c`` (``N`` an orthonormal null-space basis) and
-    minimises the convex, differentiable ``sum |w_i|^p`` over ``c`` with BFGS (gradient
-    ``p N^T (sign(w) |w|^{p-1})``, ``gtol=1e-13``). Optimality: ``sign(w) |w|^{p-1}`` lies in
-    the row space of ``X`` (check it, or compare with :func:`lp_mirror_descent`, whose limit is
-    the same point).
-    """
-    from scipy.linalg import null_space
-    from scipy.optimize import minimize
-
-    X, y = _check_problem(X, y)
-    p, _ = _check_p(p)
-    w2 = np.linalg.pinv(X) @ y
-    N = null_space(X)
-
-    def f(c):
-        w = w2 + N @ c
-        return float(np.sum(np.abs(w) ** p)), p * N.T @ (np.sign(w) * np.abs(w) ** (p - 1.0))
-
-    res = minimize(f, np.zeros(N.shape[1]), jac=True, method="BFGS", options={"gtol": 1e-13})
-    return w2 + N @ res.x

@@ -29,8 +29,9 @@ The hard-margin SVM (homogeneous)
     minimum-norm point of the convex hull of the ``z_i`` (see :func:`hard_margin_svm`).
 
 Other norms and several classes
-    :func:`max_margin_lp` solves the max-margin problem in the l1 or l_inf norm (an LP), the
-    limit of :func:`steepest_descent` in that norm (Gunasekar et al. 2018). With ``K`` classes,
+    :func:`max_margin_lp` solves the max-margin problem in the l_p norm, ``p`` in
+    ``{1, 2, inf}`` (an LP for 1 and inf, :mod:`ibcore.lp_geometry`), the limit of
+    :func:`steepest_descent` in that norm (Gunasekar et al. 2018). With ``K`` classes,
     :func:`multiclass_lift` turns the margins ``<w_{y_i} - w_k, x_i>`` into binary margins of
     lifted examples, so :func:`multiclass_svm` is the homogeneous SVM of the lifted data and
     :func:`multiclass_loss` (softmax cross-entropy) has the same exponential tail.
@@ -65,7 +66,6 @@ from .losses import (
     smoothness,
 )
 from .svm import (
-    NORMS,
     SVMSolution,
     angle,
     brute_force_direction_2d,
@@ -80,7 +80,6 @@ from .svm import (
 
 __all__ = [
     "LOSSES",
-    "NORMS",
     "SMOOTH_LOSSES",
     "KKTResiduals",
     "SVMSolution",

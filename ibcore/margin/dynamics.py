@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..descent import Trajectory, as_checkpoints, gradient_flow
+from ..lp_geometry import _steepest, check_p, dual_exponent, lp_norm
 from ..validation import as_vector, positive_float, positive_int
 from .losses import SMOOTH_LOSSES, _loss_grad, check_loss, make_loss
-from .svm import _DUAL, _check_norm, _norm, check_data
+from .svm import check_data
 
 __all__ = ["flow_path", "normalized_gd", "steepest_descent"]
 
@@ -106,36 +107,25 @@ def _loss_normalized_run(Z, w, loss, n_steps, checkpoints, *, step_size, directi
     return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
 
 
-def _steepest_step(g: np.ndarray, norm: str) -> np.ndarray:
-    """``argmin_v <g, v> + ||v||^2 / 2``: the steepest-descent step for the gradient ``g``."""
-    if norm == "l2":
-        return -g
-    if norm == "l1":  # greedy coordinate descent, length ||g||_inf
-        v = np.zeros_like(g)
-        j = int(np.argmax(np.abs(g)))
-        v[j] = -g[j]
-        return v
-    return -np.sum(np.abs(g)) * np.sign(g)  # linf: sign descent, length ||g||_1
-
-
 def steepest_descent(
     X,
     y,
     w0,
     n_steps: int,
     *,
-    norm: str = "l1",
+    p=1.0,
     eta: float = 0.5,
     eta_max: float | None = None,
     checkpoints=None,
 ):
-    """Steepest descent w.r.t. ``norm`` on the averaged exponential loss (Gunasekar et al. 2018).
+    """Steepest descent w.r.t. ``||.||_p`` on the averaged exponential loss (Gunasekar et al. 2018).
 
-    ``w_{k+1} = w_k + eta_k v_k`` with ``v_k = argmin_v <grad L(w_k), v> + ||v||^2 / 2`` (for
-    ``"l1"`` a greedy coordinate step, for ``"linf"`` a sign step, for ``"l2"`` plain GD) and
-    ``eta_k = min(eta_max, eta / (B^2 L(w_k)))``, ``B = max_i ||x_i||_*`` (dual norm),
+    ``w_{k+1} = w_k + eta_k v_k`` with ``v_k = argmin_v <grad L(w_k), v> + ||v||_p^2 / 2``
+    (:func:`ibcore.lp_geometry.steepest_direction`: for ``p = 1`` a greedy coordinate step, for
+    ``p = inf`` a sign step, for ``p = 2`` plain GD; ``p`` is a float in ``[1, inf]``) and
+    ``eta_k = min(eta_max, eta / (B^2 L(w_k)))``, ``B = max_i ||x_i||_q`` (dual norm),
     ``0 < eta <= 1``. Their Theorem 5 allows ``eta_k <= min(eta_+, 1 / (B^2 L(w_k)))`` for any
-    finite cap ``eta_+`` (``eta_max`` here) and then proves that the normalised ``norm``-margin
+    finite cap ``eta_+`` (``eta_max`` here) and then proves that the normalised ``p``-margin
     tends to the max margin of :func:`max_margin_lp`; the proof needs the cap to bind
     eventually. With ``eta_max=None`` (no cap: the loss-normalised steps) the same argument
     only guarantees a normalised margin ``>= (1 - eta/2) gamma`` asymptotically; convergence to
@@ -143,16 +133,16 @@ def steepest_descent(
     :class:`ibcore.descent.Trajectory`.
     """
     X, y = check_data(X, y)
-    norm = _check_norm(norm)
+    p = check_p(p)
     w = as_vector(w0, "w0", length=X.shape[1]).copy()
     eta = positive_float(eta, "eta")
     if eta > 1.0:
         raise ValueError(f"eta={eta:g} > 1: the theorem needs eta_k <= 1 / (B^2 L(w_k))")
     cap = np.inf if eta_max is None else positive_float(eta_max, "eta_max")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    B2 = float(np.max(_norm(X, _DUAL[norm], axis=1))) ** 2
+    B2 = float(np.max(lp_norm(X, dual_exponent(p), axis=1))) ** 2
     return _loss_normalized_run(
         y[:, None] * X, w, "exponential", n_steps, checkpoints,
         step_size=lambda value: min(cap, eta / (B2 * value)),
-        direction=lambda g: _steepest_step(g, norm), name="steepest_descent",
+        direction=lambda g: _steepest(g, p), name="steepest_descent",
     )

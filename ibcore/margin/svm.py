@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..lp_geometry import check_p, lp_max_margin
 from ..validation import as_batch, as_labels, as_matrix, as_vector, positive_float
 
 __all__ = [
-    "NORMS",
     "SVMSolution",
     "angle",
     "brute_force_direction_2d",
@@ -237,45 +237,41 @@ def max_margin(X, y) -> tuple[np.ndarray, float]:
     return u, float(np.min((y[:, None] * X) @ u))
 
 
-def max_margin_lp(X, y, norm: str = "l1") -> tuple[np.ndarray, float]:
-    """``(w, gamma)`` maximising ``min_i y_i <w, x_i>`` over ``||w|| <= 1`` in another norm.
+def max_margin_lp(X, y, p=1.0) -> tuple[np.ndarray, float]:
+    """``(w, gamma)`` maximising ``min_i y_i <w, x_i>`` over ``||w||_p <= 1``.
 
-    ``norm="l1"`` or ``"linf"``: a linear program, solved by HiGHS (``scipy.optimize.linprog``);
-    ``w`` has unit norm in that norm. ``norm="l2"`` is :func:`max_margin`. These are the limits
-    of steepest descent with respect to that norm (Gunasekar et al. 2018). Raises
-    ``ValueError`` on non-separable data (through the origin) or an unknown norm.
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    p : float
+        The norm: ``1.0``, ``2.0`` or ``np.inf`` (:func:`ibcore.lp_geometry.check_p`). ``p = 1``
+        and ``p = inf`` are linear programs (:func:`ibcore.lp_geometry.lp_max_margin`, HiGHS);
+        ``p = 2`` is :func:`max_margin`. These are the limits of steepest descent with respect to
+        that norm (Gunasekar et al. 2018).
+
+    Returns
+    -------
+    w : ndarray, shape (d,)
+        Unit ``p``-norm.
+    gamma : float
+        ``min_i y_i <w, x_i>``.
+
+    Raises
+    ------
+    ValueError
+        On non-separable data (through the origin) or a ``p`` other than 1, 2, inf.
+    SolverError
+        If the LP solver fails.
     """
-    from scipy.optimize import linprog
-
     X, y = check_data(X, y)
-    norm = _check_norm(norm)
-    if norm == "l2":
+    p = check_p(p)
+    if p == 2.0:
         return max_margin(X, y)
-    Z = y[:, None] * X
-    n, d = Z.shape
-    if norm == "l1":  # variables (w+, w-, gamma), w = w+ - w-, sum(w+ + w-) <= 1
-        A = np.block([[-Z, Z, np.ones((n, 1))], [np.ones((1, 2 * d)), np.zeros((1, 1))]])
-        bounds = [(0, None)] * (2 * d) + [(None, None)]
-    else:  # variables (w, gamma), -1 <= w_j <= 1
-        A = np.hstack([-Z, np.ones((n, 1))])
-        bounds = [(-1, 1)] * d + [(None, None)]
-    b = np.zeros(A.shape[0])
-    if norm == "l1":
-        b[-1] = 1.0
-    cost = np.zeros(A.shape[1])
-    cost[-1] = -1.0
-    res = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"max_margin_lp: linprog failed: {res.message}")
-    w = res.x[:d] - res.x[d : 2 * d] if norm == "l1" else res.x[:d]
-    scale = float(np.max(np.abs(Z)))
-    if -res.fun <= 1e-9 * scale:
-        raise ValueError(
-            "the data are not linearly separable by a hyperplane through the origin: no "
-            f"positive {norm} margin exists"
-        )
-    w = w / _norm(w, norm)
-    return w, float(np.min(Z @ w))
+    if p not in (1.0, np.inf):
+        raise ValueError(f"p must be 1.0, 2.0 or np.inf for max_margin_lp, got {p}")
+    return lp_max_margin(X, y, p)
 
 
 def brute_force_direction_2d(X, y) -> tuple[np.ndarray, float]:
@@ -306,22 +302,6 @@ def brute_force_direction_2d(X, y) -> tuple[np.ndarray, float]:
 
 
 # -- geometry --------------------------------------------------------------------------------
-
-#: Norms understood by :func:`max_margin_lp` and :func:`steepest_descent`.
-NORMS = ("l1", "l2", "linf")
-_DUAL = {"l1": "linf", "l2": "l2", "linf": "l1"}
-
-
-def _check_norm(norm: str) -> str:
-    if not isinstance(norm, str) or norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    return norm
-
-
-def _norm(v: np.ndarray, norm: str, axis=None):
-    order = {"l1": 1, "l2": 2, "linf": np.inf}[norm]
-    return np.linalg.norm(v, ord=order, axis=axis)
-
 
 def angle(u, v) -> np.ndarray | float:
     """Angle in radians between ``u`` and ``v`` (rows of ``u`` if it is a matrix), in [0, pi].
