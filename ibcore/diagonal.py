@@ -68,6 +68,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import run_gd
+from .errors import SolverError
 from .lp_geometry import check_interpolation_problem
 from .validation import (
     as_array,
@@ -213,7 +215,7 @@ def min_l1_interpolant(X, y) -> L1Solution:
     d = X.shape[1]
     res = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
     if not res.success:
-        raise RuntimeError(f"min_l1_interpolant: linprog failed: {res.message}")
+        raise SolverError(f"min_l1_interpolant: linprog failed: {res.message}")
     w = res.x[:d] - res.x[d:]
     lam = np.asarray(res.eqlin.marginals, dtype=float)
     # HiGHS reports d(objective)/d(b_eq); the certificate lam satisfies ||X^T lam||_inf <= 1.
@@ -298,7 +300,7 @@ def minimax_l1_certificate(X, w_l1, *, support_tol: float = 1e-9) -> L1Certifica
         method="highs",
     )
     if not res.success:
-        raise RuntimeError(f"minimax_l1_certificate: linprog failed: {res.message}")
+        raise SolverError(f"minimax_l1_certificate: linprog failed: {res.message}")
     beta = res.x[:n]
     values = X.T @ beta
     return L1Certificate(
@@ -357,7 +359,7 @@ def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: 
     w = parts(mu)[0]
     if np.linalg.norm(X @ w - y) <= 1e3 * target:
         return w
-    raise RuntimeError(f"min_ralpha_interpolant: no convergence in {max_iter} Newton steps")
+    raise SolverError(f"min_ralpha_interpolant: no convergence in {max_iter} Newton steps")
 
 
 def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
@@ -386,7 +388,7 @@ def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
         options={"gtol": 1e-12, "xtol": 1e-14, "maxiter": 3000},
     )
     if not res.success:
-        raise RuntimeError(f"min_ralpha_primal: trust-constr failed: {res.message}")
+        raise SolverError(f"min_ralpha_primal: trust-constr failed: {res.message}")
     return res.x
 
 
@@ -566,7 +568,7 @@ def diagonal_flow(
             rhs, (0.0, float(t[-1])), z0, method="LSODA", t_eval=t, rtol=rtol, atol=atol, **extra
         )
         if not sol.success:
-            raise RuntimeError(f"diagonal_flow: the ODE solver failed: {sol.message}")
+            raise SolverError(f"diagonal_flow: the ODE solver failed: {sol.message}")
         z = sol.y.T
     uv = None
     if view == "dual":
@@ -626,8 +628,8 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
     ``|s| <= 1`` and ``s_i = sign(w_i)`` on the support: ``X^T (nu / ell)`` is a dual certificate,
     so the last saddle is a minimum-l1 interpolant. The first jump is at
     ``tau_1 = n / (4 ||X^T y||_inf)``, into the coordinate with the largest ``|x_i^T y|``.
-    Needs general position (unique saddles, no ties); raises ``RuntimeError`` if the path does
-    not end within ``max_jumps`` jumps (default ``10 d``) or gets stuck.
+    Needs general position (unique saddles, no ties); raises :class:`ibcore.SolverError` if the
+    path does not end within ``max_jumps`` jumps (default ``10 d``) or gets stuck.
     """
     from scipy.optimize import nnls
 
@@ -657,7 +659,7 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
         wait[boundary] = np.inf
         i = int(np.argmin(wait))
         if not np.isfinite(wait[i]):
-            raise RuntimeError("saddle_to_saddle: no coordinate can move (degenerate problem)")
+            raise SolverError("saddle_to_saddle: no coordinate can move (degenerate problem)")
         s = s + wait[i] * rate
         s[i] = np.sign(rate[i])  # exactly on the boundary (and the others stay there exactly)
         boundary[i] = True
@@ -670,7 +672,7 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
         saddles.append(w.copy())
         duals.append(s.copy())
         entering.append(i)
-    raise RuntimeError(
+    raise SolverError(
         f"saddle_to_saddle: no interpolant after {max_jumps} jumps (ties or degenerate data?)"
     )
 
@@ -734,8 +736,6 @@ def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=Non
     (iterates are ``theta``; use :func:`uv_product` and ``w = u*u - v*v``). Per step,
     ``u_{k+1} v_{k+1} = u_k v_k (1 - 4 eta^2 g_k^2)`` exactly, with ``g_k = grad L(w_k)``.
     """
-    from .descent import run_gd
-
     X, y = check_interpolation_problem(X, y)
     alpha = _check_alpha_squared(alpha)
     eta = positive_float(eta, "eta")

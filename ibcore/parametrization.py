@@ -29,8 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import iterate
 from .margin.kkt import homogeneous_kkt_residual
 from .validation import (
+    as_labels,
     as_matrix,
     as_vector,
     check_rng,
@@ -63,10 +65,7 @@ def circle_data(n: int, *, frequency: int = 3, seed) -> tuple[np.ndarray, np.nda
 
 def _check_xy(X, y):
     X = as_matrix(X, "X")
-    y = as_vector(y, "y", length=X.shape[0])
-    if not np.all(np.isin(y, (-1.0, 1.0))):
-        raise ValueError("labels y must be -1 or +1")
-    return X, y
+    return X, as_labels(y, "y", n=X.shape[0])
 
 
 def relu_margins(theta, X, y, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +134,9 @@ def train_relu_margin(
     ``p = softmax(-q)``, evaluated stably in log space (the loss itself underflows). A positive
     rescaling of the step is a reparametrisation of time of the gradient flow; it keeps the
     per-step change of direction small while ``L`` becomes astronomically small.
-    Initialisation: i.i.d. ``N(0, init_scale^2)`` parameters.
+    Initialisation: i.i.d. ``N(0, init_scale^2)`` parameters. The loop runs on
+    :func:`ibcore.descent.iterate` monitoring ``||theta||``; a blow-up (non-finite, or beyond
+    ``1e12 max(1, ||theta_0||)``) raises :class:`ibcore.DivergenceError`.
     """
     X, y = _check_xy(X, y)
     width = positive_int(width, "width")
@@ -147,33 +148,51 @@ def train_relu_margin(
     rng = check_rng(seed)
     n, d = X.shape
     theta = init_scale * rng.standard_normal(width * (d + 1))
-    out = {k: np.empty(n_steps + 1) for k in ("log_loss", "normalized", "smoothed", "norm")}
     kkt_steps = np.unique(np.geomspace(1, n_steps, n_kkt).astype(int))
     eps, delta = np.full(kkt_steps.size, np.nan), np.full(kkt_steps.size, np.nan)
-    switch = -1
-    for k in range(n_steps + 1):
+    cur = {}  # margins, Jacobian and loss at the current parameters
+
+    def measure(state):
+        theta = state[0]
         q, J = _margins(theta, X, y, width)
         rho2 = float(theta @ theta)
         qmin = float(q.min())
         e = np.exp(-(q - qmin))
         log_sum = float(np.log(e.sum())) - qmin  # log sum_i exp(-q_i)
-        out["log_loss"][k] = log_sum - np.log(n)
-        out["normalized"][k] = qmin / rho2
-        out["smoothed"][k] = -log_sum / rho2
-        out["norm"][k] = np.sqrt(rho2)
-        if k in kkt_steps and qmin > 0:
+        cur.update(q=q, J=J, rho2=rho2, qmin=qmin, e=e, log_sum=log_sum)
+        return np.sqrt(rho2)
+
+    def record(_state):
+        return {
+            "log_loss": cur["log_sum"] - np.log(n),
+            "normalized": cur["qmin"] / cur["rho2"],
+            "smoothed": -cur["log_sum"] / cur["rho2"],
+            "norm": np.sqrt(cur["rho2"]),
+        }
+
+    def kkt(k, state, _value):
+        if k in kkt_steps and cur["qmin"] > 0:
             i = int(np.searchsorted(kkt_steps, k))
-            eps[i], delta[i] = homogeneous_kkt_residual(theta, q, J)
-        if not np.all(np.isfinite(theta)):
-            raise RuntimeError(f"train_relu_margin diverged at step {k}: use smaller steps")
-        if k == n_steps:
-            break
-        if switch < 0 and log_sum < 0:
+            eps[i], delta[i] = homogeneous_kkt_residual(state[0], cur["q"], cur["J"])
+
+    def advance(state, k):
+        theta, switch = state
+        if switch < 0 and cur["log_sum"] < 0:
             switch = k
         if switch < 0:
-            theta = theta + eta_fit * (np.exp(-q) @ J) / n
+            theta = theta + eta_fit * (np.exp(-cur["q"]) @ cur["J"]) / n
         else:
-            theta = theta + eta_margin * ((e / e.sum()) @ J) / rho2
+            e = cur["e"]
+            theta = theta + eta_margin * ((e / e.sum()) @ cur["J"]) / cur["rho2"]
+        return theta, switch
+
+    run = iterate(
+        advance, (theta, -1), n_steps, measure=measure, checkpoints=np.arange(n_steps + 1),
+        record=record, callback=kkt, quantity="||theta||",
+        hint="use smaller steps eta_fit, eta_margin",
+    )
+    out = run.records
+    theta, switch = run.state
     return MarginRun(
         log_loss=out["log_loss"],
         normalized=out["normalized"],
@@ -222,7 +241,8 @@ def summed_filters_gd(
     gradient of the linear model (the same for every filter) plus ``1 - s`` times a ReLU part
     that depends on ``F_k``: the difference of two filters' gradients is ``1 - s`` times the
     difference of their ReLU parts. Returns the filters at every step, shape
-    ``(n_steps + 1, K, size)``.
+    ``(n_steps + 1, K, size)``. The loop runs on :func:`ibcore.descent.iterate` monitoring the
+    loss; a blow-up raises :class:`ibcore.DivergenceError`.
     """
     F = as_matrix(F0, "F0").copy()
     P = patches(signals, F.shape[1])
@@ -238,15 +258,22 @@ def summed_filters_gd(
         slope = slopes[activation]
     else:
         raise ValueError(f"activation must be 'linear', 'relu' or 'leaky_relu', got {activation!r}")
-    hist = np.empty((n_steps + 1, *F.shape))
-    hist[0] = F
-    for k in range(n_steps):
+    cur = {}  # the activation slopes and residuals at the current filters
+
+    def measure(F):
         Z = np.einsum("nts,ks->nkt", P, F)  # (n, K, T_out)
         d_sigma = np.where(Z > 0, 1.0, slope)  # sigma'(Z); sigma(Z) = Z * sigma'(Z)
         r = np.einsum("nkt,t->n", Z * d_sigma, v) - t
-        grad = np.einsum("n,nkt,t,nts->ks", r, d_sigma, v, P) / n
-        F = F - eta * grad
-        if not np.all(np.isfinite(F)):
-            raise RuntimeError(f"summed_filters_gd diverged at step {k + 1}: use a smaller eta")
-        hist[k + 1] = F
+        cur.update(d_sigma=d_sigma, r=r)
+        return 0.5 * float(r @ r) / n
+
+    def advance(F, _k):
+        grad = np.einsum("n,nkt,t,nts->ks", cur["r"], cur["d_sigma"], v, P) / n
+        return F - eta * grad
+
+    run = iterate(
+        advance, F, n_steps, measure=measure, checkpoints=np.arange(n_steps + 1),
+        record=lambda F: {"F": F}, hint="use a smaller step size eta",
+    )
+    hist = run.records["F"]
     return hist

@@ -13,6 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ibcore import SolverError
 from ibcore.diagonal import (
     activation_times,
     diagonal_flow,
@@ -430,7 +431,7 @@ def test_saddle_functions_reject_bad_input(staircase):
         saddle_to_saddle(X.T, X.T @ np.ones(20))
     with pytest.raises(ValueError, match="tol"):
         saddle_to_saddle(X, y, tol=-1.0)
-    with pytest.raises(RuntimeError, match="after 1 jumps"):
+    with pytest.raises(SolverError, match="after 1 jumps"):
         saddle_to_saddle(X, y, max_jumps=1)
     with pytest.raises(ValueError, match="one row per time"):
         activation_times(np.arange(3.0), np.zeros((4, 60)), path)

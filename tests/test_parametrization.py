@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from ibcore import DivergenceError
 from ibcore.margin import homogeneous_kkt_residual
 from ibcore.parametrization import (
     circle_data,
@@ -157,3 +158,12 @@ def test_validation():
         patches(np.ones((2, 3)), 5)
     with pytest.raises(TypeError, match="seed"):
         circle_data(5, seed=None)
+
+
+def test_summed_filters_divergence_raises_divergence_error():
+    rng = np.random.default_rng(0)
+    signals = rng.standard_normal((4, 8))
+    F0 = rng.standard_normal((2, 3))
+    with pytest.raises(DivergenceError, match="smaller step size eta") as info:
+        summed_filters_gd(signals, np.ones(4), F0, np.ones(6), 1e3, 50)
+    assert info.value.step >= 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..descent import Trajectory, as_checkpoints, gradient_flow
+from ..descent import Trajectory, as_checkpoints, gradient_flow, iterate
 from ..lp_geometry import _steepest, check_p, dual_exponent, lp_norm
 from ..validation import as_vector, positive_float, positive_int
 from .losses import SMOOTH_LOSSES, _loss_grad, check_loss, make_loss
@@ -81,30 +81,38 @@ def normalized_gd(
 
 
 def _loss_normalized_run(Z, w, loss, n_steps, checkpoints, *, step_size, direction, name):
-    """``w_{k+1} = w_k + step_size(L(w_k)) direction(grad L(w_k))``, recorded at checkpoints.
+    """``w_{k+1} = w_k + step_size(L(w_k)) direction(grad L(w_k))`` on
+    :func:`ibcore.descent.iterate`, recorded at checkpoints.
 
-    The loop shared by :func:`normalized_gd` and :func:`steepest_descent`; raises
-    ``RuntimeError`` naming ``name`` and the step if the loss stops being finite and positive.
+    The loop shared by :func:`normalized_gd` and :func:`steepest_descent`. A loss that is not
+    finite or blows up raises :class:`ibcore.DivergenceError`; a loss that underflows to 0
+    (margins beyond ~700) cannot set the next step and raises ``ValueError`` naming ``name``.
     """
-    cps = as_checkpoints(checkpoints, n_steps)
-    rec_w, rec_l, etas = [], [], np.empty(n_steps)
-    j = 0
-    for k in range(n_steps + 1):
-        value, grad = _loss_grad(w, Z, loss)
-        if j < cps.size and cps[j] == k:
-            rec_w.append(w.copy())
-            rec_l.append(value)
-            j += 1
-        if k == n_steps:
-            break
-        if not (np.isfinite(value) and value > 0):
-            raise RuntimeError(
-                f"{name}: the loss became {value} at step {k} (float64 underflows once the "
-                "margins reach ~700, or the run diverged): use fewer n_steps or a smaller eta"
+    etas = np.empty(n_steps)
+    grad = {}  # the gradient evaluated with the loss at the current iterate
+
+    def measure(w):
+        value, grad["w"] = _loss_grad(w, Z, loss)
+        grad["value"] = value
+        return value
+
+    def advance(w, k):
+        value = grad["value"]
+        if not value > 0:
+            raise ValueError(
+                f"{name}: the loss underflowed to {value} at step {k} (float64 underflows once "
+                "the margins reach ~700): use fewer n_steps or a smaller eta"
             )
         etas[k] = step_size(value)
-        w = w + etas[k] * direction(grad)
-    return Trajectory(steps=cps[:j].copy(), w=np.array(rec_w), loss=np.array(rec_l), eta=etas)
+        return w + etas[k] * direction(grad["w"])
+
+    run = iterate(
+        advance, w, n_steps, measure=measure, checkpoints=as_checkpoints(checkpoints, n_steps),
+        record=lambda w: {"w": w}, hint="use a smaller eta",
+    )
+    return Trajectory(
+        steps=run.steps, w=run.records["w"], loss=run.values, eta=etas, diverged_at=None
+    )
 
 
 def steepest_descent(
