@@ -10,7 +10,7 @@ import numpy as np
 
 from .validation import as_vector, check_rng, positive_float, positive_int
 
-__all__ = ["multiclass_clouds", "separable_clouds"]
+__all__ = ["circle_data", "multiclass_clouds", "separable_clouds", "sparse_regression"]
 
 
 def separable_clouds(n: int = 100, *, seed, center=(2.0, 2.0), scale=1.0, min_margin=0.0):
@@ -67,3 +67,34 @@ def multiclass_clouds(
                 X[i] = x
                 break
     return X, labels
+
+
+def circle_data(n: int, *, frequency: int = 3, seed) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points on the unit circle at sorted random angles ``phi``, labels
+    ``sign(sin(frequency * phi))``. Separable by a bias-free two-layer ReLU network of width
+    ``>= 2 * frequency`` (no two points share a ray)."""
+    n = positive_int(n, "n", minimum=2)
+    frequency = positive_int(frequency, "frequency")
+    rng = check_rng(seed)
+    phi = np.sort(rng.uniform(0.0, 2.0 * np.pi, n))
+    y = np.where(np.sin(frequency * phi) > 0, 1.0, -1.0)
+    return np.stack([np.cos(phi), np.sin(phi)], axis=1), y
+
+
+def sparse_regression(n: int, d: int, k: int, *, seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sparse-recovery problem: Gaussian ``X`` (n, d), ``k``-sparse ``w_star``, ``y = X w_star``.
+
+    The non-zero entries of ``w_star`` have random signs and magnitudes uniform in ``[1, 2]``.
+    Returns ``(X, y, w_star)``.
+    """
+    n = positive_int(n, "n")
+    d = positive_int(d, "d")
+    k = positive_int(k, "k")
+    if not k <= n < d:
+        raise ValueError(f"need k <= n < d for a sparse-recovery problem, got k={k}, n={n}, d={d}")
+    rng = check_rng(seed)
+    X = rng.standard_normal((n, d))
+    w_star = np.zeros(d)
+    support = rng.choice(d, k, replace=False)
+    w_star[support] = rng.choice([-1.0, 1.0], k) * rng.uniform(1.0, 2.0, k)
+    return X, X @ w_star, w_star

@@ -1,7 +1,8 @@
-"""Tests of ibcore.diagonal: the R_alpha potential and its minimisers, the rate of their approach
-to the minimum-l1 interpolant, the population risk along alpha, the tangent kernel, the three
-views of the diagonal network's gradient flow, its small-initialization limit (saddle to
-saddle), GD's exact u*v identity, and l_p steepest/mirror descent."""
+"""Tests of ibcore.diagonal and ibcore.interpolants: the R_alpha potential and its minimisers,
+the rate of their approach to the minimum-l1 interpolant, the population risk along alpha, the
+tangent kernel, the three views of the diagonal network's gradient flow, its small-initialization
+limit (saddle to saddle) and GD's exact u*v identity (l_p steepest/mirror descent:
+tests/test_lp_geometry.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibcore import SolverError
+from ibcore.datasets import sparse_regression
 from ibcore.diagonal import (
     activation_times,
     diagonal_flow,
     diagonal_gd,
     diagonal_parameters,
     diagonal_tangent_kernel,
+    saddle_to_saddle,
+    uv_product,
+)
+from ibcore.interpolants import (
     l1_norm_bound,
     l2_offset_prediction,
     min_l1_interpolant,
@@ -31,9 +37,6 @@ from ibcore.diagonal import (
     r_alpha,
     r_alpha_grad,
     ralpha_kkt_residual,
-    saddle_to_saddle,
-    sparse_regression,
-    uv_product,
 )
 
 

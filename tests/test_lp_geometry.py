@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import linprog
 
 from ibcore import DivergenceError
-from ibcore.diagonal import sparse_regression
+from ibcore.datasets import sparse_regression
 from ibcore.lp_geometry import (
     check_interpolation_problem,
     check_p,

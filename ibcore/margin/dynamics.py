@@ -134,7 +134,7 @@ def steepest_descent(
     ``eta_k = min(eta_max, eta / (B^2 L(w_k)))``, ``B = max_i ||x_i||_q`` (dual norm),
     ``0 < eta <= 1``. Their Theorem 5 allows ``eta_k <= min(eta_+, 1 / (B^2 L(w_k)))`` for any
     finite cap ``eta_+`` (``eta_max`` here) and then proves that the normalised ``p``-margin
-    tends to the max margin of :func:`max_margin_lp`; the proof needs the cap to bind
+    tends to the max margin of :func:`ibcore.margin.max_margin_lp`; the proof needs the cap to bind
     eventually. With ``eta_max=None`` (no cap: the loss-normalised steps) the same argument
     only guarantees a normalised margin ``>= (1 - eta/2) gamma`` asymptotically; convergence to
     ``gamma`` is then an observation, not the theorem. Returns an

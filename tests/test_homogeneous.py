@@ -1,5 +1,5 @@
-"""Tests of ibcore.parametrization: ReLU margins and Jacobian (against torch autograd), the
-homogeneous KKT residual, margin training, and the summed-filter symmetry."""
+"""Tests of ibcore.homogeneous and ibcore.symmetry: ReLU margins and Jacobian (against torch
+autograd), the homogeneous KKT residual, margin training, and the summed-filter symmetry."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ import pytest
 import torch
 
 from ibcore import DivergenceError
+from ibcore.datasets import circle_data
+from ibcore.homogeneous import relu_margins, train_relu_margin
 from ibcore.margin import homogeneous_kkt_residual
-from ibcore.parametrization import (
-    circle_data,
-    patches,
-    relu_margins,
-    summed_filters_gd,
-    train_relu_margin,
-)
+from ibcore.symmetry import patches, summed_filters_gd
 
 
 def test_relu_margins_match_torch_autograd():
