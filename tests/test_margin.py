@@ -1031,3 +1031,60 @@ def test_huge_first_step_freezes_the_direction(clouds):
     assert np.min(Z @ w1) > 40 and fun(w1)[0] < 1e-20
     tr = run_gd(fun, w0, 100.0, 2000)
     assert abs(M.angle(tr.final, s.w) - M.angle(Z.mean(axis=0), s.w)) < 0.01
+
+
+# -- the cot law -----------------------------------------------------------------------------
+
+
+def test_cot_law_angle_is_the_arctan_and_tends_to_c_over_log_t():
+    c, b = 0.368, 5.75
+    t = np.logspace(1, 200, 50)
+    theta = M.cot_law_angle(t, c, b)
+    np.testing.assert_array_equal(theta, np.arctan(c / (np.log(t) + b)))
+    assert isinstance(M.cot_law_angle(1e6, c, b), float)
+    # theta log t -> c, with the 1/log t correction -c b / log t
+    assert abs(theta[-1] * np.log(t[-1]) - c) < 2 * c * b / np.log(t[-1])
+    # and the cot is affine in log t
+    np.testing.assert_allclose(1 / np.tan(theta), (np.log(t) + b) / c, rtol=1e-12)
+
+
+def test_cot_law_norm_excess_matches_the_asymptotic_path():
+    # w(t) = w_svm log t + rho: ||w|| - ||w_svm|| log t = ||w_svm|| (b + c^2 / (2 (log t + b)))
+    # up to O(c^4 / (log t + b)^3)
+    w_svm = np.array([2.0, 1.0])
+    rho = np.array([0.3, -1.5])
+    c, b = M.angle_rate_constants(w_svm, rho)
+    for t in (1e4, 1e8, 1e12):
+        path = np.linalg.norm(w_svm * np.log(t) + rho) - np.linalg.norm(w_svm) * np.log(t)
+        pred = M.cot_law_norm_excess(t, c, b, np.linalg.norm(w_svm))
+        assert abs(path - pred) < np.linalg.norm(w_svm) * c**4 / (np.log(t) + b) ** 3
+        # and the angle of the path is the cot law's, exactly
+        assert M.angle(w_svm * np.log(t) + rho, w_svm) == pytest.approx(
+            M.cot_law_angle(t, c, b), rel=1e-12
+        )
+
+
+def test_fit_cot_law_recovers_the_constants():
+    t = np.logspace(4, 12, 30)
+    fit = M.fit_cot_law(t, M.cot_law_angle(t, 0.4, -2.0))
+    assert isinstance(fit, M.CotLaw)
+    assert fit.c == pytest.approx(0.4, rel=1e-10) and fit.b == pytest.approx(-2.0, abs=1e-9)
+
+
+def test_cot_law_validation():
+    with pytest.raises(ValueError, match="pole"):
+        M.cot_law_angle([1e-3, 10.0], 0.4, 2.0)  # log t + b < 0 at t = 1e-3
+    with pytest.raises(ValueError, match="t must be > 0"):
+        M.cot_law_angle(0.0, 0.4, 2.0)
+    with pytest.raises(ValueError, match="c must be >= 0"):
+        M.cot_law_angle(10.0, -1.0, 0.0)
+    with pytest.raises(ValueError, match="b must be a scalar"):
+        M.cot_law_angle(10.0, 1.0, [0.0, 1.0])
+    with pytest.raises(ValueError, match="w_norm must be > 0"):
+        M.cot_law_norm_excess(10.0, 1.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="at least two"):
+        M.fit_cot_law([10.0], [0.1])
+    with pytest.raises(ValueError, match=r"\(0, pi/2\)"):
+        M.fit_cot_law([10.0, 100.0], [0.1, 2.0])
+    with pytest.raises(ValueError, match="does not decay"):
+        M.fit_cot_law([10.0, 100.0], [0.1, 0.2])  # the angle grows

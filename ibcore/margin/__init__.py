@@ -47,9 +47,13 @@ Asymptotics (Soudry et al. 2018)
 
 from .dynamics import flow_path, normalized_gd, steepest_descent
 from .kkt import (
+    CotLaw,
     KKTResiduals,
     angle_rate_constants,
     asymptotic_offset,
+    cot_law_angle,
+    cot_law_norm_excess,
+    fit_cot_law,
     gradient_kkt_residuals,
     homogeneous_kkt_residual,
     kkt_residuals,
@@ -81,6 +85,7 @@ from .svm import (
 __all__ = [
     "LOSSES",
     "SMOOTH_LOSSES",
+    "CotLaw",
     "KKTResiduals",
     "SVMSolution",
     "angle",
@@ -88,6 +93,9 @@ __all__ = [
     "asymptotic_offset",
     "brute_force_direction_2d",
     "check_data",
+    "cot_law_angle",
+    "cot_law_norm_excess",
+    "fit_cot_law",
     "flow_path",
     "gradient_kkt_residuals",
     "gradient_weights",

@@ -26,14 +26,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SolverError
-from ..validation import as_batch, as_matrix, as_vector, positive_float, positive_int
+from ..validation import (
+    as_array,
+    as_batch,
+    as_matrix,
+    as_times,
+    as_vector,
+    positive_float,
+    positive_int,
+)
 from .losses import SMOOTH_LOSSES, _loss_grad, check_loss, gradient_weights
 from .svm import SVMSolution, check_data, check_svm
 
 __all__ = [
+    "CotLaw",
     "KKTResiduals",
     "angle_rate_constants",
     "asymptotic_offset",
+    "cot_law_angle",
+    "cot_law_norm_excess",
+    "fit_cot_law",
     "gradient_kkt_residuals",
     "homogeneous_kkt_residual",
     "kkt_residuals",
@@ -229,6 +241,107 @@ def angle_rate_constants(w_svm, rho) -> tuple[float, float]:
     b = float(rho @ w_svm) / norm2
     c = float(np.linalg.norm(rho - b * w_svm)) / np.sqrt(norm2)
     return c, b
+
+# -- the cot law ------------------------------------------------------------------------------
+
+
+def _law_constants(c, b) -> tuple[float, float]:
+    c = positive_float(c, "c", allow_zero=True)
+    b = float(as_array(b, "b", ndim=0))
+    return c, b
+
+
+def _log_times(t, b: float) -> tuple[np.ndarray, bool]:
+    single = np.ndim(t) == 0
+    t = as_times(t, "t")
+    if np.any(t <= 0):
+        raise ValueError(f"t must be > 0 (the law is in log t), got a minimum of {t.min():.3g}")
+    if np.any(np.log(t) + b <= 0):
+        raise ValueError(
+            f"the cot law has a pole at log t = -b = {-b:.4g}: pass times t > exp(-b) = "
+            f"{np.exp(-b):.4g} (the law is asymptotic)"
+        )
+    return t, single
+
+
+def cot_law_angle(t, c, b):
+    """The angle predicted by the cot law, ``arctan(c / (log t + b))``.
+
+    If ``w(t) = w_svm log t + rho + o(1)``, then ``cot angle(w(t), w_svm) = (log t + b) / c +
+    o(log t)`` with the constants ``(c, b)`` of :func:`angle_rate_constants` (or fitted by
+    :func:`fit_cot_law`), so the angle is ``arctan(c / (log t + b)) + o(1 / log t)``.
+
+    Parameters
+    ----------
+    t : float or array_like
+        Times ``> exp(-b)`` (past the pole of the law at ``log t = -b``).
+    c : float
+        ``>= 0``.
+    b : float
+
+    Returns
+    -------
+    float or ndarray
+        The predicted angle in radians (a float for a scalar ``t``).
+
+    Raises
+    ------
+    ValueError
+        For ``t <= exp(-b)``, ``c < 0`` or non-finite input.
+    """
+    c, b = _law_constants(c, b)
+    t, single = _log_times(t, b)
+    out = np.arctan(c / (np.log(t) + b))
+    return float(out[0]) if single else out
+
+
+def cot_law_norm_excess(t, c, b, w_norm):
+    """``||w(t)|| - log t / gamma*`` predicted to second order: ``||w_svm|| (b + c^2 / (2 (log t
+    + b)))``.
+
+    From ``||w_svm log t + rho||^2 = ||w_svm||^2 ((log t + b)^2 + c^2)`` (the decomposition of
+    :func:`angle_rate_constants`) and ``sqrt(1 + x) = 1 + x/2 + O(x^2)``; ``w_norm = ||w_svm||
+    = 1 / gamma*``. Same arguments and errors as :func:`cot_law_angle` (``w_norm > 0``).
+    """
+    c, b = _law_constants(c, b)
+    w_norm = positive_float(w_norm, "w_norm")
+    t, single = _log_times(t, b)
+    out = w_norm * (b + c**2 / (2 * (np.log(t) + b)))
+    return float(out[0]) if single else out
+
+
+@dataclass(frozen=True)
+class CotLaw:
+    """The constants ``(c, b)`` of the cot law ``cot angle = (log t + b) / c``.
+
+    Returned by :func:`fit_cot_law`.
+    """
+
+    c: float
+    b: float
+
+
+def fit_cot_law(t, angle) -> CotLaw:
+    """Fit ``cot angle(t) = (log t + b) / c``: the least-squares line of ``cot angle`` in ``log t``.
+
+    The slope is ``1 / c`` and the intercept ``b / c`` (``numpy.polyfit`` of degree 1); compare
+    with the constants :func:`angle_rate_constants` predicts from the data. Needs at least two
+    times ``t > 0`` and angles in ``(0, pi/2)``; ``ValueError`` otherwise, or if the fitted
+    slope is not positive (the angle does not decrease like ``1 / log t``).
+    """
+    t = as_times(t, "t")
+    angle = as_vector(angle, "angle", length=t.size)
+    if t.size < 2 or np.any(t <= 0):
+        raise ValueError("fit_cot_law needs at least two times t > 0")
+    if np.any(angle <= 0) or np.any(angle >= np.pi / 2):
+        raise ValueError("angle must lie in (0, pi/2) (radians) for a cot-law fit")
+    slope, intercept = np.polyfit(np.log(t), 1 / np.tan(angle), 1)
+    if not slope > 0:
+        raise ValueError(
+            f"the fitted slope of cot(angle) in log t is {slope:.3g} <= 0: the angle does not "
+            "decay like 1 / log t on these times"
+        )
+    return CotLaw(c=float(1 / slope), b=float(intercept / slope))
 
 
 def log_rate_curvature(t, r) -> tuple[float, float]:
