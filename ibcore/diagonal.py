@@ -1,4 +1,5 @@
-"""Diagonal linear networks, mirror flow, and steepest descent with respect to an l_p norm.
+"""Diagonal linear networks: the gradient flow and GD of w = u*u - v*v, the mirror flow,
+the small-initialization limit (saddle to saddle) and the tangent kernel.
 
 Conventions
     Data ``X`` is ``(n, d)`` (one example per row, ``n < d`` and full row rank for interpolation),
@@ -26,21 +27,11 @@ Diagonal linear network (Woodworth et al. 2020)
     minimisers coincide. The factor 1/4 makes the mirror flow above exact with our time.)
     If the flow interpolates, its limit is ``argmin {R_alpha(w) : X w = y}``.
 
-Minimising R_alpha over interpolants
-    The KKT conditions say ``grad R_alpha(w) = X^T nu / 4``, i.e. ``w = 2 alpha^2 sinh(X^T nu)``
-    and ``X w = y``. ``nu`` minimises the smooth strictly convex dual
-    ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (gradient ``X w(nu) - y``), which
-    :func:`min_ralpha_interpolant` solves by damped Newton; note ``dm/dt = -(4/n) grad Phi(m)``:
-    the network's flow *is* a gradient flow on this n-dimensional dual (the chapter writes the
-    integrated residual ``m`` as ``nu(t)``).
-
-Rate of the approach to the minimum-l1 interpolant
-    With ``ell = log(1/alpha^2)`` (the chapter's ``ell_alpha``) and ``s = X^T nu / ell`` each
-    coordinate is exactly
-    ``|w_i| = alpha^{2 (1 - |s_i|)} (1 - alpha^{4 |s_i|})``. As ``alpha -> 0``, ``nu / ell``
-    tends to an l1 dual certificate, the one whose largest off-support value is smallest; that
-    value ``c_star`` (:func:`minimax_l1_certificate`) sets the rate
-    ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
+The potential and the interpolants
+    R_alpha, its minimisers over interpolants, the minimum-l1 interpolant and the rate of
+    the approach to it are in :mod:`ibcore.interpolants`; the integrated residual is the
+    dual variable nu of :func:`ibcore.interpolants.min_ralpha_interpolant` (the chapter
+    writes m as nu(t)).
 
 Incremental learning (Pesme & Flammarion 2023)
     Along the flow, ``d/dt X^T nu = -4 grad L(w)``; in the rescaled time ``tau = t / ell`` the
@@ -52,17 +43,17 @@ Incremental learning (Pesme & Flammarion 2023)
 
 Generalization and the tangent kernel
     For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>``, the excess population
-    risk of ``w`` is ``E (<x, w> - <x, w_star>)^2 = ||w - w_star||^2`` (:func:`population_risk`).
+    risk of ``w`` is ``E (<x, w> - <x, w_star>)^2 = ||w - w_star||^2``
+    (:func:`ibcore.interpolants.population_risk`).
     The tangent kernel of the network at ``theta = (u, v)`` is
     ``K(x, x') = <grad_theta f(x), grad_theta f(x')> = 4 sum_i (u_i^2 + v_i^2) x_i x'_i``,
     ``8 alpha^2 <x, x'>`` at the initialization (:func:`diagonal_tangent_kernel`).
 
-Steepest descent and mirror descent for the l_p norm (Gunasekar et al. 2018)
-    Steepest descent: ``w <- w + eta * v`` with
-    ``v = argmin_v <g, v> + ||v||_p^2 / 2 = -||g||_q^{2-q} sign(g) |g|^{q-1}``, ``1/p + 1/q = 1``.
-    Mirror descent with ``R(w) = ||w||_p^2 / 2``: ``theta <- theta - eta g``,
-    ``w = grad R^*(theta) = ||theta||_q^{2-q} sign(theta) |theta|^{q-1}``.
+Steepest descent and mirror descent for the l_p norm
+    Their implicit biases, compared with the diagonal network's in the chapter, are in
+    :mod:`ibcore.lp_geometry`.
 """
+
 
 from __future__ import annotations
 
@@ -70,430 +61,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import (
-    as_array,
-    as_matrix,
-    as_vector,
-    check_rng,
-    positive_float,
-    positive_int,
-    probability,
-)
+from .descent import run_gd
+from .errors import SolverError
+from .interpolants import _check_alpha_squared, _sinh_cosh
+from .lp_geometry import check_interpolation_problem
+from .validation import as_array, as_matrix, as_vector, positive_float, positive_int, probability
 
 __all__ = [
     "DiagonalFlow",
-    "L1Certificate",
-    "L1Solution",
     "SaddlePath",
     "activation_times",
     "diagonal_flow",
     "diagonal_gd",
     "diagonal_parameters",
     "diagonal_tangent_kernel",
-    "l1_norm_bound",
-    "l2_offset_prediction",
-    "lp_descent_path",
-    "lp_mirror_descent",
-    "lp_steepest_descent",
-    "lp_steepest_direction",
-    "lp_steepest_flow",
-    "min_l1_interpolant",
-    "min_lp_interpolant",
-    "min_ralpha_interpolant",
-    "min_ralpha_primal",
-    "minimax_l1_certificate",
-    "population_risk",
-    "q_potential",
-    "r_alpha",
-    "r_alpha_grad",
-    "ralpha_kkt_residual",
     "saddle_to_saddle",
-    "sparse_regression",
     "uv_product",
 ]
-
-
-# -- data and checks ---------------------------------------------------------------------------
-
-
-def _check_problem(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = as_matrix(X, "X")
-    y = as_vector(y, "y", length=X.shape[0])
-    n, d = X.shape
-    if n >= d:
-        raise ValueError(
-            f"X has shape {X.shape}: interpolation problems need fewer examples than features "
-            "(n < d); pass a wide matrix"
-        )
-    if np.linalg.matrix_rank(X) < n:
-        raise ValueError(
-            "X must have full row rank (linearly independent rows) so that Xw = y is solvable"
-        )
-    return X, y
-
-
-def sparse_regression(n: int, d: int, k: int, *, seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A sparse-recovery problem: Gaussian ``X`` (n, d), ``k``-sparse ``w_star``, ``y = X w_star``.
-
-    The non-zero entries of ``w_star`` have random signs and magnitudes uniform in ``[1, 2]``.
-    Returns ``(X, y, w_star)``.
-    """
-    n = positive_int(n, "n")
-    d = positive_int(d, "d")
-    k = positive_int(k, "k")
-    if not k <= n < d:
-        raise ValueError(f"need k <= n < d for a sparse-recovery problem, got k={k}, n={n}, d={d}")
-    rng = check_rng(seed)
-    X = rng.standard_normal((n, d))
-    w_star = np.zeros(d)
-    support = rng.choice(d, k, replace=False)
-    w_star[support] = rng.choice([-1.0, 1.0], k) * rng.uniform(1.0, 2.0, k)
-    return X, X @ w_star, w_star
-
-
-# -- the potential -----------------------------------------------------------------------------
-
-
-def q_potential(z) -> np.ndarray:
-    """``q(z) = 2 - sqrt(4 + z^2) + z arcsinh(z / 2)`` (elementwise; convex, ``q(0) = 0``).
-
-    ``q'(z) = arcsinh(z / 2)``, ``q''(z) = 1 / sqrt(4 + z^2)``; ``q(z) ~ z^2 / 4`` near 0 and
-    ``q(z) ~ |z| (log|z| - 1)`` for large ``|z|``. Evaluated as ``z arcsinh(z/2) - z^2 /
-    (2 + sqrt(4 + z^2))`` to avoid the cancellation of ``2 - sqrt(4 + z^2)`` at small ``z``.
-    """
-    z = as_array(z, "z", allow_empty=True)
-    root = np.sqrt(4.0 + z * z)
-    return z * np.arcsinh(z / 2.0) - z * z / (2.0 + root)
-
-
-def _check_alpha_squared(alpha) -> float:
-    """A positive ``alpha`` whose square is a normal float64 (neither 0 nor inf)."""
-    alpha = positive_float(alpha, "alpha")
-    if not np.finfo(np.float64).tiny <= alpha * alpha < np.inf:
-        raise ValueError(
-            f"alpha = {alpha:.3g} is out of range: alpha^2 under- or overflows float64; "
-            "use 1e-150 < alpha < 1e150"
-        )
-    return alpha
-
-
-def r_alpha(w, alpha: float) -> float:
-    """``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)`` (see the module docstring)."""
-    w = as_vector(w, "w")
-    alpha = _check_alpha_squared(alpha)
-    a2 = alpha * alpha
-    return float(a2 / 4.0 * np.sum(q_potential(w / a2)))
-
-
-def r_alpha_grad(w, alpha: float) -> np.ndarray:
-    """``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``."""
-    w = as_vector(w, "w")
-    alpha = _check_alpha_squared(alpha)
-    return np.arcsinh(w / (2.0 * alpha * alpha)) / 4.0
-
-
-def _sinh_cosh(a, log_a2):
-    """``(2 alpha^2 sinh(a), 2 alpha^2 cosh(a))`` without overflow for tiny alpha and without
-    cancellation for small ``a``: ``2 alpha^2 sinh(a) = sign(a) e^{|a| + log alpha^2}
-    (1 - e^{-2|a|})``."""
-    big = np.exp(np.abs(a) + log_a2)
-    small = np.exp(-2.0 * np.abs(a))
-    return np.sign(a) * big * -np.expm1(-2.0 * np.abs(a)), big * (1.0 + small)
-
-
-# -- exact minimisers --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class L1Solution:
-    """Minimum-l1 interpolant and its LP dual certificate.
-
-    ``w`` minimises ``||w||_1`` s.t. ``X w = y``; ``dual`` maximises ``y^T lam`` s.t.
-    ``||X^T lam||_inf <= 1``. Optimality is certified by ``gap = ||w||_1 - y^T dual ~ 0`` and
-    ``dual_infeasibility = max(0, ||X^T dual||_inf - 1) ~ 0``.
-    """
-
-    w: np.ndarray
-    dual: np.ndarray
-    gap: float
-    dual_infeasibility: float
-
-    @property
-    def norm(self) -> float:
-        return float(np.abs(self.w).sum())
-
-
-def min_l1_interpolant(X, y) -> L1Solution:
-    """``argmin ||w||_1`` s.t. ``X w = y`` by linear programming (basis pursuit).
-
-    Variables ``w = p - m`` with ``p, m >= 0``; minimise ``1^T (p + m)`` s.t.
-    ``X (p - m) = y`` with :func:`scipy.optimize.linprog` (HiGHS). The equality multipliers give
-    the dual certificate (see :class:`L1Solution`).
-    """
-    from scipy.optimize import linprog
-
-    X, y = _check_problem(X, y)
-    d = X.shape[1]
-    res = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
-    if not res.success:
-        raise RuntimeError(f"min_l1_interpolant: linprog failed: {res.message}")
-    w = res.x[:d] - res.x[d:]
-    lam = np.asarray(res.eqlin.marginals, dtype=float)
-    # HiGHS reports d(objective)/d(b_eq); the certificate lam satisfies ||X^T lam||_inf <= 1.
-    gap = float(np.abs(w).sum() - y @ lam)
-    infeas = float(max(0.0, np.abs(X.T @ lam).max() - 1.0))
-    return L1Solution(w=w, dual=lam, gap=gap, dual_infeasibility=infeas)
-
-
-@dataclass(frozen=True)
-class L1Certificate:
-    """The l1 dual certificate with the smallest off-support values.
-
-    Returned by :func:`minimax_l1_certificate`.
-
-    ``dual`` is ``beta`` (n,), ``values = X^T beta`` (d,), ``support`` the boolean support of
-    ``w_l1``, and ``c_star = max_{i not in S} |values_i|``. ``exponent = 2 (1 - c_star)`` is the
-    predicted log-log slope of ``||w_alpha - w_l1||`` against ``alpha`` as ``alpha -> 0``.
-    """
-
-    dual: np.ndarray
-    values: np.ndarray
-    support: np.ndarray
-    c_star: float
-
-    @property
-    def exponent(self) -> float:
-        return 2.0 * (1.0 - self.c_star)
-
-
-def minimax_l1_certificate(X, w_l1, *, support_tol: float = 1e-9) -> L1Certificate:
-    """``c_star = min { max_{i not in S} |(X^T beta)_i| : (X^T beta)_S = sign(w_l1)_S }``.
-
-    ``S`` is the support of ``w_l1`` (entries above ``support_tol * max |w_l1|``). A ``beta``
-    with ``(X^T beta)_S = sign(w_S)`` and ``|X^T beta| <= 1`` off ``S`` is a dual certificate of
-    ``min ||w||_1 s.t. X w = X w_l1``: so ``c_star <= 1`` iff ``w_l1`` is a minimum-l1
-    interpolant, and ``c_star < 1`` (with ``X_S`` injective) makes it the unique one, since
-    then ``||w_l1 + h||_1 >= ||w_l1||_1 + (1 - c_star) ||h_{S^c}||_1`` for every ``h`` with
-    ``X h = 0``. The value is the linear program in ``(beta, t)``: minimise ``t`` subject to
-    ``X_S^T beta = sign(w_S)`` and ``-t <= X_{S^c}^T beta <= t`` (:func:`scipy.optimize.linprog`,
-    HiGHS). It is **not** the certificate a simplex solver returns for basis pursuit
-    (:func:`min_l1_interpolant`): that one is a vertex of the optimal dual face, where ``n``
-    constraints ``|(X^T beta)_i| <= 1`` are active, so some off-support value equals 1.
-
-    ``c_star`` governs the approach of ``w_alpha = argmin_{Xw=y} R_alpha`` to ``w_l1`` (module
-    docstring): ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
-    Raises ``ValueError`` if ``w_l1`` is zero or its support has more entries than ``X`` has
-    rows or is not linearly independent (``X_S`` not injective).
-    """
-    from scipy.optimize import linprog
-
-    X = as_matrix(X, "X")
-    n, d = X.shape
-    w_l1 = as_vector(w_l1, "w_l1", length=d)
-    support_tol = positive_float(support_tol, "support_tol")
-    scale = float(np.abs(w_l1).max())
-    if scale == 0.0:
-        raise ValueError("w_l1 must be non-zero (the zero interpolant needs no certificate)")
-    S = np.abs(w_l1) > support_tol * scale
-    k = int(S.sum())
-    if k > n or np.linalg.matrix_rank(X[:, S]) < k:
-        raise ValueError(
-            f"w_l1 has {k} non-zeros whose columns of X are not linearly independent (X has "
-            f"{n} rows): pass a basic (vertex) minimum-l1 interpolant"
-        )
-    if k == d:
-        return L1Certificate(
-            dual=np.linalg.lstsq(X.T, np.sign(w_l1), rcond=None)[0],
-            values=np.sign(w_l1),
-            support=S,
-            c_star=0.0,
-        )
-    off = X[:, ~S].T
-    m_off = off.shape[0]
-    ones = np.ones((m_off, 1))
-    res = linprog(
-        np.r_[np.zeros(n), 1.0],
-        A_ub=np.vstack([np.hstack([off, -ones]), np.hstack([-off, -ones])]),
-        b_ub=np.zeros(2 * m_off),
-        A_eq=np.hstack([X[:, S].T, np.zeros((k, 1))]),
-        b_eq=np.sign(w_l1[S]),
-        bounds=[(None, None)] * n + [(0.0, None)],
-        method="highs",
-    )
-    if not res.success:
-        raise RuntimeError(f"minimax_l1_certificate: linprog failed: {res.message}")
-    beta = res.x[:n]
-    values = X.T @ beta
-    return L1Certificate(
-        dual=beta, values=values, support=S, c_star=float(np.abs(values[~S]).max())
-    )
-
-
-def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: int = 200):
-    """``argmin R_alpha(w)`` s.t. ``X w = y``, via damped Newton on the convex dual.
-
-    Minimises ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (module docstring) with
-    Newton steps and backtracking, evaluated stably for tiny ``alpha`` through
-    ``alpha^2 e^{a} = e^{a + 2 log alpha}`` (each step changes ``X^T nu`` by at most 2 in every
-    coordinate, which keeps the iteration finite from ``nu = 0`` even for ``alpha = 1e-8``);
-    returns ``w = 2 alpha^2 sinh(X^T nu)``, which
-    satisfies the stationarity condition exactly and primal feasibility
-    ``||X w - y|| <= tol * (1 + ||y||)``.
-    """
-    X, y = _check_problem(X, y)
-    alpha = positive_float(alpha, "alpha")
-    tol = positive_float(tol, "tol")
-    max_iter = positive_int(max_iter, "max_iter")
-    log_a2 = 2.0 * np.log(alpha)
-
-    def parts(mu):
-        return _sinh_cosh(X.T @ mu, log_a2)
-
-    def phi(mu):  # Phi - 2 d alpha^2, by 2 alpha^2 (cosh a - 1) = alpha^2 e^|a| (1 - e^-|a|)^2
-        a = np.abs(X.T @ mu)
-        return float(np.sum(np.exp(a + log_a2) * np.expm1(-a) ** 2) - y @ mu)
-
-    mu = np.zeros(X.shape[0])
-    target = tol * (1.0 + np.linalg.norm(y))
-    for _ in range(max_iter):
-        w, c = parts(mu)
-        grad = X @ w - y
-        if np.linalg.norm(grad) <= target:
-            return w
-        hess = (X * c) @ X.T
-        step = np.linalg.solve(hess, grad)
-        # the dual is exponential in a = X^T mu: cap the change of a at 2 per step, then backtrack
-        f0, slope = phi(mu), float(grad @ step)
-        t = min(1.0, 2.0 / max(float(np.abs(X.T @ step).max()), 1e-300))
-        g0 = np.linalg.norm(grad)
-        while t > 1e-12:
-            with np.errstate(over="ignore", invalid="ignore"):
-                trial = mu - t * step
-                f1 = phi(trial)
-                g1 = np.linalg.norm(X @ parts(trial)[0] - y)
-            # Armijo on Phi, or (near the optimum, where Phi's decrease drowns in rounding) a
-            # decrease of the gradient norm
-            if np.isfinite(f1) and (f1 <= f0 - 0.25 * t * slope or g1 < 0.5 * g0):
-                break
-            t *= 0.5
-        mu = mu - t * step
-    w = parts(mu)[0]
-    if np.linalg.norm(X @ w - y) <= 1e3 * target:
-        return w
-    raise RuntimeError(f"min_ralpha_interpolant: no convergence in {max_iter} Newton steps")
-
-
-def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
-    """``argmin R_alpha(w)`` s.t. ``X w = y`` on the primal (an independent check).
-
-    Uses :func:`scipy.optimize.minimize` (``trust-constr``) with the analytic gradient
-    ``arcsinh(w / 2 alpha^2) / 4``, the diagonal Hessian ``1 / (4 sqrt(w^2 + 4 alpha^4))`` and
-    the linear equality constraint. Reliable for moderate ``alpha`` (say ``alpha >= 0.1`` on data
-    of unit scale); for tiny ``alpha`` the objective approaches ``l1`` and the solver slows
-    down: use :func:`min_ralpha_interpolant`. Starts from ``w0`` (default the minimum-l2
-    interpolant).
-    """
-    from scipy.optimize import LinearConstraint, minimize
-
-    X, y = _check_problem(X, y)
-    alpha = positive_float(alpha, "alpha")
-    start = np.linalg.pinv(X) @ y if w0 is None else as_vector(w0, "w0", length=X.shape[1])
-    a2 = alpha * alpha
-    res = minimize(
-        lambda w: a2 / 4.0 * float(np.sum(q_potential(w / a2))),
-        start,
-        jac=lambda w: np.arcsinh(w / (2.0 * a2)) / 4.0,
-        hess=lambda w: np.diag(0.25 / np.sqrt(w * w + 4.0 * a2 * a2)),
-        constraints=[LinearConstraint(X, y, y)],
-        method="trust-constr",
-        options={"gtol": 1e-12, "xtol": 1e-14, "maxiter": 3000},
-    )
-    if not res.success:
-        raise RuntimeError(f"min_ralpha_primal: trust-constr failed: {res.message}")
-    return res.x
-
-
-def ralpha_kkt_residual(X, y, w, alpha: float) -> tuple[float, float]:
-    """KKT residuals of ``min R_alpha(w) s.t. X w = y`` at ``w``.
-
-    Returns ``(feasibility, stationarity)`` = ``(||X w - y||, ||(I - X^+ X) grad R_alpha(w)||)``:
-    at the minimiser both vanish (the gradient lies in the row space of ``X``).
-    """
-    X, y = _check_problem(X, y)
-    w = as_vector(w, "w", length=X.shape[1])
-    g = r_alpha_grad(w, alpha)
-    g_null = g - np.linalg.pinv(X) @ (X @ g)
-    return float(np.linalg.norm(X @ w - y)), float(np.linalg.norm(g_null))
-
-
-def l1_norm_bound(w_l1, alpha: float, d: int) -> float:
-    """Upper bound on ``||w_alpha||_1`` for ``w_alpha = argmin_{Xw=y} R_alpha(w)``.
-
-    With ``ell = log(1/alpha^2)``, ``S`` the support of a minimum-l1 interpolant ``w_l1`` and
-    ``N = sum_{i in S} (alpha^2 + |w_i|)(ell + log(alpha^2 + |w_i|)) - ||w_l1||_1``,
-
-        ||w_alpha||_1 <= min_{0 < c < ell} (N + d e^{-c}) / (ell - c).
-
-    (Derivation in the chapter: ``log s <= arcsinh(s/2) <= log(1 + s)`` for ``s > 0`` sandwiches
-    ``q``; the minimum over ``c`` is taken on a fine grid, so the value is a valid bound.)
-    Raises ``ValueError`` if ``alpha >= 1/sqrt(d)`` (then ``ell <= log d`` and the bound is
-    vacuous or undefined).
-    """
-    w_l1 = as_vector(w_l1, "w_l1")
-    alpha = positive_float(alpha, "alpha")
-    d = positive_int(d, "d")
-    lam = -2.0 * np.log(alpha)
-    if lam <= np.log(d):
-        raise ValueError(
-            f"alpha = {alpha:g} is too large for the bound: need alpha < 1/sqrt(d) = {d**-0.5:.3g}"
-        )
-    a = np.abs(w_l1[w_l1 != 0])
-    a2 = alpha * alpha
-    big_n = float(np.sum((a2 + a) * (lam + np.log(a2 + a))) - a.sum())
-    c = np.linspace(0.0, lam, 20001)[1:-1]
-    return float(np.min((big_n + d * np.exp(-c)) / (lam - c)))
-
-
-def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
-    """Leading term of ``w_alpha - w_l2`` for large ``alpha``: ``P_null(w_l2^3) / (24 alpha^4)``.
-
-    From ``arcsinh(s) = s - s^3/6 + O(s^5)`` in the KKT condition (chapter, large-alpha
-    proposition); ``P_null = I - X^+ X`` and ``w_l2 = X^+ y``.
-    """
-    X, y = _check_problem(X, y)
-    alpha = positive_float(alpha, "alpha")
-    pinv = np.linalg.pinv(X)
-    w2 = pinv @ y
-    try:
-        alpha4 = alpha**4
-    except OverflowError:
-        alpha4 = np.inf
-    if not (0.0 < alpha4 < np.inf):
-        raise ValueError(
-            f"alpha = {alpha:.3g} is out of range: alpha^4 under- or overflows float64; "
-            "use 1e-75 < alpha < 1e75"
-        )
-    cube = w2**3
-    return (cube - pinv @ (X @ cube)) / (24.0 * alpha4)
-
-
-def population_risk(X, y, w_star, alphas) -> np.ndarray:
-    """Excess population risk ``||w_alpha - w_star||^2`` of ``w_alpha = argmin_{Xw=y} R_alpha``.
-
-    For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>`` the risk of a linear
-    predictor ``w`` is ``E (<x, w> - <x, w_star>)^2 = (w - w_star)^T E[x x^T] (w - w_star)
-    = ||w - w_star||^2``. Returns this number for each ``alpha`` in ``alphas`` (array of the
-    same shape), with :func:`min_ralpha_interpolant`. Its two ends: ``||P_null w_star||^2``
-    (``P_null = I - X^+ X``) as ``alpha -> inf``, since then ``w_alpha -> X^+ y = X^+ X w_star``,
-    and ``||w_l1 - w_star||^2`` as ``alpha -> 0`` (zero when basis pursuit recovers ``w_star``).
-    """
-    X, y = _check_problem(X, y)
-    w_star = as_vector(w_star, "w_star", length=X.shape[1])
-    a = as_array(alphas, "alphas")
-    if np.any(a <= 0):
-        raise ValueError("alphas must all be positive initialization scales")
-    risks = [np.sum((min_ralpha_interpolant(X, y, float(al)) - w_star) ** 2) for al in a.ravel()]
-    return np.array(risks, dtype=float).reshape(a.shape)
 
 
 # -- gradient flow and GD of the diagonal network ----------------------------------------------
@@ -531,7 +115,7 @@ def diagonal_flow(
     """
     from scipy.integrate import solve_ivp
 
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     alpha = positive_float(alpha, "alpha")
     t = as_vector(times, "times")
     if t[0] < 0 or np.any(np.diff(t) <= 0):
@@ -589,7 +173,7 @@ def diagonal_flow(
             rhs, (0.0, float(t[-1])), z0, method="LSODA", t_eval=t, rtol=rtol, atol=atol, **extra
         )
         if not sol.success:
-            raise RuntimeError(f"diagonal_flow: the ODE solver failed: {sol.message}")
+            raise SolverError(f"diagonal_flow: the ODE solver failed: {sol.message}")
         z = sol.y.T
     uv = None
     if view == "dual":
@@ -649,12 +233,12 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
     ``|s| <= 1`` and ``s_i = sign(w_i)`` on the support: ``X^T (nu / ell)`` is a dual certificate,
     so the last saddle is a minimum-l1 interpolant. The first jump is at
     ``tau_1 = n / (4 ||X^T y||_inf)``, into the coordinate with the largest ``|x_i^T y|``.
-    Needs general position (unique saddles, no ties); raises ``RuntimeError`` if the path does
-    not end within ``max_jumps`` jumps (default ``10 d``) or gets stuck.
+    Needs general position (unique saddles, no ties); raises :class:`ibcore.SolverError` if the
+    path does not end within ``max_jumps`` jumps (default ``10 d``) or gets stuck.
     """
     from scipy.optimize import nnls
 
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     tol = positive_float(tol, "tol")
     n, d = X.shape
     max_jumps = 10 * d if max_jumps is None else positive_int(max_jumps, "max_jumps")
@@ -680,7 +264,7 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
         wait[boundary] = np.inf
         i = int(np.argmin(wait))
         if not np.isfinite(wait[i]):
-            raise RuntimeError("saddle_to_saddle: no coordinate can move (degenerate problem)")
+            raise SolverError("saddle_to_saddle: no coordinate can move (degenerate problem)")
         s = s + wait[i] * rate
         s[i] = np.sign(rate[i])  # exactly on the boundary (and the others stay there exactly)
         boundary[i] = True
@@ -693,7 +277,7 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
         saddles.append(w.copy())
         duals.append(s.copy())
         entering.append(i)
-    raise RuntimeError(
+    raise SolverError(
         f"saddle_to_saddle: no interpolant after {max_jumps} jumps (ties or degenerate data?)"
     )
 
@@ -757,9 +341,7 @@ def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=Non
     (iterates are ``theta``; use :func:`uv_product` and ``w = u*u - v*v``). Per step,
     ``u_{k+1} v_{k+1} = u_k v_k (1 - 4 eta^2 g_k^2)`` exactly, with ``g_k = grad L(w_k)``.
     """
-    from .descent import run_gd
-
-    X, y = _check_problem(X, y)
+    X, y = check_interpolation_problem(X, y)
     alpha = _check_alpha_squared(alpha)
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
@@ -812,172 +394,3 @@ def diagonal_tangent_kernel(X, theta, X2=None) -> np.ndarray:
     d = X.shape[1]
     weights = 4.0 * (theta[:d] ** 2 + theta[d:] ** 2)
     return (X * weights) @ X2.T
-
-
-# -- l_p geometry ------------------------------------------------------------------------------
-
-
-def _check_p(p) -> tuple[float, float]:
-    p = positive_float(p, "p")
-    if not 1.0 < p < np.inf:
-        raise ValueError(f"p must lie in (1, inf), got {p}")
-    return p, p / (p - 1.0)
-
-
-def lp_steepest_direction(g, p: float) -> np.ndarray:
-    """``argmin_v <g, v> + ||v||_p^2 / 2 = -||g||_q^{2-q} sign(g) |g|^{q-1}`` (``1/p+1/q=1``).
-
-    Its ``l_p`` norm equals ``||g||_q`` (the dual norm); ``g = 0`` gives ``0``.
-    """
-    g = as_vector(g, "g")
-    _, q = _check_p(p)
-    return -_dual_map(g, q)
-
-
-def _dual_map(g, q):
-    """``||g||_q^{2-q} sign(g) |g|^{q-1} = ||g||_q sign(g) (|g| / ||g||_q)^{q-1}``, scaled so
-    that neither the norm nor the powers overflow."""
-    m = np.abs(g).max()
-    if m == 0.0 or not np.isfinite(m):
-        return np.zeros_like(g) if m == 0.0 else np.full_like(g, np.nan)
-    nq = m * np.linalg.norm(g / m, q)
-    return nq * np.sign(g) * (np.abs(g) / nq) ** (q - 1.0)
-
-
-def _ls(X, y):
-    n = X.shape[0]
-
-    def grad(w):
-        return X.T @ (X @ w - y) / n
-
-    return grad
-
-
-def lp_steepest_descent(X, y, p: float, eta: float, n_steps: int, w0=None) -> np.ndarray:
-    """``n_steps`` of steepest descent w.r.t. ``||.||_p`` on the square loss; the final iterate.
-
-    ``w_{k+1} = w_k + eta * lp_steepest_direction(grad L(w_k), p)``, from ``w0`` (default 0).
-    Raises ``RuntimeError`` if the iterates stop being finite (step too large).
-    """
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    eta = positive_float(eta, "eta")
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1]).copy()
-    return _steepest_run(X, y, q, eta, n_steps, w, ())[0]
-
-
-def _steepest_run(X, y, q, eta, n_steps, w, record):
-    """Steepest-descent loop; returns the final iterate and the iterates at steps ``record``."""
-    grad = _ls(X, y)
-    bound = 1e12 * (1.0 + float(np.sum((X @ w - y) ** 2)))
-    kept = [w.copy()] if 0 in record else []
-    for k in range(n_steps):
-        w = w - eta * _dual_map(grad(w), q)
-        if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
-            raise RuntimeError(f"lp_steepest_descent diverged at step {k + 1}: use a smaller eta")
-        if k + 1 in record:
-            kept.append(w.copy())
-    return w, kept
-
-
-def lp_steepest_flow(X, y, p: float, t_max: float, w0=None) -> np.ndarray:
-    """The ``eta -> 0`` limit: ``dw/dt = lp_steepest_direction(grad L(w), p)`` at ``t_max``."""
-    from scipy.integrate import solve_ivp
-
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    t_max = positive_float(t_max, "t_max")
-    w = np.zeros(X.shape[1]) if w0 is None else as_vector(w0, "w0", length=X.shape[1])
-    grad = _ls(X, y)
-    sol = solve_ivp(
-        lambda _t, w: -_dual_map(grad(w), q),
-        (0.0, t_max),
-        w,
-        method="LSODA",
-        rtol=1e-11,
-        atol=1e-13,
-    )
-    if not sol.success:
-        raise RuntimeError(f"lp_steepest_flow: the ODE solver failed: {sol.message}")
-    return sol.y[:, -1]
-
-
-def lp_mirror_descent(X, y, p: float, eta: float, n_steps: int) -> np.ndarray:
-    """Mirror descent with potential ``||w||_p^2 / 2`` from ``w = 0``; the final iterate.
-
-    Dual iterate ``theta <- theta - eta grad L(w)``; primal ``w = ||theta||_q^{2-q}
-    sign(theta) |theta|^{q-1}`` (the gradient of the conjugate ``||theta||_q^2 / 2``).
-    """
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    eta = positive_float(eta, "eta")
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    return _mirror_run(X, y, q, eta, n_steps, ())[0]
-
-
-def _mirror_run(X, y, q, eta, n_steps, record):
-    """Mirror-descent loop from 0; the final iterate and the iterates at steps ``record``."""
-    grad = _ls(X, y)
-    theta = np.zeros(X.shape[1])
-    w = np.zeros_like(theta)
-    bound = 1e12 * (1.0 + float(y @ y))
-    kept = [w.copy()] if 0 in record else []
-    for k in range(n_steps):
-        theta = theta - eta * grad(w)
-        w = _dual_map(theta, q)
-        if not np.all(np.isfinite(w)) or float(np.sum((X @ w - y) ** 2)) > bound:
-            raise RuntimeError(f"lp_mirror_descent diverged at step {k + 1}: use a smaller eta")
-        if k + 1 in record:
-            kept.append(w.copy())
-    return w, kept
-
-
-def lp_descent_path(X, y, p: float, eta: float, checkpoints, *, method: str = "steepest"):
-    """Iterates of steepest descent (w.r.t. ``||.||_p``) or mirror descent (potential
-    ``||w||_p^2 / 2``) from ``w = 0`` at the step counts ``checkpoints``.
-
-    The same iterations as :func:`lp_steepest_descent` and :func:`lp_mirror_descent` (bit for
-    bit), run to ``max(checkpoints)`` steps. ``checkpoints``: strictly increasing non-negative
-    integers. Returns an array of shape ``(len(checkpoints), d)``.
-    """
-    X, y = _check_problem(X, y)
-    _, q = _check_p(p)
-    eta = positive_float(eta, "eta")
-    if method not in ("steepest", "mirror"):
-        raise ValueError(f"method must be 'steepest' or 'mirror', got {method!r}")
-    steps = as_vector(checkpoints, "checkpoints")
-    if np.any(steps < 0) or np.any(steps != np.round(steps)) or np.any(np.diff(steps) <= 0):
-        raise ValueError("checkpoints must be strictly increasing non-negative integers")
-    record = {int(k) for k in steps}
-    n_steps = int(steps[-1])
-    if method == "steepest":
-        kept = _steepest_run(X, y, q, eta, n_steps, np.zeros(X.shape[1]), record)[1]
-    else:
-        kept = _mirror_run(X, y, q, eta, n_steps, record)[1]
-    return np.array(kept)
-
-
-def min_lp_interpolant(X, y, p: float) -> np.ndarray:
-    """``argmin ||w||_p`` s.t. ``X w = y`` for ``1 < p < inf``.
-
-    Parametrises the interpolants as ``X^+ y + N c`` (``N`` an orthonormal null-space basis) and
-    minimises the convex, differentiable ``sum |w_i|^p`` over ``c`` with BFGS (gradient
-    ``p N^T (sign(w) |w|^{p-1})``, ``gtol=1e-13``). Optimality: ``sign(w) |w|^{p-1}`` lies in
-    the row space of ``X`` (check it, or compare with :func:`lp_mirror_descent`, whose limit is
-    the same point).
-    """
-    from scipy.linalg import null_space
-    from scipy.optimize import minimize
-
-    X, y = _check_problem(X, y)
-    p, _ = _check_p(p)
-    w2 = np.linalg.pinv(X) @ y
-    N = null_space(X)
-
-    def f(c):
-        w = w2 + N @ c
-        return float(np.sum(np.abs(w) ** p)), p * N.T @ (np.sign(w) * np.abs(w) ** (p - 1.0))
-
-    res = minimize(f, np.zeros(N.shape[1]), jac=True, method="BFGS", options={"gtol": 1e-13})
-    return w2 + N @ res.x

@@ -1,7 +1,8 @@
-"""Tests of ibcore.diagonal: the R_alpha potential and its minimisers, the rate of their approach
-to the minimum-l1 interpolant, the population risk along alpha, the tangent kernel, the three
-views of the diagonal network's gradient flow, its small-initialization limit (saddle to
-saddle), GD's exact u*v identity, and l_p steepest/mirror descent."""
+"""Tests of ibcore.diagonal and ibcore.interpolants: the R_alpha potential and its minimisers,
+the rate of their approach to the minimum-l1 interpolant, the population risk along alpha, the
+tangent kernel, the three views of the diagonal network's gradient flow, its small-initialization
+limit (saddle to saddle) and GD's exact u*v identity (l_p steepest/mirror descent:
+tests/test_lp_geometry.py)."""
 
 from __future__ import annotations
 
@@ -13,21 +14,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ibcore import SolverError
+from ibcore.datasets import sparse_regression
 from ibcore.diagonal import (
     activation_times,
     diagonal_flow,
     diagonal_gd,
     diagonal_parameters,
     diagonal_tangent_kernel,
+    saddle_to_saddle,
+    uv_product,
+)
+from ibcore.interpolants import (
     l1_norm_bound,
     l2_offset_prediction,
-    lp_descent_path,
-    lp_mirror_descent,
-    lp_steepest_descent,
-    lp_steepest_direction,
-    lp_steepest_flow,
     min_l1_interpolant,
-    min_lp_interpolant,
     min_ralpha_interpolant,
     min_ralpha_primal,
     minimax_l1_certificate,
@@ -36,9 +37,6 @@ from ibcore.diagonal import (
     r_alpha,
     r_alpha_grad,
     ralpha_kkt_residual,
-    saddle_to_saddle,
-    sparse_regression,
-    uv_product,
 )
 
 
@@ -167,38 +165,6 @@ def test_gd_uv_identity(problem):
     assert np.all(uv[1:] <= uv[:-1])
 
 
-def test_lp_direction_properties():
-    rng = np.random.default_rng(2)
-    for p in (1.2, 4 / 3, 2.0, 3.0):
-        q = p / (p - 1)
-        g = rng.standard_normal(6)
-        v = lp_steepest_direction(g, p)
-        assert abs(np.linalg.norm(v, p) - np.linalg.norm(g, q)) < 1e-12
-        assert abs(g @ v + np.linalg.norm(g, q) ** 2) < 1e-12  # <g, v> = -||g||_q^2
-        # it minimises <g, v> + ||v||_p^2 / 2 against random competitors
-        f = g @ v + 0.5 * np.linalg.norm(v, p) ** 2
-        for _ in range(50):
-            u = v + 0.1 * rng.standard_normal(6)
-            assert g @ u + 0.5 * np.linalg.norm(u, p) ** 2 >= f - 1e-12
-    np.testing.assert_allclose(lp_steepest_direction(g, 2.0), -g, atol=1e-15)
-    assert np.all(lp_steepest_direction(np.zeros(3), 1.5) == 0)
-
-
-def test_gunasekar_l43_example():
-    X = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 0.0]])
-    y = np.array([1.0, 10.0])
-    w_min = min_lp_interpolant(X, y, 4 / 3)
-    # KKT: sign(w)|w|^{1/3} in the row space
-    g = np.sign(w_min) * np.abs(w_min) ** (1 / 3)
-    assert np.linalg.norm(g - np.linalg.pinv(X) @ (X @ g)) < 1e-6
-    np.testing.assert_allclose(lp_mirror_descent(X, y, 4 / 3, 0.1, 3000), w_min, atol=1e-8)
-    sd = lp_steepest_descent(X, y, 4 / 3, 0.05, 4000)
-    flow = lp_steepest_flow(X, y, 4 / 3, 400.0)
-    norm = lambda w: np.sum(np.abs(w) ** (4 / 3)) ** 0.75  # noqa: E731
-    assert norm(flow) > norm(w_min) + 0.05 and norm(sd) > norm(w_min) + 0.05
-    assert np.abs(X @ sd - y).max() < 1e-10
-
-
 def test_input_validation(problem):
     X, y, _ = problem
     with pytest.raises(ValueError, match="n < d"):
@@ -213,26 +179,16 @@ def test_input_validation(problem):
         diagonal_flow(X, y, 0.1, [0.0, 1.0], view="other")
     with pytest.raises(ValueError, match="increasing"):
         diagonal_flow(X, y, 0.1, [1.0, 0.5])
-    with pytest.raises(ValueError, match="p must"):
-        lp_steepest_direction(np.ones(3), 1.0)
     with pytest.raises(ValueError, match="full row rank"):
         min_l1_interpolant(np.vstack([X[:1], X[:1]]), np.ones(2))
     with pytest.raises(ValueError, match="k <= n < d"):
         sparse_regression(10, 5, 2, seed=0)
     with pytest.raises(TypeError, match="seed"):
         sparse_regression(5, 10, 2, seed=None)
-    with pytest.raises(RuntimeError, match="smaller eta"):
-        lp_steepest_descent(X, y, 1.5, 1e3, 200)
     with pytest.raises(ValueError, match="even"):
         uv_product(np.ones(3))
     with pytest.raises(ValueError, match="NaN"):
         uv_product(np.array([1.0, np.nan]))
-
-
-def test_mirror_descent_divergence_is_reported(problem):
-    X, y, _ = problem
-    with pytest.raises(RuntimeError, match="diverged at step"):
-        lp_mirror_descent(X, y, 1.5, 1e3, 200)
 
 
 @pytest.mark.parametrize(
@@ -478,7 +434,7 @@ def test_saddle_functions_reject_bad_input(staircase):
         saddle_to_saddle(X.T, X.T @ np.ones(20))
     with pytest.raises(ValueError, match="tol"):
         saddle_to_saddle(X, y, tol=-1.0)
-    with pytest.raises(RuntimeError, match="after 1 jumps"):
+    with pytest.raises(SolverError, match="after 1 jumps"):
         saddle_to_saddle(X, y, max_jumps=1)
     with pytest.raises(ValueError, match="one row per time"):
         activation_times(np.arange(3.0), np.zeros((4, 60)), path)
@@ -488,21 +444,3 @@ def test_saddle_functions_reject_bad_input(staircase):
         activation_times(np.arange(3.0), np.zeros((3, 60)), path, fraction=1.5)
 
 
-def test_lp_descent_path_matches_the_final_iterates():
-    X = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 0.0]])
-    y = np.array([1.0, 10.0])
-    steps = [0, 10, 500, 2000]
-    sd = lp_descent_path(X, y, 4 / 3, 0.1, steps)
-    md = lp_descent_path(X, y, 4 / 3, 0.1, steps, method="mirror")
-    assert sd.shape == md.shape == (4, 3) and np.all(sd[0] == 0) and np.all(md[0] == 0)
-    for k, w_sd, w_md in zip(steps[1:], sd[1:], md[1:], strict=True):
-        np.testing.assert_array_equal(w_sd, lp_steepest_descent(X, y, 4 / 3, 0.1, k))
-        np.testing.assert_array_equal(w_md, lp_mirror_descent(X, y, 4 / 3, 0.1, k))
-    with pytest.raises(ValueError, match="method"):
-        lp_descent_path(X, y, 4 / 3, 0.1, steps, method="newton")
-    with pytest.raises(ValueError, match="strictly increasing"):
-        lp_descent_path(X, y, 4 / 3, 0.1, [0, 5, 5])
-    with pytest.raises(ValueError, match="strictly increasing"):
-        lp_descent_path(X, y, 4 / 3, 0.1, [0, 2.5])
-    with pytest.raises(RuntimeError, match="diverged"):
-        lp_descent_path(X, y, 4 / 3, 50.0, [0, 200])

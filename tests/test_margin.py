@@ -5,14 +5,17 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog, minimize
 
+from ibcore import datasets
 from ibcore import margin as M
 from ibcore.descent import run_gd
+
+NORMS = (1.0, 2.0, np.inf)  # l1, l2, l_inf
 
 
 @pytest.fixture(scope="module")
 def clouds():
     """The chapter's running data set: 2 support vectors, next margin 2.29."""
-    return M.separable_clouds(100, seed=10)
+    return datasets.separable_clouds(100, seed=10)
 
 
 def random_separable(n, d, seed):
@@ -61,7 +64,7 @@ def test_svm_matches_slsqp_primal(seed):
 
 @pytest.mark.parametrize("seed", range(10))
 def test_svm_matches_brute_force_in_2d(seed):
-    X, y = M.separable_clouds(30, seed=seed, center=(1.5, 0.5))
+    X, y = datasets.separable_clouds(30, seed=seed, center=(1.5, 0.5))
     s = M.hard_margin_svm(X, y)
     u, g = M.brute_force_direction_2d(X, y)
     assert s.gamma == pytest.approx(g, rel=1e-8)
@@ -118,7 +121,7 @@ def test_svm_with_intercept_kkt(clouds):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_svm_with_intercept_matches_slsqp_primal(seed):
-    X, y = M.separable_clouds(40, seed=seed, center=(3.0, 1.0), scale=0.7)
+    X, y = datasets.separable_clouds(40, seed=seed, center=(3.0, 1.0), scale=0.7)
     X = X + np.array([3.0, -1.0])  # shift: the intercept matters
     assert M.hard_margin_svm(X, y, intercept=True).gamma > 0.3  # well-conditioned for SLSQP
     s = M.hard_margin_svm(X, y, intercept=True)
@@ -369,7 +372,7 @@ def test_kkt_residuals_vanish_on_the_predicted_path(clouds):
     ts = np.array([1e4, 1e8, 1e16, 1e64])
     W = np.log(ts)[:, None] * s.w + rho
     k = M.gradient_kkt_residuals(W, X, y, "exponential", svm=s)
-    for r in (k.stationarity, k.complementary, k.margin_gap):
+    for r in (k.stationarity, k.complementary_slackness, k.margin_gap):
         assert np.all(np.diff(r) < 0) and r[-1] < 0.01
     # dual variables alpha emerge from the gradient weights
     err = np.linalg.norm(k.alpha - s.alpha, axis=1) / np.linalg.norm(s.alpha)
@@ -381,11 +384,11 @@ def test_kkt_residual_definitions():
     y = np.ones(2)
     # w along (1,1): margins equal, weights equal, -grad L parallel to w: all residuals zero
     k = M.gradient_kkt_residuals(np.array([5.0, 5.0]), X, y, "exponential")
-    assert k.stationarity[0] < 1e-15 and abs(k.complementary[0]) < 1e-15
+    assert k.stationarity[0] < 1e-15 and abs(k.complementary_slackness[0]) < 1e-15
     assert k.margin_gap[0] < 1e-15
     # w = (2, 1): q ∝ (e^-2, e^-1), slack (1, 0) -> complementary = e^-2 / (e^-2 + e^-1)
     k = M.gradient_kkt_residuals(np.array([2.0, 1.0]), X, y, "exponential")
-    assert k.complementary[0] == pytest.approx(np.exp(-2) / (np.exp(-2) + np.exp(-1)))
+    assert k.complementary_slackness[0] == pytest.approx(np.exp(-2) / (np.exp(-2) + np.exp(-1)))
     g = np.array([np.exp(-2), np.exp(-1)])
     assert k.stationarity[0] == pytest.approx(np.sin(M.angle([2.0, 1.0], g)))
     with pytest.raises(ValueError, match="does not separate"):
@@ -463,7 +466,7 @@ def test_kkt_residuals_decay_like_one_over_log_t(clouds):
     W = fp.w[1:][np.isclose(fp.t[1:][:, None], times, rtol=1e-12).any(axis=1)]
     assert W.shape == (3, 2)
     k = M.gradient_kkt_residuals(W, X, y, "logistic", svm=s)
-    for r in (k.stationarity, k.complementary, k.margin_gap):
+    for r in (k.stationarity, k.complementary_slackness, k.margin_gap):
         kappa, kappa_pow = M.log_rate_curvature(times, r)
         assert abs(kappa - 1) < 5e-3 and kappa_pow - 1 > 0.1
 
@@ -535,15 +538,15 @@ def test_normalized_gd_is_fast_and_validated(clouds):
 
 
 def test_separable_clouds():
-    X, y = M.separable_clouds(40, seed=0, min_margin=0.5)
+    X, y = datasets.separable_clouds(40, seed=0, min_margin=0.5)
     assert X.shape == (40, 2) and np.all(np.abs(y) == 1)
     assert np.all(y * (X @ np.array([1.0, 1.0])) / np.sqrt(2) > 0.5)
-    X2, _ = M.separable_clouds(40, seed=0, min_margin=0.5)
+    X2, _ = datasets.separable_clouds(40, seed=0, min_margin=0.5)
     np.testing.assert_array_equal(X, X2)
     with pytest.raises(TypeError, match="seed"):
-        M.separable_clouds(10, seed=None)
+        datasets.separable_clouds(10, seed=None)
     with pytest.raises(ValueError, match="rejected"):
-        M.separable_clouds(10, seed=0, min_margin=100.0)
+        datasets.separable_clouds(10, seed=0, min_margin=100.0)
 
 
 @pytest.mark.parametrize("loss", M.SMOOTH_LOSSES)
@@ -703,8 +706,8 @@ def sparse_data():
 
 
 #: The test's own norms and dual norms (independent of the module's helpers).
-_ORD = {"l1": 1, "l2": 2, "linf": np.inf}
-_DUAL_ORD = {"l1": np.inf, "l2": 2, "linf": 1}
+_ORD = {1.0: 1, 2.0: 2, np.inf: np.inf}
+_DUAL_ORD = {1.0: np.inf, 2.0: 2, np.inf: 1}
 
 
 def _lp_norm(v, norm, axis=None):
@@ -722,7 +725,7 @@ def _dual_certificate(Z, norm, w, g):
     """
     n, d = Z.shape
     ones, zeros = np.ones((d, 1)), np.zeros(2 * d)
-    if norm == "l1":
+    if norm == 1.0:
         # dual norm linf:  min_{p, t} t  s.t.  -t <= (Z^T p)_j <= t,  sum p = 1,  p >= 0
         res = linprog(
             np.r_[np.zeros(n), 1.0],
@@ -730,7 +733,7 @@ def _dual_certificate(Z, norm, w, g):
             A_eq=np.r_[np.ones(n), 0.0][None], b_eq=[1.0],
             bounds=[(0, None)] * n + [(None, None)], method="highs",
         )
-    elif norm == "linf":
+    elif norm == np.inf:
         # dual norm l1:  min_{p, s} sum_j s_j  s.t.  -s <= Z^T p <= s,  sum p = 1,  p >= 0
         eye = np.eye(d)
         res = linprog(
@@ -752,7 +755,7 @@ def _dual_certificate(Z, norm, w, g):
     return p / p.sum()
 
 
-@pytest.mark.parametrize("norm", M.NORMS)
+@pytest.mark.parametrize("norm", NORMS)
 def test_max_margin_lp_is_optimal(sparse_data, norm):
     """``max_margin_lp`` against an LP dual certificate computed here.
 
@@ -777,33 +780,35 @@ def test_max_margin_lp_hand_example_and_errors():
     # z = (1, 0.5) and (0.5, 1): l_inf optimum (1, 1) with margin 1.5; l1 optimum is the
     # whole segment's best vertex mix: w = (0.5, 0.5), margin 0.75.
     X, y = np.array([[1.0, 0.5], [0.5, 1.0]]), np.ones(2)
-    w, g = M.max_margin_lp(X, y, "linf")
+    w, g = M.max_margin_lp(X, y, np.inf)
     assert g == pytest.approx(1.5) and np.allclose(w, [1, 1])
-    w, g = M.max_margin_lp(X, y, "l1")
+    w, g = M.max_margin_lp(X, y, 1.0)
     assert g == pytest.approx(0.75) and np.allclose(w, [0.5, 0.5])
     with pytest.raises(ValueError, match="not linearly separable"):
-        M.max_margin_lp(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.ones(2), "l1")
-    with pytest.raises(ValueError, match="norm must be one of"):
-        M.max_margin_lp(X, y, "l3")
+        M.max_margin_lp(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.ones(2), 1.0)
+    with pytest.raises(ValueError, match=r"p must be 1\.0, 2\.0 or np\.inf"):
+        M.max_margin_lp(X, y, 3.0)
+    with pytest.raises(TypeError, match=r"np\.inf for l_inf"):
+        M.max_margin_lp(X, y, "linf")
 
 
 def test_steepest_descent_reaches_its_own_max_margin(sparse_data):
     X, y = sparse_data
     Z = y[:, None] * X
-    sols = {nn: M.max_margin_lp(X, y, nn) for nn in M.NORMS}
-    for norm in M.NORMS:
+    sols = {nn: M.max_margin_lp(X, y, nn) for nn in NORMS}
+    for norm in NORMS:
         tr = M.steepest_descent(
-            X, y, np.zeros(X.shape[1]), 10000, norm=norm, eta=1.0, checkpoints=[1000, 10000]
+            X, y, np.zeros(X.shape[1]), 10000, p=norm, eta=1.0, checkpoints=[1000, 10000]
         )
         gaps = {
             nn: 1 - np.min(Z @ tr.w.T, axis=0) / _lp_norm(tr.w, nn, axis=1) / sols[nn][1]
-            for nn in M.NORMS
+            for nn in NORMS
         }
         # its own norm's margin gap shrinks ~1/k (measured 0.85 %, 0.34 %, 1.8 % at 1e4 steps);
         # the other norms' gaps stay >= 25 % (the three max-margin directions differ by
         # 0.5 to 1.1 rad on this sparse problem).
         assert gaps[norm][1] < 0.03 and gaps[norm][1] < gaps[norm][0] / 3
-        for other in M.NORMS:
+        for other in NORMS:
             if other != norm:
                 assert gaps[other][1] > 0.2
         assert np.all(np.diff(tr.loss) < 0)
@@ -815,9 +820,9 @@ def test_steepest_descent_cap(sparse_data):
     X, y = sparse_data
     w0 = np.zeros(X.shape[1])
     every = np.arange(301)  # record every step
-    free = M.steepest_descent(X, y, w0, 300, norm="l1", eta=1.0, checkpoints=every)
+    free = M.steepest_descent(X, y, w0, 300, p=1.0, eta=1.0, checkpoints=every)
     cap = float(free.eta[150])  # the uncapped steps grow as the loss falls
-    capped = M.steepest_descent(X, y, w0, 300, norm="l1", eta=1.0, eta_max=cap, checkpoints=every)
+    capped = M.steepest_descent(X, y, w0, 300, p=1.0, eta=1.0, eta_max=cap, checkpoints=every)
     # identical until the cap first binds, then every step is exactly the cap
     first = int(np.argmax(free.eta > cap))
     assert np.array_equal(capped.eta[:first], free.eta[:first])
@@ -826,7 +831,7 @@ def test_steepest_descent_cap(sparse_data):
     assert not np.allclose(capped.final, free.final)
     # a cap above every step used changes nothing, bit for bit
     huge = M.steepest_descent(
-        X, y, w0, 300, norm="l1", eta=1.0, eta_max=2 * free.eta.max(), checkpoints=every
+        X, y, w0, 300, p=1.0, eta=1.0, eta_max=2 * free.eta.max(), checkpoints=every
     )
     assert np.array_equal(huge.w, free.w)
     for bad in (0.0, -1.0, np.nan):
@@ -834,23 +839,11 @@ def test_steepest_descent_cap(sparse_data):
             M.steepest_descent(X, y, w0, 10, eta_max=bad)
 
 
-def test_steepest_step_is_the_argmin():
-    g = np.array([0.3, -2.0, 1.0])
-    rng = np.random.default_rng(0)
-    for norm in M.NORMS:
-        v = M._steepest_step(g, norm)
-        obj = g @ v + 0.5 * _lp_norm(v, norm) ** 2
-        # the optimal value is -||g||_*^2 / 2
-        assert obj == pytest.approx(-0.5 * np.linalg.norm(g, ord=_DUAL_ORD[norm]) ** 2)
-        for u in rng.standard_normal((500, 3)) * 2:
-            assert g @ u + 0.5 * _lp_norm(u, norm) ** 2 >= obj - 1e-12
-
-
 # -- multiclass ------------------------------------------------------------------------------
 
 
 def test_multiclass_lift_and_svm():
-    Xm, lm = M.multiclass_clouds(60, 3, seed=1)
+    Xm, lm = datasets.multiclass_clouds(60, 3, seed=1)
     Zl = M.multiclass_lift(Xm, lm)
     assert Zl.shape == (60 * 2, 6)
     W = np.random.default_rng(0).standard_normal((3, 2))
@@ -875,7 +868,7 @@ def test_multiclass_lift_and_svm():
 
 
 def test_multiclass_loss_gradient_and_stability():
-    Xm, lm = M.multiclass_clouds(30, 3, seed=2)
+    Xm, lm = datasets.multiclass_clouds(30, 3, seed=2)
     fun = M.multiclass_loss(Xm, lm)
     w = np.random.default_rng(0).standard_normal(6)
     v, g = fun(w)
@@ -883,7 +876,7 @@ def test_multiclass_loss_gradient_and_stability():
     fd = [(fun(w + h * e)[0] - fun(w - h * e)[0]) / (2 * h) for e in np.eye(6)]
     np.testing.assert_allclose(g, fd, atol=1e-8)
     # K = 2 reduces to the binary logistic loss with w = w_1 - w_0 (labels 0 -> -1, 1 -> +1)
-    Xb, yb = M.separable_clouds(20, seed=0)
+    Xb, yb = datasets.separable_clouds(20, seed=0)
     f2 = M.multiclass_loss(Xb, (yb > 0).astype(int))
     wb = np.array([0.3, -0.1])
     assert f2(np.r_[-wb / 2, wb / 2])[0] == pytest.approx(M.loss_and_grad(wb, Xb, yb)[0])
@@ -916,12 +909,12 @@ def test_multiclass_svm_with_two_classes_is_the_binary_svm(clouds):
 
 
 def _bad_margin_calls():
-    X, y = M.separable_clouds(20, seed=0)
+    X, y = datasets.separable_clouds(20, seed=0)
     w = M.max_margin(X, y)[0]
     other = M.hard_margin_svm(X[:10], y[:10])
     return [
         ("angle-u-v", lambda: M.angle(np.ones(2), np.ones(3)), ValueError,
-         "u has 2 coordinates but v has length 3"),
+         "u must have 3 coordinates per point"),
         ("offset-svm-str", lambda: M.asymptotic_offset(X, y, svm="svm"), TypeError,
          "svm must be an SVMSolution"),
         ("gkkt-svm-str", lambda: M.gradient_kkt_residuals(w, X, y, svm="svm"), TypeError,
@@ -1003,7 +996,7 @@ def test_multiclass_loss_is_exact_at_tiny_loss():
     """Late in training the loss is ~1e-10; log-sum-exp minus the label's score would lose 6 of
     16 digits there. The score-difference form keeps full precision: for K = 2 it equals the
     binary logistic loss (computed with log1p) to rounding at any margin."""
-    Xb, yb = M.separable_clouds(20, seed=0)
+    Xb, yb = datasets.separable_clouds(20, seed=0)
     f2 = M.multiclass_loss(Xb, (yb > 0).astype(int))
     s = M.hard_margin_svm(Xb, yb)
     for scale in (1.0, 20.0, 40.0, 200.0):
@@ -1028,7 +1021,7 @@ def test_multiclass_flow_offset_has_the_log_k_minus_1_shift():
     """
     from ibcore.descent import gradient_flow
 
-    Xm, lab = M.multiclass_clouds(90, 3, seed=0)
+    Xm, lab = datasets.multiclass_clouds(90, 3, seed=0)
     W_hat, _ = M.multiclass_svm(Xm, lab)
     Zl = M.multiclass_lift(Xm, lab)
     sl = M.hard_margin_svm(Zl, np.ones(len(Zl)))
@@ -1094,3 +1087,60 @@ def test_huge_first_step_freezes_the_direction(clouds):
     assert np.min(Z @ w1) > 40 and fun(w1)[0] < 1e-20
     tr = run_gd(fun, w0, 100.0, 2000)
     assert abs(M.angle(tr.final, s.w) - M.angle(Z.mean(axis=0), s.w)) < 0.01
+
+
+# -- the cot law -----------------------------------------------------------------------------
+
+
+def test_cot_law_angle_is_the_arctan_and_tends_to_c_over_log_t():
+    c, b = 0.368, 5.75
+    t = np.logspace(1, 200, 50)
+    theta = M.cot_law_angle(t, c, b)
+    np.testing.assert_array_equal(theta, np.arctan(c / (np.log(t) + b)))
+    assert isinstance(M.cot_law_angle(1e6, c, b), float)
+    # theta log t -> c, with the 1/log t correction -c b / log t
+    assert abs(theta[-1] * np.log(t[-1]) - c) < 2 * c * b / np.log(t[-1])
+    # and the cot is affine in log t
+    np.testing.assert_allclose(1 / np.tan(theta), (np.log(t) + b) / c, rtol=1e-12)
+
+
+def test_cot_law_norm_excess_matches_the_asymptotic_path():
+    # w(t) = w_svm log t + rho: ||w|| - ||w_svm|| log t = ||w_svm|| (b + c^2 / (2 (log t + b)))
+    # up to O(c^4 / (log t + b)^3)
+    w_svm = np.array([2.0, 1.0])
+    rho = np.array([0.3, -1.5])
+    c, b = M.angle_rate_constants(w_svm, rho)
+    for t in (1e4, 1e8, 1e12):
+        path = np.linalg.norm(w_svm * np.log(t) + rho) - np.linalg.norm(w_svm) * np.log(t)
+        pred = M.cot_law_norm_excess(t, c, b, np.linalg.norm(w_svm))
+        assert abs(path - pred) < np.linalg.norm(w_svm) * c**4 / (np.log(t) + b) ** 3
+        # and the angle of the path is the cot law's, exactly
+        assert M.angle(w_svm * np.log(t) + rho, w_svm) == pytest.approx(
+            M.cot_law_angle(t, c, b), rel=1e-12
+        )
+
+
+def test_fit_cot_law_recovers_the_constants():
+    t = np.logspace(4, 12, 30)
+    fit = M.fit_cot_law(t, M.cot_law_angle(t, 0.4, -2.0))
+    assert isinstance(fit, M.CotLaw)
+    assert fit.c == pytest.approx(0.4, rel=1e-10) and fit.b == pytest.approx(-2.0, abs=1e-9)
+
+
+def test_cot_law_validation():
+    with pytest.raises(ValueError, match="pole"):
+        M.cot_law_angle([1e-3, 10.0], 0.4, 2.0)  # log t + b < 0 at t = 1e-3
+    with pytest.raises(ValueError, match="t must be > 0"):
+        M.cot_law_angle(0.0, 0.4, 2.0)
+    with pytest.raises(ValueError, match="c must be >= 0"):
+        M.cot_law_angle(10.0, -1.0, 0.0)
+    with pytest.raises(ValueError, match="b must be a scalar"):
+        M.cot_law_angle(10.0, 1.0, [0.0, 1.0])
+    with pytest.raises(ValueError, match="w_norm must be > 0"):
+        M.cot_law_norm_excess(10.0, 1.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="at least two"):
+        M.fit_cot_law([10.0], [0.1])
+    with pytest.raises(ValueError, match=r"\(0, pi/2\)"):
+        M.fit_cot_law([10.0, 100.0], [0.1, 2.0])
+    with pytest.raises(ValueError, match="does not decay"):
+        M.fit_cot_law([10.0, 100.0], [0.1, 0.2])  # the angle grows

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from ibcore import DivergenceError, SolverError, sde
-from ibcore.diagonal import min_ralpha_interpolant, sparse_regression
+from ibcore.datasets import sparse_regression
+from ibcore.interpolants import min_ralpha_interpolant
 
 
 def _spd(d, seed, shift=0.2):

@@ -154,10 +154,11 @@ def diagonal_flow_limit(X, y, scales, *, tol: float = 1e-12, max_iter: int = 200
     The flow from ``u_j(0) = v_j(0) = alpha_j`` keeps ``u_j v_j = alpha_j^2 =: p_j`` and
     ``log(u_j / v_j)`` in the row space of ``X``, so its limit (if it interpolates) is
     ``w = 2 p * sinh(X^T mu)`` with ``X w = y``: the minimizer of the weighted potential
-    ``sum_j p_j q(w_j / p_j) / 4`` of :mod:`ibcore.diagonal` over interpolants (``alpha_j = alpha``
-    gives :func:`ibcore.diagonal.min_ralpha_interpolant`). Solved by damped Newton on the convex
-    dual ``sum_j 2 p_j cosh((X^T mu)_j) - y^T mu``. ``scales`` is a float (all coordinates) or
-    ``(d,)``; returns ``(w, theta)`` with ``theta = (u, v)``, ``u, v > 0``, ``u v = p``.
+    ``sum_j p_j q(w_j / p_j) / 4`` of :mod:`ibcore.interpolants` over interpolants
+    (``alpha_j = alpha`` gives :func:`ibcore.interpolants.min_ralpha_interpolant`). Solved by
+    damped Newton on the convex dual ``sum_j 2 p_j cosh((X^T mu)_j) - y^T mu``. ``scales`` is a
+    float (all coordinates) or ``(d,)``; returns ``(w, theta)`` with ``theta = (u, v)``,
+    ``u, v > 0``, ``u v = p``.
     """
     X = as_matrix(X, "X")
     y = as_vector(y, "y", length=X.shape[0])

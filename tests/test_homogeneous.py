@@ -1,5 +1,5 @@
-"""Tests of ibcore.parametrization: ReLU margins and Jacobian (against torch autograd), the
-homogeneous KKT residual, margin training, and the summed-filter symmetry."""
+"""Tests of ibcore.homogeneous and ibcore.symmetry: ReLU margins and Jacobian (against torch
+autograd), the homogeneous KKT residual, margin training, and the summed-filter symmetry."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from ibcore import DivergenceError
+from ibcore.datasets import circle_data
+from ibcore.homogeneous import relu_margins, train_relu_margin
 from ibcore.margin import homogeneous_kkt_residual
-from ibcore.parametrization import (
-    circle_data,
-    patches,
-    relu_margins,
-    summed_filters_gd,
-    train_relu_margin,
-)
+from ibcore.symmetry import patches, summed_filters_gd
 
 
 def test_relu_margins_match_torch_autograd():
@@ -157,3 +154,12 @@ def test_validation():
         patches(np.ones((2, 3)), 5)
     with pytest.raises(TypeError, match="seed"):
         circle_data(5, seed=None)
+
+
+def test_summed_filters_divergence_raises_divergence_error():
+    rng = np.random.default_rng(0)
+    signals = rng.standard_normal((4, 8))
+    F0 = rng.standard_normal((2, 3))
+    with pytest.raises(DivergenceError, match="smaller step size eta") as info:
+        summed_filters_gd(signals, np.ones(4), F0, np.ones(6), 1e3, 50)
+    assert info.value.step >= 1

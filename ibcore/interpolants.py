@@ -1,0 +1,400 @@
+"""The hyperbolic-entropy potential R_alpha and minimum-norm interpolants (l1, R_alpha).
+
+Conventions as in :mod:`ibcore.diagonal`: ``X`` is ``(n, d)`` with ``n < d`` and full row rank,
+``y`` is ``(n,)`` (:func:`ibcore.lp_geometry.check_interpolation_problem`).
+
+The potential
+    ``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)``,
+    ``q(z) = 2 - sqrt(4 + z^2) + z arcsinh(z / 2)``,
+    ``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``: the mirror potential of the diagonal
+    network ``w = u*u - v*v`` from ``u = v = alpha 1``, whose gradient flow converges to
+    ``argmin {R_alpha(w) : X w = y}`` (Woodworth et al. 2020; they write ``Q_alpha``, four times
+    ours, with the same minimisers).
+
+Minimising R_alpha over interpolants
+    The KKT conditions say ``grad R_alpha(w) = X^T nu / 4``, i.e. ``w = 2 alpha^2 sinh(X^T nu)``
+    and ``X w = y``. ``nu`` minimises the smooth strictly convex dual
+    ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (gradient ``X w(nu) - y``), which
+    :func:`min_ralpha_interpolant` solves by damped Newton; the network's flow is a gradient
+    flow on this n-dimensional dual (:func:`ibcore.diagonal.diagonal_flow`, view ``"dual"``).
+
+Rate of the approach to the minimum-l1 interpolant
+    With ``ell = log(1/alpha^2)`` and ``s = X^T nu / ell`` each coordinate is exactly
+    ``|w_i| = alpha^{2 (1 - |s_i|)} (1 - alpha^{4 |s_i|})``. As ``alpha -> 0``, ``nu / ell``
+    tends to an l1 dual certificate, the one whose largest off-support value is smallest; that
+    value ``c_star`` (:func:`minimax_l1_certificate`) sets the rate
+    ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
+
+Generalization
+    For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>``, the excess population
+    risk of ``w`` is ``||w - w_star||^2`` (:func:`population_risk`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SolverError
+from .lp_geometry import check_interpolation_problem
+from .validation import as_array, as_matrix, as_vector, positive_float, positive_int
+
+__all__ = [
+    "L1Certificate",
+    "L1Solution",
+    "l1_norm_bound",
+    "l2_offset_prediction",
+    "min_l1_interpolant",
+    "min_ralpha_interpolant",
+    "min_ralpha_primal",
+    "minimax_l1_certificate",
+    "population_risk",
+    "q_potential",
+    "r_alpha",
+    "r_alpha_grad",
+    "ralpha_kkt_residual",
+]
+
+
+def q_potential(z) -> np.ndarray:
+    """``q(z) = 2 - sqrt(4 + z^2) + z arcsinh(z / 2)`` (elementwise; convex, ``q(0) = 0``).
+
+    ``q'(z) = arcsinh(z / 2)``, ``q''(z) = 1 / sqrt(4 + z^2)``; ``q(z) ~ z^2 / 4`` near 0 and
+    ``q(z) ~ |z| (log|z| - 1)`` for large ``|z|``. Evaluated as ``z arcsinh(z/2) - z^2 /
+    (2 + sqrt(4 + z^2))`` to avoid the cancellation of ``2 - sqrt(4 + z^2)`` at small ``z``.
+    """
+    z = as_array(z, "z", allow_empty=True)
+    root = np.sqrt(4.0 + z * z)
+    return z * np.arcsinh(z / 2.0) - z * z / (2.0 + root)
+
+
+def _check_alpha_squared(alpha) -> float:
+    """A positive ``alpha`` whose square is a normal float64 (neither 0 nor inf)."""
+    alpha = positive_float(alpha, "alpha")
+    if not np.finfo(np.float64).tiny <= alpha * alpha < np.inf:
+        raise ValueError(
+            f"alpha = {alpha:.3g} is out of range: alpha^2 under- or overflows float64; "
+            "use 1e-150 < alpha < 1e150"
+        )
+    return alpha
+
+
+def r_alpha(w, alpha: float) -> float:
+    """``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)`` (see the module docstring)."""
+    w = as_vector(w, "w")
+    alpha = _check_alpha_squared(alpha)
+    a2 = alpha * alpha
+    return float(a2 / 4.0 * np.sum(q_potential(w / a2)))
+
+
+def r_alpha_grad(w, alpha: float) -> np.ndarray:
+    """``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``."""
+    w = as_vector(w, "w")
+    alpha = _check_alpha_squared(alpha)
+    return np.arcsinh(w / (2.0 * alpha * alpha)) / 4.0
+
+
+def _sinh_cosh(a, log_a2):
+    """``(2 alpha^2 sinh(a), 2 alpha^2 cosh(a))`` without overflow for tiny alpha and without
+    cancellation for small ``a``: ``2 alpha^2 sinh(a) = sign(a) e^{|a| + log alpha^2}
+    (1 - e^{-2|a|})``."""
+    big = np.exp(np.abs(a) + log_a2)
+    small = np.exp(-2.0 * np.abs(a))
+    return np.sign(a) * big * -np.expm1(-2.0 * np.abs(a)), big * (1.0 + small)
+
+
+# -- exact minimisers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class L1Solution:
+    """Minimum-l1 interpolant and its LP dual certificate.
+
+    ``w`` minimises ``||w||_1`` s.t. ``X w = y``; ``dual`` maximises ``y^T lam`` s.t.
+    ``||X^T lam||_inf <= 1``. Optimality is certified by ``gap = ||w||_1 - y^T dual ~ 0`` and
+    ``dual_infeasibility = max(0, ||X^T dual||_inf - 1) ~ 0``.
+    """
+
+    w: np.ndarray
+    dual: np.ndarray
+    gap: float
+    dual_infeasibility: float
+
+    @property
+    def norm(self) -> float:
+        return float(np.abs(self.w).sum())
+
+
+def min_l1_interpolant(X, y) -> L1Solution:
+    """``argmin ||w||_1`` s.t. ``X w = y`` by linear programming (basis pursuit).
+
+    Variables ``w = p - m`` with ``p, m >= 0``; minimise ``1^T (p + m)`` s.t.
+    ``X (p - m) = y`` with :func:`scipy.optimize.linprog` (HiGHS). The equality multipliers give
+    the dual certificate (see :class:`L1Solution`).
+    """
+    from scipy.optimize import linprog
+
+    X, y = check_interpolation_problem(X, y)
+    d = X.shape[1]
+    res = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
+    if not res.success:
+        raise SolverError(f"min_l1_interpolant: linprog failed: {res.message}")
+    w = res.x[:d] - res.x[d:]
+    lam = np.asarray(res.eqlin.marginals, dtype=float)
+    # HiGHS reports d(objective)/d(b_eq); the certificate lam satisfies ||X^T lam||_inf <= 1.
+    gap = float(np.abs(w).sum() - y @ lam)
+    infeas = float(max(0.0, np.abs(X.T @ lam).max() - 1.0))
+    return L1Solution(w=w, dual=lam, gap=gap, dual_infeasibility=infeas)
+
+
+@dataclass(frozen=True)
+class L1Certificate:
+    """The l1 dual certificate with the smallest off-support values.
+
+    Returned by :func:`minimax_l1_certificate`.
+
+    ``dual`` is ``beta`` (n,), ``values = X^T beta`` (d,), ``support`` the boolean support of
+    ``w_l1``, and ``c_star = max_{i not in S} |values_i|``. ``exponent = 2 (1 - c_star)`` is the
+    predicted log-log slope of ``||w_alpha - w_l1||`` against ``alpha`` as ``alpha -> 0``.
+    """
+
+    dual: np.ndarray
+    values: np.ndarray
+    support: np.ndarray
+    c_star: float
+
+    @property
+    def exponent(self) -> float:
+        return 2.0 * (1.0 - self.c_star)
+
+
+def minimax_l1_certificate(X, w_l1, *, support_tol: float = 1e-9) -> L1Certificate:
+    """``c_star = min { max_{i not in S} |(X^T beta)_i| : (X^T beta)_S = sign(w_l1)_S }``.
+
+    ``S`` is the support of ``w_l1`` (entries above ``support_tol * max |w_l1|``). A ``beta``
+    with ``(X^T beta)_S = sign(w_S)`` and ``|X^T beta| <= 1`` off ``S`` is a dual certificate of
+    ``min ||w||_1 s.t. X w = X w_l1``: so ``c_star <= 1`` iff ``w_l1`` is a minimum-l1
+    interpolant, and ``c_star < 1`` (with ``X_S`` injective) makes it the unique one, since
+    then ``||w_l1 + h||_1 >= ||w_l1||_1 + (1 - c_star) ||h_{S^c}||_1`` for every ``h`` with
+    ``X h = 0``. The value is the linear program in ``(beta, t)``: minimise ``t`` subject to
+    ``X_S^T beta = sign(w_S)`` and ``-t <= X_{S^c}^T beta <= t`` (:func:`scipy.optimize.linprog`,
+    HiGHS). It is **not** the certificate a simplex solver returns for basis pursuit
+    (:func:`min_l1_interpolant`): that one is a vertex of the optimal dual face, where ``n``
+    constraints ``|(X^T beta)_i| <= 1`` are active, so some off-support value equals 1.
+
+    ``c_star`` governs the approach of ``w_alpha = argmin_{Xw=y} R_alpha`` to ``w_l1`` (module
+    docstring): ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
+    Raises ``ValueError`` if ``w_l1`` is zero or its support has more entries than ``X`` has
+    rows or is not linearly independent (``X_S`` not injective).
+    """
+    from scipy.optimize import linprog
+
+    X = as_matrix(X, "X")
+    n, d = X.shape
+    w_l1 = as_vector(w_l1, "w_l1", length=d)
+    support_tol = positive_float(support_tol, "support_tol")
+    scale = float(np.abs(w_l1).max())
+    if scale == 0.0:
+        raise ValueError("w_l1 must be non-zero (the zero interpolant needs no certificate)")
+    S = np.abs(w_l1) > support_tol * scale
+    k = int(S.sum())
+    if k > n or np.linalg.matrix_rank(X[:, S]) < k:
+        raise ValueError(
+            f"w_l1 has {k} non-zeros whose columns of X are not linearly independent (X has "
+            f"{n} rows): pass a basic (vertex) minimum-l1 interpolant"
+        )
+    if k == d:
+        return L1Certificate(
+            dual=np.linalg.lstsq(X.T, np.sign(w_l1), rcond=None)[0],
+            values=np.sign(w_l1),
+            support=S,
+            c_star=0.0,
+        )
+    off = X[:, ~S].T
+    m_off = off.shape[0]
+    ones = np.ones((m_off, 1))
+    res = linprog(
+        np.r_[np.zeros(n), 1.0],
+        A_ub=np.vstack([np.hstack([off, -ones]), np.hstack([-off, -ones])]),
+        b_ub=np.zeros(2 * m_off),
+        A_eq=np.hstack([X[:, S].T, np.zeros((k, 1))]),
+        b_eq=np.sign(w_l1[S]),
+        bounds=[(None, None)] * n + [(0.0, None)],
+        method="highs",
+    )
+    if not res.success:
+        raise SolverError(f"minimax_l1_certificate: linprog failed: {res.message}")
+    beta = res.x[:n]
+    values = X.T @ beta
+    return L1Certificate(
+        dual=beta, values=values, support=S, c_star=float(np.abs(values[~S]).max())
+    )
+
+
+def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: int = 200):
+    """``argmin R_alpha(w)`` s.t. ``X w = y``, via damped Newton on the convex dual.
+
+    Minimises ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (module docstring) with
+    Newton steps and backtracking, evaluated stably for tiny ``alpha`` through
+    ``alpha^2 e^{a} = e^{a + 2 log alpha}`` (each step changes ``X^T nu`` by at most 2 in every
+    coordinate, which keeps the iteration finite from ``nu = 0`` even for ``alpha = 1e-8``);
+    returns ``w = 2 alpha^2 sinh(X^T nu)``, which
+    satisfies the stationarity condition exactly and primal feasibility
+    ``||X w - y|| <= tol * (1 + ||y||)``.
+    """
+    X, y = check_interpolation_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    tol = positive_float(tol, "tol")
+    max_iter = positive_int(max_iter, "max_iter")
+    log_a2 = 2.0 * np.log(alpha)
+
+    def parts(mu):
+        return _sinh_cosh(X.T @ mu, log_a2)
+
+    def phi(mu):  # Phi - 2 d alpha^2, by 2 alpha^2 (cosh a - 1) = alpha^2 e^|a| (1 - e^-|a|)^2
+        a = np.abs(X.T @ mu)
+        return float(np.sum(np.exp(a + log_a2) * np.expm1(-a) ** 2) - y @ mu)
+
+    mu = np.zeros(X.shape[0])
+    target = tol * (1.0 + np.linalg.norm(y))
+    for _ in range(max_iter):
+        w, c = parts(mu)
+        grad = X @ w - y
+        if np.linalg.norm(grad) <= target:
+            return w
+        hess = (X * c) @ X.T
+        step = np.linalg.solve(hess, grad)
+        # the dual is exponential in a = X^T mu: cap the change of a at 2 per step, then backtrack
+        f0, slope = phi(mu), float(grad @ step)
+        t = min(1.0, 2.0 / max(float(np.abs(X.T @ step).max()), 1e-300))
+        g0 = np.linalg.norm(grad)
+        while t > 1e-12:
+            with np.errstate(over="ignore", invalid="ignore"):
+                trial = mu - t * step
+                f1 = phi(trial)
+                g1 = np.linalg.norm(X @ parts(trial)[0] - y)
+            # Armijo on Phi, or (near the optimum, where Phi's decrease drowns in rounding) a
+            # decrease of the gradient norm
+            if np.isfinite(f1) and (f1 <= f0 - 0.25 * t * slope or g1 < 0.5 * g0):
+                break
+            t *= 0.5
+        mu = mu - t * step
+    w = parts(mu)[0]
+    if np.linalg.norm(X @ w - y) <= 1e3 * target:
+        return w
+    raise SolverError(f"min_ralpha_interpolant: no convergence in {max_iter} Newton steps")
+
+
+def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
+    """``argmin R_alpha(w)`` s.t. ``X w = y`` on the primal (an independent check).
+
+    Uses :func:`scipy.optimize.minimize` (``trust-constr``) with the analytic gradient
+    ``arcsinh(w / 2 alpha^2) / 4``, the diagonal Hessian ``1 / (4 sqrt(w^2 + 4 alpha^4))`` and
+    the linear equality constraint. Reliable for moderate ``alpha`` (say ``alpha >= 0.1`` on data
+    of unit scale); for tiny ``alpha`` the objective approaches ``l1`` and the solver slows
+    down: use :func:`min_ralpha_interpolant`. Starts from ``w0`` (default the minimum-l2
+    interpolant).
+    """
+    from scipy.optimize import LinearConstraint, minimize
+
+    X, y = check_interpolation_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    start = np.linalg.pinv(X) @ y if w0 is None else as_vector(w0, "w0", length=X.shape[1])
+    a2 = alpha * alpha
+    res = minimize(
+        lambda w: a2 / 4.0 * float(np.sum(q_potential(w / a2))),
+        start,
+        jac=lambda w: np.arcsinh(w / (2.0 * a2)) / 4.0,
+        hess=lambda w: np.diag(0.25 / np.sqrt(w * w + 4.0 * a2 * a2)),
+        constraints=[LinearConstraint(X, y, y)],
+        method="trust-constr",
+        options={"gtol": 1e-12, "xtol": 1e-14, "maxiter": 3000},
+    )
+    if not res.success:
+        raise SolverError(f"min_ralpha_primal: trust-constr failed: {res.message}")
+    return res.x
+
+
+def ralpha_kkt_residual(X, y, w, alpha: float) -> tuple[float, float]:
+    """KKT residuals of ``min R_alpha(w) s.t. X w = y`` at ``w``.
+
+    Returns ``(feasibility, stationarity)`` = ``(||X w - y||, ||(I - X^+ X) grad R_alpha(w)||)``:
+    at the minimiser both vanish (the gradient lies in the row space of ``X``).
+    """
+    X, y = check_interpolation_problem(X, y)
+    w = as_vector(w, "w", length=X.shape[1])
+    g = r_alpha_grad(w, alpha)
+    g_null = g - np.linalg.pinv(X) @ (X @ g)
+    return float(np.linalg.norm(X @ w - y)), float(np.linalg.norm(g_null))
+
+
+def l1_norm_bound(w_l1, alpha: float, d: int) -> float:
+    """Upper bound on ``||w_alpha||_1`` for ``w_alpha = argmin_{Xw=y} R_alpha(w)``.
+
+    With ``ell = log(1/alpha^2)``, ``S`` the support of a minimum-l1 interpolant ``w_l1`` and
+    ``N = sum_{i in S} (alpha^2 + |w_i|)(ell + log(alpha^2 + |w_i|)) - ||w_l1||_1``,
+
+        ||w_alpha||_1 <= min_{0 < c < ell} (N + d e^{-c}) / (ell - c).
+
+    (Derivation in the chapter: ``log s <= arcsinh(s/2) <= log(1 + s)`` for ``s > 0`` sandwiches
+    ``q``; the minimum over ``c`` is taken on a fine grid, so the value is a valid bound.)
+    Raises ``ValueError`` if ``alpha >= 1/sqrt(d)`` (then ``ell <= log d`` and the bound is
+    vacuous or undefined).
+    """
+    w_l1 = as_vector(w_l1, "w_l1")
+    alpha = positive_float(alpha, "alpha")
+    d = positive_int(d, "d")
+    lam = -2.0 * np.log(alpha)
+    if lam <= np.log(d):
+        raise ValueError(
+            f"alpha = {alpha:g} is too large for the bound: need alpha < 1/sqrt(d) = {d**-0.5:.3g}"
+        )
+    a = np.abs(w_l1[w_l1 != 0])
+    a2 = alpha * alpha
+    big_n = float(np.sum((a2 + a) * (lam + np.log(a2 + a))) - a.sum())
+    c = np.linspace(0.0, lam, 20001)[1:-1]
+    return float(np.min((big_n + d * np.exp(-c)) / (lam - c)))
+
+
+def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
+    """Leading term of ``w_alpha - w_l2`` for large ``alpha``: ``P_null(w_l2^3) / (24 alpha^4)``.
+
+    From ``arcsinh(s) = s - s^3/6 + O(s^5)`` in the KKT condition (chapter, large-alpha
+    proposition); ``P_null = I - X^+ X`` and ``w_l2 = X^+ y``.
+    """
+    X, y = check_interpolation_problem(X, y)
+    alpha = positive_float(alpha, "alpha")
+    pinv = np.linalg.pinv(X)
+    w2 = pinv @ y
+    try:
+        alpha4 = alpha**4
+    except OverflowError:
+        alpha4 = np.inf
+    if not (0.0 < alpha4 < np.inf):
+        raise ValueError(
+            f"alpha = {alpha:.3g} is out of range: alpha^4 under- or overflows float64; "
+            "use 1e-75 < alpha < 1e75"
+        )
+    cube = w2**3
+    return (cube - pinv @ (X @ cube)) / (24.0 * alpha4)
+
+
+def population_risk(X, y, w_star, alphas) -> np.ndarray:
+    """Excess population risk ``||w_alpha - w_star||^2`` of ``w_alpha = argmin_{Xw=y} R_alpha``.
+
+    For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>`` the risk of a linear
+    predictor ``w`` is ``E (<x, w> - <x, w_star>)^2 = (w - w_star)^T E[x x^T] (w - w_star)
+    = ||w - w_star||^2``. Returns this number for each ``alpha`` in ``alphas`` (array of the
+    same shape), with :func:`min_ralpha_interpolant`. Its two ends: ``||P_null w_star||^2``
+    (``P_null = I - X^+ X``) as ``alpha -> inf``, since then ``w_alpha -> X^+ y = X^+ X w_star``,
+    and ``||w_l1 - w_star||^2`` as ``alpha -> 0`` (zero when basis pursuit recovers ``w_star``).
+    """
+    X, y = check_interpolation_problem(X, y)
+    w_star = as_vector(w_star, "w_star", length=X.shape[1])
+    a = as_array(alphas, "alphas")
+    if np.any(a <= 0):
+        raise ValueError("alphas must all be positive initialization scales")
+    risks = [np.sum((min_ralpha_interpolant(X, y, float(al)) - w_star) ** 2) for al in a.ravel()]
+    return np.array(risks, dtype=float).reshape(a.shape)
+
