@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch  # a hard requirement of the course: a missing torch fails, it does not skip
 
-from ibcore import ntk
+from ibcore import linear, mlp, ntk, stats
+from ibcore.errors import DivergenceError
 
 torch.set_num_threads(1)
 
@@ -424,7 +425,7 @@ def test_kernel_error_decays_like_inverse_sqrt_width():
         errs.append([np.linalg.norm(ntk.one_hidden_layer_ntk(spec, ntk.init_params(spec, seed=s), X)
                                     - K) / np.linalg.norm(K) for s in range(8)])
     rms = np.sqrt(np.mean(np.square(errs), axis=1))
-    slope, se = ntk.loglog_slope(widths, rms)
+    slope, se = stats.loglog_slope(widths, rms)
     assert abs(slope + 0.5) < 0.1 and se < 0.06, (slope, se)
 
 
@@ -442,7 +443,7 @@ def test_wide_networks_follow_the_kernel_on_labels_and_frequencies():
     X = ntk.unit_sphere_points(120, 5, seed=4)
     y_true = np.sign(X[:, 0])
     Xn = X * np.sqrt(5)
-    eig = ntk.KernelEigen(ntk.relu_ntk(Xn, Xn, 1, 1.0, 0.5))
+    eig = linear.KernelEigen(ntk.relu_ntk(Xn, Xn, 1, 1.0, 0.5))
     spec = ntk.MLPSpec(5, (2048,), b_std=0.5)
     th = ntk.init_params(spec, seed=0)
     f0 = ntk.mlp_apply(spec, th, Xn)
@@ -488,7 +489,7 @@ def test_kernel_gd_predict_limits_and_gd_form():
     y = np.sign(X[:, 0])
     f0, f0x = np.zeros(10), np.zeros(4)
     # t = 0 gives f0; t -> infinity gives kernel interpolation K_x K^{-1} y
-    out = ntk.kernel_gd_predict(K, Kx, y, f0, f0x, [0.0, 1e9])
+    out = linear.kernel_gd_predict(K, Kx, y, f0, f0x, [0.0, 1e9])
     np.testing.assert_allclose(out[0], 0.0, atol=1e-15)
     np.testing.assert_allclose(out[1], Kx @ np.linalg.solve(K, y), rtol=1e-8)
     # GD form against an explicit loop on the training outputs (f = K-linear model)
@@ -496,10 +497,10 @@ def test_kernel_gd_predict_limits_and_gd_form():
     f = f0.copy()
     for _ in range(25):
         f = f - eta / 10 * K @ (f - y)
-    gd = ntk.kernel_gd_predict(K, K, y, f0, f0, 25 * eta, eta=eta)[0]
+    gd = linear.kernel_gd_predict(K, K, y, f0, f0, 25 * eta, eta=eta)[0]
     np.testing.assert_allclose(gd, f, rtol=1e-10, atol=1e-12)
     # exponential decay of eigen-components
-    lam, _, R = ntk.kernel_gd_residuals(K, -y, [0.0, 3.0])
+    lam, _, R = linear.kernel_gd_residuals(K, -y, [0.0, 3.0])
     assert np.all(np.diff(lam) <= 0)
     np.testing.assert_allclose(R[1], np.exp(-lam * 3.0 / 10) * R[0], rtol=1e-12)
 
@@ -507,38 +508,38 @@ def test_kernel_gd_predict_limits_and_gd_form():
 def test_kernel_gd_refuses_unstable_step_and_bad_kernels():
     K = np.diag([4.0, 1.0])
     with pytest.raises(ValueError, match="stability limit"):
-        ntk.kernel_gd_residuals(K, [1.0, 1.0], [1.0], eta=1.0)  # 2n/lambda_max = 1
+        linear.kernel_gd_residuals(K, [1.0, 1.0], [1.0], eta=1.0)  # 2n/lambda_max = 1
     with pytest.raises(ValueError, match="symmetric"):
-        ntk.kernel_gd_residuals(np.array([[1.0, 2.0], [0.0, 1.0]]), [1.0, 1.0], [1.0])
+        linear.kernel_gd_residuals(np.array([[1.0, 2.0], [0.0, 1.0]]), [1.0, 1.0], [1.0])
     with pytest.raises(ValueError, match="positive semi-definite"):
-        ntk.kernel_gd_residuals(np.diag([1.0, -1.0]), [1.0, 1.0], [1.0])
-    with pytest.raises(ValueError, match="times must be finite"):
-        ntk.kernel_gd_residuals(K, [1.0, 1.0], [-1.0])
+        linear.kernel_gd_residuals(np.diag([1.0, -1.0]), [1.0, 1.0], [1.0])
+    with pytest.raises(ValueError, match="times must be >= 0"):
+        linear.kernel_gd_residuals(K, [1.0, 1.0], [-1.0])
     with pytest.raises(ValueError, match="K_test_train must have 2 columns"):
-        ntk.kernel_gd_predict(K, np.ones((1, 3)), [1.0, 1.0], [0.0, 0.0], [0.0], 1.0)
+        linear.kernel_gd_predict(K, np.ones((1, 3)), [1.0, 1.0], [0.0, 0.0], [0.0], 1.0)
 
 
 def test_complexity_measure():
     X = ntk.unit_sphere_points(40, 5, seed=0)
     H = ntk.two_layer_ntk(X)
     y = np.sign(X[:, 0])
-    c = ntk.ntk_complexity(H, y)
+    c = linear.ntk_complexity(H, y)
     # tr H = n/2 for unit inputs, so C = sqrt(y^T H^{-1} y / n)
     np.testing.assert_allclose(c, np.sqrt(y @ np.linalg.solve(H, y) / 40), rtol=1e-10)
-    np.testing.assert_allclose(ntk.ntk_complexity(7.0 * H, y), c, rtol=1e-12)  # scale-free
-    eig = ntk.KernelEigen(H)
+    np.testing.assert_allclose(linear.ntk_complexity(7.0 * H, y), c, rtol=1e-12)  # scale-free
+    eig = linear.KernelEigen(H)
     np.testing.assert_allclose(eig.complexity(y), c, rtol=1e-12)
     assert np.all(np.diff(eig.lam) <= 0)
     np.testing.assert_allclose(eig.V @ np.diag(eig.lam) @ eig.V.T, H, atol=1e-12)
     with pytest.raises(ValueError, match="r0 must have length 40"):
         eig.residuals(np.ones(3), [1.0])
     noisy = [
-        np.mean([ntk.ntk_complexity(H, ntk.corrupt_labels(y, p, seed=s)) for s in range(8)])
+        np.mean([linear.ntk_complexity(H, ntk.corrupt_labels(y, p, seed=s)) for s in range(8)])
         for p in (0.0, 0.5, 1.0)
     ]
     assert noisy[0] < noisy[1] < noisy[2]
     with pytest.raises(ValueError, match="positive definite"):
-        ntk.ntk_complexity(np.zeros((2, 2)), [1.0, 1.0])
+        linear.ntk_complexity(np.zeros((2, 2)), [1.0, 1.0])
 
 
 def test_corrupt_labels_nested_and_validated():
@@ -548,7 +549,7 @@ def test_corrupt_labels_nested_and_validated():
     assert np.array_equal(ntk.corrupt_labels(y, 0.0, seed=1), y)
     changed_a = a != y
     assert np.all(b[changed_a] == a[changed_a])  # nested corruption
-    with pytest.raises(ValueError, match=r"labels in \{-1, \+1\}"):
+    with pytest.raises(ValueError, match=r"labels y must be -1 or \+1"):
         ntk.corrupt_labels([0.5, 1.0], 0.1, seed=0)
     with pytest.raises(ValueError, match="fraction must lie"):
         ntk.corrupt_labels(y, 1.5, seed=0)
@@ -661,8 +662,35 @@ def test_train_outputs_matches_mlp_apply():
     steps, F = ntk.train_outputs(spec, th0, X, y, eta=0.5, n_steps=5, checkpoints=[0, 5])
     np.testing.assert_array_equal(steps, [0, 5])
     np.testing.assert_allclose(F[0], ntk.mlp_apply(spec, th0, X), rtol=1e-14)
-    with pytest.raises(ValueError, match="diverged"):
+    with pytest.raises(DivergenceError, match="diverged at step") as info:
         ntk.train_outputs(spec, th0, X, y, eta=1e6, n_steps=50)
+    assert info.value.step >= 1 and "smaller step size eta" in info.value.hint
+
+
+def test_trainers_raise_divergence_error():
+    # path_kernel_gd and train_outputs run on descent.run_gd(on_divergence="raise"); train_network
+    # refuses eta past the kernel's stability limit 2n / lambda_max(K_0) before training
+    spec = ntk.MLPSpec(2, (8,))
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    y = np.array([1.0, -1.0, 0.5])
+    th0 = ntk.init_params(spec, seed=0)
+    with pytest.raises(DivergenceError) as info:
+        ntk.path_kernel_gd(spec, th0, X, y, X[:1], eta=1e6, n_steps=50)
+    assert isinstance(info.value, ValueError) and info.value.quantity == "loss"
+    with pytest.raises(ValueError, match="stability limit"):
+        ntk.train_network(spec, X, y, X[:1], eta=1e6, n_steps=5, seed=0)
+
+
+def test_jacobian_kernel_is_the_empirical_ntk_of_the_functional_model():
+    spec = ntk.MLPSpec(2, (6,), b_std=0.3)
+    theta = ntk.init_params(spec, seed=1)
+    X1, X2 = np.random.default_rng(0).standard_normal((4, 2)), np.ones((2, 2))
+    K = ntk.jacobian_kernel(lambda th, X: mlp.forward(spec, th, X), torch.tensor(theta),
+                            torch.tensor(X1), torch.tensor(X2))
+    np.testing.assert_allclose(K, ntk.mlp_empirical_ntk(spec, theta, X1, X2), rtol=1e-13,
+                               atol=1e-14)
+    with pytest.raises(TypeError, match="apply must be callable"):
+        ntk.jacobian_kernel(None, torch.tensor(theta), torch.tensor(X1))
 
 
 # -- validation ----------------------------------------------------------------------------------
@@ -698,12 +726,12 @@ def test_input_validation():
     with pytest.raises(ValueError, match="stability limit"):
         ntk.train_network(spec, np.eye(2), [1.0, -1.0], np.eye(2), eta=1e3, n_steps=1, seed=0)
     with pytest.raises(ValueError, match="log-log fit"):
-        ntk.loglog_slope([1.0, 2.0], [1.0, -1.0])
+        stats.loglog_slope([1.0, 2.0], [1.0, -1.0])
 
 
 def test_loglog_slope():
     x = np.array([1.0, 2.0, 4.0, 8.0])
-    s, se = ntk.loglog_slope(x, 3 * x**-0.5)
+    s, se = stats.loglog_slope(x, 3 * x**-0.5)
     assert abs(s + 0.5) < 1e-12 and se < 1e-10
 
 
@@ -906,12 +934,12 @@ def test_kernel_gd_predict_keeps_the_initial_outputs():
     y = np.sign(X[:, 0])
     rng = np.random.default_rng(0)
     f0, f0x = rng.standard_normal(8), rng.standard_normal(3)
-    got = ntk.kernel_gd_predict(K, Kx, y, f0, f0x, [1e12])[0]
+    got = linear.kernel_gd_predict(K, Kx, y, f0, f0x, [1e12])[0]
     np.testing.assert_allclose(got, f0x + Kx @ np.linalg.solve(K, y - f0), rtol=1e-7, atol=1e-9)
-    no_f0 = ntk.kernel_gd_predict(K, Kx, y, np.zeros(8), np.zeros(3), [1e12])[0]
+    no_f0 = linear.kernel_gd_predict(K, Kx, y, np.zeros(8), np.zeros(3), [1e12])[0]
     assert np.abs(got - no_f0).max() > 0.1
     # training outputs interpolate y in the limit whatever f0 is
-    np.testing.assert_allclose(ntk.kernel_gd_predict(K, K, y, f0, f0, [1e12])[0], y, atol=1e-6)
+    np.testing.assert_allclose(linear.kernel_gd_predict(K, K, y, f0, f0, [1e12])[0], y, atol=1e-6)
 
 
 # -- closed-form one-hidden-layer empirical NTK (the width widget) and diagonal accuracy ---------
@@ -968,14 +996,14 @@ def test_kernel_gd_oscillating_modes_need_whole_steps():
     K = np.diag([4.0, 1.0])
     eta = 0.7  # n = 2: eta * 4 / 2 = 1.4 (stability limit 2n / lambda_max = 1)
     assert (3 * eta) / eta != 3
-    R = ntk.kernel_gd_residuals(K, [1.0, 1.0], [3 * eta], eta=eta)[2]
+    R = linear.kernel_gd_residuals(K, [1.0, 1.0], [3 * eta], eta=eta)[2]
     np.testing.assert_allclose(R[0], [(-0.4) ** 3, 0.65**3], rtol=1e-13)
     with pytest.raises(ValueError, match="whole multiples of eta"):
-        ntk.kernel_gd_residuals(K, [1.0, 1.0], [2.5 * eta], eta=eta)
+        linear.kernel_gd_residuals(K, [1.0, 1.0], [2.5 * eta], eta=eta)
     with pytest.raises(ValueError, match="whole multiples of eta"):
-        ntk.kernel_gd_predict(K, K, [1.0, 1.0], [0.0, 0.0], [0.0, 0.0], 2.5 * eta, eta=eta)
+        linear.kernel_gd_predict(K, K, [1.0, 1.0], [0.0, 0.0], [0.0, 0.0], 2.5 * eta, eta=eta)
     # without oscillating modes a fractional step count stays the smooth interpolation
-    R_frac = ntk.kernel_gd_residuals(K, [1.0, 1.0], [0.3], eta=0.25)[2]  # 1.2 steps
+    R_frac = linear.kernel_gd_residuals(K, [1.0, 1.0], [0.3], eta=0.25)[2]  # 1.2 steps
     np.testing.assert_allclose(R_frac[0], [0.5**1.2, 0.875**1.2], rtol=1e-13)
 
 
