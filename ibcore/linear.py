@@ -338,6 +338,12 @@ class KernelEigen:
             decay = _gd_power((1.0 - eta * self.lam / self.n)[None, :], times[:, None] / eta)
         return decay * p0[None, :]
 
+    def loss(self, r0, times, *, eta=None) -> np.ndarray:
+        """Training loss ``(1/2n) ||r(t)||^2 = 0.5 mean_i (v_i . r(t))^2`` at every time, for
+        kernel GD/flow from the residual ``r0`` (``f_0 = 0`` and labels ``y``: ``r0 = -y``).
+        Returns an array of shape (len(times),)."""
+        return 0.5 * np.mean(self.residuals(r0, times, eta=eta) ** 2, axis=1)
+
     def complexity(self, y) -> float:
         """``sqrt(2 y^T K^{-1} y tr K) / n`` (see :func:`ntk_complexity`)."""
         y = as_vector(y, "y", length=self.n)

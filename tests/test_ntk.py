@@ -1092,3 +1092,28 @@ def test_smooth_network_averages_fall_faster_than_three_quarter_power(first_seed
     ratio = means[1:] / (means[0] * (widths[1:, None] / widths[0]) ** -0.75)
     assert np.all(np.diff(means, axis=0) < 0), means
     assert np.all(ratio < 1), ratio
+
+
+def test_lazy_measures_against_kernel_gd_predict():
+    X = ntk.unit_sphere_points(6, 3, seed=0) * np.sqrt(3)
+    y = np.sign(X[:, 0])
+    Xt = ntk.unit_sphere_points(3, 3, seed=1) * np.sqrt(3)
+    r = ntk.train_network(ntk.MLPSpec(3, (32,), b_std=0.5), X, y, Xt, eta=1.0, n_steps=20, seed=0)
+    _, K = ntk.relu_kernels(X, b_std=0.5)
+    _, Kx = ntk.relu_kernels(Xt, X, b_std=0.5)
+    g = ntk.lazy_measures(r, K, Kx, y, 20.0)
+    np.testing.assert_array_equal(g.to_linearization, r.fT_test - r.flin_test)
+    f_inf = linear.kernel_gd_predict(K, Kx, y, r.f0_train, r.f0_test, 20.0)[0]
+    np.testing.assert_array_equal(g.to_kernel_regression, r.fT_test - f_inf)
+    f_zero = linear.kernel_gd_predict(K, Kx, y, np.zeros(6), np.zeros(3), 20.0)[0]
+    np.testing.assert_array_equal(g.to_kernel_without_f0, r.fT_test - f_zero)
+    assert g.row[:2] == [r.rel_weight_change, r.rel_kernel_change]
+    assert g.row[2] == np.abs(r.fT_test - r.flin_test).max()
+    with pytest.raises(TypeError, match="result must be a LazyResult"):
+        ntk.lazy_measures({"f0": 0}, K, Kx, y, 1.0)
+    with pytest.raises(ValueError, match=r"K_test_train must have shape \(3, 6\)"):
+        ntk.lazy_measures(r, K, Kx.T, y, 1.0)
+    with pytest.raises(ValueError, match="times must be >= 0"):
+        ntk.lazy_measures(r, K, Kx, y, -1.0)
+    with pytest.raises(ValueError, match="K_train must be symmetric"):
+        ntk.lazy_measures(r, K + np.triu(np.ones((6, 6)), 1), Kx, y, 1.0)

@@ -40,6 +40,7 @@ from .analytic import (
 )
 from .empirical import (
     empirical_ntk,
+    empirical_ntk_errors,
     empirical_ntk_loop,
     jacobian_kernel,
     mlp_empirical_ntk,
@@ -49,11 +50,21 @@ from .empirical import (
     two_layer_module,
 )
 from .fourier import circle_points, circulant_spectrum, fourier_basis
-from .lazy import LazyResult, PathKernelResult, path_kernel_gd, train_network, train_outputs
+from .lazy import (
+    LazyMeasures,
+    LazyResult,
+    PathKernelResult,
+    lazy_measures,
+    path_kernel_gd,
+    path_kernel_label_change,
+    train_network,
+    train_outputs,
+)
 from .samples import corrupt_labels, unit_sphere_points
 
 __all__ = [
     "KernelEigen",
+    "LazyMeasures",
     "LazyResult",
     "MLPSpec",
     "PathKernelResult",
@@ -61,12 +72,14 @@ __all__ = [
     "circulant_spectrum",
     "corrupt_labels",
     "empirical_ntk",
+    "empirical_ntk_errors",
     "empirical_ntk_loop",
     "fourier_basis",
     "init_params",
     "jacobian_kernel",
     "kernel_gd_predict",
     "kernel_gd_residuals",
+    "lazy_measures",
     "lecture_notes_ntk",
     "loglog_slope",
     "mlp_apply",
@@ -76,6 +89,7 @@ __all__ = [
     "ntk_complexity",
     "one_hidden_layer_ntk",
     "path_kernel_gd",
+    "path_kernel_label_change",
     "relu_kernels",
     "relu_nngp",
     "relu_ntk",

@@ -11,8 +11,11 @@ hint to use a smaller ``eta``).
 
 * :func:`train_network`: how far the weights and the empirical NTK move, and the trained
   linearisation (lazy training);
+* :func:`lazy_measures`: a run of :func:`train_network` against its linearisation and the
+  infinite-width kernel regression (with and without the network's ``f_0``);
 * :func:`train_outputs`: the network outputs along a run;
-* :func:`path_kernel_gd`: the tangent kernel accumulated along a run (Domingos' path kernel).
+* :func:`path_kernel_gd`: the tangent kernel accumulated along a run (Domingos' path kernel),
+  and :func:`path_kernel_label_change`: how much that kernel depends on the labels.
 
 torch is imported inside the functions, so ``import ibcore.ntk`` stays torch-free.
 """
@@ -27,10 +30,19 @@ from ..descent import run_gd
 from ..linear import check_kernel_eta, kernel_gd_predict
 from ..mlp import MLPSpec, as_spec, as_tensor, forward, init_params, squared_loss_fun
 from ..mlp import apply as mlp_apply
-from ..validation import as_vector, positive_float, positive_int
+from ..validation import as_matrix, as_vector, positive_float, positive_int
 from .empirical import mlp_empirical_ntk
 
-__all__ = ["LazyResult", "PathKernelResult", "path_kernel_gd", "train_network", "train_outputs"]
+__all__ = [
+    "LazyMeasures",
+    "LazyResult",
+    "PathKernelResult",
+    "lazy_measures",
+    "path_kernel_gd",
+    "path_kernel_label_change",
+    "train_network",
+    "train_outputs",
+]
 
 
 @dataclass(frozen=True)
@@ -240,3 +252,123 @@ def train_outputs(spec: MLPSpec, theta0, X, y, *, eta: float, n_steps: int, chec
     with torch.no_grad():
         F = vmap(lambda th: forward(spec, th, X_t))(as_tensor(traj.w))
     return traj.steps.copy(), F.numpy().copy()
+
+
+@dataclass(frozen=True)
+class LazyMeasures:
+    """Output of :func:`lazy_measures`: how far a trained network is from the kernel regime.
+
+    Attributes
+    ----------
+    rel_weight_change, rel_kernel_change : float
+        Copied from the :class:`LazyResult`.
+    to_linearization : (n_test,)
+        ``f_T - f_lin`` at the test points (network minus its trained linearisation).
+    to_kernel_regression : (n_test,)
+        ``f_T - f_inf``, ``f_inf`` the kernel-regression prediction with the limit kernel started
+        from the network's own ``f_0``.
+    to_kernel_without_f0 : (n_test,)
+        ``f_T - f_inf^0``, the same prediction started from ``f_0 = 0``.
+    """
+
+    rel_weight_change: float
+    rel_kernel_change: float
+    to_linearization: np.ndarray
+    to_kernel_regression: np.ndarray
+    to_kernel_without_f0: np.ndarray
+
+    @property
+    def row(self) -> list[float]:
+        """``[weights, kernel, max|net - lin|, max|net - kernel reg.|, max|net - without f_0|]``."""
+        return [
+            self.rel_weight_change,
+            self.rel_kernel_change,
+            np.abs(self.to_linearization).max(),
+            np.abs(self.to_kernel_regression).max(),
+            np.abs(self.to_kernel_without_f0).max(),
+        ]
+
+
+def lazy_measures(result: LazyResult, K_train, K_test_train, y, time: float) -> LazyMeasures:
+    """Compare a run of :func:`train_network` with the infinite-width kernel regression.
+
+    With the limit kernel ``K`` (``K_train = K(X, X)``, ``K_test_train = K(X_test, X)``), the
+    kernel-regime prediction at gradient-flow time ``t = time``
+    (:func:`ibcore.linear.kernel_gd_predict`) is
+    ``f_inf = f_0(x) + K(x, X) K^{-1} (I - exp(-K t / n)) (y - f_0(X))`` started from the
+    network's own outputs ``f_0`` at initialisation, and ``f_inf^0`` the same from ``f_0 = 0``.
+    The lazy-training theorem says the network approaches its linearisation and ``f_inf`` as
+    the width grows (NTK scaling), not ``f_inf^0``.
+
+    Parameters
+    ----------
+    result : LazyResult
+    K_train : array (n, n), symmetric PSD
+    K_test_train : array (n_test, n)
+    y : array (n,)
+        The training targets of the run.
+    time : float
+        Gradient-flow time ``eta * n_steps`` of the run.
+
+    Returns
+    -------
+    LazyMeasures
+
+    Raises
+    ------
+    TypeError
+        If ``result`` is not a :class:`LazyResult`.
+    ValueError
+        If the kernels do not match the run's training and test sets, or ``time < 0``.
+    """
+    if not isinstance(result, LazyResult):
+        raise TypeError(f"result must be a LazyResult (of train_network), got "
+                        f"{type(result).__name__}")
+    n, n_test = result.f0_train.size, result.f0_test.size
+    K_test_train = as_matrix(K_test_train, "K_test_train")
+    if K_test_train.shape != (n_test, n):
+        raise ValueError(
+            f"K_test_train must have shape ({n_test}, {n}) (test x training points of the run), "
+            f"got {K_test_train.shape}"
+        )
+    f_inf = kernel_gd_predict(K_train, K_test_train, y, result.f0_train, result.f0_test, time)[0]
+    f_nof0 = kernel_gd_predict(
+        K_train, K_test_train, y, 0 * result.f0_train, 0 * result.f0_test, time
+    )[0]
+    return LazyMeasures(
+        rel_weight_change=result.rel_weight_change,
+        rel_kernel_change=result.rel_kernel_change,
+        to_linearization=result.fT_test - result.flin_test,
+        to_kernel_regression=result.fT_test - f_inf,
+        to_kernel_without_f0=result.fT_test - f_nof0,
+    )
+
+
+def path_kernel_label_change(
+    spec: MLPSpec, theta0, X, y, y_other, X_test, *, eta: float, n_steps: int
+) -> float:
+    """Relative change of the path kernel when the labels change: ``||K^p_y - K^p_y'||_F /
+    ||K^p_y||_F``.
+
+    ``K^p_y`` is the :attr:`PathKernelResult.path_kernel` of :func:`path_kernel_gd` trained on
+    ``(X, y)`` from ``theta0`` (test points ``X_test``), ``K^p_y'`` the same run on the labels
+    ``y_other`` (e.g. a permutation of ``y``). In the kernel regime the kernel does not move, so
+    the change is ``O(m^{-1/2})`` for a network of width ``m``; a path kernel that depends on the
+    labels is what separates a kernel machine *along its path* from a fixed kernel machine.
+
+    Raises
+    ------
+    ValueError
+        For ``y_other`` not of the length of ``y``, a path kernel that is zero, the errors of
+        :func:`path_kernel_gd`, or :class:`ibcore.DivergenceError` if a run diverges.
+    """
+    y = as_vector(y, "y")
+    y_other = as_vector(y_other, "y_other", length=y.size)
+    kp = [
+        path_kernel_gd(spec, theta0, X, labels, X_test, eta=eta, n_steps=n_steps).path_kernel
+        for labels in (y, y_other)
+    ]
+    norm = np.linalg.norm(kp[0])
+    if norm == 0:
+        raise ValueError("the path kernel on y is zero: the relative change is undefined")
+    return float(np.linalg.norm(kp[0] - kp[1]) / norm)
