@@ -18,13 +18,14 @@ import math
 
 import numpy as np
 
-from ..mlp import MLPSpec, as_spec, as_tensor
+from ..mlp import MLPSpec, as_spec, as_tensor, init_params
 from ..mlp import module as mlp_module
-from ..validation import check_rng, positive_int
+from ..validation import as_matrix, check_rng, positive_int
 from .analytic import _pair
 
 __all__ = [
     "empirical_ntk",
+    "empirical_ntk_errors",
     "empirical_ntk_loop",
     "jacobian_kernel",
     "mlp_empirical_ntk",
@@ -315,3 +316,49 @@ def empirical_ntk_loop(model, X1, X2=None) -> np.ndarray:
     J1 = jacobian(X1)
     J2 = J1 if X2 is X1 else jacobian(X2)
     return (J1 @ J2.T).numpy().copy()
+
+
+def empirical_ntk_errors(spec: MLPSpec, X, K_limit, *, seeds) -> np.ndarray:
+    """Relative Frobenius errors of the empirical NTK at initialisation against a limit kernel.
+
+    ``e_s = ||Theta_{theta_s}(X, X) - K||_F / ||K||_F`` for ``theta_s = init_params(spec,
+    seed=s)`` and each ``s`` in ``seeds`` (:func:`mlp_empirical_ntk`). For a one-hidden-layer
+    network every entry of ``Theta`` is an average of ``m`` i.i.d. terms with the analytic
+    mean, so ``e_s`` is of order ``m^{-1/2}``.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+    X : array (n, spec.d)
+    K_limit : array (n, n)
+        The kernel to compare with (e.g. :func:`ibcore.ntk.relu_ntk` of the same network).
+    seeds : iterable of int
+        One initialisation per seed (keyword-only, required).
+
+    Returns
+    -------
+    ndarray of float64, shape (len(seeds),)
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a wrong ``spec``, ``X`` without ``spec.d`` columns, a ``K_limit`` that is not
+        ``(n, n)`` or is zero, or an empty or invalid list of seeds.
+    """
+    spec = as_spec(spec)
+    X = spec.check_inputs(X)
+    K_limit = as_matrix(K_limit, "K_limit")
+    n = X.shape[0]
+    if K_limit.shape != (n, n):
+        raise ValueError(f"K_limit must have shape ({n}, {n}) to match X, got {K_limit.shape}")
+    norm = np.linalg.norm(K_limit)
+    if norm == 0:
+        raise ValueError("K_limit must not be zero (the error is relative to its norm)")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must list at least one seed, e.g. range(8)")
+    out = []
+    for seed in seeds:
+        K = mlp_empirical_ntk(spec, init_params(spec, seed=seed), X)
+        out.append(np.linalg.norm(K - K_limit) / norm)
+    return np.array(out)
