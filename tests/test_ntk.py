@@ -1117,3 +1117,38 @@ def test_lazy_measures_against_kernel_gd_predict():
         ntk.lazy_measures(r, K, Kx, y, -1.0)
     with pytest.raises(ValueError, match="K_train must be symmetric"):
         ntk.lazy_measures(r, K + np.triu(np.ones((6, 6)), 1), Kx, y, 1.0)
+
+
+def test_empirical_ntk_errors_one_per_seed():
+    spec = ntk.MLPSpec(3, (64,), b_std=0.5)
+    X = ntk.unit_sphere_points(5, 3, seed=0) * np.sqrt(3)
+    _, K = ntk.relu_kernels(X, b_std=0.5)
+    e = ntk.empirical_ntk_errors(spec, X, K, seeds=[0, 3])
+    K3 = ntk.mlp_empirical_ntk(spec, ntk.init_params(spec, seed=3), X)
+    assert e.shape == (2,) and e[1] == np.linalg.norm(K3 - K) / np.linalg.norm(K)
+    assert np.all((e > 0) & (e < 1))
+    with pytest.raises(ValueError, match=r"K_limit must have shape \(5, 5\)"):
+        ntk.empirical_ntk_errors(spec, X, K[:4, :4], seeds=[0])
+    with pytest.raises(ValueError, match="K_limit must not be zero"):
+        ntk.empirical_ntk_errors(spec, X, 0 * K, seeds=[0])
+    with pytest.raises(ValueError, match="seeds must list at least one seed"):
+        ntk.empirical_ntk_errors(spec, X, K, seeds=[])
+    with pytest.raises(TypeError, match="seed"):
+        ntk.empirical_ntk_errors(spec, X, K, seeds=[None])
+
+
+def test_path_kernel_label_change():
+    spec = ntk.MLPSpec(2, (8,), b_std=0.5, activation="tanh")
+    th0 = ntk.init_params(spec, seed=1)
+    X = ntk.unit_sphere_points(6, 2, seed=0)
+    y = np.sign(X[:, 0])
+    Xt = X[:2] * 0.5
+    assert ntk.path_kernel_label_change(spec, th0, X, y, y, Xt, eta=0.1, n_steps=5) == 0.0
+    kp = [ntk.path_kernel_gd(spec, th0, X, lab, Xt, eta=0.1, n_steps=5).path_kernel
+          for lab in (y, -y)]
+    change = ntk.path_kernel_label_change(spec, th0, X, y, -y, Xt, eta=0.1, n_steps=5)
+    assert change == np.linalg.norm(kp[0] - kp[1]) / np.linalg.norm(kp[0]) and change > 0
+    with pytest.raises(ValueError, match="y_other must have length 6"):
+        ntk.path_kernel_label_change(spec, th0, X, y, y[:3], Xt, eta=0.1, n_steps=5)
+    with pytest.raises(DivergenceError):
+        ntk.path_kernel_label_change(spec, th0, X, y, -y, Xt, eta=1e6, n_steps=50)
