@@ -113,7 +113,7 @@ def null_space_component(X, w) -> np.ndarray:
 
 
 def least_squares(X, y, reg: float = 0.0) -> Quadratic:
-    """The loss ``(1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` as a :class:`Quadratic`.
+    """The loss ``(1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` as a :class:`ibcore.quadratic.Quadratic`.
 
     The result is callable, ``q(w) -> (loss, grad)``, for :func:`ibcore.descent.run_gd`, and
     solves GD and gradient flow in closed form (``q.gd``, ``q.flow``).
@@ -372,12 +372,12 @@ def ntk_complexity(H, y) -> float:
     Arora et al., *Theory of Deep Learning*). ``sqrt(y^T H^{-1} y tr H) / n`` is the kernel
     Rademacher bound for the class of RKHS norm ``B = sqrt(y^T H^{-1} y)`` (the norm of the
     interpolant); this measure is ``sqrt(2)`` times it. It is invariant under ``H -> c H``. For
-    the two-layer model of :func:`two_layer_ntk` and unit-norm inputs, ``tr H = n/2`` and the
-    measure equals ``sqrt(y^T H^{-1} y / n)``, i.e. ``1/sqrt(2)`` times the leading term
-    ``sqrt(2 y^T H^{-1} y / n)`` of the generalization bound of Arora, Du, Hu, Li & Wang
-    (2019, Thm 5.1), which is twice the Rademacher bound. That equality needs ``tr H = n/2``:
-    the leading term scales like ``c^{-1/2}`` under ``H -> c H``, so no scale-free measure
-    equals it for every kernel.
+    the two-layer model of :func:`ibcore.ntk.two_layer_ntk` and unit-norm inputs,
+    ``tr H = n/2`` and the measure equals ``sqrt(y^T H^{-1} y / n)``, i.e. ``1/sqrt(2)`` times
+    the leading term ``sqrt(2 y^T H^{-1} y / n)`` of the generalization bound of Arora, Du, Hu,
+    Li & Wang (2019, Thm 5.1), which is twice the Rademacher bound. That equality needs
+    ``tr H = n/2``: the leading term scales like ``c^{-1/2}`` under ``H -> c H``, so no
+    scale-free measure equals it for every kernel.
     """
     return KernelEigen(H, name="H").complexity(y)
 

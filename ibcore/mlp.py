@@ -117,7 +117,7 @@ class MLPSpec:
 
     def layers(self, theta) -> list[tuple]:
         """``[(W^1, b^1), ..., (W^{D+1}, b^{D+1})]`` as views into a flat numpy array or torch
-        tensor ``theta`` of length :attr:`n_params` (not validated: use :meth:`check_theta`)."""
+        tensor ``theta`` of length ``n_params`` (not validated: use :meth:`check_theta`)."""
         out, off = [], 0
         for fan_out, fan_in in self.layer_shapes:
             W = theta[off : off + fan_out * fan_in].reshape(fan_out, fan_in)
@@ -127,7 +127,7 @@ class MLPSpec:
         return out
 
     def check_theta(self, theta, name: str = "theta") -> np.ndarray:
-        """``theta`` as a finite float64 vector of length :attr:`n_params` (else ValueError)."""
+        """``theta`` as a finite float64 vector of length ``spec.n_params`` (else ValueError)."""
         theta = as_vector(theta, name)
         if theta.size != self.n_params:
             raise ValueError(
@@ -136,7 +136,7 @@ class MLPSpec:
         return theta
 
     def check_inputs(self, X, name: str = "X") -> np.ndarray:
-        """``X`` as a finite float64 matrix with :attr:`d` columns (else ValueError)."""
+        """``X`` as a finite float64 matrix with ``spec.d`` columns (else ValueError)."""
         X = as_matrix(X, name)
         if X.shape[1] != self.d:
             raise ValueError(f"{name} must have spec.d = {self.d} columns, got {X.shape[1]}")

@@ -66,7 +66,8 @@ def two_layer_module(d: int, width: int, *, seed):
 
 
 def two_layer_empirical_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
-    """Finite-width kernel ``H(0)`` of the model of :func:`two_layer_ntk` at initialisation.
+    """Finite-width kernel ``H(0)`` at initialisation of the model of
+    :func:`ibcore.ntk.two_layer_ntk`.
 
     ``H(0)(x, x') = <d f(x)/d W, d f(x')/d W>`` for the network ``two_layer_module(d, width,
     seed=seed)``, computed by torch autograd (:func:`empirical_ntk`): nothing of the limit
@@ -80,7 +81,7 @@ def two_layer_empirical_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
 
 
 def one_hidden_layer_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
-    """Empirical NTK of a one-hidden-layer :class:`MLPSpec` network in closed form (NumPy).
+    """Empirical NTK of a one-hidden-layer :class:`ibcore.mlp.MLPSpec` network in closed form.
 
     With ``h = (w_std / sqrt(d)) W1 x + b_std b1``, ``g = phi(h)`` and readout weights
     ``v = W2[0]``, the gradient inner product is

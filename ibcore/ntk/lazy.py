@@ -173,8 +173,8 @@ class LazyResult:
         Network outputs before and after training.
     flin_test : array
         Outputs of the network's linearisation ``f_0 + J_0 (theta - theta_0)`` trained by the
-        same gradient descent (closed form :func:`kernel_gd_predict` with the empirical kernel
-        at initialisation).
+        same gradient descent (closed form :func:`ibcore.linear.kernel_gd_predict` with the
+        empirical kernel at initialisation).
     K0_train, K0_test_train : arrays
         Empirical NTK at initialisation (train x train, test x train).
     loss : array
@@ -350,7 +350,7 @@ def path_kernel_label_change(
     """Relative change of the path kernel when the labels change: ``||K^p_y - K^p_y'||_F /
     ||K^p_y||_F``.
 
-    ``K^p_y`` is the :attr:`PathKernelResult.path_kernel` of :func:`path_kernel_gd` trained on
+    ``K^p_y`` is the ``path_kernel`` of :func:`path_kernel_gd` trained on
     ``(X, y)`` from ``theta0`` (test points ``X_test``), ``K^p_y'`` the same run on the labels
     ``y_other`` (e.g. a permutation of ``y``). In the kernel regime the kernel does not move, so
     the change is ``O(m^{-1/2})`` for a network of width ``m``; a path kernel that depends on the
