@@ -297,6 +297,7 @@ def run_gd(
     *,
     checkpoints=None,
     blowup_factor: float = DEFAULT_BLOWUP_FACTOR,
+    on_divergence: str = "stop",
 ) -> Trajectory:
     """Full-batch gradient descent ``w_{k+1} = w_k - eta_k grad L(w_k)``.
 
@@ -314,13 +315,18 @@ def run_gd(
         Steps to record (default :func:`log_checkpoints`).
     blowup_factor : float
         Divergence bound, see the module docstring.
+    on_divergence : {"stop", "raise"}
+        ``"stop"`` (default): end the run and report ``diverged_at``; ``"raise"``: raise
+        :class:`~ibcore.errors.DivergenceError` (step, loss, hint "use a smaller step size eta").
 
     Returns
     -------
     Trajectory
         With ``diverged_at`` set (and the arrays truncated) if the run diverged.
     """
-    return _first_order_run(fun, w0, eta, 0.0, n_steps, checkpoints, blowup_factor)
+    return _first_order_run(
+        fun, w0, eta, 0.0, n_steps, checkpoints, blowup_factor, on_divergence=on_divergence
+    )
 
 
 def run_heavy_ball(
@@ -367,7 +373,9 @@ def run_heavy_ball(
     return _first_order_run(fun, w0, eta, momentum, n_steps, checkpoints, blowup_factor)
 
 
-def _first_order_run(fun, w0, eta, momentum, n_steps, checkpoints, blowup_factor) -> Trajectory:
+def _first_order_run(
+    fun, w0, eta, momentum, n_steps, checkpoints, blowup_factor, *, on_divergence="stop"
+) -> Trajectory:
     """:func:`run_gd` (``momentum = 0``) and :func:`run_heavy_ball` on the shared loop."""
     if not callable(fun):
         raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
@@ -392,7 +400,8 @@ def _first_order_run(fun, w0, eta, momentum, n_steps, checkpoints, blowup_factor
 
     run = iterate(
         advance, (w, w), n_steps, measure=measure, checkpoints=checkpoints,
-        record=lambda state: {"w": state[0]}, blowup_factor=blowup_factor, on_divergence="stop",
+        record=lambda state: {"w": state[0]}, blowup_factor=blowup_factor,
+        on_divergence=on_divergence,
     )
     return Trajectory(
         steps=run.steps,

@@ -22,22 +22,46 @@ Early stopping and ridge regression: with ``H = X^T X / n = sum_i lambda_i v_i v
 so under the calibration ``mu = 1/t`` each eigen-coordinate of ``w(t)`` is that of ``w_{1/t}``
 times ``psi(lambda_i t)`` (:func:`flow_ridge_ratio`), which lies in ``[1, psi*]`` with
 ``psi* = 1.2984...`` (:func:`flow_ridge_ratio_max`).
+
+Kernel least squares: :func:`kernel_predict` is the interpolant ``K(x, X) K^{-1} y``; with a
+fixed kernel ``K`` and the same loss ``(1/2n) sum_i (f(x_i) - y_i)^2`` over the function values,
+gradient flow moves the training residual as ``r(t) = exp(-K t / n) r(0)`` and gradient descent
+with step ``eta`` as ``(I - eta K / n)^k r(0)`` at time ``t = k eta``
+(:func:`kernel_gd_predict`, :func:`kernel_gd_residuals`, :class:`KernelEigen`): the dynamics of a
+network in the kernel (lazy) regime, :mod:`ibcore.ntk`. neural-tangents'
+``predict.gradient_descent_mse`` uses the same normalization; its ``predict_fn(t)`` counts
+*steps*, so its ``t`` is our ``t / eta``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .quadratic import Quadratic
-from .validation import as_array, as_matrix, as_vector, positive_float, positive_int
+from .validation import (
+    as_array,
+    as_matrix,
+    as_psd,
+    as_times,
+    as_vector,
+    positive_float,
+    positive_int,
+)
 
 __all__ = [
+    "KernelEigen",
+    "check_kernel_eta",
     "flow_ridge_ratio",
     "flow_ridge_ratio_max",
+    "kernel_gd_predict",
+    "kernel_gd_residuals",
     "kernel_predict",
     "least_squares",
     "least_squares_batch",
     "min_norm_solution",
+    "ntk_complexity",
     "null_space_component",
     "poly2_features",
     "poly_kernel",
@@ -89,7 +113,7 @@ def null_space_component(X, w) -> np.ndarray:
 
 
 def least_squares(X, y, reg: float = 0.0) -> Quadratic:
-    """The loss ``(1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` as a :class:`Quadratic`.
+    """The loss ``(1/2n) ||X w - y||^2 + (reg/2) ||w||^2`` as a :class:`ibcore.quadratic.Quadratic`.
 
     The result is callable, ``q(w) -> (loss, grad)``, for :func:`ibcore.descent.run_gd`, and
     solves GD and gradient flow in closed form (``q.gd``, ``q.flow``).
@@ -183,6 +207,182 @@ def kernel_predict(K_train, y, K_test) -> np.ndarray:
         ) from exc
     alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, y))
     return Kt @ alpha
+
+
+# -- kernel regression trained by gradient descent --------------------------------------------
+
+
+def _gd_power(base, k):
+    """``base ** k`` for the GD factors ``base = 1 - eta lam / n`` after ``k = t / eta`` steps.
+
+    A negative base (``eta lam / n > 1``, oscillating modes) needs a whole number of steps;
+    ``k`` within ``1e-9`` relative of an integer is rounded (``t = k * eta`` in floating point),
+    otherwise a ``ValueError`` is raised instead of returning NaN.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    k_int = np.rint(k)
+    whole = np.abs(k - k_int) <= 1e-9 * np.maximum(1.0, np.abs(k))
+    if np.any(base < 0) and not np.all(whole):
+        raise ValueError(
+            "times must be whole multiples of eta (t = k * eta) when eta * lambda / n > 1 for some "
+            "eigenvalue: the factor (1 - eta lambda / n) is then negative"
+        )
+    return base ** np.where(whole, k_int, k)
+
+
+def _gain(lam, n, t, eta):
+    """``(1 - decay(lam)) / lam`` with its ``lam -> 0`` limit; decay = exp(-lam t/n) or GD."""
+    if eta is None:
+        x = lam * t / n
+        return np.where(lam > 0, -np.expm1(-x) / np.where(lam > 0, lam, 1.0), t / n)
+    base = 1.0 - eta * lam / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = (1.0 - _gd_power(base, t / eta)) / np.where(lam > 0, lam, 1.0)
+    return np.where(lam > 0, g, t / n)
+
+
+def check_kernel_eta(eta, lam_max: float, n: int) -> float:
+    """``eta`` if gradient descent on ``(1/2n) ||f(X) - y||^2`` with a kernel of top eigenvalue
+    ``lam_max`` is stable, ``eta < 2n / lam_max`` (the residual factors ``1 - eta lam / n``
+    then lie in ``(-1, 1]``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an ``eta`` that is not a positive number, or one at or past the limit.
+    """
+    eta = positive_float(eta, "eta")
+    limit = 2 * n / lam_max if lam_max > 0 else np.inf
+    if eta >= limit:
+        raise ValueError(
+            f"eta = {eta:.4g} is past the stability limit 2n/lambda_max = {limit:.4g} of gradient "
+            "descent on this kernel (the residual would grow): use a smaller eta"
+        )
+    return eta
+
+
+def kernel_gd_predict(K_train, K_test_train, y, f0_train, f0_test, times, *, eta=None):
+    """Predictions of kernel regression trained by gradient flow (or GD) from ``f0``.
+
+    With ``L = (1/2n) sum_i (f(x_i) - y_i)^2`` and a fixed kernel ``K``, gradient flow gives
+
+        f_t(x) = f_0(x) + K(x, X) K^{-1} (I - exp(-K t / n)) (y - f_0(X)),
+
+    and gradient descent with step ``eta`` at ``t = k eta`` replaces ``exp(-K t/n)`` by
+    ``(I - eta K / n)^k`` (``eta=...``; refused past the stability limit ``2n/lambda_max``;
+    if ``eta lambda_max / n > 1`` the times must be whole multiples of ``eta``).
+    ``K^{-1}(I - ...)`` is evaluated in the eigenbasis of ``K`` (its ``lambda -> 0`` limit is
+    ``t/n``), so singular ``K`` is fine.
+
+    Parameters
+    ----------
+    K_train : array (n, n), symmetric positive semi-definite
+    K_test_train : array (n_test, n)
+    y, f0_train : arrays (n,)
+    f0_test : array (n_test,)
+    times : float or 1-D array of times ``>= 0``
+    eta : float, optional
+        Step size of gradient descent (default: gradient flow).
+
+    Returns
+    -------
+    ndarray of float64, shape (len(times), n_test)
+
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, a kernel that is not symmetric PSD, an unstable ``eta`` or
+        times that are not whole multiples of ``eta`` when some factor is negative.
+    """
+    K, lam, V = as_psd(K_train, "K_train")
+    n = K.shape[0]
+    Kx = as_matrix(K_test_train, "K_test_train")
+    if Kx.shape[1] != n:
+        raise ValueError(f"K_test_train must have {n} columns (one per training point)")
+    y = as_vector(y, "y", length=n)
+    f0 = as_vector(f0_train, "f0_train", length=n)
+    f0x = as_vector(f0_test, "f0_test", length=Kx.shape[0])
+    times = as_times(times)
+    if eta is not None:
+        eta = check_kernel_eta(eta, lam.max(), n)
+    r = V.T @ (y - f0)
+    out = np.empty((times.size, Kx.shape[0]))
+    for j, t in enumerate(times):
+        out[j] = f0x + Kx @ (V @ (_gain(lam, n, t, eta) * r))
+    return out
+
+
+class KernelEigen:
+    """Eigen-decomposition of a kernel Gram matrix, computed once and reused.
+
+    ``lam`` (decreasing) and ``V`` with ``K = V diag(lam) V^T``. Widgets call :meth:`residuals`
+    and :meth:`complexity` many times on the same kernel, so the ``O(n^3)`` step is done once.
+    """
+
+    def __init__(self, K, *, name: str = "K"):
+        K, lam, V = as_psd(K, name)
+        self.n = K.shape[0]
+        self.lam, self.V = lam[::-1].copy(), V[:, ::-1].copy()
+        self.trace = float(np.trace(K))
+
+    def residuals(self, r0, times, *, eta=None) -> np.ndarray:
+        """``R[j, i] = v_i . r(times[j])`` for kernel GD/flow from residual ``r0`` (see
+        :func:`kernel_gd_residuals`)."""
+        r0 = as_vector(r0, "r0", length=self.n)
+        times = as_times(times)
+        p0 = self.V.T @ r0
+        if eta is None:
+            decay = np.exp(-np.outer(times, self.lam) / self.n)
+        else:
+            eta = check_kernel_eta(eta, self.lam.max(), self.n)
+            decay = _gd_power((1.0 - eta * self.lam / self.n)[None, :], times[:, None] / eta)
+        return decay * p0[None, :]
+
+    def loss(self, r0, times, *, eta=None) -> np.ndarray:
+        """Training loss ``(1/2n) ||r(t)||^2 = 0.5 mean_i (v_i . r(t))^2`` at every time, for
+        kernel GD/flow from the residual ``r0`` (``f_0 = 0`` and labels ``y``: ``r0 = -y``).
+        Returns an array of shape (len(times),)."""
+        return 0.5 * np.mean(self.residuals(r0, times, eta=eta) ** 2, axis=1)
+
+    def complexity(self, y) -> float:
+        """``sqrt(2 y^T K^{-1} y tr K) / n`` (see :func:`ntk_complexity`)."""
+        y = as_vector(y, "y", length=self.n)
+        if self.lam.min() <= 1e-12 * self.lam.max():
+            raise ValueError("H must be positive definite (invertible) for y^T H^{-1} y")
+        quad = float(np.sum((self.V.T @ y) ** 2 / self.lam))
+        return math.sqrt(2.0 * quad * self.trace) / self.n
+
+
+def kernel_gd_residuals(K, r0, times, *, eta=None):
+    """Training residual ``r(t) = f_t(X) - y`` of kernel regression in the eigenbasis of ``K``.
+
+    Returns ``(lam, V, R)`` with ``K = V diag(lam) V^T`` (eigenvalues in *decreasing* order) and
+    ``R[j, i] = v_i . r(times[j]) = exp(-lam_i t_j / n) v_i . r0`` (gradient flow) or
+    ``(1 - eta lam_i / n)^(t_j / eta) v_i . r0`` (gradient descent with step ``eta``; the times
+    must be whole multiples of ``eta`` if some factor ``1 - eta lam_i / n`` is negative).
+    """
+    eig = KernelEigen(K)
+    return eig.lam, eig.V, eig.residuals(r0, times, eta=eta)
+
+
+def ntk_complexity(H, y) -> float:
+    """The data-dependent complexity ``sqrt(2 y^T H^{-1} y * tr H) / n``.
+
+    The form of the lecture notes (section "Understanding Generalization in 2-layer setting" of
+    Arora et al., *Theory of Deep Learning*). ``sqrt(y^T H^{-1} y tr H) / n`` is the kernel
+    Rademacher bound for the class of RKHS norm ``B = sqrt(y^T H^{-1} y)`` (the norm of the
+    interpolant); this measure is ``sqrt(2)`` times it. It is invariant under ``H -> c H``. For
+    the two-layer model of :func:`ibcore.ntk.two_layer_ntk` and unit-norm inputs,
+    ``tr H = n/2`` and the measure equals ``sqrt(y^T H^{-1} y / n)``, i.e. ``1/sqrt(2)`` times
+    the leading term ``sqrt(2 y^T H^{-1} y / n)`` of the generalization bound of Arora, Du, Hu,
+    Li & Wang (2019, Thm 5.1), which is twice the Rademacher bound. That equality needs
+    ``tr H = n/2``: the leading term scales like ``c^{-1/2}`` under ``H -> c H``, so no
+    scale-free measure equals it for every kernel.
+    """
+    return KernelEigen(H, name="H").complexity(y)
+
+
+# -- ridge and early stopping ---------------------------------------------------------------------
 
 
 def ridge_path(X, y, mus) -> np.ndarray:

@@ -46,7 +46,7 @@ def test_square_loss_is_averaged_and_halved():
 
 def test_kernel_time_units_match_neural_tangents():
     """Residuals of kernel gradient flow decay like exp(-lam t / n), n = number of targets."""
-    from ibcore.ntk import kernel_gd_residuals
+    from ibcore.linear import kernel_gd_residuals
 
     K = np.diag([2.0, 4.0])
     lam, _, R = kernel_gd_residuals(K, np.array([1.0, 1.0]), np.array([0.0, 0.7]))
@@ -57,7 +57,7 @@ def test_kernel_time_units_match_neural_tangents():
     import json
     from pathlib import Path
 
-    from ibcore.ntk import kernel_gd_predict
+    from ibcore.linear import kernel_gd_predict
 
     ref = json.loads((Path(__file__).parent / "data" / "neural_tangents_reference.json")
                      .read_text())["gd_mse"]

@@ -104,3 +104,21 @@ def test_loglog_slope():
     assert np.isnan(stats.loglog_slope([1.0, 2.0], [1.0, 0.5])[1])
     with pytest.raises(ValueError, match="all > 0"):
         stats.loglog_slope([1.0, 2.0], [1.0, -1.0])
+
+
+def test_run_gd_on_divergence_raise():
+    # run_gd(on_divergence="raise") (added for ibcore.ntk's trainers): the same blow-up step as
+    # iterate on L(w) = w^2 / 2 with eta = 3; the default "stop" keeps reporting diverged_at
+    def fun(w):
+        return 0.5 * float(w @ w), w.copy()
+
+    traj = descent.run_gd(fun, np.ones(1), 3.0, 100)
+    assert traj.diverged_at == 21
+    with pytest.raises(DivergenceError) as info:
+        descent.run_gd(fun, np.ones(1), 3.0, 100, on_divergence="raise")
+    assert info.value.step == 21 and info.value.value == 2.0**41
+    assert "smaller step size eta" in str(info.value)
+    ok = descent.run_gd(fun, np.ones(1), 0.5, 10, on_divergence="raise")
+    np.testing.assert_array_equal(ok.final, [0.5**10])
+    with pytest.raises(ValueError, match="on_divergence"):
+        descent.run_gd(fun, np.ones(1), 0.5, 10, on_divergence="warn")

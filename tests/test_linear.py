@@ -9,12 +9,15 @@ from hypothesis import strategies as st
 
 from ibcore.descent import run_gd, run_sgd
 from ibcore.linear import (
+    KernelEigen,
+    check_kernel_eta,
     flow_ridge_ratio,
     flow_ridge_ratio_max,
     kernel_predict,
     least_squares,
     least_squares_batch,
     min_norm_solution,
+    ntk_complexity,
     null_space_component,
     poly2_features,
     poly_kernel,
@@ -316,3 +319,41 @@ def test_gd_early_stopping_ratio_bound():
     ratio = (q.gd_iterates(np.zeros(6), eta, [1]) @ q.eigvecs) / (
         ridge_path(X, y, [1.0 / eta]) @ q.eigvecs)
     assert ratio[0, -1] == pytest.approx(2.0, rel=1e-10)
+
+
+def test_check_kernel_eta_and_kernel_eigen_names():
+    assert check_kernel_eta(0.5, 2.0, 1) == 0.5  # limit 2n / lambda_max = 1
+    with pytest.raises(ValueError, match="stability limit"):
+        check_kernel_eta(1.0, 2.0, 1)
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        check_kernel_eta(0.0, 2.0, 1)
+    assert check_kernel_eta(1e9, 0.0, 3) == 1e9  # a zero kernel: every step is stable
+    eig = KernelEigen(np.diag([1.0, 3.0]))
+    np.testing.assert_array_equal(eig.lam, [3.0, 1.0])  # decreasing
+    with pytest.raises(ValueError, match="H must be positive semi-definite"):
+        ntk_complexity(np.diag([1.0, -1.0]), [1.0, 1.0])
+    with pytest.raises(ValueError, match="K must be symmetric"):
+        KernelEigen(np.array([[1.0, 1.0], [0.0, 1.0]]))
+
+
+def test_kernel_eigen_loss_is_the_mean_squared_residual():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 5))
+    K = A @ A.T
+    r0 = rng.standard_normal(5)
+    eig = KernelEigen(K)
+    times = np.array([0.0, 0.3, 2.0])
+    lam, V = np.linalg.eigh(K)
+    direct = [0.5 * np.mean((V @ (np.exp(-lam * t / 5) * (V.T @ r0))) ** 2) for t in times]
+    np.testing.assert_allclose(eig.loss(r0, times), direct, rtol=1e-13)
+    assert eig.loss(r0, 0.0)[0] == pytest.approx(0.5 * np.mean(r0**2), rel=1e-14)
+    eta = 0.5 * 5 / lam.max()
+    gd = eig.loss(r0, [eta * 3], eta=eta)[0]
+    r = r0.copy()
+    for _ in range(3):
+        r = r - eta * K @ r / 5
+    assert gd == pytest.approx(0.5 * np.mean(r**2), rel=1e-12)
+    with pytest.raises(ValueError, match="r0 must have length 5"):
+        eig.loss(np.ones(4), [1.0])
+    with pytest.raises(ValueError, match="stability limit"):
+        eig.loss(r0, [1.0], eta=10 * eta)

@@ -13,7 +13,7 @@ For depth 1 to 3 and three (w_std, b_std) pairs it evaluates the infinite-width 
 random inputs; ``tests/test_ntk.py`` checks ``ibcore.ntk.relu_ntk``/``relu_nngp`` against them.
 It also stores the predictions of ``neural_tangents.predict.gradient_descent_mse`` for a fixed
 kernel at two learning rates (its time argument counts steps), which
-``tests/test_conventions.py`` compares with ``ibcore.ntk.kernel_gd_predict`` at flow time
+``tests/test_conventions.py`` compares with ``ibcore.linear.kernel_gd_predict`` at flow time
 ``t = steps * learning_rate``.
 """
 

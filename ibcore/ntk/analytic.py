@@ -1,0 +1,305 @@
+"""Infinite-width kernels of ReLU networks in numpy: NNGP, NTK, layer terms, two-layer kernels.
+
+Conventions (identical to the reference library *neural-tangents*, ``parameterization='ntk'``)
+    A fully connected network of depth ``D`` (hidden widths ``m_1, ..., m_D``) maps ``x in R^d``
+    to a scalar
+    by ``g^0 = x``, ``h^l = (w_std / sqrt(m_{l-1})) W^l g^{l-1} + b_std b^l``,
+    ``g^l = relu(h^l)`` for ``l = 1..D``, and ``f(x) = h^{D+1}`` (readout of width 1), with
+    ``m_0 = d`` and every entry of ``W^l``, ``b^l`` drawn i.i.d. from ``N(0, 1)``. The
+    parameters are stored as one flat float64 vector ``theta`` (``W^1, b^1, W^2, b^2, ...``,
+    each ``W^l`` row-major of shape ``(m_l, m_{l-1})``). ReLU is used *without* the factor 2,
+    so the variance of the pre-activations halves at every layer unless ``w_std**2 = 2``.
+
+    The empirical NTK is ``Theta_theta(x, x') = <grad_theta f(x), grad_theta f(x')>``.
+    As all widths grow, at initialisation it converges to the analytic kernel computed by the
+    layer recursion of :func:`relu_kernels`: the input kernel is ``x . x' / d``; a dense layer
+    maps ``(nngp, ntk)`` to ``(w_std^2 nngp + b_std^2, nngp_new + w_std^2 ntk)``; a
+    ReLU maps, with ``q1, q2`` the diagonal entries, ``k`` the cross entry and
+    ``cos(theta) = k / sqrt(q1 q2)``,
+    ``nngp <- (1/2pi) [sqrt(q1 q2 - k^2) + (pi - theta) k]`` and
+    ``ntk <- ntk (pi - theta) / (2 pi)``. The recursion starts from ``ntk = 0``.
+
+    Unrolled, the recursion is the layer sum of :func:`relu_ntk_layer_terms`:
+    ``Theta = sum_{l=1}^{D+1} Sigma^(l) prod_{l'=l}^{D} w_std^2 (pi - theta_l') / (2 pi)``, the
+    limit of the per-layer parts of the empirical NTK (:func:`ibcore.ntk.mlp_empirical_ntk_layers`).
+
+    The two-layer model of the lecture notes (section "NTK: Simple 2-layer example" of Arora et
+    al., *Theory of Deep Learning*), ``f(x) = m^{-1/2} sum_j a_j relu(w_j . x)`` with only the
+    first layer trained (:func:`ibcore.ntk.two_layer_module`), has the kernel
+    ``H*(x, x') = (x . x') (pi - theta) / (2 pi)`` (:func:`two_layer_ntk`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..validation import as_matrix, check_rng, positive_float, positive_int
+
+__all__ = [
+    "lecture_notes_ntk",
+    "relu_kernels",
+    "relu_nngp",
+    "relu_ntk",
+    "relu_ntk_layer_terms",
+    "two_layer_finite_ntk",
+    "two_layer_ntk",
+]
+
+
+def _pair(X1, X2):
+    X1 = as_matrix(X1, "X1")
+    X2 = X1 if X2 is None else as_matrix(X2, "X2")
+    if X2 is not X1 and X2.shape == X1.shape and np.array_equal(X1, X2):
+        X2 = X1  # K(X, X): lets the kernels set the diagonal exactly (theta = 0 there)
+    if X2.shape[1] != X1.shape[1]:
+        raise ValueError(
+            f"X1 and X2 must have the same number of columns (input dimension), got "
+            f"{X1.shape[1]} and {X2.shape[1]}"
+        )
+    return X1, X2
+
+
+def _nt_args(X1, X2, depth, w_std, b_std):
+    X1, X2 = _pair(X1, X2)
+    depth = positive_int(depth, "depth")
+    w_std = positive_float(w_std, "w_std")
+    b_std = positive_float(b_std, "b_std", allow_zero=True)
+    return X1, X2, depth, w_std, b_std
+
+
+def relu_kernels(
+    X1, X2=None, *, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Infinite-width NNGP and NTK of a ReLU network (neural-tangents conventions).
+
+    Parameters
+    ----------
+    X1 : array (n1, d)
+    X2 : array (n2, d), optional (default ``X1``)
+    depth : int
+        Number of hidden ReLU layers ``D >= 1`` (a readout dense layer follows them).
+    w_std, b_std : float
+        Weight and bias standard deviations of every dense layer (``w_std > 0``,
+        ``b_std >= 0``).
+
+    Returns
+    -------
+    (nngp, ntk) : two float64 arrays of shape (n1, n2)
+        The output covariance at initialisation and the neural tangent kernel, computed by the
+        recursion in the module docstring. For ``depth = 1, w_std = 1, b_std = 0``:
+        ``ntk = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
+        ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``.
+    """
+    return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))
+
+
+def _relu_recursion(X1, X2, depth, w_std, b_std):
+    """The layer recursion of the module docstring on validated inputs (``X2 is X1`` allowed)."""
+    d = X1.shape[1]
+    q1 = np.einsum("ij,ij->i", X1, X1) / d
+    q2 = np.einsum("ij,ij->i", X2, X2) / d
+    if b_std == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
+        raise ValueError(
+            "X1/X2 contain an all-zero input: with zero bias std its angle to other inputs is "
+            "undefined; remove it or use a positive bias std"
+        )
+    k = X1 @ X2.T / d
+    if X2 is X1:  # make the diagonal exactly q (so theta = 0 there, not ~1e-8 from rounding)
+        np.fill_diagonal(k, q1)
+    ntk = np.zeros_like(k)
+
+    def dense(q1, q2, k, ntk):
+        q1 = w_std**2 * q1 + b_std**2
+        q2 = w_std**2 * q2 + b_std**2
+        k = w_std**2 * k + b_std**2
+        return q1, q2, k, k + w_std**2 * ntk
+
+    for _ in range(depth):
+        q1, q2, k, ntk = dense(q1, q2, k, ntk)
+        norms = np.sqrt(np.outer(q1, q2))
+        cos = np.clip(k / norms, -1.0, 1.0)
+        if X2 is X1:  # one rounding error in q or k would become ~1e-8 in arccos
+            np.fill_diagonal(cos, 1.0)
+        theta = np.arccos(cos)
+        sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
+        k = norms * (sin + (np.pi - theta) * cos) / (2 * np.pi)
+        ntk = ntk * (np.pi - theta) / (2 * np.pi)
+        q1, q2 = q1 / 2, q2 / 2
+    _, _, nngp, ntk = dense(q1, q2, k, ntk)
+    return nngp, ntk
+
+
+def relu_ntk_layer_terms(
+    X1, X2=None, *, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0
+) -> np.ndarray:
+    """Per-layer terms of the infinite-width ReLU NTK: ``Theta = sum_l T[l - 1]``.
+
+    ``T[l - 1]`` (``l = 1..D+1``, ``D = depth``, layer ``D + 1`` the readout) is the limit of
+    the contribution of ``W^l, b^l`` to the empirical NTK,
+    ``<d f(x)/d(W^l, b^l), d f(x')/d(W^l, b^l)>``:
+
+        T_l = Sigma^(l)(x, x') * prod_{l' = l}^{D} w_std^2 Sigma_dot^(l')(x, x'),
+
+    with ``Sigma^(l)`` the covariance of the pre-activations ``h^l`` (``Sigma^(1) =
+    w_std^2 x . x' / d + b_std^2``, ``Sigma^(D+1)`` the NNGP) and ``Sigma_dot^(l) =
+    E[relu'(u) relu'(v)] = (pi - theta_l) / (2 pi)`` for ``(u, v)`` with covariance
+    ``Sigma^(l)``. The forward factor ``Sigma^(l)`` is the inner product of the layer's input
+    features; each layer above contributes ``w_std^2`` (from ``W^{l'+1}`` in the backward
+    pass) times its derivative kernel. Computed from this layer sum, not from the recursion of
+    :func:`relu_kernels`, so the two are independent evaluations of the same kernel (same
+    arguments and conventions). Returns a float64 array of shape (D + 1, n1, n2).
+    """
+    X1, X2, depth, w_std, b_std = _nt_args(X1, X2, depth, w_std, b_std)
+    d = X1.shape[1]
+    q1 = np.einsum("ij,ij->i", X1, X1) / d
+    q2 = np.einsum("ij,ij->i", X2, X2) / d
+    if b_std == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
+        raise ValueError(
+            "X1/X2 contain an all-zero input: with zero bias std its angle to other inputs is "
+            "undefined; remove it or use a positive bias std"
+        )
+    k = X1 @ X2.T / d
+    if X2 is X1:
+        np.fill_diagonal(k, q1)
+    sigmas, dots = [], []  # Sigma^(l), l = 1..D+1; Sigma_dot^(l), l = 1..D
+    for layer in range(depth + 1):
+        q1, q2, k = (w_std**2 * v + b_std**2 for v in (q1, q2, k))
+        sigmas.append(k)
+        if layer == depth:
+            break
+        norms = np.sqrt(np.outer(q1, q2))
+        cos = np.clip(k / norms, -1.0, 1.0)
+        if X2 is X1:
+            np.fill_diagonal(cos, 1.0)
+        th = np.arccos(cos)
+        dots.append((np.pi - th) / (2 * np.pi))
+        k = norms * (np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - th) * cos) / (2 * np.pi)
+        q1, q2 = q1 / 2, q2 / 2
+    terms = np.empty((depth + 1, *k.shape))
+    back = np.ones_like(k)  # prod_{l' = l}^{D} w_std^2 Sigma_dot^(l'), built from the top
+    for layer in range(depth, -1, -1):  # index layer = l - 1
+        terms[layer] = sigmas[layer] * back
+        if layer > 0:
+            back = back * w_std**2 * dots[layer - 1]
+    return terms
+
+
+def relu_ntk(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0) -> np.ndarray:
+    """Infinite-width NTK of a fully connected ReLU network, as neural-tangents computes it.
+
+    Equal to ``kernel_fn(X1, X2, 'ntk')`` of neural-tangents for
+    ``stax.serial(*[Dense(k, W_std=w_std, b_std=b_std), Relu()] * depth,
+    Dense(1, W_std=w_std, b_std=b_std))`` (NTK parameterization, any hidden width ``k``):
+    input kernel ``x . x' / d``, the dense and ReLU rules of the module docstring.
+
+    Parameters
+    ----------
+    X1 : array (n1, d);  X2 : array (n2, d) or None (then ``X2 = X1``)
+    depth : int >= 1, number of hidden Dense+ReLU blocks
+    w_std : float > 0;  b_std : float >= 0
+
+    Returns a float64 array of shape (n1, n2). For ``depth = 1, w_std = 1, b_std = 0``:
+    ``Theta = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
+    ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``; on the diagonal,
+    ``Theta(x, x) = (depth + 1) |x|^2 / (d 2^depth)``.
+    """
+    return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))[1]
+
+
+def relu_nngp(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0) -> np.ndarray:
+    """Infinite-width NNGP kernel (output covariance at initialisation) of the network of
+    :func:`relu_ntk`: neural-tangents' ``kernel_fn(X1, X2, 'nngp')``. Shape (n1, n2), float64.
+    For ``w_std = 1, b_std = 0``, ``Sigma(x, x) = |x|^2 / (d 2^depth)``.
+    """
+    return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))[0]
+
+
+def lecture_notes_ntk(X1, X2=None, *, depth: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """NNGP and NTK of the lecture notes' deep ReLU network, as the notes' layer sum.
+
+    Section "NTK formula for Multilayer Fully-connected Neural Network" of Arora et al.,
+    *Theory of Deep Learning* (depth ``D``).
+
+    The network is ``f^(1) = W^(1) x``, ``g^(h) = sqrt(2 / d_h) relu(f^(h))``,
+    ``f^(h+1) = W^(h+1) g^(h)``, output ``W^(D+1) g^(D)`` (all weights ``N(0, 1)``, no biases,
+    ``c_sigma = 2``). With ``Sigma^(0) = x . x'``, ``cos theta_h`` the correlation of
+    ``Sigma^(h-1)``,
+
+        Sigma^(h)     = sqrt(Sigma^(h-1)(x,x) Sigma^(h-1)(x',x')) (sin th + (pi - th) cos th) / pi,
+        Sigma_dot^(h) = (pi - th) / pi,        Sigma_dot^(D+1) = 1,
+        Theta         = sum_{h=1}^{D+1} Sigma^(h-1) prod_{h'=h}^{D+1} Sigma_dot^(h').
+
+    ``Sigma_dot^(h) = 2 E[1{u > 0} 1{v > 0}]`` is the derivative kernel that the notes use without
+    defining it. Computed from the explicit layer sum (not the recursion of :func:`relu_kernels`),
+    so it is an independent check: it equals ``(d / 2)`` times ``relu_kernels(..., w_std =
+    sqrt(2), b_std = 0)``, the same network with the first layer rescaled. Returns
+    ``(Sigma^(D), Theta)``, float64 arrays of shape (n1, n2).
+    """
+    X1, X2 = _pair(X1, X2)
+    depth = positive_int(depth, "depth")
+    q1, q2 = np.einsum("ij,ij->i", X1, X1), np.einsum("ij,ij->i", X2, X2)
+    if np.any(q1 == 0) or np.any(q2 == 0):
+        raise ValueError("X1/X2 contain an all-zero input, whose angle is undefined; remove it")
+    sig = [X1 @ X2.T]  # Sigma^(0), ..., Sigma^(D); the diagonals stay q1, q2 (ReLU, c = 2)
+    if X2 is X1:  # exact diagonal, so theta = 0 there (arccos is ill-conditioned near 1)
+        np.fill_diagonal(sig[0], q1)
+    dots = []  # Sigma_dot^(1), ..., Sigma_dot^(D)
+    norms = np.sqrt(np.outer(q1, q2))
+    for _ in range(depth):
+        cos = np.clip(sig[-1] / norms, -1.0, 1.0)
+        if X2 is X1:
+            np.fill_diagonal(cos, 1.0)
+        th = np.arccos(cos)
+        sig.append(norms * (np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - th) * cos) / np.pi)
+        dots.append((np.pi - th) / np.pi)
+    theta = np.zeros_like(sig[0])
+    for h in range(1, depth + 2):
+        prod = np.ones_like(sig[0])
+        for hp in range(h, depth + 1):  # Sigma_dot^(D+1) = 1 is left out of the product
+            prod = prod * dots[hp - 1]
+        theta += sig[h - 1] * prod
+    return sig[-1], theta
+
+
+def two_layer_ntk(X1, X2=None) -> np.ndarray:
+    """Kernel of the lecture notes' two-layer model, first layer trained only.
+
+    For ``f(x) = m^{-1/2} sum_r a_r relu(w_r . x)``, ``w_r ~ N(0, I)``, ``a_r = +-1``:
+    ``H*(x, x') = (x . x') * E_w[1{w.x > 0} 1{w.x' > 0}] = (x . x') (pi - theta) / (2 pi)``,
+    ``theta`` the angle between ``x`` and ``x'``. The factor ``x . x'`` is part of it: the
+    expectation alone is ``(pi - theta)/(2 pi)``.
+    """
+    X1, X2 = _pair(X1, X2)
+    n1 = np.linalg.norm(X1, axis=1)
+    n2 = np.linalg.norm(X2, axis=1)
+    if np.any(n1 == 0) or np.any(n2 == 0):
+        raise ValueError("X1/X2 contain an all-zero input, whose angle is undefined; remove it")
+    U, V = X1 / n1[:, None], X2 / n2[:, None]
+    # Kahan's angle formula, accurate also for nearly parallel inputs (arccos is not).
+    diff = np.linalg.norm(U[:, None, :] - V[None, :, :], axis=2)
+    summ = np.linalg.norm(U[:, None, :] + V[None, :, :], axis=2)
+    theta = 2 * np.arctan2(diff, summ)
+    return (X1 @ X2.T) * (np.pi - theta) / (2 * np.pi)
+
+
+def two_layer_finite_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
+    """The kernel ``H(0)`` of :func:`ibcore.ntk.two_layer_empirical_ntk` in closed form (numpy).
+
+    By the chain rule, ``d f(x) / d w_j = m^{-1/2} a_j 1{w_j . x > 0} x`` for the model of
+    :func:`ibcore.ntk.two_layer_module`, and ``a_j^2 = 1``, so
+
+        H(0)(x, x') = (x . x') (1/m) sum_{j=1}^m 1{w_j . x > 0} 1{w_j . x' > 0},
+
+    with the same first-layer weights ``w_j`` (rows of ``W``, drawn first from ``seed``) as
+    ``two_layer_module(d, width, seed=seed)``; the indicator is 0 at ``w_j . x = 0``, as torch's
+    ReLU derivative. It equals the autograd kernel to rounding (unit-tested) and takes about a
+    millisecond for 64 inputs at width 10,000, so a widget can recompute it live. As the width
+    grows it converges to :func:`two_layer_ntk`. Shape (n1, n2), float64.
+    """
+    X1, X2 = _pair(X1, X2)
+    width = positive_int(width, "width")
+    rng = check_rng(seed)
+    W = rng.standard_normal((width, X1.shape[1]))  # the draw order of two_layer_module
+    S1 = (X1 @ W.T > 0).astype(np.float64)
+    S2 = S1 if X2 is X1 else (X2 @ W.T > 0).astype(np.float64)
+    return (X1 @ X2.T) * (S1 @ S2.T) / width
