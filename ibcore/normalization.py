@@ -39,8 +39,8 @@ Contents
     * :func:`equilibrium_norm`: the fixed point of the norm recursion.
     * :func:`sphere_smoothness`, :func:`convergence_count_bound`, :func:`wd_convergence_time_bound`:
       the constants of the convergence theorems of the chapter.
-    * :func:`product_gd`, :func:`product_blowup_threshold`: GD on the overparametrised 1-D logistic
-      regression ``W = w_1 ... w_k`` of the motivation.
+    * :func:`product_gd` (a :class:`ProductRun`), :func:`product_blowup_threshold`: GD on the
+      overparametrised 1-D logistic regression ``W = w_1 ... w_k`` of the motivation.
     * torch (float64): :class:`ScaleInvariantMLP`, :class:`BNClassifier`, :func:`torch_objective`,
       :func:`empirical_ntk`, :func:`train_bn_classifier`; :func:`one_hidden_layer_ntk_limit`,
       the infinite-width kernel of a one-hidden-layer :class:`ScaleInvariantMLP`.
@@ -55,6 +55,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import DEFAULT_BLOWUP_FACTOR, iterate, run_gd
+from .ntk import jacobian_kernel, two_layer_ntk
+from .sharpness import hvp as _hvp
 from .validation import (
     _real_scalar,
     as_array,
@@ -70,6 +73,7 @@ __all__ = [
     "NormRun",
     "NormalizedLinear",
     "NormalizedProduct",
+    "ProductRun",
     "RotationLoss",
     "ScaleInvariantMLP",
     "angular_clock",
@@ -746,6 +750,13 @@ def run_scale_invariant_gd(loss, w0, eta, n_steps, *, weight_decay=0.0) -> NormR
     ``loss`` is a scale-invariant numpy loss (:class:`NormalizedLinear`, :class:`RotationLoss`)
     that accepts a batch of points; ``w0`` of shape (d,) or (B, d) runs one or B independent
     runs at once (vectorised). ``weight_decay = 0`` is plain GD, whose norm never decreases.
+    The loop is :func:`ibcore.descent.iterate` (batched, every step recorded).
+
+    Raises
+    ------
+    ibcore.DivergenceError
+        If a loss value becomes non-finite (the weights overflowed float64); a scale-invariant
+        loss is bounded, so this needs an extreme ``w0`` or ``eta``.
     """
     if not (callable(loss) and hasattr(loss, "sphere_grad_norm")):
         raise TypeError(
@@ -755,18 +766,30 @@ def run_scale_invariant_gd(loss, w0, eta, n_steps, *, weight_decay=0.0) -> NormR
     eta, mu = _check_eta_mu(eta, weight_decay)
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     W, single = _rows(w0, loss.d, "w0")
-    out_w = np.empty((n_steps + 1, *W.shape))
-    out_loss = np.empty((n_steps + 1, W.shape[0]))
-    out_w[0] = W
-    for t in range(n_steps + 1):
-        f, g = loss._step_parts(out_w[t])
-        out_loss[t] = f
-        if t < n_steps:
-            out_w[t + 1] = (1.0 - eta * mu) * out_w[t] - eta * g
+    decay = 1.0 - eta * mu
+    grad = {}
+
+    def measure(W):
+        f, grad["g"] = loss._step_parts(W)
+        return f
+
+    def advance(W, _t, _active):  # a diverging run raises, so every run is active here
+        with np.errstate(over="ignore", invalid="ignore"):  # caught by the divergence test
+            return decay * W - eta * grad["g"]
+
+    run = iterate(
+        advance,
+        W,
+        n_steps,
+        measure=measure,
+        checkpoints=np.arange(n_steps + 1),
+        record=lambda W: {"w": W},
+        quantity="scale-invariant loss",
+        hint="the weights overflowed: use a smaller eta or w0 of moderate norm",
+    )
+    out_w, out_loss = run.records["w"], run.values
     norm = np.linalg.norm(out_w, axis=2)
     sphere = loss.sphere_grad_norm(out_w.reshape(-1, loss.d)).reshape(norm.shape)
-    if not np.all(np.isfinite(out_w)):
-        raise FloatingPointError("the run produced non-finite weights (report this as a bug)")
     if single:
         out_w, norm, out_loss, sphere = out_w[:, 0], norm[:, 0], out_loss[:, 0], sphere[:, 0]
     return NormRun(out_w, norm, out_loss, sphere, eta / norm**2, eta, mu)
@@ -883,26 +906,82 @@ def product_blowup_threshold(W0, k, z) -> float:
     return 2.0 * W0 ** (2.0 / k - 1.0) / d
 
 
-def product_gd(W0, k, z, eta, n_steps) -> np.ndarray:
-    """Products ``W_t = w_t^k``, ``t = 0..n_steps``, of GD on ``l(w_1 ... w_k)`` from equal
-    factors ``w_i = W0^{1/k}`` (the factors stay equal). Stops early (shorter array) once
-    ``|W_t|`` exceeds 1e100."""
+@dataclass(frozen=True)
+class ProductRun:
+    """GD on the product model :func:`product_gd`.
+
+    Attributes
+    ----------
+    W : ndarray of float64, shape (k,)
+        The products ``W_t = w_t^k`` for ``t = 0, ..., k - 1``: every step when the run did
+        not diverge (``k = n_steps + 1``), else the steps before ``diverged_at``.
+    eta : float
+        The step size.
+    diverged_at : int or None
+        First step at which ``W_t`` was not finite or exceeded
+        ``blowup_factor * max(1, W_0)`` (the policy of :func:`ibcore.descent.iterate`).
+    """
+
+    W: np.ndarray
+    eta: float
+    diverged_at: int | None
+
+
+def product_gd(W0, k, z, eta, n_steps, *, blowup_factor=DEFAULT_BLOWUP_FACTOR) -> ProductRun:
+    """GD on ``l(w_1 ... w_k)``, ``l(W) = sum_i log(1 + exp(-W z_i))``, from equal factors
+    ``w_i = W0^{1/k}`` (the factors stay equal: ``w <- w - eta l'(w^k) w^{k-1}``).
+
+    Runs on :func:`ibcore.descent.iterate` with ``on_divergence="stop"`` (above
+    :func:`product_blowup_threshold` the product explodes, which is what the experiment shows):
+    the monitored quantity is the product ``W_t``, and the run stops at the first ``W_t`` that is
+    not finite or exceeds ``blowup_factor * max(1, W0)``.
+
+    Parameters
+    ----------
+    W0 : float
+        Initial product, > 0.
+    k : int
+        Number of factors, even and >= 2.
+    z : array_like, shape (n,)
+        The margins ``z_i = x_i y_i``, of both signs.
+    eta : float
+        Step size.
+    n_steps : int
+        Number of steps (>= 0).
+    blowup_factor : float
+        Divergence bound (>= 1).
+
+    Returns
+    -------
+    ProductRun
+    """
     z, k = _check_product(z, k)
     W0 = positive_float(W0, "W0")
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    w = W0 ** (1.0 / k)
-    out = [W0]
-    for _ in range(n_steps):
-        W = w**k
-        w = w - eta * _dlogistic(W, z) * w ** (k - 1)
+
+    def measure(w):
         try:
-            out.append(w**k)
-        except OverflowError:  # |W_t| is far past 1e100: stop early, as documented
-            break
-        if not abs(out[-1]) < 1e100:
-            break
-    return np.array(out)
+            return w**k
+        except OverflowError:  # |W_t| is past float64: diverged
+            return math.inf
+
+    def advance(w, _k):
+        return w - eta * _dlogistic(w**k, z) * w ** (k - 1)
+
+    run = iterate(
+        advance,
+        W0 ** (1.0 / k),
+        n_steps,
+        measure=measure,
+        checkpoints=np.arange(n_steps + 1),
+        blowup_factor=blowup_factor,
+        on_divergence="stop",
+        quantity="product W",
+    )
+    W = run.values.copy()
+    W[0] = W0  # the start is W0 itself, not (W0^(1/k))^k
+    return ProductRun(W=W, eta=eta, diverged_at=run.diverged_at)
 
 
 # -- torch models (float64) --------------------------------------------------------------------
@@ -979,6 +1058,7 @@ class ScaleInvariantMLP:
         return h @ self.readout
 
 
+
 def _check_forward(X, w, d_in: int, n_params: int) -> None:
     """Type and shape checks of ``forward(X, w)`` (no value checks: it runs under autograd)."""
     torch = _torch()
@@ -1034,8 +1114,6 @@ def torch_objective(model, X, y, *, loss="mse"):
 
     def hvp(w, v):
         """Hessian-vector product ``H(w) v`` (double backward, :func:`ibcore.sharpness.hvp`)."""
-        from .sharpness import hvp as _hvp
-
         wt = torch.tensor(np.asarray(w, dtype=np.float64))
         return _hvp(lambda th: _loss_value(model.forward(Xt, th), yt, loss), wt, v).numpy()
 
@@ -1058,8 +1136,6 @@ def empirical_ntk(model, X1, X2, w=None) -> np.ndarray:
     for name, Xi in (("X1", X1), ("X2", X2)):
         if Xi.shape[1] != model.d_in:
             raise ValueError(f"{name} has {Xi.shape[1]} columns, the model takes {model.d_in}")
-    from .ntk import jacobian_kernel
-
     w = model.w0 if w is None else as_vector(w, "w", length=model.n_params)
     return jacobian_kernel(
         lambda th, X: model.forward(X, th), torch.tensor(w), torch.tensor(X1), torch.tensor(X2)
@@ -1085,8 +1161,6 @@ def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
     The plain kernel is :func:`ibcore.ntk.two_layer_ntk` (same model: first layer trained,
     readout frozen), which this function reuses, with its accurate angle formula.
     """
-    from .ntk import two_layer_ntk
-
     if norm not in ("layer", "none"):
         raise ValueError(f"norm must be 'layer' or 'none', got {norm!r}")
     X1 = as_matrix(X1, "X1")
@@ -1154,8 +1228,6 @@ def train_bn_classifier(model, X, y, eta, n_steps, *, checkpoints=None):
     :func:`ibcore.descent.run_gd`. Returns ``(trajectory, group_norms)`` where ``group_norms``
     maps each parameter group (``W1``, ``b1``, ``gamma``, ``beta``, ``W2``, ``b2``) to its
     Euclidean norm at the recorded checkpoints."""
-    from .descent import run_gd
-
     if not isinstance(model, BNClassifier):
         raise TypeError(f"model must be a BNClassifier, got {type(model).__name__}")
     fun = torch_objective(model, X, y, loss="logistic")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .descent import iterate
 from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
@@ -246,9 +247,33 @@ def train_mlp_gd(
 
     Parameters start at :func:`mlp_init` (``seed``). The loss is recorded at every step; the
     sharpness every ``sharpness_every`` steps by :func:`top_hessian_eigenvalue`, warm-started
-    from the previous eigenvector with at most ``power_iters`` HVPs. A non-finite loss or a
-    loss above ``1e12 * max(1, L(theta_0))`` stops the run (``diverged_at``), as in
-    :mod:`ibcore.descent`.
+    from the previous eigenvector with at most ``power_iters`` HVPs. The run is
+    :func:`ibcore.descent.iterate` with ``on_divergence="stop"`` (past ``2 / eta`` divergence is
+    one of the outcomes the experiment shows): a non-finite loss or a loss above
+    ``DEFAULT_BLOWUP_FACTOR * max(1, L(theta_0))`` ends the run and sets ``diverged_at``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, p)
+    y : array_like, shape (n,)
+    hidden : tuple of int
+        Hidden-layer widths.
+    eta : float
+        Step size.
+    n_steps : int
+        Number of GD steps.
+    sharpness_every : int
+        Steps between two sharpness estimates.
+    seed : int or numpy.random.Generator
+        Seed of the initialization (and of the first power iteration's start vector).
+    power_iters : int
+        HVPs per sharpness estimate.
+
+    Returns
+    -------
+    EoSRun
+        Losses up to the step before ``diverged_at`` (all ``n_steps + 1`` if it did not
+        diverge), the sharpness estimates and the last finite parameters.
     """
     import torch
 
@@ -259,48 +284,51 @@ def train_mlp_gd(
     X = np.asarray(X, dtype=np.float64)
     theta = torch.as_tensor(mlp_init(X.shape[1], hidden, seed=seed)).requires_grad_(True)
     with _one_thread():
-        losses, s_steps, s_vals, diverged_at, last = _gd_loop(
-            loss_fn, theta, eta, n_steps, sharpness_every, power_iters
-        )
-    n = diverged_at if diverged_at is not None else n_steps + 1
+        run, s_steps, s_vals = _gd_loop(loss_fn, theta, eta, n_steps, sharpness_every, power_iters)
     return EoSRun(
         eta=eta,
-        loss=losses[:n].copy(),
+        loss=run.values.copy(),
         sharpness_steps=np.asarray(s_steps, dtype=np.int64),
         sharpness=np.asarray(s_vals),
-        diverged_at=diverged_at,
-        final_theta=last,
+        diverged_at=run.diverged_at,
+        final_theta=run.state.detach().numpy().copy(),
     )
 
 
 def _gd_loop(loss_fn, theta, eta, n_steps, sharpness_every, power_iters):
+    """GD on :func:`ibcore.descent.iterate`: the state is the parameter tensor; ``measure``
+    evaluates the loss and keeps it (with its graph) for the gradient of the next step."""
     import torch
 
-    losses = np.empty(n_steps + 1)
     s_steps, s_vals = [], []
-    v = None
-    bound = np.inf
-    diverged_at = None
-    last = theta.detach().numpy().copy()
-    for k in range(n_steps + 1):
-        loss = loss_fn(theta)
-        val = float(loss.detach())
-        if k == 0:
-            bound = 1e12 * max(1.0, abs(val))
-        if not (np.isfinite(val) and abs(val) <= bound):
-            diverged_at = k
-            break
-        losses[k] = val
-        last = theta.detach().numpy().copy()
+    cache = {"v": None}
+
+    def measure(theta):
+        cache["loss"] = loss_fn(theta)
+        return float(cache["loss"].detach())
+
+    def sharpness(k, theta, _value):
         if k % sharpness_every == 0:
-            lam, v = top_hessian_eigenvalue(
-                loss_fn, theta.detach(), n_iter=power_iters, v0=v, seed=0
+            lam, cache["v"] = top_hessian_eigenvalue(
+                loss_fn, theta.detach(), n_iter=power_iters, v0=cache["v"], seed=0
             )
             s_steps.append(k)
             s_vals.append(lam)
-        if k == n_steps:
-            break
-        (g,) = torch.autograd.grad(loss, theta)
+
+    def advance(theta, _k):
+        (g,) = torch.autograd.grad(cache["loss"], theta)
         with torch.no_grad():
-            theta -= eta * g
-    return losses, s_steps, s_vals, diverged_at, last
+            new = theta - eta * g
+        return new.requires_grad_(True)
+
+    run = iterate(
+        advance,
+        theta,
+        n_steps,
+        measure=measure,
+        checkpoints=np.arange(n_steps + 1),
+        callback=sharpness,
+        on_divergence="stop",
+        hint="use a smaller step size eta",
+    )
+    return run, s_steps, s_vals

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from ibcore import DivergenceError
 from ibcore import normalization as nz
-from ibcore.descent import run_gd
+from ibcore.descent import DEFAULT_BLOWUP_FACTOR, run_gd
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +201,14 @@ def test_run_errors(unit):
         nz.run_scale_invariant_gd(unit, np.zeros(4), 0.1, 5)
 
 
+def test_run_raises_divergence_error_when_the_weights_overflow():
+    # eta = 1e308 times the gradient (0, 1e5) overflows: w_1 = (1e-5, -inf), whose gradient
+    # c (-w_2, w_1) / ||w_1||^2 = (inf / inf, 0) is NaN, so w_2 and the loss at step 2 are NaN
+    with pytest.raises(DivergenceError) as err:
+        nz.run_scale_invariant_gd(nz.RotationLoss(), [1e-5, 0.0], 1e308, 5)
+    assert err.value.step == 2 and err.value.run == 0 and "smaller eta" in str(err.value)
+
+
 def test_sphere_smoothness_matches_grid(unit2):
     t = np.linspace(0, 2 * np.pi, 40_001)
     grid = max(np.linalg.norm(unit2.hessian(np.array([math.cos(a), math.sin(a)])), 2) for a in t)
@@ -282,19 +291,28 @@ def test_product_threshold_is_sharp():
     z = np.array([1.0, 1.0, 1.0, -1.0])
     for k in (2, 4, 6):
         c = nz.product_blowup_threshold(3.0, k, z)
-        assert nz.product_gd(3.0, k, z, 1.001 * c, 1)[1] > 3.0
-        assert nz.product_gd(3.0, k, z, 0.999 * c, 1)[1] < 3.0
+        assert nz.product_gd(3.0, k, z, 1.001 * c, 1).W[1] > 3.0
+        assert nz.product_gd(3.0, k, z, 0.999 * c, 1).W[1] < 3.0
     # the lecture notes' exponent 1/k - 1 gives a smaller threshold that is not sharp (k = 4)
     notes = 2 * 3.0 ** (1 / 4 - 1) / (-np.sum(z / (1 + np.exp(3.0 * z))))
     assert notes < nz.product_blowup_threshold(3.0, 4, z)
-    assert nz.product_gd(3.0, 4, z, 1.05 * notes, 1)[1] < 3.0
+    assert nz.product_gd(3.0, 4, z, 1.05 * notes, 1).W[1] < 3.0
 
 
 def test_product_gd_stops_on_blowup_and_errors():
     z = np.array([1.0, 1.0, 1.0, -1.0])
     c = nz.product_blowup_threshold(3.0, 4, z)
-    out = nz.product_gd(3.0, 4, z, 2 * c, 100)
-    assert out.size < 101 and np.all(np.isfinite(out)) and out[-1] > 1e100
+    run = nz.product_gd(3.0, 4, z, 2 * c, 100)
+    assert run.diverged_at is not None and run.W.shape == (run.diverged_at,)
+    # the descent policy: stop at the first W_t above 1e12 max(1, W_0); everything before is kept
+    assert np.all(np.isfinite(run.W)) and 0 < run.W[-1] <= DEFAULT_BLOWUP_FACTOR * 3.0
+    assert np.all(np.diff(run.W) > 0)
+    tight = nz.product_gd(3.0, 4, z, 2 * c, 100, blowup_factor=10.0)
+    assert tight.diverged_at < run.diverged_at and np.all(tight.W <= 30.0)
+    calm = nz.product_gd(3.0, 4, z, 0.5 * c, 20)
+    assert calm.diverged_at is None and calm.W.shape == (21,) and calm.W[0] == 3.0
+    with pytest.raises(ValueError, match="blowup_factor"):
+        nz.product_gd(3.0, 4, z, 0.1, 5, blowup_factor=0.5)
     with pytest.raises(ValueError, match="even"):
         nz.product_gd(3.0, 3, z, 0.1, 5)
     with pytest.raises(ValueError, match="non-separable"):
@@ -481,8 +499,8 @@ def test_normalization_models_reject_bad_arguments(case):
 
 def test_product_gd_stops_early_instead_of_overflowing():
     z = np.array([1.0, -0.5, 2.0])
-    W = nz.product_gd(2.0, 2, z, 1e200, 5)  # the first step overflows float64
-    assert W.size < 6 and np.all(np.isfinite(W))
+    run = nz.product_gd(2.0, 2, z, 1e200, 5)  # the first step overflows float64
+    assert run.diverged_at == 1 and run.W.tolist() == [2.0]
 
 
 @pytest.mark.parametrize(

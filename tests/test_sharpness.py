@@ -97,6 +97,7 @@ def test_train_mlp_gd_reports_divergence():
     run = train_mlp_gd(X, y, hidden=(8,), eta=50.0, n_steps=500, seed=1)
     assert run.diverged_at is not None and np.all(np.isfinite(run.loss))
     assert run.loss.shape == (run.diverged_at,)
+    assert np.all(np.isfinite(run.final_theta))  # the last finite parameters, not the blown-up ones
 
 
 def test_train_mlp_gd_records_the_true_sharpness():
