@@ -41,22 +41,25 @@ Contents
       the constants of the convergence theorems of the chapter.
     * :func:`product_gd` (a :class:`ProductRun`), :func:`product_blowup_threshold`: GD on the
       overparametrised 1-D logistic regression ``W = w_1 ... w_k`` of the motivation.
-    * torch (float64): :class:`ScaleInvariantMLP`, :class:`BNClassifier`, :func:`torch_objective`,
-      :func:`empirical_ntk`, :func:`train_bn_classifier`; :func:`one_hidden_layer_ntk_limit`,
-      the infinite-width kernel of a one-hidden-layer :class:`ScaleInvariantMLP`.
+    * torch (float64): :class:`ScaleInvariantMLP` (with :meth:`ScaleInvariantMLP.module`, the
+      network as a ``torch.nn.Module`` for :func:`ibcore.ntk.empirical_ntk`),
+      :class:`BNClassifier`, :func:`torch_objective`, :func:`train_bn_classifier`;
+      :func:`one_hidden_layer_ntk_limit`, the infinite-width kernel of a one-hidden-layer
+      :class:`ScaleInvariantMLP`.
 
 All numpy arrays are float64 and every public function validates its arguments.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .descent import DEFAULT_BLOWUP_FACTOR, iterate, run_gd
-from .ntk import jacobian_kernel, two_layer_ntk
+from .ntk import two_layer_ntk
 from .sharpness import hvp as _hvp
 from .validation import (
     _real_scalar,
@@ -79,7 +82,6 @@ __all__ = [
     "angular_clock",
     "convergence_count_bound",
     "effective_sharpness",
-    "empirical_ntk",
     "equilibrium_norm",
     "equivalence_scale",
     "exponential_schedule",
@@ -1057,6 +1059,47 @@ class ScaleInvariantMLP:
             h = _torch().relu(_normalize(h @ Wl.T, self.norm, self.eps))
         return h @ self.readout
 
+    def module(self, w=None):
+        """The network at the flat parameters ``w`` (default :attr:`w0`) as a ``torch.nn.Module``.
+
+        Its parameters are the layer matrices ``W_1, ..., W_L`` (float64 copies of the blocks of
+        ``w``, named ``"W1"``, ...); the frozen readout is a buffer. ``module(w)(X)`` equals
+        ``forward(X, w)``. This is the form the torch tools take, e.g. the empirical NTK
+        ``ibcore.ntk.empirical_ntk(net.module(), X1, X2)``, whose gradients are then the
+        gradients with respect to the trainable ``w``. With ``norm="batch"`` the output of one
+        example is undefined (its batch variance is 0): a one-example batch raises ``ValueError``,
+        so per-example tools such as the empirical NTK refuse batch normalization.
+        """
+        w = self.w0 if w is None else as_vector(w, "w", length=self.n_params)
+        return _scale_invariant_module()(self, w)
+
+
+@functools.cache
+def _scale_invariant_module():
+    """The ``torch.nn.Module`` class behind :meth:`ScaleInvariantMLP.module` (built on first use,
+    so that importing this module does not import torch)."""
+    torch = _torch()
+
+    class ScaleInvariantModule(torch.nn.Module):
+        def __init__(self, net, w):
+            super().__init__()
+            self.norm, self.eps, self.n_layers = net.norm, net.eps, len(net.shapes)
+            for i, Wl in enumerate(net.layers(torch.tensor(w, dtype=torch.float64)), start=1):
+                self.register_parameter(f"W{i}", torch.nn.Parameter(Wl.clone()))
+            self.register_buffer("readout", net.readout.clone())
+
+        def forward(self, X):
+            if self.norm == "batch" and X.shape[0] == 1:
+                raise ValueError(
+                    "batch normalization of a one-example batch is undefined (variance 0): "
+                    "per-example tools such as the empirical NTK need norm='layer' or 'none'"
+                )
+            h = X
+            for i in range(1, self.n_layers + 1):
+                h = torch.relu(_normalize(h @ getattr(self, f"W{i}").T, self.norm, self.eps))
+            return h @ self.readout
+
+    return ScaleInvariantModule
 
 
 def _check_forward(X, w, d_in: int, n_params: int) -> None:
@@ -1121,29 +1164,9 @@ def torch_objective(model, X, y, *, loss="mse"):
     return fun
 
 
-def empirical_ntk(model, X1, X2, w=None) -> np.ndarray:
-    """Empirical neural tangent kernel ``Theta(x, x') = <df(x)/dw, df(x')/dw>`` (shape (n1, n2)).
-
-    Only for per-sample networks (``norm`` "layer" or "none"): batch normalisation couples the
-    samples, so ``f(x)`` alone is not defined. ``w`` defaults to the initialisation.
-    """
-    torch = _torch()
-    if not isinstance(model, ScaleInvariantMLP):
-        raise TypeError(f"model must be a ScaleInvariantMLP, got {type(model).__name__}")
-    if model.norm == "batch":
-        raise ValueError("empirical_ntk needs a per-sample network: use norm='layer' or 'none'")
-    X1, X2 = as_matrix(X1, "X1"), as_matrix(X2, "X2")
-    for name, Xi in (("X1", X1), ("X2", X2)):
-        if Xi.shape[1] != model.d_in:
-            raise ValueError(f"{name} has {Xi.shape[1]} columns, the model takes {model.d_in}")
-    w = model.w0 if w is None else as_vector(w, "w", length=model.n_params)
-    return jacobian_kernel(
-        lambda th, X: model.forward(X, th), torch.tensor(w), torch.tensor(X1), torch.tensor(X2)
-    )
-
-
 def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
-    """Infinite-width limit of :func:`empirical_ntk` for ``ScaleInvariantMLP(d, [m], norm=norm)``.
+    """Infinite-width limit of the empirical NTK of ``ScaleInvariantMLP(d, [m], norm=norm)``
+    (:func:`ibcore.ntk.empirical_ntk` of its :meth:`~ScaleInvariantMLP.module`).
 
     The network ``f(x) = v . relu(N(W x))`` trains ``W`` (entries ``N(0, 1/d)``) with the readout
     ``v`` (entries ``N(0, 1/m)``) frozen. With ``theta`` the angle between ``x`` and ``x'`` and

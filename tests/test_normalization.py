@@ -8,6 +8,7 @@ import pytest
 from ibcore import DivergenceError
 from ibcore import normalization as nz
 from ibcore.descent import DEFAULT_BLOWUP_FACTOR, run_gd
+from ibcore.ntk import empirical_ntk
 
 
 @pytest.fixture(scope="module")
@@ -394,21 +395,45 @@ def test_torch_errors(data):
         nz.torch_objective(nz.ScaleInvariantMLP(3, [4], seed=0), X, y, loss="hinge")
     with pytest.raises(TypeError, match="ScaleInvariantMLP"):
         nz.torch_objective("net", X, y)
-    with pytest.raises(ValueError, match="per-sample"):
-        nz.empirical_ntk(nz.ScaleInvariantMLP(3, [4], norm="batch", seed=0), X, X)
+    with pytest.raises(ValueError, match="per-example"):
+        empirical_ntk(nz.ScaleInvariantMLP(3, [4], norm="batch", seed=0).module(), X, X)
+    with pytest.raises(ValueError, match="length"):
+        nz.ScaleInvariantMLP(3, [4], seed=0).module(np.ones(5))
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch", "none"])
+def test_module_is_the_network_with_the_layers_as_parameters(data, norm):
+    import torch
+
+    X, _ = data
+    net = nz.ScaleInvariantMLP(3, [8, 6], norm=norm, seed=0)
+    w = net.w0 + 0.1
+    mod = net.module(w)
+    assert [name for name, _ in mod.named_parameters()] == ["W1", "W2"]
+    assert [tuple(p.shape) for p in mod.parameters()] == [(8, 3), (6, 8)]
+    Xt = torch.tensor(X)
+    np.testing.assert_array_equal(mod(Xt).detach().numpy(),
+                                  net.forward(Xt, torch.tensor(w)).numpy())
+    # the module's parameter gradients are the gradient in the flat w
+    wt = torch.tensor(w, requires_grad=True)
+    (g_flat,) = torch.autograd.grad(net.forward(Xt, wt).sum(), wt)
+    g_mod = torch.autograd.grad(mod(Xt).sum(), list(mod.parameters()))
+    np.testing.assert_allclose(torch.cat([g.ravel() for g in g_mod]).numpy(), g_flat.numpy(),
+                               rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(net.module().W1.detach().numpy().ravel(), net.w0[:24])
 
 
 def test_empirical_ntk_layer_norm_ignores_input_scale(data):
     X, _ = data
     ln = nz.ScaleInvariantMLP(3, [16], norm="layer", seed=1)
-    K = nz.empirical_ntk(ln, X[:4], X[:4])
+    K = empirical_ntk(ln.module(), X[:4], X[:4])
     np.testing.assert_allclose(K, K.T, rtol=1e-12)
     assert np.linalg.eigvalsh(K).min() > -1e-10
-    np.testing.assert_allclose(nz.empirical_ntk(ln, 7.0 * X[:4], 0.1 * X[:4]), K, rtol=1e-9)
+    np.testing.assert_allclose(empirical_ntk(ln.module(), 7.0 * X[:4], 0.1 * X[:4]), K, rtol=1e-9)
     plain = nz.ScaleInvariantMLP(3, [16], norm="none", seed=1)
-    Kp = nz.empirical_ntk(plain, X[:4], X[:4])
+    Kp = empirical_ntk(plain.module(), X[:4], X[:4])
     np.testing.assert_allclose(
-        nz.empirical_ntk(plain, 7.0 * X[:4], 0.1 * X[:4]), 0.7 * Kp, rtol=1e-9
+        empirical_ntk(plain.module(), 7.0 * X[:4], 0.1 * X[:4]), 0.7 * Kp, rtol=1e-9
     )
 
 
@@ -437,7 +462,7 @@ def test_ntk_limit_matches_wide_network(norm):
     rng = np.random.default_rng(5)
     X = rng.standard_normal((4, 4)) * np.array([[1.0], [3.0], [0.2], [1.0]])
     limit = nz.one_hidden_layer_ntk_limit(X, norm=norm)
-    K = nz.empirical_ntk(nz.ScaleInvariantMLP(4, [65536], norm=norm, seed=6), X, X)
+    K = empirical_ntk(nz.ScaleInvariantMLP(4, [65536], norm=norm, seed=6).module(), X, X)
     # Theta = (x.x' or d cos) * sum_i v_i^2 1{w_i.x > 0} 1{w_i.x' > 0} (+ O(1/m) for LN): the sum
     # has relative standard deviation <= 2 sqrt(2/m) = 1.1% of the diagonal; 5% is > 4 sigma.
     assert np.abs(K - limit).max() <= 0.05 * np.abs(np.diag(limit)).max()
