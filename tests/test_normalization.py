@@ -27,6 +27,81 @@ def unit2():
     return nz.NormalizedLinear(X, y, gain=1.5)
 
 
+# -- the split modules' helpers -----------------------------------------------------------------
+
+
+def test_split_modules_are_re_exported_by_normalization():
+    from ibcore import deep_product, exponential_lr, scale_invariance, sharpness_reduction
+    from ibcore import weight_decay as wdm
+
+    for mod in (deep_product, exponential_lr, scale_invariance, sharpness_reduction, wdm):
+        for name in mod.__all__:
+            if name not in ("check_step_and_decay", "nonzero_points", "sphere_hessians"):
+                assert getattr(nz, name) is getattr(mod, name), name
+
+
+def test_check_step_and_decay():
+    from ibcore.weight_decay import check_step_and_decay
+
+    assert check_step_and_decay(0.5, 0.1) == (0.5, 0.1)
+    assert check_step_and_decay(2, 0) == (2.0, 0.0)
+    with pytest.raises(ValueError, match=r"eta \* weight_decay = 1 must be < 1"):
+        check_step_and_decay(2.0, 0.5)
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        check_step_and_decay(0.0, 0.1)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        check_step_and_decay(0.1, -1.0)
+
+
+def test_nonzero_points():
+    from ibcore.scale_invariance import nonzero_points
+
+    W, single = nonzero_points([1.0, 2.0], 2)
+    assert single and W.shape == (1, 2) and W.dtype == np.float64
+    W, single = nonzero_points(np.ones((3, 2)), 2)
+    assert not single and W.shape == (3, 2)
+    with pytest.raises(ValueError, match="w0 must be non-zero"):
+        nonzero_points([[1.0, 0.0], [0.0, 0.0]], 2, "w0")
+    with pytest.raises(ValueError, match="2 coordinates"):
+        nonzero_points([1.0, 2.0, 3.0], 2)
+    with pytest.raises(ValueError, match="point"):
+        nonzero_points(np.ones((2, 2, 2)), 2)
+    with pytest.raises(ValueError, match="finite"):
+        nonzero_points([np.nan, 1.0], 2)
+
+
+def test_sphere_hessians_match_finite_differences_of_the_gradient():
+    from ibcore.scale_invariance import sphere_hessians
+
+    # F(u) = (1/2) u^T A u - b.u + cubic term, so that HF depends on u (passed per point)
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((3, 3))
+    A = A + A.T
+    b, c = rng.standard_normal(3), rng.standard_normal(3)
+
+    def grad_L(w):  # L(w) = F(w / |w|), grad L = P grad F(u) / |w|
+        r = np.linalg.norm(w)
+        u = w / r
+        gF = A @ u - b + (c @ u) ** 2 * c
+        return (gF - (gF @ u) * u) / r
+
+    U = rng.standard_normal((4, 3))
+    U /= np.linalg.norm(U, axis=1)[:, None]
+    gF = U @ A - b + ((U @ c) ** 2)[:, None] * c
+    HF = A[None] + 2 * (U @ c)[:, None, None] * np.outer(c, c)[None]
+    H = sphere_hessians(U, gF, HF)
+    h = 1e-6
+    for u, Hu in zip(U, H, strict=True):
+        fd = np.array([(grad_L(u + h * e) - grad_L(u - h * e)) / (2 * h) for e in np.eye(3)])
+        np.testing.assert_allclose(Hu, fd.T, atol=1e-7)
+        np.testing.assert_allclose(Hu, Hu.T, atol=1e-14)
+        assert abs(u @ Hu @ u) < 1e-12  # the radial direction is flat: P u = 0, (P G) . u = 0
+        # at w = r u the Hessian is H(u) / r^2
+        fd3 = np.array([(grad_L(3 * u + h * e) - grad_L(3 * u - h * e)) / (2 * h)
+                        for e in np.eye(3)])
+        np.testing.assert_allclose(Hu / 9, fd3.T, atol=1e-7)
+
+
 # -- schedules and equilibria -------------------------------------------------------------------
 
 
@@ -157,7 +232,7 @@ def test_min_loss_matches_dense_search(unit2):
 def test_normalized_linear_errors(unit):
     with pytest.raises(ValueError, match="non-zero"):
         unit(np.zeros(4))
-    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+    with pytest.raises(ValueError, match="w must have 4 coordinates"):
         unit(np.ones(3))
     with pytest.raises(ValueError, match="at least 2 columns"):
         nz.NormalizedLinear(np.ones((3, 1)), np.ones(3))
@@ -839,7 +914,7 @@ def _bad_sharpness_calls():
         ("target-str", lambda: nz.NormalizedProduct("0.2"), TypeError, "target must be a real"),
         ("height-high", lambda: toy.manifold_point(0.9), ValueError, "height must satisfy"),
         ("height-none", lambda: toy.manifold_point(None), TypeError, "height must be a real"),
-        ("w-shape", lambda: toy.sphere_sharpness(np.ones(4)), ValueError, r"shape \(3,\)"),
+        ("w-shape", lambda: toy.sphere_sharpness(np.ones(4)), ValueError, "3 coordinates"),
         ("w-zero", lambda: toy.project(np.zeros(3)), ValueError, "non-zero"),
         ("project-pole", lambda: toy.project([0.0, 0.0, 1.0]), ValueError, "vanishes"),
         ("hessian-batch", lambda: toy.hessian(np.ones((2, 3))), ValueError, "one point"),
