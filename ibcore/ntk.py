@@ -3,24 +3,24 @@
 Conventions (identical to the reference library *neural-tangents*, ``parameterization='ntk'``)
     A fully connected network of depth ``D`` (hidden widths ``m_1, ..., m_D``) maps ``x in R^d``
     to a scalar
-    by ``g^0 = x``, ``h^l = (sigma_w / sqrt(m_{l-1})) W^l g^{l-1} + sigma_b b^l``,
+    by ``g^0 = x``, ``h^l = (w_std / sqrt(m_{l-1})) W^l g^{l-1} + b_std b^l``,
     ``g^l = relu(h^l)`` for ``l = 1..D``, and ``f(x) = h^{D+1}`` (readout of width 1), with
     ``m_0 = d`` and every entry of ``W^l``, ``b^l`` drawn i.i.d. from ``N(0, 1)``. The
     parameters are stored as one flat float64 vector ``theta`` (``W^1, b^1, W^2, b^2, ...``,
     each ``W^l`` row-major of shape ``(m_l, m_{l-1})``). ReLU is used *without* the factor 2,
-    so the variance of the pre-activations halves at every layer unless ``sigma_w**2 = 2``.
+    so the variance of the pre-activations halves at every layer unless ``w_std**2 = 2``.
 
     The empirical NTK is ``Theta_theta(x, x') = <grad_theta f(x), grad_theta f(x')>``.
     As all widths grow, at initialisation it converges to the analytic kernel computed by the
     layer recursion of :func:`relu_kernels`: the input kernel is ``x . x' / d``; a dense layer
-    maps ``(nngp, ntk)`` to ``(sigma_w^2 nngp + sigma_b^2, nngp_new + sigma_w^2 ntk)``; a
+    maps ``(nngp, ntk)`` to ``(w_std^2 nngp + b_std^2, nngp_new + w_std^2 ntk)``; a
     ReLU maps, with ``q1, q2`` the diagonal entries, ``k`` the cross entry and
     ``cos(theta) = k / sqrt(q1 q2)``,
     ``nngp <- (1/2pi) [sqrt(q1 q2 - k^2) + (pi - theta) k]`` and
     ``ntk <- ntk (pi - theta) / (2 pi)``. The recursion starts from ``ntk = 0``.
 
     Unrolled, the recursion is the layer sum of :func:`relu_ntk_layer_terms`:
-    ``Theta = sum_{l=1}^{D+1} Sigma^(l) prod_{l'=l}^{D} sigma_w^2 (pi - theta_l') / (2 pi)``, the
+    ``Theta = sum_{l=1}^{D+1} Sigma^(l) prod_{l'=l}^{D} w_std^2 (pi - theta_l') / (2 pi)``, the
     limit of the per-layer parts of the empirical NTK (:func:`mlp_empirical_ntk_layers`).
 
     The two-layer model of the lecture notes (section "NTK: Simple 2-layer example" of Arora et
@@ -45,6 +45,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mlp import MLPSpec, as_spec, as_tensor, forward, init_params, squared_loss_fun
+from .mlp import apply as mlp_apply
+from .mlp import module as mlp_module
 from .stats import loglog_slope
 from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int, probability
 
@@ -146,7 +149,7 @@ def _pair(X1, X2):
 
 
 def relu_kernels(
-    X1, X2=None, *, depth: int = 1, sigma_w: float = 1.0, sigma_b: float = 0.0
+    X1, X2=None, *, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Infinite-width NNGP and NTK of a ReLU network (neural-tangents conventions).
 
@@ -156,31 +159,31 @@ def relu_kernels(
     X2 : array (n2, d), optional (default ``X1``)
     depth : int
         Number of hidden ReLU layers ``D >= 1`` (a readout dense layer follows them).
-    sigma_w, sigma_b : float
-        Weight and bias standard deviations of every dense layer (``sigma_w > 0``,
-        ``sigma_b >= 0``).
+    w_std, b_std : float
+        Weight and bias standard deviations of every dense layer (``w_std > 0``,
+        ``b_std >= 0``).
 
     Returns
     -------
     (nngp, ntk) : two float64 arrays of shape (n1, n2)
         The output covariance at initialisation and the neural tangent kernel, computed by the
-        recursion in the module docstring. For ``depth = 1, sigma_w = 1, sigma_b = 0``:
+        recursion in the module docstring. For ``depth = 1, w_std = 1, b_std = 0``:
         ``ntk = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
         ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``.
     """
     X1, X2 = _pair(X1, X2)
     depth = positive_int(depth, "depth")
-    sigma_w = positive_float(sigma_w, "sigma_w")
-    sigma_b = positive_float(sigma_b, "sigma_b", allow_zero=True)
-    return _relu_recursion(X1, X2, depth, sigma_w, sigma_b)
+    w_std = positive_float(w_std, "w_std")
+    b_std = positive_float(b_std, "b_std", allow_zero=True)
+    return _relu_recursion(X1, X2, depth, w_std, b_std)
 
 
-def _relu_recursion(X1, X2, depth, sigma_w, sigma_b):
+def _relu_recursion(X1, X2, depth, w_std, b_std):
     """The layer recursion of the module docstring on validated inputs (``X2 is X1`` allowed)."""
     d = X1.shape[1]
     q1 = np.einsum("ij,ij->i", X1, X1) / d
     q2 = np.einsum("ij,ij->i", X2, X2) / d
-    if sigma_b == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
+    if b_std == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
         raise ValueError(
             "X1/X2 contain an all-zero input: with zero bias std its angle to other inputs is "
             "undefined; remove it or use a positive bias std"
@@ -191,10 +194,10 @@ def _relu_recursion(X1, X2, depth, sigma_w, sigma_b):
     ntk = np.zeros_like(k)
 
     def dense(q1, q2, k, ntk):
-        q1 = sigma_w**2 * q1 + sigma_b**2
-        q2 = sigma_w**2 * q2 + sigma_b**2
-        k = sigma_w**2 * k + sigma_b**2
-        return q1, q2, k, k + sigma_w**2 * ntk
+        q1 = w_std**2 * q1 + b_std**2
+        q2 = w_std**2 * q2 + b_std**2
+        k = w_std**2 * k + b_std**2
+        return q1, q2, k, k + w_std**2 * ntk
 
     for _ in range(depth):
         q1, q2, k, ntk = dense(q1, q2, k, ntk)
@@ -212,7 +215,7 @@ def _relu_recursion(X1, X2, depth, sigma_w, sigma_b):
 
 
 def relu_ntk_layer_terms(
-    X1, X2=None, *, depth: int = 1, sigma_w: float = 1.0, sigma_b: float = 0.0
+    X1, X2=None, *, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0
 ) -> np.ndarray:
     """Per-layer terms of the infinite-width ReLU NTK: ``Theta = sum_l T[l - 1]``.
 
@@ -220,25 +223,25 @@ def relu_ntk_layer_terms(
     the contribution of ``W^l, b^l`` to the empirical NTK,
     ``<d f(x)/d(W^l, b^l), d f(x')/d(W^l, b^l)>``:
 
-        T_l = Sigma^(l)(x, x') * prod_{l' = l}^{D} sigma_w^2 Sigma_dot^(l')(x, x'),
+        T_l = Sigma^(l)(x, x') * prod_{l' = l}^{D} w_std^2 Sigma_dot^(l')(x, x'),
 
     with ``Sigma^(l)`` the covariance of the pre-activations ``h^l`` (``Sigma^(1) =
-    sigma_w^2 x . x' / d + sigma_b^2``, ``Sigma^(D+1)`` the NNGP) and ``Sigma_dot^(l) =
+    w_std^2 x . x' / d + b_std^2``, ``Sigma^(D+1)`` the NNGP) and ``Sigma_dot^(l) =
     E[relu'(u) relu'(v)] = (pi - theta_l) / (2 pi)`` for ``(u, v)`` with covariance
     ``Sigma^(l)``. The forward factor ``Sigma^(l)`` is the inner product of the layer's input
-    features; each layer above contributes ``sigma_w^2`` (from ``W^{l'+1}`` in the backward
+    features; each layer above contributes ``w_std^2`` (from ``W^{l'+1}`` in the backward
     pass) times its derivative kernel. Computed from this layer sum, not from the recursion of
     :func:`relu_kernels`, so the two are independent evaluations of the same kernel (same
     arguments and conventions). Returns a float64 array of shape (D + 1, n1, n2).
     """
     X1, X2 = _pair(X1, X2)
     depth = positive_int(depth, "depth")
-    sigma_w = positive_float(sigma_w, "sigma_w")
-    sigma_b = positive_float(sigma_b, "sigma_b", allow_zero=True)
+    w_std = positive_float(w_std, "w_std")
+    b_std = positive_float(b_std, "b_std", allow_zero=True)
     d = X1.shape[1]
     q1 = np.einsum("ij,ij->i", X1, X1) / d
     q2 = np.einsum("ij,ij->i", X2, X2) / d
-    if sigma_b == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
+    if b_std == 0 and (np.any(q1 == 0) or np.any(q2 == 0)):
         raise ValueError(
             "X1/X2 contain an all-zero input: with zero bias std its angle to other inputs is "
             "undefined; remove it or use a positive bias std"
@@ -248,7 +251,7 @@ def relu_ntk_layer_terms(
         np.fill_diagonal(k, q1)
     sigmas, dots = [], []  # Sigma^(l), l = 1..D+1; Sigma_dot^(l), l = 1..D
     for layer in range(depth + 1):
-        q1, q2, k = (sigma_w**2 * v + sigma_b**2 for v in (q1, q2, k))
+        q1, q2, k = (w_std**2 * v + b_std**2 for v in (q1, q2, k))
         sigmas.append(k)
         if layer == depth:
             break
@@ -261,11 +264,11 @@ def relu_ntk_layer_terms(
         k = norms * (np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - th) * cos) / (2 * np.pi)
         q1, q2 = q1 / 2, q2 / 2
     terms = np.empty((depth + 1, *k.shape))
-    back = np.ones_like(k)  # prod_{l' = l}^{D} sigma_w^2 Sigma_dot^(l'), built from the top
+    back = np.ones_like(k)  # prod_{l' = l}^{D} w_std^2 Sigma_dot^(l'), built from the top
     for layer in range(depth, -1, -1):  # index layer = l - 1
         terms[layer] = sigmas[layer] * back
         if layer > 0:
-            back = back * sigma_w**2 * dots[layer - 1]
+            back = back * w_std**2 * dots[layer - 1]
     return terms
 
 
@@ -324,8 +327,8 @@ def lecture_notes_ntk(X1, X2=None, *, depth: int = 1) -> tuple[np.ndarray, np.nd
 
     ``Sigma_dot^(h) = 2 E[1{u > 0} 1{v > 0}]`` is the derivative kernel that the notes use without
     defining it. Computed from the explicit layer sum (not the recursion of :func:`relu_kernels`),
-    so it is an independent check: it equals ``(d / 2)`` times ``relu_kernels(..., sigma_w =
-    sqrt(2), sigma_b = 0)``, the same network with the first layer rescaled. Returns
+    so it is an independent check: it equals ``(d / 2)`` times ``relu_kernels(..., w_std =
+    sqrt(2), b_std = 0)``, the same network with the first layer rescaled. Returns
     ``(Sigma^(D), Theta)``, float64 arrays of shape (n1, n2).
     """
     X1, X2 = _pair(X1, X2)
@@ -395,8 +398,8 @@ def two_layer_module(d: int, width: int, *, seed):
     class _TwoLayer(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.W = torch.nn.Parameter(_t(W))
-            self.register_buffer("a", _t(a))
+            self.W = torch.nn.Parameter(as_tensor(W))
+            self.register_buffer("a", as_tensor(a))
 
         def forward(self, X):
             return (torch.relu(X @ self.W.T) @ self.a / math.sqrt(width))[:, None]
@@ -444,120 +447,6 @@ def two_layer_finite_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
 # -- finite networks (torch) -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MLPSpec:
-    """A fully connected ReLU network in the NTK parameterisation (see module docstring).
-
-    ``widths`` are the hidden widths. ``readout_scale='ntk'`` is the NTK parameterisation;
-    ``'mean_field'`` divides the whole readout layer by a further ``sqrt(m_D)``, so the output
-    is ``(sigma_w / m_D) v . g + sigma_b b / sqrt(m_D)``: the mean-field scaling of
-    Chizat & Bach and Mei, Montanari & Nguyen, which is *not* in the kernel regime when
-    trained with step sizes multiplied by ``m_D``. ``activation`` is
-    ``'relu'`` (the analytic kernels of :func:`relu_kernels`) or ``'tanh'`` (smooth, used where
-    a Taylor argument needs a twice-differentiable model).
-    """
-
-    d: int
-    widths: tuple[int, ...]
-    sigma_w: float = 1.0
-    sigma_b: float = 0.0
-    readout_scale: str = "ntk"
-    activation: str = "relu"
-
-    def __post_init__(self):
-        positive_int(self.d, "d")
-        if not isinstance(self.widths, tuple) or len(self.widths) == 0:
-            raise TypeError("widths must be a non-empty tuple of hidden widths, e.g. (512,)")
-        for w in self.widths:
-            positive_int(w, "widths[i]")
-        positive_float(self.sigma_w, "sigma_w")
-        positive_float(self.sigma_b, "sigma_b", allow_zero=True)
-        if self.readout_scale not in ("ntk", "mean_field"):
-            raise ValueError(
-                f"readout_scale must be 'ntk' or 'mean_field', got {self.readout_scale!r}"
-            )
-        if self.activation not in ("relu", "tanh"):
-            raise ValueError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
-
-    @property
-    def layer_shapes(self) -> list[tuple[int, int]]:
-        """``(fan_out, fan_in)`` of each dense layer, readout last."""
-        dims = (self.d, *self.widths, 1)
-        return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
-
-    @property
-    def n_params(self) -> int:
-        return sum(o * i + o for o, i in self.layer_shapes)
-
-
-def _check_spec(spec) -> MLPSpec:
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
-    return spec
-
-
-def init_params(spec: MLPSpec, *, seed) -> np.ndarray:
-    """Flat parameter vector with every entry i.i.d. ``N(0, 1)`` (float64)."""
-    spec = _check_spec(spec)
-    return check_rng(seed).standard_normal(spec.n_params)
-
-
-def _check_theta(spec, theta, name="theta") -> np.ndarray:
-    theta = as_vector(theta, name)
-    if theta.size != spec.n_params:
-        raise ValueError(
-            f"{name} must have spec.n_params = {spec.n_params} entries, got {theta.size}"
-        )
-    return theta
-
-
-def _check_inputs(spec, X, name="X") -> np.ndarray:
-    X = as_matrix(X, name)
-    if X.shape[1] != spec.d:
-        raise ValueError(f"{name} must have spec.d = {spec.d} columns, got {X.shape[1]}")
-    return X
-
-
-def _forward(spec: MLPSpec, theta, X):
-    """Torch forward pass (theta, X: float64 tensors); returns shape (n,)."""
-    import torch
-
-    g = X
-    off = 0
-    shapes = spec.layer_shapes
-    for li, (fan_out, fan_in) in enumerate(shapes):
-        W = theta[off : off + fan_out * fan_in].reshape(fan_out, fan_in)
-        off += fan_out * fan_in
-        b = theta[off : off + fan_out]
-        off += fan_out
-        last = li == len(shapes) - 1
-        h = (spec.sigma_w / math.sqrt(fan_in)) * (g @ W.T) + spec.sigma_b * b
-        if last and spec.readout_scale == "mean_field":
-            h = h / math.sqrt(fan_in)
-        if last:
-            g = h
-        else:
-            g = torch.relu(h) if spec.activation == "relu" else torch.tanh(h)
-    return g[:, 0]
-
-
-def _t(a):
-    import torch
-
-    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)
-
-
-def mlp_apply(spec: MLPSpec, theta, X) -> np.ndarray:
-    """Network outputs ``f_theta(X)`` (shape (n,), float64)."""
-    import torch
-
-    spec = _check_spec(spec)
-    theta = _check_theta(spec, theta)
-    X = _check_inputs(spec, X)
-    with torch.no_grad():
-        return _forward(spec, _t(theta), _t(X)).numpy().copy()
-
-
 def jacobian_kernel(apply, theta, X1, X2=None):
     """``J(X1) J(X2)^T`` for a model ``apply(theta, X) -> outputs (n,)`` (torch tensors).
 
@@ -579,11 +468,11 @@ def mlp_empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     ``J(X1) J(X2)^T`` with ``J(X)[i, p] = d f_theta(x_i) / d theta_p`` (torch.func Jacobians,
     float64); shape (n1, n2). Equal to ``empirical_ntk(mlp_module(spec, theta), X1, X2)``.
     """
-    spec = _check_spec(spec)
-    theta_t = _t(_check_theta(spec, theta))
-    X1_t = _t(_check_inputs(spec, X1, "X1"))
-    X2_t = None if X2 is None else _t(_check_inputs(spec, X2, "X2"))
-    return jacobian_kernel(lambda th, X: _forward(spec, th, X), theta_t, X1_t, X2_t)
+    spec = as_spec(spec)
+    theta_t = as_tensor(spec.check_theta(theta))
+    X1_t = as_tensor(spec.check_inputs(X1, "X1"))
+    X2_t = None if X2 is None else as_tensor(spec.check_inputs(X2, "X2"))
+    return jacobian_kernel(lambda th, X: forward(spec, th, X), theta_t, X1_t, X2_t)
 
 
 def mlp_empirical_ntk_layers(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
@@ -597,13 +486,13 @@ def mlp_empirical_ntk_layers(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     """
     from torch.func import jacrev
 
-    spec = _check_spec(spec)
-    theta_t = _t(_check_theta(spec, theta))
-    X1_t = _t(_check_inputs(spec, X1, "X1"))
-    X2_t = None if X2 is None else _t(_check_inputs(spec, X2, "X2"))
+    spec = as_spec(spec)
+    theta_t = as_tensor(spec.check_theta(theta))
+    X1_t = as_tensor(spec.check_inputs(X1, "X1"))
+    X2_t = None if X2 is None else as_tensor(spec.check_inputs(X2, "X2"))
 
     def jac(X):
-        return jacrev(lambda th: _forward(spec, th, X))(theta_t)
+        return jacrev(lambda th: forward(spec, th, X))(theta_t)
 
     J1 = jac(X1_t)
     J2 = J1 if X2_t is None else jac(X2_t)
@@ -617,27 +506,27 @@ def mlp_empirical_ntk_layers(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
 def one_hidden_layer_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     """Empirical NTK of a one-hidden-layer :class:`MLPSpec` network in closed form (NumPy).
 
-    With ``h = (sigma_w / sqrt(d)) W1 x + sigma_b b1``, ``g = phi(h)`` and readout weights
+    With ``h = (w_std / sqrt(d)) W1 x + b_std b1``, ``g = phi(h)`` and readout weights
     ``v = W2[0]``, the gradient inner product is
 
-        K(x, x') = (sigma_w^2 / m) g . g' + sigma_b^2
-                   + (sigma_w^2 / m) sum_j v_j^2 phi'(h_j) phi'(h'_j) (sigma_w^2 x.x'/d + sigma_b^2)
+        K(x, x') = (w_std^2 / m) g . g' + b_std^2
+                   + (w_std^2 / m) sum_j v_j^2 phi'(h_j) phi'(h'_j) (w_std^2 x.x'/d + b_std^2)
 
     divided by ``m`` for ``readout_scale='mean_field'``. Same result as
     :func:`mlp_empirical_ntk` without torch Jacobians (milliseconds for widths in the
     thousands), for widget recomputes. Shape (n1, n2), float64.
     """
-    spec = _check_spec(spec)
+    spec = as_spec(spec)
     if len(spec.widths) != 1:
         raise ValueError(
             f"spec must have exactly one hidden layer, got widths {spec.widths}: "
             "use mlp_empirical_ntk for deeper networks"
         )
-    theta = _check_theta(spec, theta)
-    X1 = _check_inputs(spec, X1, "X1")
-    X2 = X1 if X2 is None else _check_inputs(spec, X2, "X2")
+    theta = spec.check_theta(theta)
+    X1 = spec.check_inputs(X1, "X1")
+    X2 = X1 if X2 is None else spec.check_inputs(X2, "X2")
     d, m = spec.d, spec.widths[0]
-    sw, sb = spec.sigma_w, spec.sigma_b
+    sw, sb = spec.w_std, spec.b_std
     W1 = theta[: m * d].reshape(m, d)
     b1 = theta[m * d : m * d + m]
     v = theta[m * d + m : m * d + 2 * m]
@@ -655,44 +544,6 @@ def one_hidden_layer_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     hidden = (sw**2 / m) * ((dphi1 * v**2) @ dphi2.T) * (sw**2 * (X1 @ X2.T) / d + sb**2)
     K = readout + hidden
     return K / m if spec.readout_scale == "mean_field" else K
-
-
-def mlp_module(spec: MLPSpec, theta):
-    """The :class:`MLPSpec` network at ``theta`` as a ``torch.nn.Module`` (float64).
-
-    One ``nn.Parameter`` per weight matrix and bias vector (``W1, b1, W2, ...``), copied from
-    ``theta``; ``forward`` maps an (n, d) tensor to (n, 1) outputs in the NTK
-    parameterization of the module docstring.
-    """
-    import torch
-
-    spec = _check_spec(spec)
-    theta = _check_theta(spec, theta)
-    n_layers = len(spec.layer_shapes)
-
-    class _MLP(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            off = 0
-            for li, (fan_out, fan_in) in enumerate(spec.layer_shapes, start=1):
-                W = theta[off : off + fan_out * fan_in].reshape(fan_out, fan_in)
-                off += fan_out * fan_in
-                b = theta[off : off + fan_out]
-                off += fan_out
-                self.register_parameter(f"W{li}", torch.nn.Parameter(_t(W)))
-                self.register_parameter(f"b{li}", torch.nn.Parameter(_t(b)))
-
-        def forward(self, X):
-            flat = torch.cat(
-                [
-                    getattr(self, f"{name}{li}").reshape(-1)
-                    for li in range(1, n_layers + 1)
-                    for name in ("W", "b")
-                ]
-            )
-            return _forward(spec, flat, X)[:, None]
-
-    return _MLP()
 
 
 def _module_args(model, X1, X2):
@@ -738,7 +589,7 @@ def empirical_ntk(model, X1, X2=None) -> np.ndarray:
     from torch.func import functional_call, jacrev, vmap
 
     X1, X2, params, buffers = _module_args(model, X1, X2)
-    X1_t = _t(X1)
+    X1_t = as_tensor(X1)
     with torch.no_grad():
         probe = X1_t[:2]
         _check_scalar_output(functional_call(model, (params, buffers), (probe,)), probe.shape[0])
@@ -748,7 +599,7 @@ def empirical_ntk(model, X1, X2=None) -> np.ndarray:
 
     jac = vmap(jacrev(f), in_dims=(None, 0))
     J1 = jac(params, X1_t)
-    J2 = J1 if X2 is X1 else jac(params, _t(X2))
+    J2 = J1 if X2 is X1 else jac(params, as_tensor(X2))
     n1, n2 = X1.shape[0], X2.shape[0]
     K = torch.zeros(n1, n2, dtype=torch.float64)
     for name in params:
@@ -771,7 +622,7 @@ def empirical_ntk_loop(model, X1, X2=None) -> np.ndarray:
     params = {k: v.clone().requires_grad_(True) for k, v in params.items()}
 
     def jacobian(X):
-        X_t = _t(X)
+        X_t = as_tensor(X)
         rows = []
         for i in range(X.shape[0]):
             out = functional_call(model, (params, buffers), (X_t[i : i + 1],))
@@ -783,27 +634,6 @@ def empirical_ntk_loop(model, X1, X2=None) -> np.ndarray:
     J1 = jacobian(X1)
     J2 = J1 if X2 is X1 else jacobian(X2)
     return (J1 @ J2.T).numpy().copy()
-
-
-def squared_loss_fun(spec: MLPSpec, X, y):
-    """``fun(theta) -> (loss, grad)`` of ``L = (1/2n) sum_i (f_theta(x_i) - y_i)^2``.
-
-    The callable has the form expected by :func:`ibcore.descent.run_gd`.
-    """
-    import torch
-
-    spec = _check_spec(spec)
-    X = _check_inputs(spec, X)
-    y = as_vector(y, "y", length=X.shape[0])
-    X_t, y_t, n = _t(X), _t(y), X.shape[0]
-
-    def fun(theta):
-        th = _t(theta).requires_grad_(True)
-        loss = 0.5 * torch.sum((_forward(spec, th, X_t) - y_t) ** 2) / n
-        (grad,) = torch.autograd.grad(loss, th)
-        return loss.item(), grad.numpy().copy()
-
-    return fun
 
 
 # -- the path kernel of a gradient-descent run -----------------------------------------------
@@ -872,11 +702,11 @@ def path_kernel_gd(
 
     from .descent import run_gd
 
-    spec = _check_spec(spec)
-    theta0 = _check_theta(spec, theta0, "theta0")
-    X = _check_inputs(spec, X)
+    spec = as_spec(spec)
+    theta0 = spec.check_theta(theta0, "theta0")
+    X = spec.check_inputs(X)
     y = as_vector(y, "y", length=X.shape[0])
-    X_test = _check_inputs(spec, X_test, "X_test")
+    X_test = spec.check_inputs(X_test, "X_test")
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps")
     chunk = positive_int(chunk, "chunk")
@@ -889,16 +719,16 @@ def path_kernel_gd(
             "use a smaller eta"
         )
     n, nt = X.shape[0], X_test.shape[0]
-    XA = _t(np.vstack([X, X_test]))
-    y_t = _t(y)
+    XA = as_tensor(np.vstack([X, X_test]))
+    y_t = as_tensor(y)
 
     def jac(th):
-        return jacrev(lambda p: _forward(spec, p, XA))(th)
+        return jacrev(lambda p: forward(spec, p, XA))(th)
 
     def out(th):
-        return _forward(spec, th, XA)
+        return forward(spec, th, XA)
 
-    thetas = _t(traj.w)
+    thetas = as_tensor(traj.w)
     kernel_sum = torch.zeros(nt, dtype=torch.float64)
     weighted = torch.zeros(nt, n, dtype=torch.float64)
     path_kernel = torch.zeros(nt, n, dtype=torch.float64)
@@ -970,10 +800,10 @@ def train_network(spec: MLPSpec, X, y, X_test, *, eta: float, n_steps: int, seed
     """
     from .descent import run_gd
 
-    spec = _check_spec(spec)
-    X = _check_inputs(spec, X)
+    spec = as_spec(spec)
+    X = spec.check_inputs(X)
     y = as_vector(y, "y", length=X.shape[0])
-    X_test = _check_inputs(spec, X_test, "X_test")
+    X_test = spec.check_inputs(X_test, "X_test")
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps")
     theta0 = init_params(spec, seed=seed)
@@ -1013,18 +843,18 @@ def train_outputs(spec: MLPSpec, theta0, X, y, *, eta: float, n_steps: int, chec
 
     from .descent import run_gd
 
-    spec = _check_spec(spec)
-    theta0 = _check_theta(spec, theta0, "theta0")
-    X = _check_inputs(spec, X)
+    spec = as_spec(spec)
+    theta0 = spec.check_theta(theta0, "theta0")
+    X = spec.check_inputs(X)
     y = as_vector(y, "y", length=X.shape[0])
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps")
     traj = run_gd(squared_loss_fun(spec, X, y), theta0, eta, n_steps, checkpoints=checkpoints)
     if traj.diverged:
         raise ValueError(f"gradient descent diverged at step {traj.diverged_at}: use a smaller eta")
-    X_t = _t(X)
+    X_t = as_tensor(X)
     with torch.no_grad():
-        F = vmap(lambda th: _forward(spec, th, X_t))(_t(traj.w))
+        F = vmap(lambda th: forward(spec, th, X_t))(as_tensor(traj.w))
     return traj.steps.copy(), F.numpy().copy()
 
 

@@ -33,7 +33,7 @@ def test_relu_kernels_hand_values_parallel_and_orthogonal():
 def test_relu_kernels_with_bias_hand_value():
     # x = x' = e1 in d = 1... use d = 1, x = 1: after dense q = sigma_w^2 + sigma_b^2 = 1 + 1 = 2,
     # relu: nngp = q/2 = 1, ntk = 2 * 1/2 = 1; readout: nngp = 1 + 1 = 2, ntk = 2 + 1 = 3.
-    nngp, k = ntk.relu_kernels(np.array([[1.0]]), sigma_b=1.0)
+    nngp, k = ntk.relu_kernels(np.array([[1.0]]), b_std=1.0)
     np.testing.assert_allclose(nngp, [[2.0]], rtol=1e-14)
     np.testing.assert_allclose(k, [[3.0]], rtol=1e-14)
 
@@ -67,12 +67,12 @@ def test_arccos_formulas_against_direct_monte_carlo():
 @pytest.mark.parametrize("depth,sigma_w,sigma_b", [(1, 1.0, 0.0), (2, 1.4, 0.3), (3, 1.0, 1.0)])
 def test_kernels_symmetric_psd(depth, sigma_w, sigma_b):
     X = ntk.unit_sphere_points(12, 4, seed=depth) * np.linspace(0.5, 2, 12)[:, None]
-    for K in ntk.relu_kernels(X, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b):
+    for K in ntk.relu_kernels(X, depth=depth, w_std=sigma_w, b_std=sigma_b):
         np.testing.assert_allclose(K, K.T, rtol=1e-13)
         assert np.linalg.eigvalsh(K).min() > -1e-12 * np.abs(K).max()
     # cross kernels agree with the blocks of the joint kernel
-    nn, kk = ntk.relu_kernels(X[:5], X[5:], depth=depth, sigma_w=sigma_w, sigma_b=sigma_b)
-    nfull, kfull = ntk.relu_kernels(X, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b)
+    nn, kk = ntk.relu_kernels(X[:5], X[5:], depth=depth, w_std=sigma_w, b_std=sigma_b)
+    nfull, kfull = ntk.relu_kernels(X, depth=depth, w_std=sigma_w, b_std=sigma_b)
     np.testing.assert_allclose(kk, kfull[:5, 5:], rtol=1e-12)
     np.testing.assert_allclose(nn, nfull[:5, 5:], rtol=1e-12)
 
@@ -84,16 +84,16 @@ def test_analytic_ntk_matches_very_wide_network():
     # rule (factor 2 in ReLU, missing sigma_b^2) changes the kernel by 10-100%.
     X = ntk.unit_sphere_points(5, 3, seed=1) * np.sqrt(3)
     for depth, m, n_seeds, tol in ((1, 16384, 1, 0.06), (2, 1024, 8, 0.09)):
-        spec = ntk.MLPSpec(3, (m,) * depth, sigma_w=1.2, sigma_b=0.4)
+        spec = ntk.MLPSpec(3, (m,) * depth, w_std=1.2, b_std=0.4)
         emp = np.mean(
             [ntk.mlp_empirical_ntk(spec, ntk.init_params(spec, seed=s), X) for s in range(n_seeds)],
             axis=0,
         )
-        _, K = ntk.relu_kernels(X, depth=depth, sigma_w=1.2, sigma_b=0.4)
+        _, K = ntk.relu_kernels(X, depth=depth, w_std=1.2, b_std=0.4)
         rel = np.linalg.norm(emp - K) / np.linalg.norm(K)
         assert rel < tol, (depth, rel)
         # the same comparison with a wrong ReLU rule (factor 2, "He" convention) fails clearly
-        _, K_wrong = ntk.relu_kernels(X, depth=depth, sigma_w=1.2 * np.sqrt(2), sigma_b=0.4)
+        _, K_wrong = ntk.relu_kernels(X, depth=depth, w_std=1.2 * np.sqrt(2), b_std=0.4)
         assert np.linalg.norm(emp - K_wrong) / np.linalg.norm(K_wrong) > 3 * tol
 
 
@@ -101,10 +101,10 @@ def test_nngp_is_output_covariance_of_one_hidden_layer_net():
     # For one hidden layer E[f(x) f(x')] equals the NNGP at any width (exact expectation);
     # Monte-Carlo over 3000 random width-8 networks: standard error ~ 0.02 * scale.
     X = np.array([[1.0, 0.5, -0.2], [0.3, -1.0, 0.8]])
-    spec = ntk.MLPSpec(3, (8,), sigma_b=0.5)
+    spec = ntk.MLPSpec(3, (8,), b_std=0.5)
     outs = np.array([ntk.mlp_apply(spec, ntk.init_params(spec, seed=s), X) for s in range(3000)])
     mc = outs.T @ outs / outs.shape[0]
-    nngp, _ = ntk.relu_kernels(X, sigma_b=0.5)
+    nngp, _ = ntk.relu_kernels(X, b_std=0.5)
     se = np.sqrt(np.mean(outs[:, :, None] ** 2 * outs[:, None, :] ** 2, 0) / outs.shape[0])
     assert np.all(np.abs(mc - nngp) < 5 * se), (mc, nngp)
 
@@ -237,17 +237,17 @@ def test_relu_ntk_layer_terms_sum_to_the_recursion_and_hand_values():
     # An independent evaluation (unrolled layer sum) of the recursion: rounding only.
     X = ntk.unit_sphere_points(7, 4, seed=0) * np.linspace(0.5, 2.0, 7)[:, None]
     for depth, sw, sb in ((1, 1.0, 0.0), (2, 1.5, 0.5), (4, np.sqrt(2), 0.2)):
-        T = ntk.relu_ntk_layer_terms(X, depth=depth, sigma_w=sw, sigma_b=sb)
+        T = ntk.relu_ntk_layer_terms(X, depth=depth, w_std=sw, b_std=sb)
         assert T.shape == (depth + 1, 7, 7)
-        nngp, K = ntk.relu_kernels(X, depth=depth, sigma_w=sw, sigma_b=sb)
+        nngp, K = ntk.relu_kernels(X, depth=depth, w_std=sw, b_std=sb)
         np.testing.assert_allclose(T.sum(0), K, rtol=1e-12)
         np.testing.assert_allclose(T[-1], nngp, rtol=1e-12)  # the readout term is the NNGP
-        T12 = ntk.relu_ntk_layer_terms(X[:3], X[3:], depth=depth, sigma_w=sw, sigma_b=sb)
+        T12 = ntk.relu_ntk_layer_terms(X[:3], X[3:], depth=depth, w_std=sw, b_std=sb)
         np.testing.assert_allclose(T12, T[:, :3, 3:], rtol=1e-12)
     # Hand values, d = 1, x = x' = 1, depth 1, sigma_w = 2, sigma_b = 0: Sigma^(1) = 4,
     # Sigma_dot^(1) = 1/2, so T_1 = 4 * (4 * 1/2) = 8; after the ReLU the covariance is 2 and the
     # readout gives T_2 = Sigma^(2) = 4 * 2 = 8. Without the backward sigma_w^2, T_1 would be 2.
-    np.testing.assert_allclose(ntk.relu_ntk_layer_terms([[1.0]], sigma_w=2.0)[:, 0, 0], [8.0, 8.0],
+    np.testing.assert_allclose(ntk.relu_ntk_layer_terms([[1.0]], w_std=2.0)[:, 0, 0], [8.0, 8.0],
                                rtol=1e-14)
     # depth 1, sigma_w = 1, sigma_b = 0: T_1 = (x.x'/d) (pi - theta)/(2 pi), so d T_1 is the
     # two-layer kernel H* of the lecture notes for unit inputs
@@ -257,7 +257,7 @@ def test_relu_ntk_layer_terms_sum_to_the_recursion_and_hand_values():
 
 
 def test_mlp_empirical_ntk_layers_split_and_limit():
-    spec = ntk.MLPSpec(3, (9, 7), sigma_w=1.3, sigma_b=0.4)
+    spec = ntk.MLPSpec(3, (9, 7), w_std=1.3, b_std=0.4)
     th = ntk.init_params(spec, seed=3)
     X1 = np.random.default_rng(0).standard_normal((5, 3))
     X2 = np.random.default_rng(1).standard_normal((2, 3))
@@ -269,7 +269,7 @@ def test_mlp_empirical_ntk_layers_split_and_limit():
     np.testing.assert_allclose(ntk.mlp_empirical_ntk_layers(spec, th, X1),
                                ntk.mlp_empirical_ntk_layers(spec, th, X1, X1), rtol=1e-13)
     # the readout part of a one-hidden-layer network is (sigma_w^2 / m) g . g' + sigma_b^2
-    one = ntk.MLPSpec(3, (11,), sigma_w=1.3, sigma_b=0.4)
+    one = ntk.MLPSpec(3, (11,), w_std=1.3, b_std=0.4)
     th1 = ntk.init_params(one, seed=0)
     W1 = th1[:33].reshape(11, 3)
     b1 = th1[33:44]
@@ -295,10 +295,10 @@ def test_mlp_empirical_ntk_layers_converge_to_the_layer_sum_with_sigma_w_squared
     # tolerance 0.2. A layer sum without the backward factor sigma_w^2 per layer above is off
     # by 1.5^4 = 5.1 (layer 1) and 1.5^2 = 2.25 (layer 2): relative errors ~4 and ~1.2.
     X = ntk.unit_sphere_points(6, 3, seed=0) * np.sqrt(3)
-    spec = ntk.MLPSpec(3, (1024, 1024), sigma_w=1.5, sigma_b=0.5)
+    spec = ntk.MLPSpec(3, (1024, 1024), w_std=1.5, b_std=0.5)
     K = np.mean([ntk.mlp_empirical_ntk_layers(spec, ntk.init_params(spec, seed=s), X)
                  for s in range(2)], axis=0)
-    T = ntk.relu_ntk_layer_terms(X, depth=2, sigma_w=1.5, sigma_b=0.5)
+    T = ntk.relu_ntk_layer_terms(X, depth=2, w_std=1.5, b_std=0.5)
     rel = [np.linalg.norm(K[j] - T[j]) / np.linalg.norm(T[j]) for j in range(3)]
     assert max(rel) < 0.2, rel
     for j, power in ((0, 4), (1, 2)):  # layer j + 1
@@ -313,10 +313,10 @@ def test_mlp_empirical_ntk_layers_converge_to_the_layer_sum_with_sigma_w_squared
          "depth must be >= 1"),
         (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), depth=1.5), TypeError,
          "depth must be an integer"),
-        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), sigma_w=0.0), ValueError,
-         "sigma_w must be > 0"),
-        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), sigma_b=-1.0), ValueError,
-         "sigma_b must be >= 0"),
+        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), w_std=0.0), ValueError,
+         "w_std must be > 0"),
+        (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), b_std=-1.0), ValueError,
+         "b_std must be >= 0"),
         (lambda: ntk.relu_ntk_layer_terms(np.zeros((2, 3))), ValueError, "all-zero input"),
         (lambda: ntk.relu_ntk_layer_terms(np.ones((2, 3)), np.ones((2, 2))), ValueError,
          "same number of columns"),
@@ -347,7 +347,7 @@ def test_nearly_parallel_inputs_are_accurate():
 
 
 def test_empirical_ntk_equals_explicit_jacobian_product():
-    spec = ntk.MLPSpec(2, (5, 4), sigma_b=0.3)
+    spec = ntk.MLPSpec(2, (5, 4), b_std=0.3)
     th = ntk.init_params(spec, seed=0)
     X = np.array([[0.3, -1.0], [1.0, 2.0], [0.5, 0.1]])
     # finite differences of f in theta (central, step 1e-6): Jacobian to ~1e-8
@@ -390,7 +390,7 @@ def test_path_kernel_error_is_first_order_in_eta():
     rng = np.random.default_rng(0)
     X, Xt = rng.standard_normal((6, 2)), rng.standard_normal((3, 2))
     y = np.sin(X[:, 0])
-    spec = ntk.MLPSpec(2, (16,), sigma_b=0.5, activation="tanh")
+    spec = ntk.MLPSpec(2, (16,), b_std=0.5, activation="tanh")
     th = ntk.init_params(spec, seed=0)
     gaps = [
         ntk.path_kernel_gd(
@@ -416,11 +416,11 @@ def test_kernel_error_decays_like_inverse_sqrt_width():
     standard errors and excludes both no decay (0) and a 1/m decay (-1).
     """
     X = ntk.unit_sphere_points(8, 3, seed=0) * np.sqrt(3)
-    _, K = ntk.relu_kernels(X, sigma_b=0.5)
+    _, K = ntk.relu_kernels(X, b_std=0.5)
     widths = 2 ** np.arange(6, 13)
     errs = []
     for m in widths:
-        spec = ntk.MLPSpec(3, (int(m),), sigma_b=0.5)
+        spec = ntk.MLPSpec(3, (int(m),), b_std=0.5)
         errs.append([np.linalg.norm(ntk.one_hidden_layer_ntk(spec, ntk.init_params(spec, seed=s), X)
                                     - K) / np.linalg.norm(K) for s in range(8)])
     rms = np.sqrt(np.mean(np.square(errs), axis=1))
@@ -443,7 +443,7 @@ def test_wide_networks_follow_the_kernel_on_labels_and_frequencies():
     y_true = np.sign(X[:, 0])
     Xn = X * np.sqrt(5)
     eig = ntk.KernelEigen(ntk.relu_ntk(Xn, Xn, 1, 1.0, 0.5))
-    spec = ntk.MLPSpec(5, (2048,), sigma_b=0.5)
+    spec = ntk.MLPSpec(5, (2048,), b_std=0.5)
     th = ntk.init_params(spec, seed=0)
     f0 = ntk.mlp_apply(spec, th, Xn)
     eta = 120 / eig.lam[0]
@@ -457,10 +457,10 @@ def test_wide_networks_follow_the_kernel_on_labels_and_frequencies():
 
     phi, Xc = ntk.circle_points(64)
     Xc = Xc * np.sqrt(2)
-    lam = ntk.circulant_spectrum(ntk.relu_kernels(Xc, sigma_b=0.5)[1])
+    lam = ntk.circulant_spectrum(ntk.relu_kernels(Xc, b_std=0.5)[1])
     freq, F_basis = ntk.fourier_basis(64)
     y = np.sin(phi) + np.sin(2 * phi) + np.sin(3 * phi)
-    spec_c = ntk.MLPSpec(2, (2048,), sigma_b=0.5)
+    spec_c = ntk.MLPSpec(2, (2048,), b_std=0.5)
     eta_c = 64 / lam.max()
     steps, F_net = ntk.train_outputs(spec_c, ntk.init_params(spec_c, seed=0), Xc, y, eta=eta_c,
                                      n_steps=400)
@@ -561,7 +561,7 @@ def test_circulant_spectrum_and_fourier_basis():
     _, X = ntk.circle_points(16)
     freq, F = ntk.fourier_basis(16)
     np.testing.assert_allclose(F.T @ F, np.eye(16), atol=1e-13)
-    _, K = ntk.relu_kernels(X * np.sqrt(2), sigma_b=0.5)
+    _, K = ntk.relu_kernels(X * np.sqrt(2), b_std=0.5)
     lam = ntk.circulant_spectrum(K)
     np.testing.assert_allclose(K @ F, F * lam[freq], atol=1e-12)
     np.testing.assert_allclose(np.sort(lam[freq]), np.linalg.eigvalsh(K), atol=1e-12)
@@ -569,7 +569,7 @@ def test_circulant_spectrum_and_fourier_basis():
     lam_nb = ntk.circulant_spectrum(ntk.relu_kernels(X)[1])
     assert np.all(np.abs(lam_nb[3::2]) < 1e-12 * lam_nb[1])
     # a small bias lifts the odd frequencies only a little: the spectrum is not monotone
-    lam_sb = ntk.circulant_spectrum(ntk.relu_kernels(X * np.sqrt(2), sigma_b=0.1)[1])
+    lam_sb = ntk.circulant_spectrum(ntk.relu_kernels(X * np.sqrt(2), b_std=0.1)[1])
     assert 0 < lam_sb[3] < lam_sb[4] and lam_sb[5] < lam_sb[6]
     assert np.all(np.diff(lam[1:8]) < 0)  # with sigma_b = 0.5 it is decreasing (k = 1..8)
     with pytest.raises(ValueError, match="circulant"):
@@ -579,10 +579,10 @@ def test_circulant_spectrum_and_fourier_basis():
 def test_depth_flattens_circle_spectrum():
     _, X = ntk.circle_points(32)
     r = [
-        ntk.circulant_spectrum(ntk.relu_kernels(X, depth=L, sigma_b=0.5)[1])[2:6] for L in (1, 2, 3)
+        ntk.circulant_spectrum(ntk.relu_kernels(X, depth=L, b_std=0.5)[1])[2:6] for L in (1, 2, 3)
     ]
     lam1 = [
-        ntk.circulant_spectrum(ntk.relu_kernels(X, depth=L, sigma_b=0.5)[1])[1] for L in (1, 2, 3)
+        ntk.circulant_spectrum(ntk.relu_kernels(X, depth=L, b_std=0.5)[1])[1] for L in (1, 2, 3)
     ]
     rel = [ri / l1 for ri, l1 in zip(r, lam1, strict=True)]
     assert np.all(rel[1] > rel[0]) and np.all(rel[2] > rel[1])
@@ -613,12 +613,12 @@ def test_lazy_training_shrinks_with_width_and_mean_field_does_not():
     moves, mf = [], []
     for m in (64, 1024):
         r = ntk.train_network(
-            ntk.MLPSpec(3, (m,), sigma_b=0.5), X, y, Xt, eta=1.0, n_steps=60, seed=0
+            ntk.MLPSpec(3, (m,), b_std=0.5), X, y, Xt, eta=1.0, n_steps=60, seed=0
         )
         moves.append(
             (r.rel_weight_change, r.rel_kernel_change, np.abs(r.fT_test - r.flin_test).max())
         )
-        spec_mf = ntk.MLPSpec(3, (m,), sigma_b=0.5, readout_scale="mean_field")
+        spec_mf = ntk.MLPSpec(3, (m,), b_std=0.5, readout_scale="mean_field")
         mf.append(
             ntk.train_network(spec_mf, X, y, Xt, eta=1.0 * m, n_steps=60, seed=0).rel_weight_change
         )
@@ -645,7 +645,7 @@ def test_kernel_of_smooth_network_moves_like_one_over_width():
     Xt = ntk.unit_sphere_points(8, 3, seed=1) * np.sqrt(3)
     move = [
         ntk.train_network(
-            ntk.MLPSpec(3, (m,), sigma_b=0.5, activation="tanh"), X, y, Xt, eta=1.5,
+            ntk.MLPSpec(3, (m,), b_std=0.5, activation="tanh"), X, y, Xt, eta=1.5,
             n_steps=100, seed=0,
         ).rel_kernel_change
         for m in (64, 1024)
@@ -671,13 +671,13 @@ def test_train_outputs_matches_mlp_apply():
 def test_input_validation():
     with pytest.raises(ValueError, match="all-zero input"):
         ntk.relu_kernels(np.zeros((2, 3)))
-    ntk.relu_kernels(np.zeros((2, 3)), sigma_b=0.5)  # fine with a bias
+    ntk.relu_kernels(np.zeros((2, 3)), b_std=0.5)  # fine with a bias
     with pytest.raises(ValueError, match="same number of columns"):
         ntk.relu_kernels(np.ones((2, 3)), np.ones((2, 2)))
     with pytest.raises(ValueError, match="depth must be >= 1"):
         ntk.relu_kernels(np.ones((2, 3)), depth=0)
-    with pytest.raises(ValueError, match="sigma_w must be > 0"):
-        ntk.relu_kernels(np.ones((2, 3)), sigma_w=0.0)
+    with pytest.raises(ValueError, match="w_std must be > 0"):
+        ntk.relu_kernels(np.ones((2, 3)), w_std=0.0)
     with pytest.raises(ValueError, match="NaN"):
         ntk.relu_kernels(np.array([[np.nan, 1.0]]))
     with pytest.raises(TypeError, match="widths must be a non-empty tuple"):
@@ -787,7 +787,7 @@ def test_relu_ntk_two_layers_orthogonal_and_bias_hand_values():
     Z = ntk.unit_sphere_points(6, 3, seed=0)
     np.testing.assert_allclose(
         ntk.relu_ntk(Z, Z[:2], 3, 1.3, 0.2),
-        ntk.relu_kernels(Z, Z[:2], depth=3, sigma_w=1.3, sigma_b=0.2)[1],
+        ntk.relu_kernels(Z, Z[:2], depth=3, w_std=1.3, b_std=0.2)[1],
         rtol=1e-14,
     )
 
@@ -837,7 +837,7 @@ def test_empirical_ntk_of_module_equals_naive_loop():
 
 
 def test_empirical_ntk_of_mlp_module_matches_flat_version_and_analytic_limit():
-    spec = ntk.MLPSpec(3, (6, 5), sigma_w=1.2, sigma_b=0.4)
+    spec = ntk.MLPSpec(3, (6, 5), w_std=1.2, b_std=0.4)
     th = ntk.init_params(spec, seed=2)
     X = np.random.default_rng(3).standard_normal((5, 3))
     module = ntk.mlp_module(spec, th)
@@ -846,7 +846,7 @@ def test_empirical_ntk_of_mlp_module_matches_flat_version_and_analytic_limit():
     )
     # the stax.serial network of relu_ntk at large width: one hidden layer, width 16384, error
     # ~1.7/sqrt(m) = 0.013 relative (see test_analytic_ntk_matches_very_wide_network); 0.06.
-    wide = ntk.MLPSpec(3, (16384,), sigma_w=1.2, sigma_b=0.4)
+    wide = ntk.MLPSpec(3, (16384,), w_std=1.2, b_std=0.4)
     Xw = ntk.unit_sphere_points(5, 3, seed=1) * np.sqrt(3)
     K_emp = ntk.empirical_ntk(ntk.mlp_module(wide, ntk.init_params(wide, seed=0)), Xw)
     K_inf = ntk.relu_ntk(Xw, Xw, 1, 1.2, 0.4)
@@ -922,7 +922,7 @@ def test_kernel_gd_predict_keeps_the_initial_outputs():
 def test_one_hidden_layer_ntk_equals_torch_jacobians(activation, readout_scale):
     # Two float64 evaluations of the same gradient inner product (closed form vs torch.func
     # Jacobians): agreement to rounding. sigma_w != 1 and sigma_b > 0 exercise every term.
-    spec = ntk.MLPSpec(3, (37,), sigma_w=1.3, sigma_b=0.4, activation=activation,
+    spec = ntk.MLPSpec(3, (37,), w_std=1.3, b_std=0.4, activation=activation,
                        readout_scale=readout_scale)
     th = ntk.init_params(spec, seed=4)
     X1 = np.random.default_rng(0).standard_normal((6, 3))
@@ -1027,7 +1027,7 @@ def test_path_kernel_coef_is_finite_where_the_path_kernel_vanishes():
     # a huge init saturates tanh: some path-kernel entries are exactly 0 (was 0/0 = NaN)
     rng = np.random.default_rng(0)
     X, Xt = rng.standard_normal((6, 2)), rng.standard_normal((3, 2))
-    spec = ntk.MLPSpec(2, (16,), sigma_b=0.5, activation="tanh")
+    spec = ntk.MLPSpec(2, (16,), b_std=0.5, activation="tanh")
     th = 1e8 * ntk.init_params(spec, seed=0)
     r = ntk.path_kernel_gd(spec, th, X, np.sin(X[:, 0]), Xt, eta=0.1, n_steps=20)
     assert np.any(r.path_kernel == 0)
@@ -1053,7 +1053,7 @@ def test_smooth_network_averages_fall_faster_than_three_quarter_power(first_seed
     for m in widths:
         runs = [
             ntk.train_network(
-                ntk.MLPSpec(3, (m,), sigma_b=0.5, activation="tanh"), X, y, Xt, eta=1.5,
+                ntk.MLPSpec(3, (m,), b_std=0.5, activation="tanh"), X, y, Xt, eta=1.5,
                 n_steps=100, seed=s,
             )
             for s in range(first_seed, first_seed + 3)
