@@ -26,6 +26,7 @@ import numpy as np
 from .deep_product import ProductRun, product_blowup_threshold, product_gd
 from .descent import run_gd
 from .exponential_lr import equivalence_scale, exponential_schedule
+from .mlp import MLPSpec, init_params
 from .ntk import two_layer_ntk
 from .scale_invariance import (
     NormalizedLinear,
@@ -39,7 +40,7 @@ from .scale_invariance import (
 )
 from .sharpness import hvp as _hvp
 from .sharpness_reduction import NormalizedProduct, angular_clock, effective_sharpness
-from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
+from .validation import as_matrix, as_vector, check_rng, one_of, positive_float, positive_int
 from .weight_decay import (
     equilibrium_norm,
     kick_onset_sharpness,
@@ -108,32 +109,41 @@ class ScaleInvariantMLP:
     any ``c > 0``: the loss is scale-invariant in the trainable parameters. With ``"none"`` the
     output is positively homogeneous of degree L in the weights and of degree 1 in ``x``.
 
-    The trainable parameters are the flat vector ``w`` (concatenated row-major ``W_l``);
-    ``forward(X, w)`` evaluates the network at any ``w``. Weights are ``N(0, 1/fan_in)``.
+    The network is the :class:`ibcore.mlp.MLPSpec` ``MLPSpec(d, widths,
+    parameterization="standard")`` (ReLU, bias-free: ``b_std = 0``, weights ``N(0, 1/fan_in)``,
+    LeCun) with ``N`` inserted before each activation; its initialization is
+    :func:`ibcore.mlp.init_params` of that spec (:attr:`spec`), whose last layer is the readout.
+    The trainable parameters are the flat vector ``w`` (concatenated row-major ``W_l``, the
+    hidden layers of the spec without their zero biases); ``forward(X, w)`` evaluates the
+    network at any ``w``.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension.
+    widths : tuple of int
+        Hidden widths (each >= 2: a normalization over one feature is 0 / 0), e.g. ``(16, 16)``.
+    norm : {"layer", "batch", "none"}
+    seed : int or numpy.random.Generator (keyword-only, required)
+    eps : float
+        The ``eps`` of the normalization, >= 0.
     """
 
-    def __init__(self, d_in, widths, *, norm="layer", seed, eps=0.0):
+    def __init__(self, d, widths, *, norm="layer", seed, eps=0.0):
         torch = _torch()
-        d_in = positive_int(d_in, "d_in")
-        if not isinstance(widths, (list, tuple, np.ndarray)) or len(widths) == 0:
-            raise TypeError("widths must be a non-empty list of hidden widths, e.g. [16, 16]")
-        widths = [positive_int(m, "widths[i]", minimum=2) for m in widths]
-        if norm not in ("layer", "batch", "none"):
-            raise ValueError(f"norm must be 'layer', 'batch' or 'none', got {norm!r}")
+        self.spec = MLPSpec(d, widths, parameterization="standard")
+        for m in self.spec.widths:
+            positive_int(m, "widths[i]", minimum=2)
+        self.norm = one_of(norm, "norm", ("layer", "batch", "none"))
         self.eps = positive_float(eps, "eps", allow_zero=True)
-        self.norm, self.d_in, self.widths = norm, d_in, widths
-        rng = check_rng(seed)
-        shapes, blocks, fan = [], [], d_in
-        for m in widths:
-            shapes.append((m, fan))
-            blocks.append(rng.standard_normal(m * fan) / math.sqrt(fan))
-            fan = m
-        self.shapes = shapes
-        self.w0 = np.concatenate(blocks)
-        self.readout = torch.tensor(rng.standard_normal(fan) / math.sqrt(fan))
+        self.d, self.widths = self.spec.d, self.spec.widths
+        *hidden, (readout, _) = self.spec.layers(init_params(self.spec, seed=seed))
+        self.shapes = [W.shape for W, _ in hidden]
+        self.w0 = np.concatenate([W.ravel() for W, _ in hidden])
+        self.readout = torch.tensor(readout[0])
         self.n_params = self.w0.size
         self.slices, start = [], 0
-        for m, f in shapes:
+        for m, f in self.shapes:
             self.slices.append(slice(start, start + m * f))
             start += m * f
 
@@ -141,8 +151,8 @@ class ScaleInvariantMLP:
         return [w[s].reshape(shape) for s, shape in zip(self.slices, self.shapes, strict=True)]
 
     def forward(self, X, w):
-        """Outputs ``f(x_i; w)`` (torch, shape (n,)) for inputs ``X`` (n, d_in) and flat ``w``."""
-        _check_forward(X, w, self.d_in, self.n_params)
+        """Outputs ``f(x_i; w)`` (torch, shape (n,)) for inputs ``X`` (n, d) and flat ``w``."""
+        _check_forward(X, w, self.d, self.n_params)
         h = X
         for Wl in self.layers(w):
             h = _torch().relu(_normalize(h @ Wl.T, self.norm, self.eps))
@@ -191,16 +201,16 @@ def _scale_invariant_module():
     return ScaleInvariantModule
 
 
-def _check_forward(X, w, d_in: int, n_params: int) -> None:
+def _check_forward(X, w, d: int, n_params: int) -> None:
     """Type and shape checks of ``forward(X, w)`` (no value checks: it runs under autograd)."""
     torch = _torch()
     if not isinstance(X, torch.Tensor):
         raise TypeError(
-            f"X must be a torch tensor of shape (n, {d_in}), got {type(X).__name__}: "
+            f"X must be a torch tensor of shape (n, {d}), got {type(X).__name__}: "
             "pass torch.tensor(X)"
         )
-    if X.ndim == 0 or X.shape[-1] != d_in:
-        raise ValueError(f"X must have shape (n, {d_in}), got {tuple(X.shape)}")
+    if X.ndim == 0 or X.shape[-1] != d:
+        raise ValueError(f"X must have shape (n, {d}), got {tuple(X.shape)}")
     if not isinstance(w, torch.Tensor):
         raise TypeError(
             f"w must be a flat torch tensor of {n_params} parameters, got {type(w).__name__}: "
@@ -232,8 +242,8 @@ def torch_objective(model, X, y, *, loss="mse"):
         )
     X = as_matrix(X, "X")
     y = as_vector(y, "y", length=X.shape[0])
-    if X.shape[1] != model.d_in:
-        raise ValueError(f"X has {X.shape[1]} columns but the model takes d_in={model.d_in}")
+    if X.shape[1] != model.d:
+        raise ValueError(f"X has {X.shape[1]} columns but the model takes d={model.d}")
     if loss not in ("mse", "logistic"):
         raise ValueError(f"loss must be 'mse' or 'logistic', got {loss!r}")
     Xt, yt = torch.tensor(X), torch.tensor(y)
@@ -254,7 +264,7 @@ def torch_objective(model, X, y, *, loss="mse"):
 
 
 def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
-    """Infinite-width limit of the empirical NTK of ``ScaleInvariantMLP(d, [m], norm=norm)``
+    """Infinite-width limit of the empirical NTK of ``ScaleInvariantMLP(d, (m,), norm=norm)``
     (:func:`ibcore.ntk.empirical_ntk` of its :meth:`~ScaleInvariantMLP.module`).
 
     The network ``f(x) = v . relu(N(W x))`` trains ``W`` (entries ``N(0, 1/d)``) with the readout
@@ -294,23 +304,23 @@ def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
 class BNClassifier:
     """The two-blob classifier of the chapter: ``x -> fc1 -> [BN] -> ReLU -> fc2`` (float64).
 
-    ``fc1``: ``W1`` (m, d_in) with bias ``b1``; BN: ``gamma * (z - mean) / sqrt(var + eps) +
+    ``fc1``: ``W1`` (m, d) with bias ``b1``; BN: ``gamma * (z - mean) / sqrt(var + eps) +
     beta`` per unit over the batch (``use_bn=False`` skips it and ``gamma, beta``); ``fc2``:
     ``W2`` (m,), ``b2``. Initialisation as torch's ``nn.Linear`` (uniform in
     ``+-1/sqrt(fan_in)``), ``gamma = 1``, ``beta = 0``. The flat parameter vector is
     ``[W1, b1, gamma, beta, W2, b2]`` (``groups`` gives the slices).
     """
 
-    def __init__(self, d_in=2, width=10, *, use_bn=True, seed, eps=0.0):
+    def __init__(self, d=2, width=10, *, use_bn=True, seed, eps=0.0):
         torch = _torch()
-        self.d_in = positive_int(d_in, "d_in")
+        self.d = positive_int(d, "d")
         self.width = m = positive_int(width, "width", minimum=2)
         self.use_bn = bool(use_bn)
         self.eps = positive_float(eps, "eps", allow_zero=True)
         rng = check_rng(seed)
-        a1, a2 = 1 / math.sqrt(self.d_in), 1 / math.sqrt(m)
+        a1, a2 = 1 / math.sqrt(self.d), 1 / math.sqrt(m)
         parts = {
-            "W1": rng.uniform(-a1, a1, m * self.d_in),
+            "W1": rng.uniform(-a1, a1, m * self.d),
             "b1": rng.uniform(-a1, a1, m),
             "gamma": np.ones(m) if use_bn else np.zeros(0),
             "beta": np.zeros(m) if use_bn else np.zeros(0),
@@ -326,10 +336,10 @@ class BNClassifier:
         self._torch = torch
 
     def forward(self, X, w):
-        """Outputs (torch, shape (n,)) for inputs ``X`` (n, d_in) and the flat ``w``."""
-        _check_forward(X, w, self.d_in, self.n_params)
+        """Outputs (torch, shape (n,)) for inputs ``X`` (n, d) and the flat ``w``."""
+        _check_forward(X, w, self.d, self.n_params)
         g = self.groups
-        z = X @ w[g["W1"]].reshape(self.width, self.d_in).T + w[g["b1"]]
+        z = X @ w[g["W1"]].reshape(self.width, self.d).T + w[g["b1"]]
         if self.use_bn:
             z = w[g["gamma"]] * _normalize(z, "batch", self.eps) + w[g["beta"]]
         return self._torch.relu(z) @ w[g["W2"]] + w[g["b2"]][0]

@@ -417,7 +417,7 @@ def test_mlp_is_scale_invariant_per_layer(data, norm):
     over them, while a violation of invariance (e.g. eps > 0 at tiny weights) is O(1e-2) or more.
     """
     X, y = data
-    net = nz.ScaleInvariantMLP(3, [8, 6], norm=norm, seed=0)
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm=norm, seed=0)
     fun = nz.torch_objective(net, X, y)
     w = net.w0
     loss, g = fun(w)
@@ -433,7 +433,7 @@ def test_mlp_without_norm_is_homogeneous(data):
     import torch
 
     X, _ = data
-    net = nz.ScaleInvariantMLP(3, [8, 6], norm="none", seed=0)
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm="none", seed=0)
     w = torch.tensor(net.w0)
     f = net.forward(torch.tensor(X), w)
     np.testing.assert_allclose(net.forward(torch.tensor(X), 2.0 * w), 4.0 * f, rtol=1e-12)
@@ -444,7 +444,7 @@ def test_mlp_without_norm_is_homogeneous(data):
 def test_torch_objective_gradient_and_hvp(data, loss):
     X, y = data
     y = np.sign(y) if loss == "logistic" else y
-    net = nz.ScaleInvariantMLP(3, [5], norm="layer", seed=2)
+    net = nz.ScaleInvariantMLP(3, (5,), norm="layer", seed=2)
     fun = nz.torch_objective(net, X, y, loss=loss)
     w = net.w0
     v = np.random.default_rng(0).standard_normal(w.size)
@@ -458,22 +458,22 @@ def test_torch_objective_gradient_and_hvp(data, loss):
 def test_torch_errors(data):
     X, y = data
     with pytest.raises(ValueError, match="norm must be"):
-        nz.ScaleInvariantMLP(3, [4], norm="group", seed=0)
+        nz.ScaleInvariantMLP(3, (4,), norm="group", seed=0)
     with pytest.raises(TypeError, match="widths"):
         nz.ScaleInvariantMLP(3, 4, seed=0)
     with pytest.raises(TypeError, match="seed"):
-        nz.ScaleInvariantMLP(3, [4], seed=None)
-    net = nz.ScaleInvariantMLP(4, [4], seed=0)
-    with pytest.raises(ValueError, match="d_in=4"):
+        nz.ScaleInvariantMLP(3, (4,), seed=None)
+    net = nz.ScaleInvariantMLP(4, (4,), seed=0)
+    with pytest.raises(ValueError, match="d=4"):
         nz.torch_objective(net, X, y)
     with pytest.raises(ValueError, match="loss must be"):
-        nz.torch_objective(nz.ScaleInvariantMLP(3, [4], seed=0), X, y, loss="hinge")
+        nz.torch_objective(nz.ScaleInvariantMLP(3, (4,), seed=0), X, y, loss="hinge")
     with pytest.raises(TypeError, match="ScaleInvariantMLP"):
         nz.torch_objective("net", X, y)
     with pytest.raises(ValueError, match="per-example"):
-        empirical_ntk(nz.ScaleInvariantMLP(3, [4], norm="batch", seed=0).module(), X, X)
+        empirical_ntk(nz.ScaleInvariantMLP(3, (4,), norm="batch", seed=0).module(), X, X)
     with pytest.raises(ValueError, match="length"):
-        nz.ScaleInvariantMLP(3, [4], seed=0).module(np.ones(5))
+        nz.ScaleInvariantMLP(3, (4,), seed=0).module(np.ones(5))
 
 
 @pytest.mark.parametrize("norm", ["layer", "batch", "none"])
@@ -481,7 +481,7 @@ def test_module_is_the_network_with_the_layers_as_parameters(data, norm):
     import torch
 
     X, _ = data
-    net = nz.ScaleInvariantMLP(3, [8, 6], norm=norm, seed=0)
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm=norm, seed=0)
     w = net.w0 + 0.1
     mod = net.module(w)
     assert [name for name, _ in mod.named_parameters()] == ["W1", "W2"]
@@ -498,14 +498,37 @@ def test_module_is_the_network_with_the_layers_as_parameters(data, norm):
     np.testing.assert_array_equal(net.module().W1.detach().numpy().ravel(), net.w0[:24])
 
 
+def test_scale_invariant_mlp_is_the_mlp_spec_network():
+    from ibcore.mlp import MLPSpec, init_params
+
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm="layer", seed=4)
+    assert net.spec == MLPSpec(3, (8, 6), parameterization="standard")
+    assert net.spec.w_std == 1.0 and net.spec.b_std == 0.0 and net.spec.activation == "relu"
+    # the spec's initialization: its hidden weight blocks are w0, its readout row the readout
+    theta = init_params(net.spec, seed=4)
+    layers = net.spec.layers(theta)
+    np.testing.assert_array_equal(net.w0, np.concatenate([W.ravel() for W, _ in layers[:-1]]))
+    np.testing.assert_array_equal(net.readout.numpy(), layers[-1][0][0])
+    assert all(np.all(b == 0) for _, b in layers)
+    # and the draws of the previous explicit initialization, bit for bit
+    rng = np.random.default_rng(4)
+    old = [rng.standard_normal(8 * 3) / math.sqrt(3), rng.standard_normal(6 * 8) / math.sqrt(8)]
+    np.testing.assert_array_equal(net.w0, np.concatenate(old))
+    np.testing.assert_array_equal(net.readout.numpy(), rng.standard_normal(6) / math.sqrt(6))
+    with pytest.raises(TypeError, match="tuple"):
+        nz.ScaleInvariantMLP(3, [8, 6], seed=0)
+    with pytest.raises(ValueError, match="widths"):
+        nz.ScaleInvariantMLP(3, (8, 1), seed=0)
+
+
 def test_empirical_ntk_layer_norm_ignores_input_scale(data):
     X, _ = data
-    ln = nz.ScaleInvariantMLP(3, [16], norm="layer", seed=1)
+    ln = nz.ScaleInvariantMLP(3, (16,), norm="layer", seed=1)
     K = empirical_ntk(ln.module(), X[:4], X[:4])
     np.testing.assert_allclose(K, K.T, rtol=1e-12)
     assert np.linalg.eigvalsh(K).min() > -1e-10
     np.testing.assert_allclose(empirical_ntk(ln.module(), 7.0 * X[:4], 0.1 * X[:4]), K, rtol=1e-9)
-    plain = nz.ScaleInvariantMLP(3, [16], norm="none", seed=1)
+    plain = nz.ScaleInvariantMLP(3, (16,), norm="none", seed=1)
     Kp = empirical_ntk(plain.module(), X[:4], X[:4])
     np.testing.assert_allclose(
         empirical_ntk(plain.module(), 7.0 * X[:4], 0.1 * X[:4]), 0.7 * Kp, rtol=1e-9
@@ -529,7 +552,7 @@ def test_bn_classifier_structure_and_gradients():
     plain = nz.BNClassifier(2, 5, use_bn=False, seed=0)
     assert plain.groups["gamma"].stop == plain.groups["gamma"].start  # no BN parameters
     with pytest.raises(TypeError, match="BNClassifier"):
-        nz.train_bn_classifier(nz.ScaleInvariantMLP(2, [3], seed=0), X, y, 0.1, 5)
+        nz.train_bn_classifier(nz.ScaleInvariantMLP(2, (3,), seed=0), X, y, 0.1, 5)
 
 
 @pytest.mark.parametrize("norm", ["layer", "none"])
@@ -537,7 +560,7 @@ def test_ntk_limit_matches_wide_network(norm):
     rng = np.random.default_rng(5)
     X = rng.standard_normal((4, 4)) * np.array([[1.0], [3.0], [0.2], [1.0]])
     limit = nz.one_hidden_layer_ntk_limit(X, norm=norm)
-    K = empirical_ntk(nz.ScaleInvariantMLP(4, [65536], norm=norm, seed=6).module(), X, X)
+    K = empirical_ntk(nz.ScaleInvariantMLP(4, (65536,), norm=norm, seed=6).module(), X, X)
     # Theta = (x.x' or d cos) * sum_i v_i^2 1{w_i.x > 0} 1{w_i.x' > 0} (+ O(1/m) for LN): the sum
     # has relative standard deviation <= 2 sqrt(2/m) = 1.1% of the diagonal; 5% is > 4 sigma.
     assert np.abs(K - limit).max() <= 0.05 * np.abs(np.diag(limit)).max()
@@ -574,7 +597,7 @@ def test_ntk_limit_errors():
 def _bad_normalization_calls():
     import torch
 
-    net = nz.ScaleInvariantMLP(3, [5], norm="layer", seed=0)
+    net = nz.ScaleInvariantMLP(3, (5,), norm="layer", seed=0)
     bn = nz.BNClassifier(seed=0)
     X3, w = torch.ones((4, 3), dtype=torch.float64), torch.tensor(net.w0)
     X2, wb = torch.ones((4, 2), dtype=torch.float64), torch.tensor(bn.w0)
