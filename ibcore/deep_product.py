@@ -70,7 +70,7 @@ class ProductRun:
     diverged_at: int | None
 
 
-def product_gd(W0, k, z, eta, n_steps, *, blowup_factor=DEFAULT_BLOWUP_FACTOR) -> ProductRun:
+def product_gd(W0, k, z, *, eta, n_steps, blowup_factor=DEFAULT_BLOWUP_FACTOR) -> ProductRun:
     """GD on ``l(w_1 ... w_k)``, ``l(W) = sum_i log(1 + exp(-W z_i))``, from equal factors
     ``w_i = W0^{1/k}`` (the factors stay equal: ``w <- w - eta l'(w^k) w^{k-1}``).
 

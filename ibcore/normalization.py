@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .deep_product import ProductRun, product_blowup_threshold, product_gd
-from .descent import run_gd
+from .descent import Trajectory, run_gd
 from .exponential_lr import equivalence_scale, exponential_schedule
 from .mlp import MLPSpec, init_params
 from .ntk import two_layer_ntk
@@ -42,6 +43,7 @@ from .sharpness import hvp as _hvp
 from .sharpness_reduction import NormalizedProduct, angular_clock, effective_sharpness
 from .validation import as_matrix, as_vector, check_rng, one_of, positive_float, positive_int
 from .weight_decay import (
+    KickOnset,
     equilibrium_norm,
     kick_onset_sharpness,
     kick_starts,
@@ -51,6 +53,8 @@ from .weight_decay import (
 
 __all__ = [
     "BNClassifier",
+    "BNRun",
+    "KickOnset",
     "NormRun",
     "NormalizedLinear",
     "NormalizedProduct",
@@ -345,14 +349,48 @@ class BNClassifier:
         return self._torch.relu(z) @ w[g["W2"]] + w[g["b2"]][0]
 
 
-def train_bn_classifier(model, X, y, eta, n_steps, *, checkpoints=None):
-    """Full-batch GD on the logistic loss of a :class:`BNClassifier`, via
-    :func:`ibcore.descent.run_gd`. Returns ``(trajectory, group_norms)`` where ``group_norms``
-    maps each parameter group (``W1``, ``b1``, ``gamma``, ``beta``, ``W2``, ``b2``) to its
-    Euclidean norm at the recorded checkpoints."""
+@dataclass(frozen=True)
+class BNRun:
+    """What :func:`train_bn_classifier` returns.
+
+    Attributes
+    ----------
+    trajectory : ibcore.descent.Trajectory
+        The GD run on the flat parameters.
+    group_norms : dict of str to ndarray
+        The Euclidean norm of each parameter group (``W1``, ``b1``, ``gamma``, ``beta``,
+        ``W2``, ``b2``) at the recorded checkpoints.
+    """
+
+    trajectory: Trajectory
+    group_norms: dict
+
+
+def train_bn_classifier(model, X, y, *, eta, n_steps, checkpoints=None) -> BNRun:
+    """Full-batch GD ``w <- w - eta grad L(w)`` on the logistic loss
+    ``L(w) = (1/n) sum_i log(1 + exp(-y_i f(x_i; w)))`` of a :class:`BNClassifier`, via
+    :func:`ibcore.descent.run_gd` (same divergence policy).
+
+    Parameters
+    ----------
+    model : BNClassifier
+    X : array_like, shape (n, model.d)
+    y : array_like, shape (n,)
+        Labels +-1.
+    eta : float
+        Step size (keyword-only).
+    n_steps : int
+        Number of steps (keyword-only).
+    checkpoints : array_like of int, optional
+        As in :func:`ibcore.descent.run_gd`.
+
+    Returns
+    -------
+    BNRun
+    """
     if not isinstance(model, BNClassifier):
         raise TypeError(f"model must be a BNClassifier, got {type(model).__name__}")
     fun = torch_objective(model, X, y, loss="logistic")
     traj = run_gd(fun, model.w0, eta, n_steps, checkpoints=checkpoints)
     norms = {k: np.linalg.norm(traj.w[:, s], axis=1) for k, s in model.groups.items()}
-    return traj, norms
+    return BNRun(trajectory=traj, group_norms=norms)

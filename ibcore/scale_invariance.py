@@ -311,7 +311,7 @@ class NormRun:
         return self.w / self.norm[..., None]
 
 
-def run_scale_invariant_gd(loss, w0, eta, n_steps, *, weight_decay=0.0) -> NormRun:
+def run_scale_invariant_gd(loss, w0, *, eta, n_steps, weight_decay=0.0) -> NormRun:
     """GD with weight decay, ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``, every step kept.
 
     ``loss`` is a scale-invariant numpy loss (:class:`NormalizedLinear`, :class:`RotationLoss`)
@@ -394,25 +394,37 @@ def first_hit(values, threshold) -> np.ndarray:
     return int(idx) if v.ndim == 1 else idx.astype(int)
 
 
-def sphere_smoothness(loss, *, n_samples=2000, seed=0) -> float:
+def sphere_smoothness(loss, *, n_draws=2000, seed) -> float:
     """``Lam = max_{||w|| = 1} ||Hessian L(w)||_2`` (the chapter's curvature bound on the sphere,
     written with a capital Lambda) for a :class:`NormalizedLinear` loss.
 
-    Estimated by evaluating the Hessian at ``n_samples`` random unit vectors and refining the
-    best 5 by projected gradient-free local search (Nelder-Mead on the sphere). This is a lower
-    estimate of the supremum (exact up to the optimiser's tolerance in small dimension); the
-    chapter's bounds grow with ``Lam``, so an under-estimate makes their checks stricter.
+    Estimated by evaluating the Hessian at ``n_draws`` random unit vectors (drawn from
+    ``seed``) and refining the best 5 by projected gradient-free local search (Nelder-Mead on the
+    sphere). This is a lower estimate of the supremum (exact up to the optimiser's tolerance in
+    small dimension); the chapter's bounds grow with ``Lam``, so an under-estimate makes their
+    checks stricter.
+
+    Parameters
+    ----------
+    loss : NormalizedLinear
+    n_draws : int
+        Number of random unit vectors (Monte-Carlo draws, keyword-only).
+    seed : int or numpy.random.Generator (keyword-only, required)
+
+    Returns
+    -------
+    float
     """
     if not isinstance(loss, NormalizedLinear):
         raise TypeError(f"loss must be a NormalizedLinear, got {type(loss).__name__}")
-    n_samples = positive_int(n_samples, "n_samples")
+    n_draws = positive_int(n_draws, "n_draws")
     rng = check_rng(seed)
     from scipy.optimize import minimize
 
     def neg(v):
         return -float(np.linalg.norm(loss.hessian(v / np.linalg.norm(v)), 2))
 
-    U = rng.standard_normal((n_samples, loss.d))
+    U = rng.standard_normal((n_draws, loss.d))
     vals = np.array([neg(u) for u in U])
     best = -vals.min()
     for k in np.argsort(vals)[:5]:

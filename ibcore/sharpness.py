@@ -29,6 +29,7 @@ from .mlp import forward as mlp_forward
 from .validation import as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
+    "Eigenpair",
     "EoSRun",
     "hvp",
     "mlp_loss",
@@ -87,6 +88,14 @@ def hvp(loss_fn: Callable, theta, v):
     return hv.detach()
 
 
+@dataclass(frozen=True)
+class Eigenpair:
+    """The top Hessian eigenvalue (the sharpness) and a unit eigenvector (shape (p,))."""
+
+    value: float
+    vector: np.ndarray
+
+
 def top_hessian_eigenvalue(
     loss_fn: Callable,
     theta,
@@ -94,28 +103,49 @@ def top_hessian_eigenvalue(
     n_iter: int = 200,
     tol: float = 1e-8,
     v0=None,
-    seed=0,
-) -> tuple[float, np.ndarray]:
+    seed=None,
+) -> Eigenpair:
     """Top eigenvalue of the Hessian of ``loss_fn`` at ``theta`` by HVP power iteration.
 
-    Iterates ``v <- H v / ||H v||`` from ``v0`` (default a seeded Gaussian vector) until the
-    Rayleigh quotient ``v^T H v`` changes by less than ``tol`` (relative) or ``n_iter`` HVPs.
-    Warm-starting with the previous eigenvector (``v0``) makes tracking along a run cheap.
+    Iterates ``v <- H v / ||H v||`` from ``v0`` until the Rayleigh quotient ``v^T H v`` changes
+    by less than ``tol`` (relative) or ``n_iter`` HVPs. Warm-starting with the previous
+    eigenvector (``v0``) makes tracking along a run cheap.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(theta) -> scalar tensor``.
+    theta : array_like or tensor, shape (p,)
+    n_iter : int
+        Maximal number of HVPs.
+    tol : float
+        Relative tolerance on the Rayleigh quotient.
+    v0 : array_like, shape (p,), optional
+        Start vector.
+    seed : int or numpy.random.Generator
+        Draws the Gaussian start vector; required when ``v0`` is not given (and unused when it
+        is).
 
     Returns
     -------
-    (eigenvalue, eigenvector) : (float, ndarray of shape (p,))
+    Eigenpair
 
     Raises
     ------
     ValueError
         If the dominant eigenvalue is negative (then it is not the sharpness).
+    TypeError
+        If neither ``v0`` nor ``seed`` is given.
     """
+    if v0 is None and seed is None:
+        raise TypeError(
+            "top_hessian_eigenvalue needs a start vector: pass seed= (a Gaussian start) or v0="
+        )
     theta = _as_param(theta)
     n_iter = positive_int(n_iter, "n_iter")
     tol = positive_float(tol, "tol")
     with _one_thread():
-        return _power_iteration(loss_fn, theta, n_iter, tol, v0, seed)
+        return Eigenpair(*_power_iteration(loss_fn, theta, n_iter, tol, v0, seed))
 
 
 def _power_iteration(loss_fn, theta, n_iter, tol, v0, seed):
@@ -289,11 +319,12 @@ def _gd_loop(loss_fn, theta, eta, n_steps, sharpness_every, power_iters):
 
     def sharpness(k, theta, _value):
         if k % sharpness_every == 0:
-            lam, cache["v"] = top_hessian_eigenvalue(
+            pair = top_hessian_eigenvalue(
                 loss_fn, theta.detach(), n_iter=power_iters, v0=cache["v"], seed=0
             )
+            cache["v"] = pair.vector
             s_steps.append(k)
-            s_vals.append(lam)
+            s_vals.append(pair.value)
 
     def advance(theta, _k):
         (g,) = torch.autograd.grad(cache["loss"], theta)

@@ -27,12 +27,14 @@ Contents
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .validation import as_array, positive_float
 
 __all__ = [
+    "KickOnset",
     "check_step_and_decay",
     "equilibrium_norm",
     "kick_onset_sharpness",
@@ -126,8 +128,17 @@ def kick_starts(angles, threshold) -> np.ndarray:
     return np.flatnonzero((a[1:] > thr) & (a[:-1] <= thr)) + 1
 
 
-def kick_onset_sharpness(eta, weight_decay, growth) -> tuple[float, int]:
-    """Effective sharpness at which a resting direction is kicked out: ``(e_onset, steps)``.
+@dataclass(frozen=True)
+class KickOnset:
+    """What :func:`kick_onset_sharpness` returns: the effective sharpness ``e_onset`` at which
+    the kick is seen, and the number of ``steps`` after ``e_t`` passed 2."""
+
+    sharpness: float
+    steps: int
+
+
+def kick_onset_sharpness(eta, weight_decay, growth) -> KickOnset:
+    """Effective sharpness at which a resting direction is kicked out (a :class:`KickOnset`).
 
     Model (the chapter's proposition *Resting at a minimum is temporary*): while the direction
     rests at a minimiser with spherical sharpness ``S``, weight decay raises ``e_t = eta_eff_t S``
@@ -152,7 +163,7 @@ def kick_onset_sharpness(eta, weight_decay, growth) -> tuple[float, int]:
     while log_prod < math.log(g):
         s += 1
         log_prod += math.log(2.0 * math.exp(rate * s) - 1.0)
-    return 2.0 * math.exp(rate * s), s
+    return KickOnset(sharpness=2.0 * math.exp(rate * s), steps=s)
 
 
 def wd_convergence_time_bound(curvature, eta, weight_decay, w0_norm) -> float:

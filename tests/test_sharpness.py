@@ -43,7 +43,8 @@ def test_power_iteration_finds_top_eigenvalue(seed):
     loss_fn, theta, H, _ = _small_model(seed)
     eig = np.linalg.eigvalsh(0.5 * (H + H.T))
     assert eig[-1] > abs(eig[0])  # the top eigenvalue dominates at initialisation
-    lam, v = top_hessian_eigenvalue(loss_fn, theta, n_iter=5000, tol=1e-13)
+    pair = top_hessian_eigenvalue(loss_fn, theta, n_iter=5000, tol=1e-13, seed=0)
+    lam, v = pair.value, pair.vector
     # power iteration error shrinks like (|lambda_2|/lambda_1)^(2k); tol 1e-13 on the Rayleigh
     # quotient leaves a relative error far below 1e-8
     assert lam == pytest.approx(eig[-1], rel=1e-8)
@@ -56,7 +57,7 @@ def test_power_iteration_refuses_negative_dominant_eigenvalue():
         return -(theta @ theta) + 0.1 * theta[0] ** 2
 
     with pytest.raises(ValueError, match="dominant Hessian eigenvalue is negative"):
-        top_hessian_eigenvalue(concave, np.ones(3))
+        top_hessian_eigenvalue(concave, np.ones(3), seed=0)
 
 
 def test_validation():
@@ -64,9 +65,11 @@ def test_validation():
     with pytest.raises(ValueError, match="v must have the shape of theta"):
         hvp(loss_fn, theta, np.ones(p + 1))
     with pytest.raises(ValueError, match="theta must be a 1-D float64 tensor"):
-        top_hessian_eigenvalue(loss_fn, theta.float())
+        top_hessian_eigenvalue(loss_fn, theta.float(), seed=0)
     with pytest.raises(ValueError, match="v0 must have length 21"):
         top_hessian_eigenvalue(loss_fn, theta, v0=np.ones(3))
+    with pytest.raises(TypeError, match="pass seed="):
+        top_hessian_eigenvalue(loss_fn, theta)
     with pytest.raises(ValueError, match="y must have length 2"):
         mlp_loss(_tanh(2, (3,)), np.ones((2, 2)), np.ones(3))
     with pytest.raises(ValueError, match=r"X must have spec\.d = 3 columns"):
@@ -166,3 +169,19 @@ def test_mlp_loss_is_the_explicit_tanh_network_bit_for_bit():
         h = torch.tanh(h) if i < 2 else h
     r = h.squeeze(1) - torch.as_tensor(y)
     assert float(mlp_loss(spec, X, y)(theta)) == float(0.5 * (r @ r) / 12)
+
+
+def test_top_hessian_eigenvalue_returns_a_frozen_eigenpair():
+    import dataclasses
+
+    from ibcore.sharpness import Eigenpair
+
+    loss_fn, theta, _, _ = _small_model()
+    pair = top_hessian_eigenvalue(loss_fn, theta, n_iter=50, seed=0)
+    assert isinstance(pair, Eigenpair) and pair.vector.shape == (21,)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pair.value = 0.0
+    # a given start vector needs no seed, and the result does not depend on one
+    warm = top_hessian_eigenvalue(loss_fn, theta, n_iter=50, v0=pair.vector)
+    assert warm.value == top_hessian_eigenvalue(loss_fn, theta, n_iter=50, v0=pair.vector,
+                                                seed=5).value
