@@ -314,13 +314,36 @@ class NormRun:
 def run_scale_invariant_gd(loss, w0, *, eta, n_steps, weight_decay=0.0) -> NormRun:
     """GD with weight decay, ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``, every step kept.
 
-    ``loss`` is a scale-invariant numpy loss (:class:`NormalizedLinear`, :class:`RotationLoss`)
-    that accepts a batch of points; ``w0`` of shape (d,) or (B, d) runs one or B independent
-    runs at once (vectorised). ``weight_decay = 0`` is plain GD, whose norm never decreases.
-    The loop is :func:`ibcore.descent.iterate` (batched, every step recorded).
+    ``loss`` is a scale-invariant numpy loss (:class:`NormalizedLinear`, :class:`RotationLoss`,
+    :class:`~ibcore.sharpness_reduction.NormalizedProduct`) that accepts a batch of points;
+    ``w0`` of shape (d,) or (B, d) runs one or B independent runs at once (vectorised).
+    ``weight_decay = 0`` is plain GD, whose norm never decreases. The loop is
+    :func:`ibcore.descent.iterate` (batched, every step recorded).
+
+    Parameters
+    ----------
+    loss : NormalizedLinear, RotationLoss or NormalizedProduct
+    w0 : array_like, shape (d,) or (B, d)
+        Non-zero initial point(s).
+    eta : float
+        Step size (keyword-only).
+    n_steps : int
+        Number of steps, >= 0 (keyword-only).
+    weight_decay : float
+        ``mu >= 0`` with ``eta * mu < 1``.
+
+    Returns
+    -------
+    NormRun
+        Every step ``t = 0, ..., n_steps``; arrays of shape ``(n_steps + 1,)`` for one run,
+        ``(n_steps + 1, B)`` for a batch.
 
     Raises
     ------
+    TypeError
+        If ``loss`` is not a scale-invariant loss object.
+    ValueError
+        For a bad ``w0``, ``eta``, ``n_steps`` or ``weight_decay``.
     ibcore.DivergenceError
         If a loss value becomes non-finite (the weights overflowed float64); a scale-invariant
         loss is bounded, so this needs an extreme ``w0`` or ``eta``.

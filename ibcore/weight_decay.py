@@ -148,6 +148,18 @@ def kick_onset_sharpness(eta, weight_decay, growth) -> KickOnset:
     and ``s``. With ``growth`` the ratio between the size at which a kick is seen and the size of
     the seed perturbation (rounding error, ``~1e-16``), this is where kicks start. To leading
     order in ``eta mu``, ``e_onset = 2 + 2 sqrt(2 eta mu ln(growth))``.
+
+    Parameters
+    ----------
+    eta, weight_decay : float
+        The step size and the weight decay ``mu``, with ``1e-10 <= eta * mu < 1``.
+    growth : float
+        The growth factor of the perturbation at which the kick counts as seen, > 1.
+
+    Returns
+    -------
+    KickOnset
+        ``sharpness = e_onset`` and ``steps = s``.
     """
     eta, mu = check_step_and_decay(eta, weight_decay)
     if eta * mu < 1e-10:
