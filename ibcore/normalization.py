@@ -308,17 +308,33 @@ def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
 class BNClassifier:
     """The two-blob classifier of the chapter: ``x -> fc1 -> [BN] -> ReLU -> fc2`` (float64).
 
-    ``fc1``: ``W1`` (m, d) with bias ``b1``; BN: ``gamma * (z - mean) / sqrt(var + eps) +
-    beta`` per unit over the batch (``use_bn=False`` skips it and ``gamma, beta``); ``fc2``:
-    ``W2`` (m,), ``b2``. Initialisation as torch's ``nn.Linear`` (uniform in
-    ``+-1/sqrt(fan_in)``), ``gamma = 1``, ``beta = 0``. The flat parameter vector is
-    ``[W1, b1, gamma, beta, W2, b2]`` (``groups`` gives the slices).
+    The network is the one-hidden-layer :class:`ibcore.mlp.MLPSpec` ``MLPSpec(d, (width,),
+    parameterization="standard")`` (:attr:`spec`; ``fc1``: ``W1`` (m, d) with bias ``b1``,
+    ``fc2``: ``W2`` (1, m), ``b2``) with batch normalization ``gamma * (z - mean) / sqrt(var +
+    eps) + beta`` per unit over the batch inserted before the ReLU (``use_bn=False`` skips it and
+    ``gamma, beta``). Initialisation as torch's ``nn.Linear`` (uniform in ``+-1/sqrt(fan_in)``,
+    drawn in the order ``W1, b1, W2, b2``; not an :func:`ibcore.mlp.init_params` draw),
+    ``gamma = 1``, ``beta = 0``. The flat parameter vector is the spec's ``[W1, b1, W2, b2]``
+    followed by ``[gamma, beta]`` (``groups`` gives the slices).
+
+    Parameters
+    ----------
+    d : int
+        Input dimension.
+    width : int
+        Hidden width, >= 2.
+    use_bn : bool
+    seed : int or numpy.random.Generator (keyword-only, required)
+    eps : float
+        The ``eps`` of the batch normalization, >= 0.
     """
 
     def __init__(self, d=2, width=10, *, use_bn=True, seed, eps=0.0):
         torch = _torch()
-        self.d = positive_int(d, "d")
-        self.width = m = positive_int(width, "width", minimum=2)
+        self.spec = MLPSpec(d, (positive_int(width, "width", minimum=2),),
+                            parameterization="standard")
+        self.d, self.width = self.spec.d, self.spec.widths[0]
+        m = self.width
         self.use_bn = bool(use_bn)
         self.eps = positive_float(eps, "eps", allow_zero=True)
         rng = check_rng(seed)
@@ -326,10 +342,10 @@ class BNClassifier:
         parts = {
             "W1": rng.uniform(-a1, a1, m * self.d),
             "b1": rng.uniform(-a1, a1, m),
-            "gamma": np.ones(m) if use_bn else np.zeros(0),
-            "beta": np.zeros(m) if use_bn else np.zeros(0),
             "W2": rng.uniform(-a2, a2, m),
             "b2": rng.uniform(-a2, a2, 1),
+            "gamma": np.ones(m) if use_bn else np.zeros(0),
+            "beta": np.zeros(m) if use_bn else np.zeros(0),
         }
         self.groups, start = {}, 0
         for k, v in parts.items():
@@ -342,11 +358,12 @@ class BNClassifier:
     def forward(self, X, w):
         """Outputs (torch, shape (n,)) for inputs ``X`` (n, d) and the flat ``w``."""
         _check_forward(X, w, self.d, self.n_params)
-        g = self.groups
-        z = X @ w[g["W1"]].reshape(self.width, self.d).T + w[g["b1"]]
+        (W1, b1), (W2, b2) = self.spec.layers(w)  # views into the spec's part of w
+        z = X @ W1.T + b1
         if self.use_bn:
+            g = self.groups
             z = w[g["gamma"]] * _normalize(z, "batch", self.eps) + w[g["beta"]]
-        return self._torch.relu(z) @ w[g["W2"]] + w[g["b2"]][0]
+        return self._torch.relu(z) @ W2[0] + b2[0]
 
 
 @dataclass(frozen=True)

@@ -1096,3 +1096,31 @@ def test_runners_take_eta_and_n_steps_by_keyword_and_return_frozen_records(unit)
         2, 3, seed=0).groups) and bn.trajectory.steps.tolist() == [0, 1, 2, 3]
     with pytest.raises(dataclasses.FrozenInstanceError):
         bn.trajectory = None
+
+
+def test_bn_classifier_is_the_mlp_spec_network_with_batch_norm():
+    import torch
+
+    from ibcore.mlp import MLPSpec
+
+    model = nz.BNClassifier(2, 5, use_bn=True, seed=3)
+    assert model.spec == MLPSpec(2, (5,), parameterization="standard")
+    assert model.n_params == model.spec.n_params + 10
+    # the draws of torch's nn.Linear convention, in the order W1, b1, W2, b2
+    rng = np.random.default_rng(3)
+    a1, a2 = 1 / math.sqrt(2), 1 / math.sqrt(5)
+    W1, b1 = rng.uniform(-a1, a1, 10), rng.uniform(-a1, a1, 5)
+    W2, b2 = rng.uniform(-a2, a2, 5), rng.uniform(-a2, a2, 1)
+    np.testing.assert_array_equal(model.w0, np.concatenate([W1, b1, W2, b2, np.ones(5),
+                                                            np.zeros(5)]))
+    # the forward pass written out: fc1, BN over the batch (eps = 0), ReLU, fc2
+    X = torch.tensor(np.random.default_rng(0).standard_normal((7, 2)))
+    w = torch.tensor(model.w0 + 0.01 * np.arange(model.n_params))
+    g = model.groups
+    z = X @ w[g["W1"]].reshape(5, 2).T + w[g["b1"]]
+    mean, var = z.mean(dim=0, keepdim=True), z.var(dim=0, unbiased=False, keepdim=True)
+    z = w[g["gamma"]] * ((z - mean) / torch.sqrt(var + 0.0)) + w[g["beta"]]
+    expected = torch.relu(z) @ w[g["W2"]] + w[g["b2"]][0]
+    np.testing.assert_array_equal(model.forward(X, w).numpy(), expected.numpy())
+    with pytest.raises(ValueError, match="width must be >= 2"):
+        nz.BNClassifier(2, 1, seed=0)
