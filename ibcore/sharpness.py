@@ -1,5 +1,6 @@
 """Sharpness (top Hessian eigenvalue) by Hessian-vector products, and a small edge-of-stability
-experiment: full-batch GD on a tiny MLP with the square loss.
+experiment: full-batch GD on a tiny MLP (an :class:`ibcore.mlp.MLPSpec` network) with the square
+loss.
 
 Sharpness of a loss ``L`` at ``theta`` is ``lambda_max(grad^2 L(theta))``. It is estimated by
 power iteration ``v <- H v / ||H v||`` where ``H v`` is a Hessian-vector product computed by
@@ -16,19 +17,21 @@ synchronisation, and on a busy two-core machine it made a 1,000-step run 20x slo
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
+from .descent import iterate
+from .mlp import MLPSpec, as_spec, init_params
+from .mlp import forward as mlp_forward
+from .validation import as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
+    "Eigenpair",
     "EoSRun",
     "hvp",
-    "mlp_init",
     "mlp_loss",
     "random_labels",
     "top_hessian_eigenvalue",
@@ -85,6 +88,14 @@ def hvp(loss_fn: Callable, theta, v):
     return hv.detach()
 
 
+@dataclass(frozen=True)
+class Eigenpair:
+    """The top Hessian eigenvalue (the sharpness) and a unit eigenvector (shape (p,))."""
+
+    value: float
+    vector: np.ndarray
+
+
 def top_hessian_eigenvalue(
     loss_fn: Callable,
     theta,
@@ -92,28 +103,49 @@ def top_hessian_eigenvalue(
     n_iter: int = 200,
     tol: float = 1e-8,
     v0=None,
-    seed=0,
-) -> tuple[float, np.ndarray]:
+    seed=None,
+) -> Eigenpair:
     """Top eigenvalue of the Hessian of ``loss_fn`` at ``theta`` by HVP power iteration.
 
-    Iterates ``v <- H v / ||H v||`` from ``v0`` (default a seeded Gaussian vector) until the
-    Rayleigh quotient ``v^T H v`` changes by less than ``tol`` (relative) or ``n_iter`` HVPs.
-    Warm-starting with the previous eigenvector (``v0``) makes tracking along a run cheap.
+    Iterates ``v <- H v / ||H v||`` from ``v0`` until the Rayleigh quotient ``v^T H v`` changes
+    by less than ``tol`` (relative) or ``n_iter`` HVPs. Warm-starting with the previous
+    eigenvector (``v0``) makes tracking along a run cheap.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(theta) -> scalar tensor``.
+    theta : array_like or tensor, shape (p,)
+    n_iter : int
+        Maximal number of HVPs.
+    tol : float
+        Relative tolerance on the Rayleigh quotient.
+    v0 : array_like, shape (p,), optional
+        Start vector.
+    seed : int or numpy.random.Generator
+        Draws the Gaussian start vector; required when ``v0`` is not given (and unused when it
+        is).
 
     Returns
     -------
-    (eigenvalue, eigenvector) : (float, ndarray of shape (p,))
+    Eigenpair
 
     Raises
     ------
     ValueError
         If the dominant eigenvalue is negative (then it is not the sharpness).
+    TypeError
+        If neither ``v0`` nor ``seed`` is given.
     """
+    if v0 is None and seed is None:
+        raise TypeError(
+            "top_hessian_eigenvalue needs a start vector: pass seed= (a Gaussian start) or v0="
+        )
     theta = _as_param(theta)
     n_iter = positive_int(n_iter, "n_iter")
     tol = positive_float(tol, "tol")
     with _one_thread():
-        return _power_iteration(loss_fn, theta, n_iter, tol, v0, seed)
+        return Eigenpair(*_power_iteration(loss_fn, theta, n_iter, tol, v0, seed))
 
 
 def _power_iteration(loss_fn, theta, n_iter, tol, v0, seed):
@@ -145,66 +177,45 @@ def _power_iteration(loss_fn, theta, n_iter, tol, v0, seed):
     return lam, v.detach().numpy().copy()
 
 
-def _mlp_shapes(n_in: int, hidden: tuple[int, ...]) -> list[tuple[int, ...]]:
-    sizes = [n_in, *hidden, 1]
-    shapes: list[tuple[int, ...]] = []
-    for a, b in itertools.pairwise(sizes):
-        shapes += [(b, a), (b,)]
-    return shapes
+def mlp_loss(spec: MLPSpec, X, y) -> Callable:
+    """Square loss ``L(theta) = (1/2n) sum_i (f_theta(x_i) - y_i)^2`` of an :mod:`ibcore.mlp`
+    network.
 
+    The edge-of-stability experiment uses the tanh network in the standard parameterization,
+    ``MLPSpec(d, (32, 32), activation="tanh", parameterization="standard")``:
+    ``f_theta(x) = W_L tanh(... tanh(W_1 x + b_1) ...) + b_L``, initialized by
+    :func:`ibcore.mlp.init_params` (LeCun: weights ``N(0, 1/fan_in)``, biases 0).
 
-def _check_hidden(hidden) -> tuple[int, ...]:
-    if isinstance(hidden, (int, np.integer)):
-        hidden = (hidden,)
-    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple, np.ndarray)):
-        raise TypeError(
-            f"hidden must be a tuple of hidden-layer widths, e.g. (32, 32), got "
-            f"{type(hidden).__name__}"
-        )
-    hidden = tuple(hidden)
-    if not hidden:
-        raise ValueError("hidden must list at least one hidden-layer width, e.g. (32, 32)")
-    return tuple(positive_int(h, "hidden width") for h in hidden)
+    Parameters
+    ----------
+    spec : ibcore.mlp.MLPSpec
+        The network.
+    X : array_like, shape (n, spec.d)
+    y : array_like, shape (n,)
 
+    Returns
+    -------
+    callable
+        ``loss_fn(theta) -> scalar tensor`` on the flat float64 parameter tensor ``theta`` of
+        length ``spec.n_params`` (the layout of :class:`ibcore.mlp.MLPSpec`).
 
-def mlp_loss(X, y, hidden=(32, 32)) -> tuple[Callable, int]:
-    """Square loss ``L(theta) = (1/2n) sum_i (f_theta(x_i) - y_i)^2`` of a tanh MLP.
-
-    ``f_theta(x) = W_L tanh(... tanh(W_1 x + b_1) ...) + b_L`` with hidden widths ``hidden``
-    (standard parametrisation). Returns ``(loss_fn, n_params)``; ``loss_fn`` takes the flat
-    float64 parameter tensor ``theta = (W_1, b_1, ..., W_L, b_L)``.
+    Raises
+    ------
+    TypeError, ValueError
+        For a ``spec`` that is not an ``MLPSpec``, or ``X``, ``y`` of the wrong shape.
     """
     import torch
 
-    X = torch.as_tensor(as_matrix(X, "X"))
+    spec = as_spec(spec)
+    X = torch.as_tensor(spec.check_inputs(X))
     y = torch.as_tensor(as_vector(y, "y", length=X.shape[0]))
-    shapes = _mlp_shapes(X.shape[1], _check_hidden(hidden))
-    numels = [int(np.prod(s)) for s in shapes]
-    n_layers = len(shapes) // 2
     n = X.shape[0]
 
     def loss_fn(theta):
-        parts = torch.split(theta, numels)
-        h = X
-        for i in range(n_layers):
-            h = h @ parts[2 * i].reshape(shapes[2 * i]).T + parts[2 * i + 1]
-            if i < n_layers - 1:
-                h = torch.tanh(h)
-        r = h.squeeze(1) - y
+        r = mlp_forward(spec, theta, X) - y
         return 0.5 * (r @ r) / n
 
-    return loss_fn, sum(numels)
-
-
-def mlp_init(n_in: int, hidden=(32, 32), *, seed) -> np.ndarray:
-    """LeCun initialisation of :func:`mlp_loss`'s parameters: weights ``N(0, 1/fan_in)``,
-    biases 0, flattened in the order of ``theta``."""
-    n_in = positive_int(n_in, "n_in")
-    rng = check_rng(seed)
-    parts = []
-    for s in _mlp_shapes(n_in, _check_hidden(hidden)):
-        parts.append(rng.standard_normal(s).ravel() / np.sqrt(s[1]) if len(s) == 2 else np.zeros(s))
-    return np.concatenate(parts)
+    return loss_fn
 
 
 def random_labels(n: int, p: int, *, seed) -> tuple[np.ndarray, np.ndarray]:
@@ -232,10 +243,10 @@ class EoSRun:
 
 
 def train_mlp_gd(
+    spec: MLPSpec,
     X,
     y,
     *,
-    hidden=(32, 32),
     eta: float,
     n_steps: int,
     sharpness_every: int = 10,
@@ -244,63 +255,91 @@ def train_mlp_gd(
 ) -> EoSRun:
     """Full-batch GD ``theta <- theta - eta grad L(theta)`` on :func:`mlp_loss`.
 
-    Parameters start at :func:`mlp_init` (``seed``). The loss is recorded at every step; the
-    sharpness every ``sharpness_every`` steps by :func:`top_hessian_eigenvalue`, warm-started
-    from the previous eigenvector with at most ``power_iters`` HVPs. A non-finite loss or a
-    loss above ``1e12 * max(1, L(theta_0))`` stops the run (``diverged_at``), as in
-    :mod:`ibcore.descent`.
+    Parameters start at :func:`ibcore.mlp.init_params` (``seed``). The loss is recorded at
+    every step; the sharpness every ``sharpness_every`` steps by :func:`top_hessian_eigenvalue`,
+    warm-started from the previous eigenvector with at most ``power_iters`` HVPs. The run is
+    :func:`ibcore.descent.iterate` with ``on_divergence="stop"`` (past ``2 / eta`` divergence is
+    one of the outcomes the experiment shows): a non-finite loss or a loss above
+    ``DEFAULT_BLOWUP_FACTOR * max(1, L(theta_0))`` ends the run and sets ``diverged_at``.
+
+    Parameters
+    ----------
+    spec : ibcore.mlp.MLPSpec
+        The network (the chapter's: ``MLPSpec(d, (32, 32), activation="tanh",
+        parameterization="standard")``).
+    X : array_like, shape (n, spec.d)
+    y : array_like, shape (n,)
+    eta : float
+        Step size.
+    n_steps : int
+        Number of GD steps.
+    sharpness_every : int
+        Steps between two sharpness estimates.
+    seed : int or numpy.random.Generator
+        Seed of the initialization (and of the first power iteration's start vector).
+    power_iters : int
+        HVPs per sharpness estimate.
+
+    Returns
+    -------
+    EoSRun
+        Losses up to the step before ``diverged_at`` (all ``n_steps + 1`` if it did not
+        diverge), the sharpness estimates and the last finite parameters.
     """
     import torch
 
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps")
     sharpness_every = positive_int(sharpness_every, "sharpness_every")
-    loss_fn, _ = mlp_loss(X, y, hidden)
-    X = np.asarray(X, dtype=np.float64)
-    theta = torch.as_tensor(mlp_init(X.shape[1], hidden, seed=seed)).requires_grad_(True)
+    loss_fn = mlp_loss(spec, X, y)
+    theta = torch.as_tensor(init_params(spec, seed=seed)).requires_grad_(True)
     with _one_thread():
-        losses, s_steps, s_vals, diverged_at, last = _gd_loop(
-            loss_fn, theta, eta, n_steps, sharpness_every, power_iters
-        )
-    n = diverged_at if diverged_at is not None else n_steps + 1
+        run, s_steps, s_vals = _gd_loop(loss_fn, theta, eta, n_steps, sharpness_every, power_iters)
     return EoSRun(
         eta=eta,
-        loss=losses[:n].copy(),
+        loss=run.values.copy(),
         sharpness_steps=np.asarray(s_steps, dtype=np.int64),
         sharpness=np.asarray(s_vals),
-        diverged_at=diverged_at,
-        final_theta=last,
+        diverged_at=run.diverged_at,
+        final_theta=run.state.detach().numpy().copy(),
     )
 
 
 def _gd_loop(loss_fn, theta, eta, n_steps, sharpness_every, power_iters):
+    """GD on :func:`ibcore.descent.iterate`: the state is the parameter tensor; ``measure``
+    evaluates the loss and keeps it (with its graph) for the gradient of the next step."""
     import torch
 
-    losses = np.empty(n_steps + 1)
     s_steps, s_vals = [], []
-    v = None
-    bound = np.inf
-    diverged_at = None
-    last = theta.detach().numpy().copy()
-    for k in range(n_steps + 1):
-        loss = loss_fn(theta)
-        val = float(loss.detach())
-        if k == 0:
-            bound = 1e12 * max(1.0, abs(val))
-        if not (np.isfinite(val) and abs(val) <= bound):
-            diverged_at = k
-            break
-        losses[k] = val
-        last = theta.detach().numpy().copy()
+    cache = {"v": None}
+
+    def measure(theta):
+        cache["loss"] = loss_fn(theta)
+        return float(cache["loss"].detach())
+
+    def sharpness(k, theta, _value):
         if k % sharpness_every == 0:
-            lam, v = top_hessian_eigenvalue(
-                loss_fn, theta.detach(), n_iter=power_iters, v0=v, seed=0
+            pair = top_hessian_eigenvalue(
+                loss_fn, theta.detach(), n_iter=power_iters, v0=cache["v"], seed=0
             )
+            cache["v"] = pair.vector
             s_steps.append(k)
-            s_vals.append(lam)
-        if k == n_steps:
-            break
-        (g,) = torch.autograd.grad(loss, theta)
+            s_vals.append(pair.value)
+
+    def advance(theta, _k):
+        (g,) = torch.autograd.grad(cache["loss"], theta)
         with torch.no_grad():
-            theta -= eta * g
-    return losses, s_steps, s_vals, diverged_at, last
+            new = theta - eta * g
+        return new.requires_grad_(True)
+
+    run = iterate(
+        advance,
+        theta,
+        n_steps,
+        measure=measure,
+        checkpoints=np.arange(n_steps + 1),
+        callback=sharpness,
+        on_divergence="stop",
+        hint="use a smaller step size eta",
+    )
+    return run, s_steps, s_vals

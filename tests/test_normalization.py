@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from ibcore import DivergenceError
 from ibcore import normalization as nz
-from ibcore.descent import run_gd
+from ibcore.descent import DEFAULT_BLOWUP_FACTOR, run_gd
+from ibcore.ntk import empirical_ntk
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +25,81 @@ def unit2():
     X = rng.standard_normal((20, 2))
     y = X @ np.array([0.6, 0.8]) + 0.2 * rng.standard_normal(20)
     return nz.NormalizedLinear(X, y, gain=1.5)
+
+
+# -- the split modules' helpers -----------------------------------------------------------------
+
+
+def test_split_modules_are_re_exported_by_normalization():
+    from ibcore import deep_product, exponential_lr, scale_invariance, sharpness_reduction
+    from ibcore import weight_decay as wdm
+
+    for mod in (deep_product, exponential_lr, scale_invariance, sharpness_reduction, wdm):
+        for name in mod.__all__:
+            if name not in ("check_step_and_decay", "nonzero_points", "sphere_hessians"):
+                assert getattr(nz, name) is getattr(mod, name), name
+
+
+def test_check_step_and_decay():
+    from ibcore.weight_decay import check_step_and_decay
+
+    assert check_step_and_decay(0.5, 0.1) == (0.5, 0.1)
+    assert check_step_and_decay(2, 0) == (2.0, 0.0)
+    with pytest.raises(ValueError, match=r"eta \* weight_decay = 1 must be < 1"):
+        check_step_and_decay(2.0, 0.5)
+    with pytest.raises(ValueError, match="eta must be > 0"):
+        check_step_and_decay(0.0, 0.1)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        check_step_and_decay(0.1, -1.0)
+
+
+def test_nonzero_points():
+    from ibcore.scale_invariance import nonzero_points
+
+    W, single = nonzero_points([1.0, 2.0], 2)
+    assert single and W.shape == (1, 2) and W.dtype == np.float64
+    W, single = nonzero_points(np.ones((3, 2)), 2)
+    assert not single and W.shape == (3, 2)
+    with pytest.raises(ValueError, match="w0 must be non-zero"):
+        nonzero_points([[1.0, 0.0], [0.0, 0.0]], 2, "w0")
+    with pytest.raises(ValueError, match="2 coordinates"):
+        nonzero_points([1.0, 2.0, 3.0], 2)
+    with pytest.raises(ValueError, match="point"):
+        nonzero_points(np.ones((2, 2, 2)), 2)
+    with pytest.raises(ValueError, match="finite"):
+        nonzero_points([np.nan, 1.0], 2)
+
+
+def test_sphere_hessians_match_finite_differences_of_the_gradient():
+    from ibcore.scale_invariance import sphere_hessians
+
+    # F(u) = (1/2) u^T A u - b.u + cubic term, so that HF depends on u (passed per point)
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((3, 3))
+    A = A + A.T
+    b, c = rng.standard_normal(3), rng.standard_normal(3)
+
+    def grad_L(w):  # L(w) = F(w / |w|), grad L = P grad F(u) / |w|
+        r = np.linalg.norm(w)
+        u = w / r
+        gF = A @ u - b + (c @ u) ** 2 * c
+        return (gF - (gF @ u) * u) / r
+
+    U = rng.standard_normal((4, 3))
+    U /= np.linalg.norm(U, axis=1)[:, None]
+    gF = U @ A - b + ((U @ c) ** 2)[:, None] * c
+    HF = A[None] + 2 * (U @ c)[:, None, None] * np.outer(c, c)[None]
+    H = sphere_hessians(U, gF, HF)
+    h = 1e-6
+    for u, Hu in zip(U, H, strict=True):
+        fd = np.array([(grad_L(u + h * e) - grad_L(u - h * e)) / (2 * h) for e in np.eye(3)])
+        np.testing.assert_allclose(Hu, fd.T, atol=1e-7)
+        np.testing.assert_allclose(Hu, Hu.T, atol=1e-14)
+        assert abs(u @ Hu @ u) < 1e-12  # the radial direction is flat: P u = 0, (P G) . u = 0
+        # at w = r u the Hessian is H(u) / r^2
+        fd3 = np.array([(grad_L(3 * u + h * e) - grad_L(3 * u - h * e)) / (2 * h)
+                        for e in np.eye(3)])
+        np.testing.assert_allclose(Hu / 9, fd3.T, atol=1e-7)
 
 
 # -- schedules and equilibria -------------------------------------------------------------------
@@ -96,7 +173,7 @@ def test_equilibrium_norm_is_fixed_point_and_attracts():
     # the rotation toy has constant spherical gradient: its run converges to r*
     rot = nz.RotationLoss(c=G)
     for r0 in (0.01, 3.0, 50.0):
-        run = nz.run_scale_invariant_gd(rot, [r0, 0.0], eta, 3000, weight_decay=mu)
+        run = nz.run_scale_invariant_gd(rot, [r0, 0.0], eta=eta, n_steps=3000, weight_decay=mu)
         assert abs(run.norm[-1] / r - 1) < 1e-10
         np.testing.assert_allclose(run.sphere_grad, G)
     with pytest.raises(ValueError, match="no equilibrium"):
@@ -155,7 +232,7 @@ def test_min_loss_matches_dense_search(unit2):
 def test_normalized_linear_errors(unit):
     with pytest.raises(ValueError, match="non-zero"):
         unit(np.zeros(4))
-    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+    with pytest.raises(ValueError, match="w must have 4 coordinates"):
         unit(np.ones(3))
     with pytest.raises(ValueError, match="at least 2 columns"):
         nz.NormalizedLinear(np.ones((3, 1)), np.ones(3))
@@ -173,7 +250,8 @@ def test_normalized_linear_errors(unit):
 @pytest.mark.parametrize("mu", [0.0, 0.003])
 def test_norm_recursion_is_exact(unit, mu):
     eta = 3.0
-    run = nz.run_scale_invariant_gd(unit, [1.0, 0.0, 0.0, 0.0], eta, 300, weight_decay=mu)
+    run = nz.run_scale_invariant_gd(unit, [1.0, 0.0, 0.0, 0.0], eta=eta, n_steps=300,
+                                    weight_decay=mu)
     r2 = run.norm**2
     pred = (1 - eta * mu) ** 2 * r2[:-1] + eta**2 * run.sphere_grad[:-1] ** 2 / r2[:-1]
     np.testing.assert_allclose(r2[1:], pred, rtol=1e-12)
@@ -184,36 +262,44 @@ def test_norm_recursion_is_exact(unit, mu):
 
 def test_batched_run_equals_single_runs(unit):
     W0 = np.array([[1.0, 0, 0, 0], [0, 5.0, 1.0, 0]])
-    both = nz.run_scale_invariant_gd(unit, W0, 0.7, 50, weight_decay=0.01)
+    both = nz.run_scale_invariant_gd(unit, W0, eta=0.7, n_steps=50, weight_decay=0.01)
     for j in range(2):
-        one = nz.run_scale_invariant_gd(unit, W0[j], 0.7, 50, weight_decay=0.01)
+        one = nz.run_scale_invariant_gd(unit, W0[j], eta=0.7, n_steps=50, weight_decay=0.01)
         np.testing.assert_allclose(both.w[:, j], one.w, rtol=1e-13)
         np.testing.assert_allclose(both.loss[:, j], one.loss, rtol=1e-13)
 
 
 def test_run_errors(unit):
     with pytest.raises(TypeError, match="scale-invariant loss object"):
-        nz.run_scale_invariant_gd(unit.unnormalized(), np.ones(4), 0.1, 5)
+        nz.run_scale_invariant_gd(unit.unnormalized(), np.ones(4), eta=0.1, n_steps=5)
     with pytest.raises(ValueError, match="must be < 1"):
-        nz.run_scale_invariant_gd(unit, np.ones(4), 10.0, 5, weight_decay=0.2)
+        nz.run_scale_invariant_gd(unit, np.ones(4), eta=10.0, n_steps=5, weight_decay=0.2)
     with pytest.raises(ValueError, match="non-zero"):
-        nz.run_scale_invariant_gd(unit, np.zeros(4), 0.1, 5)
+        nz.run_scale_invariant_gd(unit, np.zeros(4), eta=0.1, n_steps=5)
+
+
+def test_run_raises_divergence_error_when_the_weights_overflow():
+    # eta = 1e308 times the gradient (0, 1e5) overflows: w_1 = (1e-5, -inf), whose gradient
+    # c (-w_2, w_1) / ||w_1||^2 = (inf / inf, 0) is NaN, so w_2 and the loss at step 2 are NaN
+    with pytest.raises(DivergenceError) as err:
+        nz.run_scale_invariant_gd(nz.RotationLoss(), [1e-5, 0.0], eta=1e308, n_steps=5)
+    assert err.value.step == 2 and err.value.run == 0 and "smaller eta" in str(err.value)
 
 
 def test_sphere_smoothness_matches_grid(unit2):
     t = np.linspace(0, 2 * np.pi, 40_001)
     grid = max(np.linalg.norm(unit2.hessian(np.array([math.cos(a), math.sin(a)])), 2) for a in t)
-    est = nz.sphere_smoothness(unit2, n_samples=200, seed=0)
+    est = nz.sphere_smoothness(unit2, n_draws=200, seed=0)
     # the grid (spacing 1.6e-4 rad) misses the maximum by O(spacing^2) ~ 1e-8 relative
     assert est <= grid * (1 + 1e-7) and est >= grid * (1 - 1e-6)
     with pytest.raises(TypeError, match="NormalizedLinear"):
-        nz.sphere_smoothness(nz.RotationLoss())
+        nz.sphere_smoothness(nz.RotationLoss(), seed=0)
 
 
 @pytest.mark.parametrize("eta", [0.05, 1.0, 30.0])
 def test_auto_rate_tuning_count_bound_holds(unit2, eta):
-    Lam = nz.sphere_smoothness(unit2, n_samples=200)
-    run = nz.run_scale_invariant_gd(unit2, [0.0, 1.0], eta, 4000)
+    Lam = nz.sphere_smoothness(unit2, n_draws=200, seed=0)
+    run = nz.run_scale_invariant_gd(unit2, [0.0, 1.0], eta=eta, n_steps=4000)
     eps = 1e-3 * Lam**2
     count = int(np.sum(run.sphere_grad**2 > eps))
     assert count <= nz.convergence_count_bound(Lam, eta, 1.0, eps)
@@ -237,7 +323,7 @@ def test_descent_across_an_orthogonal_step_along_runs(unit2, eta):
     t = np.linspace(0.0, 2 * np.pi, 4001)
     circle = np.c_[np.cos(t), np.sin(t)]
     Lam = max(np.linalg.norm(unit2.hessian(u), 2) for u in circle)
-    run = nz.run_scale_invariant_gd(unit2, [0.3, -1.0], eta, 400)
+    run = nz.run_scale_invariant_gd(unit2, [0.3, -1.0], eta=eta, n_steps=400)
     g = unit2(run.w[:-1])[1]
     v2 = eta**2 * np.sum(g**2, axis=1)
     quad = Lam * v2 / (2 * run.norm[:-1] ** 2)
@@ -249,13 +335,14 @@ def test_descent_across_an_orthogonal_step_along_runs(unit2, eta):
 
 
 def test_wd_theorem_holds(unit2):
-    Lam = nz.sphere_smoothness(unit2, n_samples=200)
+    Lam = nz.sphere_smoothness(unit2, n_draws=200, seed=0)
     eta, mu = 0.1, 3e-3
     delta = 8 * math.pi**4 * Lam**2 * mu * eta
     r0s = np.array([0.01, 1.0, 100.0])
     bounds = [nz.wd_convergence_time_bound(Lam, eta, mu, r) for r in r0s]
     run = nz.run_scale_invariant_gd(
-        unit2, np.array([1.0, 0.0]) * r0s[:, None], eta, int(max(bounds)) + 1, weight_decay=mu
+        unit2, np.array([1.0, 0.0]) * r0s[:, None], eta=eta, n_steps=int(max(bounds)) + 1,
+        weight_decay=mu
     )
     for j in range(3):
         hits = np.flatnonzero(run.sphere_grad[:, j] ** 2 <= delta)
@@ -282,21 +369,30 @@ def test_product_threshold_is_sharp():
     z = np.array([1.0, 1.0, 1.0, -1.0])
     for k in (2, 4, 6):
         c = nz.product_blowup_threshold(3.0, k, z)
-        assert nz.product_gd(3.0, k, z, 1.001 * c, 1)[1] > 3.0
-        assert nz.product_gd(3.0, k, z, 0.999 * c, 1)[1] < 3.0
+        assert nz.product_gd(3.0, k, z, eta=1.001 * c, n_steps=1).W[1] > 3.0
+        assert nz.product_gd(3.0, k, z, eta=0.999 * c, n_steps=1).W[1] < 3.0
     # the lecture notes' exponent 1/k - 1 gives a smaller threshold that is not sharp (k = 4)
     notes = 2 * 3.0 ** (1 / 4 - 1) / (-np.sum(z / (1 + np.exp(3.0 * z))))
     assert notes < nz.product_blowup_threshold(3.0, 4, z)
-    assert nz.product_gd(3.0, 4, z, 1.05 * notes, 1)[1] < 3.0
+    assert nz.product_gd(3.0, 4, z, eta=1.05 * notes, n_steps=1).W[1] < 3.0
 
 
 def test_product_gd_stops_on_blowup_and_errors():
     z = np.array([1.0, 1.0, 1.0, -1.0])
     c = nz.product_blowup_threshold(3.0, 4, z)
-    out = nz.product_gd(3.0, 4, z, 2 * c, 100)
-    assert out.size < 101 and np.all(np.isfinite(out)) and out[-1] > 1e100
+    run = nz.product_gd(3.0, 4, z, eta=2 * c, n_steps=100)
+    assert run.diverged_at is not None and run.W.shape == (run.diverged_at,)
+    # the descent policy: stop at the first W_t above 1e12 max(1, W_0); everything before is kept
+    assert np.all(np.isfinite(run.W)) and 0 < run.W[-1] <= DEFAULT_BLOWUP_FACTOR * 3.0
+    assert np.all(np.diff(run.W) > 0)
+    tight = nz.product_gd(3.0, 4, z, eta=2 * c, n_steps=100, blowup_factor=10.0)
+    assert tight.diverged_at < run.diverged_at and np.all(tight.W <= 30.0)
+    calm = nz.product_gd(3.0, 4, z, eta=0.5 * c, n_steps=20)
+    assert calm.diverged_at is None and calm.W.shape == (21,) and calm.W[0] == 3.0
+    with pytest.raises(ValueError, match="blowup_factor"):
+        nz.product_gd(3.0, 4, z, eta=0.1, n_steps=5, blowup_factor=0.5)
     with pytest.raises(ValueError, match="even"):
-        nz.product_gd(3.0, 3, z, 0.1, 5)
+        nz.product_gd(3.0, 3, z, eta=0.1, n_steps=5)
     with pytest.raises(ValueError, match="non-separable"):
         nz.product_blowup_threshold(3.0, 4, np.ones(3))
     with pytest.raises(ValueError, match="above the minimiser"):
@@ -323,7 +419,7 @@ def test_mlp_is_scale_invariant_per_layer(data, norm):
     over them, while a violation of invariance (e.g. eps > 0 at tiny weights) is O(1e-2) or more.
     """
     X, y = data
-    net = nz.ScaleInvariantMLP(3, [8, 6], norm=norm, seed=0)
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm=norm, seed=0)
     fun = nz.torch_objective(net, X, y)
     w = net.w0
     loss, g = fun(w)
@@ -339,7 +435,7 @@ def test_mlp_without_norm_is_homogeneous(data):
     import torch
 
     X, _ = data
-    net = nz.ScaleInvariantMLP(3, [8, 6], norm="none", seed=0)
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm="none", seed=0)
     w = torch.tensor(net.w0)
     f = net.forward(torch.tensor(X), w)
     np.testing.assert_allclose(net.forward(torch.tensor(X), 2.0 * w), 4.0 * f, rtol=1e-12)
@@ -350,7 +446,7 @@ def test_mlp_without_norm_is_homogeneous(data):
 def test_torch_objective_gradient_and_hvp(data, loss):
     X, y = data
     y = np.sign(y) if loss == "logistic" else y
-    net = nz.ScaleInvariantMLP(3, [5], norm="layer", seed=2)
+    net = nz.ScaleInvariantMLP(3, (5,), norm="layer", seed=2)
     fun = nz.torch_objective(net, X, y, loss=loss)
     w = net.w0
     v = np.random.default_rng(0).standard_normal(w.size)
@@ -364,33 +460,80 @@ def test_torch_objective_gradient_and_hvp(data, loss):
 def test_torch_errors(data):
     X, y = data
     with pytest.raises(ValueError, match="norm must be"):
-        nz.ScaleInvariantMLP(3, [4], norm="group", seed=0)
+        nz.ScaleInvariantMLP(3, (4,), norm="group", seed=0)
     with pytest.raises(TypeError, match="widths"):
         nz.ScaleInvariantMLP(3, 4, seed=0)
     with pytest.raises(TypeError, match="seed"):
-        nz.ScaleInvariantMLP(3, [4], seed=None)
-    net = nz.ScaleInvariantMLP(4, [4], seed=0)
-    with pytest.raises(ValueError, match="d_in=4"):
+        nz.ScaleInvariantMLP(3, (4,), seed=None)
+    net = nz.ScaleInvariantMLP(4, (4,), seed=0)
+    with pytest.raises(ValueError, match="d=4"):
         nz.torch_objective(net, X, y)
     with pytest.raises(ValueError, match="loss must be"):
-        nz.torch_objective(nz.ScaleInvariantMLP(3, [4], seed=0), X, y, loss="hinge")
+        nz.torch_objective(nz.ScaleInvariantMLP(3, (4,), seed=0), X, y, loss="hinge")
     with pytest.raises(TypeError, match="ScaleInvariantMLP"):
         nz.torch_objective("net", X, y)
-    with pytest.raises(ValueError, match="per-sample"):
-        nz.empirical_ntk(nz.ScaleInvariantMLP(3, [4], norm="batch", seed=0), X, X)
+    with pytest.raises(ValueError, match="per-example"):
+        empirical_ntk(nz.ScaleInvariantMLP(3, (4,), norm="batch", seed=0).module(), X, X)
+    with pytest.raises(ValueError, match="length"):
+        nz.ScaleInvariantMLP(3, (4,), seed=0).module(np.ones(5))
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch", "none"])
+def test_module_is_the_network_with_the_layers_as_parameters(data, norm):
+    import torch
+
+    X, _ = data
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm=norm, seed=0)
+    w = net.w0 + 0.1
+    mod = net.module(w)
+    assert [name for name, _ in mod.named_parameters()] == ["W1", "W2"]
+    assert [tuple(p.shape) for p in mod.parameters()] == [(8, 3), (6, 8)]
+    Xt = torch.tensor(X)
+    np.testing.assert_array_equal(mod(Xt).detach().numpy(),
+                                  net.forward(Xt, torch.tensor(w)).numpy())
+    # the module's parameter gradients are the gradient in the flat w
+    wt = torch.tensor(w, requires_grad=True)
+    (g_flat,) = torch.autograd.grad(net.forward(Xt, wt).sum(), wt)
+    g_mod = torch.autograd.grad(mod(Xt).sum(), list(mod.parameters()))
+    np.testing.assert_allclose(torch.cat([g.ravel() for g in g_mod]).numpy(), g_flat.numpy(),
+                               rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(net.module().W1.detach().numpy().ravel(), net.w0[:24])
+
+
+def test_scale_invariant_mlp_is_the_mlp_spec_network():
+    from ibcore.mlp import MLPSpec, init_params
+
+    net = nz.ScaleInvariantMLP(3, (8, 6), norm="layer", seed=4)
+    assert net.spec == MLPSpec(3, (8, 6), parameterization="standard")
+    assert net.spec.w_std == 1.0 and net.spec.b_std == 0.0 and net.spec.activation == "relu"
+    # the spec's initialization: its hidden weight blocks are w0, its readout row the readout
+    theta = init_params(net.spec, seed=4)
+    layers = net.spec.layers(theta)
+    np.testing.assert_array_equal(net.w0, np.concatenate([W.ravel() for W, _ in layers[:-1]]))
+    np.testing.assert_array_equal(net.readout.numpy(), layers[-1][0][0])
+    assert all(np.all(b == 0) for _, b in layers)
+    # and the draws of the previous explicit initialization, bit for bit
+    rng = np.random.default_rng(4)
+    old = [rng.standard_normal(8 * 3) / math.sqrt(3), rng.standard_normal(6 * 8) / math.sqrt(8)]
+    np.testing.assert_array_equal(net.w0, np.concatenate(old))
+    np.testing.assert_array_equal(net.readout.numpy(), rng.standard_normal(6) / math.sqrt(6))
+    with pytest.raises(TypeError, match="tuple"):
+        nz.ScaleInvariantMLP(3, [8, 6], seed=0)
+    with pytest.raises(ValueError, match="widths"):
+        nz.ScaleInvariantMLP(3, (8, 1), seed=0)
 
 
 def test_empirical_ntk_layer_norm_ignores_input_scale(data):
     X, _ = data
-    ln = nz.ScaleInvariantMLP(3, [16], norm="layer", seed=1)
-    K = nz.empirical_ntk(ln, X[:4], X[:4])
+    ln = nz.ScaleInvariantMLP(3, (16,), norm="layer", seed=1)
+    K = empirical_ntk(ln.module(), X[:4], X[:4])
     np.testing.assert_allclose(K, K.T, rtol=1e-12)
     assert np.linalg.eigvalsh(K).min() > -1e-10
-    np.testing.assert_allclose(nz.empirical_ntk(ln, 7.0 * X[:4], 0.1 * X[:4]), K, rtol=1e-9)
-    plain = nz.ScaleInvariantMLP(3, [16], norm="none", seed=1)
-    Kp = nz.empirical_ntk(plain, X[:4], X[:4])
+    np.testing.assert_allclose(empirical_ntk(ln.module(), 7.0 * X[:4], 0.1 * X[:4]), K, rtol=1e-9)
+    plain = nz.ScaleInvariantMLP(3, (16,), norm="none", seed=1)
+    Kp = empirical_ntk(plain.module(), X[:4], X[:4])
     np.testing.assert_allclose(
-        nz.empirical_ntk(plain, 7.0 * X[:4], 0.1 * X[:4]), 0.7 * Kp, rtol=1e-9
+        empirical_ntk(plain.module(), 7.0 * X[:4], 0.1 * X[:4]), 0.7 * Kp, rtol=1e-9
     )
 
 
@@ -405,13 +548,14 @@ def test_bn_classifier_structure_and_gradients():
     W1 = model.w0[grp["W1"]].reshape(5, 2)
     gW1 = g[grp["W1"]].reshape(5, 2)
     assert np.abs(np.sum(W1 * gW1, axis=1)).max() < 1e-15  # row-wise scale invariance
-    traj, norms = nz.train_bn_classifier(model, X, y, 0.1, 50, checkpoints=np.arange(51))
+    run = nz.train_bn_classifier(model, X, y, eta=0.1, n_steps=50, checkpoints=np.arange(51))
+    traj, norms = run.trajectory, run.group_norms
     assert norms["b1"].max() - norms["b1"].min() < 1e-14
     assert np.all(np.diff(norms["W1"]) >= -1e-15) and traj.loss[-1] < traj.loss[0]
     plain = nz.BNClassifier(2, 5, use_bn=False, seed=0)
     assert plain.groups["gamma"].stop == plain.groups["gamma"].start  # no BN parameters
     with pytest.raises(TypeError, match="BNClassifier"):
-        nz.train_bn_classifier(nz.ScaleInvariantMLP(2, [3], seed=0), X, y, 0.1, 5)
+        nz.train_bn_classifier(nz.ScaleInvariantMLP(2, (3,), seed=0), X, y, eta=0.1, n_steps=5)
 
 
 @pytest.mark.parametrize("norm", ["layer", "none"])
@@ -419,7 +563,7 @@ def test_ntk_limit_matches_wide_network(norm):
     rng = np.random.default_rng(5)
     X = rng.standard_normal((4, 4)) * np.array([[1.0], [3.0], [0.2], [1.0]])
     limit = nz.one_hidden_layer_ntk_limit(X, norm=norm)
-    K = nz.empirical_ntk(nz.ScaleInvariantMLP(4, [65536], norm=norm, seed=6), X, X)
+    K = empirical_ntk(nz.ScaleInvariantMLP(4, (65536,), norm=norm, seed=6).module(), X, X)
     # Theta = (x.x' or d cos) * sum_i v_i^2 1{w_i.x > 0} 1{w_i.x' > 0} (+ O(1/m) for LN): the sum
     # has relative standard deviation <= 2 sqrt(2/m) = 1.1% of the diagonal; 5% is > 4 sigma.
     assert np.abs(K - limit).max() <= 0.05 * np.abs(np.diag(limit)).max()
@@ -456,7 +600,7 @@ def test_ntk_limit_errors():
 def _bad_normalization_calls():
     import torch
 
-    net = nz.ScaleInvariantMLP(3, [5], norm="layer", seed=0)
+    net = nz.ScaleInvariantMLP(3, (5,), norm="layer", seed=0)
     bn = nz.BNClassifier(seed=0)
     X3, w = torch.ones((4, 3), dtype=torch.float64), torch.tensor(net.w0)
     X2, wb = torch.ones((4, 2), dtype=torch.float64), torch.tensor(bn.w0)
@@ -481,8 +625,8 @@ def test_normalization_models_reject_bad_arguments(case):
 
 def test_product_gd_stops_early_instead_of_overflowing():
     z = np.array([1.0, -0.5, 2.0])
-    W = nz.product_gd(2.0, 2, z, 1e200, 5)  # the first step overflows float64
-    assert W.size < 6 and np.all(np.isfinite(W))
+    run = nz.product_gd(2.0, 2, z, eta=1e200, n_steps=5)  # the first step overflows float64
+    assert run.diverged_at == 1 and run.W.tolist() == [2.0]
 
 
 @pytest.mark.parametrize(
@@ -657,18 +801,18 @@ def test_angular_clock_is_the_accumulated_squared_turning_angle(toy):
     w0 = math.sqrt(0.5 * toy.sphere_sharpness(u) / 2) * u + np.array([0, 0, 1e-6])
     batch = np.stack([w0, 2.0 * w0 + np.array([0.0, 0.05, 0.0])])
     for start in (w0, batch):
-        run = nz.run_scale_invariant_gd(toy, start, 0.5, 3000, weight_decay=2e-3)
+        run = nz.run_scale_invariant_gd(toy, start, eta=0.5, n_steps=3000, weight_decay=2e-3)
         s = nz.angular_clock(run)
         theta = nz.turning_angles(run)
         ref = np.concatenate([np.zeros((1, *theta.shape[1:])),
                               np.cumsum(-2 * np.log(np.cos(theta)), axis=0)])
         assert s.shape == run.norm.shape and s[0] == pytest.approx(0.0, abs=0.0)
         np.testing.assert_allclose(s, ref, atol=1e-12)
-    single = nz.run_scale_invariant_gd(toy, w0, 0.5, 3000, weight_decay=2e-3)
+    single = nz.run_scale_invariant_gd(toy, w0, eta=0.5, n_steps=3000, weight_decay=2e-3)
     assert nz.angular_clock(single)[-1] == pytest.approx(
         np.sum(nz.turning_angles(single) ** 2), rel=2e-3)
     # no weight decay: the clock is the log of the norm growth
-    plain = nz.run_scale_invariant_gd(toy, [1.0, 0.1, 0.3], 0.5, 50)
+    plain = nz.run_scale_invariant_gd(toy, [1.0, 0.1, 0.3], eta=0.5, n_steps=50)
     np.testing.assert_allclose(nz.angular_clock(plain), 2 * np.log(plain.norm / plain.norm[0]))
 
 
@@ -711,7 +855,8 @@ def test_rest_at_a_minimizer_loses_stability_when_effective_sharpness_passes_2(t
     r0 = math.sqrt(eta * S / (1.9 * (1 - eta * mu)))  # eta_eff_0 S = 1.9
     n = np.array([u[1], u[0], 0.0])
     n -= (n @ u) * u
-    run = nz.run_scale_invariant_gd(toy, r0 * (u + 1e-3 * n / np.linalg.norm(n)), eta, 600,
+    run = nz.run_scale_invariant_gd(toy, r0 * (u + 1e-3 * n / np.linalg.norm(n)), eta=eta,
+                                    n_steps=600,
                                     weight_decay=mu)
     U = run.direction
     f = np.abs(U[:, 0] * U[:, 1] - toy.target)
@@ -727,7 +872,7 @@ def _edge_run(toy, height, emu, tau_end, eta=0.5):
     u = toy.manifold_point(height)
     r0 = math.sqrt(eta * toy.sphere_sharpness(u) / 2)  # eta S / r0^2 = 2: the edge of stability
     T = round(tau_end / emu)
-    return nz.run_scale_invariant_gd(toy, r0 * u + np.array([0, 0, 1e-6]), eta, T,
+    return nz.run_scale_invariant_gd(toy, r0 * u + np.array([0, 0, 1e-6]), eta=eta, n_steps=T,
                                      weight_decay=emu / eta)
 
 
@@ -752,7 +897,7 @@ def test_gd_with_weight_decay_follows_the_sharpness_reduction_flow(toy, height, 
         assert np.abs(S - toy.sharpness_flow(height, emu * idx)).max() > 0.1
     assert S[-1] == pytest.approx(toy.min_sharpness, rel=0.01)
     # without weight decay the sharpness stays where it started
-    plain = nz.run_scale_invariant_gd(toy, run.w[0], run.eta, run.norm.size - 1)
+    plain = nz.run_scale_invariant_gd(toy, run.w[0], eta=run.eta, n_steps=run.norm.size - 1)
     assert toy.sphere_sharpness(toy.project(plain.w[-1])) == pytest.approx(
         toy.sphere_sharpness(toy.manifold_point(height)), rel=0.01)
 
@@ -776,7 +921,7 @@ def test_gap_to_the_weight_decay_flow_shrinks_from_a_sharp_start(toy):
 
 
 def test_effective_sharpness_formula(unit):
-    run = nz.run_scale_invariant_gd(unit, np.ones(4), 0.3, 20, weight_decay=0.1)
+    run = nz.run_scale_invariant_gd(unit, np.ones(4), eta=0.3, n_steps=20, weight_decay=0.1)
     eff = nz.effective_sharpness(unit, run)
     expected = 0.3 * unit.sphere_sharpness(run.w) / ((1 - 0.03) * run.norm**2)
     np.testing.assert_allclose(eff, expected, rtol=1e-14)
@@ -789,14 +934,14 @@ def _bad_sharpness_calls():
     toy = nz.NormalizedProduct(0.2)
     rng = np.random.default_rng(0)
     unit = nz.NormalizedLinear(rng.standard_normal((5, 4)), rng.standard_normal(5))
-    run = nz.run_scale_invariant_gd(toy, [1.0, 0.3, 0.2], 0.1, 3)
+    run = nz.run_scale_invariant_gd(toy, [1.0, 0.3, 0.2], eta=0.1, n_steps=3)
     return [
         ("target-half", lambda: nz.NormalizedProduct(0.5), ValueError, "target must lie"),
         ("target-negative", lambda: nz.NormalizedProduct(-0.1), ValueError, "target must be > 0"),
         ("target-str", lambda: nz.NormalizedProduct("0.2"), TypeError, "target must be a real"),
         ("height-high", lambda: toy.manifold_point(0.9), ValueError, "height must satisfy"),
         ("height-none", lambda: toy.manifold_point(None), TypeError, "height must be a real"),
-        ("w-shape", lambda: toy.sphere_sharpness(np.ones(4)), ValueError, r"shape \(3,\)"),
+        ("w-shape", lambda: toy.sphere_sharpness(np.ones(4)), ValueError, "3 coordinates"),
         ("w-zero", lambda: toy.project(np.zeros(3)), ValueError, "non-zero"),
         ("project-pole", lambda: toy.project([0.0, 0.0, 1.0]), ValueError, "vanishes"),
         ("hessian-batch", lambda: toy.hessian(np.ones((2, 3))), ValueError, "one point"),
@@ -838,12 +983,13 @@ def test_turning_angles_on_the_rotation_toy():
     arccos of the dot product would return 0 or a 1e-8 error."""
     rot = nz.RotationLoss(c=0.7)
     for eta, mu, r0 in ((0.1, 0.05, 5.0), (1e-3, 0.0, 1e3)):
-        run = nz.run_scale_invariant_gd(rot, [r0, 0.0], eta, 50, weight_decay=mu)
+        run = nz.run_scale_invariant_gd(rot, [r0, 0.0], eta=eta, n_steps=50, weight_decay=mu)
         ang = nz.turning_angles(run)
         expected = np.arctan(eta * 0.7 / ((1 - eta * mu) * run.norm[:-1] ** 2))
         np.testing.assert_allclose(ang, expected, rtol=1e-12)
     assert ang.max() < 1e-8  # the second case: tiny angles, still exact
-    batch = nz.run_scale_invariant_gd(rot, [[5.0, 0.0], [0.0, 2.0]], 0.1, 10, weight_decay=0.05)
+    batch = nz.run_scale_invariant_gd(rot, [[5.0, 0.0], [0.0, 2.0]], eta=0.1, n_steps=10,
+                                      weight_decay=0.05)
     assert nz.turning_angles(batch).shape == (10, 2)
 
 
@@ -862,15 +1008,19 @@ def test_kick_onset_sharpness_model():
     not), and against the leading-order formula 2 + 2 sqrt(2 eta mu ln g), whose relative error
     in the overshoot e - 2 is O(sqrt(eta mu ln g)): below 3% at eta mu = 1e-6."""
     for emu, g in ((1e-3, 1e13), (3e-4, 1e14), (1e-2, 1e12)):
-        e, s = nz.kick_onset_sharpness(1.0, emu, g)
+        onset = nz.kick_onset_sharpness(1.0, emu, g)
+        e, s = onset.sharpness, onset.steps
         es = 2.0 * (1 - emu) ** (-2.0 * np.arange(1, s + 1))
         assert e == pytest.approx(es[-1], rel=1e-12)
         assert np.sum(np.log(es - 1)) >= math.log(g) > np.sum(np.log(es[:-1] - 1))
-    e, _ = nz.kick_onset_sharpness(0.5, 2e-6, 1e13)  # eta mu = 1e-6
+    e = nz.kick_onset_sharpness(0.5, 2e-6, 1e13).sharpness  # eta mu = 1e-6
     assert (e - 2) / (2 * math.sqrt(2e-6 * math.log(1e13))) == pytest.approx(1.0, rel=0.03)
     # monotone: larger eta mu or more growth needed -> later onset
-    assert nz.kick_onset_sharpness(1.0, 3e-3, 1e13)[0] > nz.kick_onset_sharpness(1.0, 1e-3, 1e13)[0]
-    assert nz.kick_onset_sharpness(1.0, 1e-3, 1e16)[0] > nz.kick_onset_sharpness(1.0, 1e-3, 1e12)[0]
+    def onset(emu, growth):
+        return nz.kick_onset_sharpness(1.0, emu, growth).sharpness
+
+    assert onset(3e-3, 1e13) > onset(1e-3, 1e13)
+    assert onset(1e-3, 1e16) > onset(1e-3, 1e12)
 
 
 def test_kicks_at_equilibrium_start_where_rounding_errors_would_be_amplified(unit):
@@ -882,20 +1032,20 @@ def test_kicks_at_equilibrium_start_where_rounding_errors_would_be_amplified(uni
     and not at 2 (that would be a kick triggered by something larger than rounding)."""
     eta, emu = 1.0, 1e-3
     w0 = np.array([1.0, 0.3, -0.2, 0.5])
-    run = nz.run_scale_invariant_gd(unit, w0, eta, 6000, weight_decay=emu / eta)
+    run = nz.run_scale_invariant_gd(unit, w0, eta=eta, n_steps=6000, weight_decay=emu / eta)
     late = slice(3000, None)
     turn = nz.turning_angles(run)[late]
     eff = nz.effective_sharpness(unit, run, at=unit.minimizer())[late]
     kicks = nz.kick_starts(turn, 1e-2)
-    lo = nz.kick_onset_sharpness(eta, emu / eta, 1e12)[0]
-    hi = nz.kick_onset_sharpness(eta, emu / eta, 1e16)[0]
+    lo = nz.kick_onset_sharpness(eta, emu / eta, 1e12).sharpness
+    hi = nz.kick_onset_sharpness(eta, emu / eta, 1e16).sharpness
     assert kicks.size >= 5
     assert np.all((eff[kicks] >= lo) & (eff[kicks] <= hi)), (eff[kicks], lo, hi)
     assert np.min(turn) < 1e-14  # the direction really rests between kicks
 
 
 def _bad_kick_calls():
-    rot_run = nz.run_scale_invariant_gd(nz.RotationLoss(), [1.0, 0.0], 0.1, 3)
+    rot_run = nz.run_scale_invariant_gd(nz.RotationLoss(), [1.0, 0.0], eta=0.1, n_steps=3)
     return [
         ("angles-run", lambda: nz.turning_angles(np.ones((3, 2))), TypeError, "NormRun"),
         ("angles-2d", lambda: nz.kick_starts(np.ones((3, 2)), 0.1), ValueError, "1-D"),
@@ -921,3 +1071,56 @@ def test_kick_tools_reject_bad_arguments(case):
     _, call, exc, match = case
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_runners_take_eta_and_n_steps_by_keyword_and_return_frozen_records(unit):
+    import dataclasses
+
+    with pytest.raises(TypeError):
+        nz.run_scale_invariant_gd(unit, np.ones(4), 0.1, 5)  # eta, n_steps are keyword-only
+    with pytest.raises(TypeError):
+        nz.product_gd(3.0, 4, np.array([1.0, -1.0]), 0.1, 5)
+    with pytest.raises(TypeError, match="seed"):
+        nz.sphere_smoothness(unit)  # the Monte-Carlo draws need an explicit seed
+    onset = nz.kick_onset_sharpness(1.0, 1e-3, 1e13)
+    assert isinstance(onset, nz.KickOnset) and onset.steps > 0 and onset.sharpness > 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        onset.steps = 0
+    run = nz.product_gd(3.0, 4, np.array([1.0, -1.0]), eta=0.1, n_steps=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.diverged_at = 1
+    X = np.array([[1.0, 2.0], [-1.0, -2.0], [2.0, 1.0], [-2.0, -1.0]])
+    bn = nz.train_bn_classifier(nz.BNClassifier(2, 3, seed=0), X, np.array([1.0, -1, 1, -1]),
+                                eta=0.1, n_steps=3, checkpoints=np.arange(4))
+    assert isinstance(bn, nz.BNRun) and set(bn.group_norms) == set(nz.BNClassifier(
+        2, 3, seed=0).groups) and bn.trajectory.steps.tolist() == [0, 1, 2, 3]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bn.trajectory = None
+
+
+def test_bn_classifier_is_the_mlp_spec_network_with_batch_norm():
+    import torch
+
+    from ibcore.mlp import MLPSpec
+
+    model = nz.BNClassifier(2, 5, use_bn=True, seed=3)
+    assert model.spec == MLPSpec(2, (5,), parameterization="standard")
+    assert model.n_params == model.spec.n_params + 10
+    # the draws of torch's nn.Linear convention, in the order W1, b1, W2, b2
+    rng = np.random.default_rng(3)
+    a1, a2 = 1 / math.sqrt(2), 1 / math.sqrt(5)
+    W1, b1 = rng.uniform(-a1, a1, 10), rng.uniform(-a1, a1, 5)
+    W2, b2 = rng.uniform(-a2, a2, 5), rng.uniform(-a2, a2, 1)
+    np.testing.assert_array_equal(model.w0, np.concatenate([W1, b1, W2, b2, np.ones(5),
+                                                            np.zeros(5)]))
+    # the forward pass written out: fc1, BN over the batch (eps = 0), ReLU, fc2
+    X = torch.tensor(np.random.default_rng(0).standard_normal((7, 2)))
+    w = torch.tensor(model.w0 + 0.01 * np.arange(model.n_params))
+    g = model.groups
+    z = X @ w[g["W1"]].reshape(5, 2).T + w[g["b1"]]
+    mean, var = z.mean(dim=0, keepdim=True), z.var(dim=0, unbiased=False, keepdim=True)
+    z = w[g["gamma"]] * ((z - mean) / torch.sqrt(var + 0.0)) + w[g["beta"]]
+    expected = torch.relu(z) @ w[g["W2"]] + w[g["b2"]][0]
+    np.testing.assert_array_equal(model.forward(X, w).numpy(), expected.numpy())
+    with pytest.raises(ValueError, match="width must be >= 2"):
+        nz.BNClassifier(2, 1, seed=0)
