@@ -35,7 +35,7 @@ from ..validation import (
     positive_float,
     positive_int,
 )
-from .losses import SMOOTH_LOSSES, _loss_grad, check_loss, gradient_weights
+from .losses import SMOOTH_LOSSES, check_loss, gradient_weights, make_loss
 from .svm import SVMSolution, check_data, check_svm
 
 __all__ = [
@@ -401,18 +401,19 @@ def regularization_path(
         raise ValueError("mus must be > 0 (mu = 0 has no minimiser on separable data)")
     tol = positive_float(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
+    fun = make_loss(X, y, loss)
     Z = y[:, None] * X
     n, d = Z.shape
     out = np.empty((mus.size, d))
     w = np.zeros(d)
 
     def objective(w, mu):
-        return _loss_grad(w, Z, loss)[0] + 0.5 * mu * (w @ w)
+        return fun(w)[0] + 0.5 * mu * (w @ w)
 
     for k in np.argsort(-mus):
         mu = float(mus[k])
         for _ in range(max_iter):
-            value, grad = _loss_grad(w, Z, loss)
+            value, grad = fun(w)
             g = grad + mu * w
             m = Z @ w
             if loss == "exponential":
