@@ -537,18 +537,6 @@ def test_normalized_gd_is_fast_and_validated(clouds):
         M.normalized_gd(X, y, np.zeros(2), 3.0 / B2, 10)
 
 
-def test_separable_clouds():
-    X, y = datasets.separable_clouds(40, seed=0, min_margin=0.5)
-    assert X.shape == (40, 2) and np.all(np.abs(y) == 1)
-    assert np.all(y * (X @ np.array([1.0, 1.0])) / np.sqrt(2) > 0.5)
-    X2, _ = datasets.separable_clouds(40, seed=0, min_margin=0.5)
-    np.testing.assert_array_equal(X, X2)
-    with pytest.raises(TypeError, match="seed"):
-        datasets.separable_clouds(10, seed=None)
-    with pytest.raises(ValueError, match="rejected"):
-        datasets.separable_clouds(10, seed=0, min_margin=100.0)
-
-
 @pytest.mark.parametrize("loss", M.SMOOTH_LOSSES)
 def test_regularization_path_is_stationary_and_aligns(clouds, loss):
     X, y = clouds
