@@ -372,7 +372,7 @@ def test_kkt_residuals_vanish_on_the_predicted_path(clouds):
     ts = np.array([1e4, 1e8, 1e16, 1e64])
     W = np.log(ts)[:, None] * s.w + rho
     k = M.gradient_kkt_residuals(W, X, y, "exponential", svm=s)
-    for r in (k.stationarity, k.complementary_slackness, k.margin_gap):
+    for r in (k.stationarity, k.complementary_slackness, k.absolute_margin_gap):
         assert np.all(np.diff(r) < 0) and r[-1] < 0.01
     # dual variables alpha emerge from the gradient weights
     err = np.linalg.norm(k.alpha - s.alpha, axis=1) / np.linalg.norm(s.alpha)
@@ -385,7 +385,7 @@ def test_kkt_residual_definitions():
     # w along (1,1): margins equal, weights equal, -grad L parallel to w: all residuals zero
     k = M.gradient_kkt_residuals(np.array([5.0, 5.0]), X, y, "exponential")
     assert k.stationarity[0] < 1e-15 and abs(k.complementary_slackness[0]) < 1e-15
-    assert k.margin_gap[0] < 1e-15
+    assert k.absolute_margin_gap[0] < 1e-15
     # w = (2, 1): q ∝ (e^-2, e^-1), slack (1, 0) -> complementary = e^-2 / (e^-2 + e^-1)
     k = M.gradient_kkt_residuals(np.array([2.0, 1.0]), X, y, "exponential")
     assert k.complementary_slackness[0] == pytest.approx(np.exp(-2) / (np.exp(-2) + np.exp(-1)))
@@ -466,7 +466,7 @@ def test_kkt_residuals_decay_like_one_over_log_t(clouds):
     W = fp.w[1:][np.isclose(fp.t[1:][:, None], times, rtol=1e-12).any(axis=1)]
     assert W.shape == (3, 2)
     k = M.gradient_kkt_residuals(W, X, y, "logistic", svm=s)
-    for r in (k.stationarity, k.complementary_slackness, k.margin_gap):
+    for r in (k.stationarity, k.complementary_slackness, k.absolute_margin_gap):
         kappa, kappa_pow = M.log_rate_curvature(times, r)
         assert abs(kappa - 1) < 5e-3 and kappa_pow - 1 > 0.1
 

@@ -133,7 +133,8 @@ class KKTResiduals:
 
     With ``w~ = w / min_i m_i(w)`` (so the smallest margin is 1) and the candidate dual
     variables ``alpha = c q`` taken from the gradient weights ``q`` (``c >= 0`` least squares).
-    The first four fields have the names of the keys of :func:`kkt_residuals`:
+    The first three fields have the names of the keys of :func:`kkt_residuals`; the margin gap
+    is absolute here and named so (``kkt_residuals(...)["margin_gap"]`` is the relative gap):
 
     * ``stationarity`` = ``||w~ - sum_i alpha_i z_i|| / ||w~||`` (= sine of the angle between
       ``w`` and ``-grad L(w)``: the tangential part of the gradient that turns the direction);
@@ -141,8 +142,9 @@ class KKTResiduals:
       normalised weights ``q^`` (zero iff all gradient weight sits on minimum-margin examples);
     * ``primal_feasibility`` = ``max_i max(0, 1 - m_i(w~))``, zero up to rounding (the
       rescaling makes the constraints hold; kept so that both records have the same fields);
-    * ``margin_gap`` = ``gamma* - gamma(w) >= 0``: the *absolute* gap (``kkt_residuals`` gives
-      the relative one, ``1 - gamma(w) / gamma*``);
+    * ``absolute_margin_gap`` = ``gamma* - gamma(w) >= 0``, with ``gamma(w) = min_i m_i(w) /
+      ||w||`` (:func:`kkt_residuals` gives the relative gap ``1 - gamma(w) / gamma*`` under the
+      key ``"margin_gap"``);
     * ``alpha`` = ``c q``, which converges to the SVM dual variables.
 
     Dual feasibility (``alpha >= 0``) holds by construction. Arrays have one entry (row) per
@@ -152,7 +154,7 @@ class KKTResiduals:
     stationarity: np.ndarray
     complementary_slackness: np.ndarray
     primal_feasibility: np.ndarray
-    margin_gap: np.ndarray
+    absolute_margin_gap: np.ndarray
     alpha: np.ndarray
 
 
@@ -192,7 +194,7 @@ def gradient_kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution 
         stationarity=stat,
         complementary_slackness=comp,
         primal_feasibility=np.maximum(0.0, np.max(1.0 - Mt, axis=1)),
-        margin_gap=np.maximum(gap, 0.0),
+        absolute_margin_gap=np.maximum(gap, 0.0),
         alpha=c[:, None] * qhat,
     )
 
