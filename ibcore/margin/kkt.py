@@ -104,7 +104,31 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
     All are ~0 (rounding) exactly at the SVM direction, and the first two cannot both vanish
     elsewhere: ``w~ = sum lam_i z_i`` with ``lam`` supported on margin-1 examples is the KKT
     system, whose only solution is ``w_svm``. Independent of ``||w||`` and of any loss.
-    Raises ``ValueError`` if ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``).
+
+    Parameters
+    ----------
+    w : array_like, shape (d,)
+        A separating direction (any positive scale).
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    svm : SVMSolution, optional
+        The hard-margin SVM of ``(X, y)`` (:func:`ibcore.margin.hard_margin_svm`), computed when
+        omitted; pass it to avoid re-solving for many ``w``.
+
+    Returns
+    -------
+    dict of str to float
+        The four residuals above, under the keys ``"stationarity"``,
+        ``"complementary_slackness"``, ``"primal_feasibility"`` and ``"margin_gap"``.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``), on bad input, or if
+        ``svm`` was computed for data of another shape.
+    TypeError
+        If ``svm`` is neither None nor an ``SVMSolution``.
     """
     X, y = check_data(X, y)
     w = as_vector(w, "w", length=X.shape[1])
