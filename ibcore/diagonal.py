@@ -63,7 +63,7 @@ import numpy as np
 
 from .descent import run_gd
 from .errors import SolverError
-from .interpolants import _check_alpha_squared, _sinh_cosh
+from .interpolants import check_alpha, scaled_sinh_cosh
 from .lp_geometry import check_interpolation_problem
 from .validation import as_array, as_matrix, as_vector, positive_float, positive_int, probability
 
@@ -135,13 +135,13 @@ def diagonal_flow(
         cap = 700.0 - log_a2
 
         def w_of(m):
-            return _sinh_cosh(np.clip(X.T @ m, -cap, cap), log_a2)[0]
+            return scaled_sinh_cosh(np.clip(X.T @ m, -cap, cap), log_a2)[0]
 
         def rhs(_t, m):
             return 4.0 / n * (y - X @ w_of(m))
 
         def jac(_t, m):
-            return -4.0 / n * (X * _sinh_cosh(np.clip(X.T @ m, -cap, cap), log_a2)[1]) @ X.T
+            return -4.0 / n * (X * scaled_sinh_cosh(np.clip(X.T @ m, -cap, cap), log_a2)[1]) @ X.T
 
         z0, extra = np.zeros(n), {"jac": jac}
     elif view == "theta":
@@ -342,7 +342,7 @@ def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=Non
     ``u_{k+1} v_{k+1} = u_k v_k (1 - 4 eta^2 g_k^2)`` exactly, with ``g_k = grad L(w_k)``.
     """
     X, y = check_interpolation_problem(X, y)
-    alpha = _check_alpha_squared(alpha)
+    alpha = check_alpha(alpha)
     eta = positive_float(eta, "eta")
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     d = X.shape[1]
@@ -369,7 +369,7 @@ def diagonal_parameters(w, alpha: float) -> np.ndarray:
     cancellation in ``r - |w|``. ``w = 0`` gives ``u = v = alpha``.
     """
     w = as_vector(w, "w")
-    alpha = _check_alpha_squared(alpha)
+    alpha = check_alpha(alpha)
     a2 = alpha * alpha
     big = np.sqrt((np.hypot(w, 2.0 * a2) + np.abs(w)) / 2.0)  # the larger of u, v
     small = a2 / big

@@ -37,7 +37,30 @@ def _check_xy(X, y):
 def relu_margins(theta, X, y, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Margins ``q_i = y_i f(x_i; theta)`` and their Jacobian ``dq/dtheta`` (n, width*(d+1)).
 
-    ``theta = (vec(W), a)``; the ReLU derivative at 0 is taken as 0.
+    The bias-free two-layer network ``f(x; theta) = sum_j a_j relu(<w_j, x>)`` with
+    ``theta = (vec(W), a)`` (``W`` of shape (width, d), row-major); the ReLU derivative at 0
+    is taken as 0. ``f`` is 2-homogeneous in ``theta``.
+
+    Parameters
+    ----------
+    theta : array_like, shape (width * (d + 1),)
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    width : int
+        Number of hidden units (``>= 1``).
+
+    Returns
+    -------
+    q : ndarray, shape (n,)
+        The margins.
+    J : ndarray, shape (n, width * (d + 1))
+        ``dq_i / dtheta``.
+
+    Raises
+    ------
+    ValueError
+        For labels outside ``{-1, +1}`` or a ``theta`` of the wrong length.
     """
     X, y = _check_xy(X, y)
     width = positive_int(width, "width")
@@ -101,8 +124,36 @@ def train_relu_margin(
     rescaling of the step is a reparametrisation of time of the gradient flow; it keeps the
     per-step change of direction small while ``L`` becomes astronomically small.
     Initialisation: i.i.d. ``N(0, init_scale^2)`` parameters. The loop runs on
-    :func:`ibcore.descent.iterate` monitoring ``||theta||``; a blow-up (non-finite, or beyond
-    ``1e12 max(1, ||theta_0||)``) raises :class:`ibcore.DivergenceError`.
+    :func:`ibcore.descent.iterate` monitoring ``||theta||``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    width : int
+        Number of hidden units.
+    n_steps : int
+        Number of GD steps (both phases together, ``>= 1``).
+    eta_fit, eta_margin : float
+        The step of phase 1 and the normalised step of phase 2 (``> 0``).
+    init_scale : float
+        Standard deviation of the initial parameters (``> 0``).
+    n_kkt : int
+        Number of log-spaced checkpoints of the KKT residuals (``>= 2``).
+    seed : int or numpy.random.Generator
+        Keyword-only and required: the initialization.
+
+    Returns
+    -------
+    MarginRun
+
+    Raises
+    ------
+    ValueError
+        For bad labels or non-positive sizes / steps.
+    DivergenceError
+        If ``||theta||`` becomes non-finite or exceeds ``1e12 max(1, ||theta_0||)``.
     """
     X, y = _check_xy(X, y)
     width = positive_int(width, "width")

@@ -38,11 +38,12 @@ import numpy as np
 
 from .errors import SolverError
 from .lp_geometry import check_interpolation_problem
-from .validation import as_array, as_matrix, as_vector, positive_float, positive_int
+from .validation import as_array, as_matrix, as_vector, positive_float, positive_int, real_scalar
 
 __all__ = [
     "L1Certificate",
     "L1Solution",
+    "check_alpha",
     "l1_norm_bound",
     "l2_offset_prediction",
     "min_l1_interpolant",
@@ -54,6 +55,7 @@ __all__ = [
     "r_alpha",
     "r_alpha_grad",
     "ralpha_kkt_residual",
+    "scaled_sinh_cosh",
 ]
 
 
@@ -69,8 +71,30 @@ def q_potential(z) -> np.ndarray:
     return z * np.arcsinh(z / 2.0) - z * z / (2.0 + root)
 
 
-def _check_alpha_squared(alpha) -> float:
-    """A positive ``alpha`` whose square is a normal float64 (neither 0 nor inf)."""
+def check_alpha(alpha) -> float:
+    """The initialization scale ``alpha`` of ``u = v = alpha 1``, checked so ``alpha^2`` is usable.
+
+    The potential and the network's parameters are computed from ``alpha^2``, which must be a
+    normal float64 (neither 0 nor inf, nor subnormal).
+
+    Parameters
+    ----------
+    alpha : float
+        The scale, ``> 0``.
+
+    Returns
+    -------
+    float
+        ``alpha`` as a Python float.
+
+    Raises
+    ------
+    TypeError
+        If ``alpha`` is not a real number.
+    ValueError
+        If ``alpha <= 0`` or ``alpha^2`` under- or overflows float64 (``alpha`` outside
+        ``(1e-150, 1e150)``, roughly).
+    """
     alpha = positive_float(alpha, "alpha")
     if not np.finfo(np.float64).tiny <= alpha * alpha < np.inf:
         raise ValueError(
@@ -83,7 +107,7 @@ def _check_alpha_squared(alpha) -> float:
 def r_alpha(w, alpha: float) -> float:
     """``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)`` (see the module docstring)."""
     w = as_vector(w, "w")
-    alpha = _check_alpha_squared(alpha)
+    alpha = check_alpha(alpha)
     a2 = alpha * alpha
     return float(a2 / 4.0 * np.sum(q_potential(w / a2)))
 
@@ -91,14 +115,42 @@ def r_alpha(w, alpha: float) -> float:
 def r_alpha_grad(w, alpha: float) -> np.ndarray:
     """``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``."""
     w = as_vector(w, "w")
-    alpha = _check_alpha_squared(alpha)
+    alpha = check_alpha(alpha)
     return np.arcsinh(w / (2.0 * alpha * alpha)) / 4.0
 
 
-def _sinh_cosh(a, log_a2):
-    """``(2 alpha^2 sinh(a), 2 alpha^2 cosh(a))`` without overflow for tiny alpha and without
-    cancellation for small ``a``: ``2 alpha^2 sinh(a) = sign(a) e^{|a| + log alpha^2}
-    (1 - e^{-2|a|})``."""
+def scaled_sinh_cosh(a, log_alpha2) -> tuple[np.ndarray, np.ndarray]:
+    """``(2 alpha^2 sinh(a), 2 alpha^2 cosh(a))``, elementwise, from ``log(alpha^2)``.
+
+    The primal point ``w = 2 alpha^2 sinh(X^T nu)`` of a dual ``nu`` (module docstring) and the
+    diagonal ``2 alpha^2 cosh(X^T nu)`` of the dual's Hessian. Evaluated as
+    ``2 alpha^2 sinh(a) = sign(a) e^{|a| + log alpha^2} (1 - e^{-2|a|})`` and
+    ``2 alpha^2 cosh(a) = e^{|a| + log alpha^2} (1 + e^{-2|a|})``: no overflow of ``alpha^2``
+    or ``e^{|a|}`` on their own for tiny ``alpha`` (``alpha = 1e-8`` with ``|a|`` in the
+    hundreds), and no cancellation for small ``a``.
+
+    Parameters
+    ----------
+    a : array_like
+        The dual coordinates ``X^T nu``. Not checked for finiteness: the trial points of an ODE
+        or Newton solver are evaluated as they are (NaN gives NaN).
+    log_alpha2 : float
+        ``log(alpha^2) = 2 log(alpha)``, finite.
+
+    Returns
+    -------
+    sinh_part, cosh_part : ndarray
+        ``2 alpha^2 sinh(a)`` and ``2 alpha^2 cosh(a)``, of the shape of ``a``.
+
+    Raises
+    ------
+    TypeError
+        If ``a`` is not numeric or ``log_alpha2`` not a real number.
+    ValueError
+        If ``log_alpha2`` is not finite.
+    """
+    a = as_array(a, "a", allow_empty=True, allow_nonfinite=True)
+    log_a2 = real_scalar(log_alpha2, "log_alpha2")
     big = np.exp(np.abs(a) + log_a2)
     small = np.exp(-2.0 * np.abs(a))
     return np.sign(a) * big * -np.expm1(-2.0 * np.abs(a)), big * (1.0 + small)
@@ -250,7 +302,7 @@ def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: 
     log_a2 = 2.0 * np.log(alpha)
 
     def parts(mu):
-        return _sinh_cosh(X.T @ mu, log_a2)
+        return scaled_sinh_cosh(X.T @ mu, log_a2)
 
     def phi(mu):  # Phi - 2 d alpha^2, by 2 alpha^2 (cosh a - 1) = alpha^2 e^|a| (1 - e^-|a|)^2
         a = np.abs(X.T @ mu)

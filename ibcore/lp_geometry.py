@@ -59,6 +59,7 @@ __all__ = [
     "lp_steepest_flow",
     "min_lp_interpolant",
     "steepest_direction",
+    "steepest_direction_map",
 ]
 
 
@@ -144,6 +145,38 @@ def steepest_direction(g, p) -> np.ndarray:
     """
     g = as_vector(g, "g")
     return _steepest(g, check_p(p))
+
+
+def steepest_direction_map(p):
+    """The map ``g -> steepest_direction(g, p)`` with ``p`` validated once, for training loops.
+
+    The returned function evaluates the same formula as :func:`steepest_direction` (module
+    docstring) at every step of a loop without re-validating: ``g`` must be a float64 vector,
+    which is not checked, so a non-finite gradient of a diverging run passes through (and is
+    then reported by :func:`ibcore.descent.iterate`) instead of raising ``ValueError``.
+
+    Parameters
+    ----------
+    p : float in [1, inf]
+        The norm.
+
+    Returns
+    -------
+    callable
+        ``direction(g) -> ndarray`` of the shape of ``g``, equal to
+        ``steepest_direction(g, p)`` for a finite vector ``g``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``p`` is not a number in ``[1, inf]`` (:func:`check_p`).
+    """
+    p = check_p(p)
+
+    def direction(g):
+        return _steepest(g, p)
+
+    return direction
 
 
 def _steepest(g: np.ndarray, p: float) -> np.ndarray:
@@ -288,10 +321,11 @@ def lp_steepest_descent(X, y, p, eta: float, n_steps: int, w0=None) -> np.ndarra
 def _steepest_run(X, y, p, eta, n_steps, w, checkpoints):
     """Steepest-descent loop on :func:`ibcore.descent.iterate`; iterates recorded as ``"w"``."""
     grad = _ls(X, y)
+    direction = steepest_direction_map(p)
 
     def advance(w, _k):
         with np.errstate(over="ignore", invalid="ignore"):  # judged by iterate
-            return w + eta * _steepest(grad(w), p)
+            return w + eta * direction(grad(w))
 
     return iterate(
         advance, w, n_steps, measure=_residual2(X, y), checkpoints=checkpoints,

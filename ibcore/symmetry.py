@@ -21,7 +21,24 @@ __all__ = ["patches", "summed_filters_gd"]
 
 
 def patches(signals, size: int) -> np.ndarray:
-    """Patch tensor ``P`` (n, T - size + 1, size) with ``P[i, tau] = signals[i, tau:tau+size]``."""
+    """Patch tensor ``P`` (n, T - size + 1, size) with ``P[i, tau] = signals[i, tau:tau+size]``.
+
+    Parameters
+    ----------
+    signals : array_like, shape (n, T)
+    size : int
+        The window length, ``1 <= size <= T``.
+
+    Returns
+    -------
+    ndarray, shape (n, T - size + 1, size)
+        Every window of every signal (stride 1, no padding).
+
+    Raises
+    ------
+    ValueError
+        If ``signals`` is not a finite matrix or ``size`` exceeds ``T``.
+    """
     S = as_matrix(signals, "signals")
     size = positive_int(size, "size")
     if size > S.shape[1]:
@@ -51,9 +68,39 @@ def summed_filters_gd(
     ``sigma'(z) = s + (1 - s) 1[z > 0]``, the gradient of filter ``k`` is ``s`` times the
     gradient of the linear model (the same for every filter) plus ``1 - s`` times a ReLU part
     that depends on ``F_k``: the difference of two filters' gradients is ``1 - s`` times the
-    difference of their ReLU parts. Returns the filters at every step, shape
-    ``(n_steps + 1, K, size)``. The loop runs on :func:`ibcore.descent.iterate` monitoring the
-    loss; a blow-up raises :class:`ibcore.DivergenceError`.
+    difference of their ReLU parts. The model is
+    ``y_hat_i = sum_k sum_tau v_tau sigma(<P_i[tau], F_k>)`` with the patches ``P`` of
+    :func:`patches`, and the update ``F <- F - eta grad L(F)``. The loop runs on
+    :func:`ibcore.descent.iterate` monitoring the loss.
+
+    Parameters
+    ----------
+    signals : array_like, shape (n, T)
+    targets : array_like, shape (n,)
+    F0 : array_like, shape (K, size)
+        Initial filters.
+    readout : array_like, shape (T - size + 1,)
+        Fixed readout weights ``v``.
+    eta : float
+        Step size (``> 0``).
+    n_steps : int
+        Number of GD steps (``>= 0``).
+    activation : {"linear", "relu", "leaky_relu"}
+    negative_slope : float
+        ``s`` in ``[0, 1]`` of ``"leaky_relu"`` (ignored otherwise).
+
+    Returns
+    -------
+    ndarray, shape (n_steps + 1, K, size)
+        The filters at every step, the initial ones first.
+
+    Raises
+    ------
+    ValueError
+        For inputs of the wrong shape, a non-positive ``eta``, an unknown ``activation`` or a
+        ``negative_slope`` outside ``[0, 1]``.
+    DivergenceError
+        If the loss becomes non-finite or blows up (:func:`ibcore.descent.iterate`).
     """
     F = as_matrix(F0, "F0").copy()
     P = patches(signals, F.shape[1])

@@ -23,6 +23,7 @@ from ibcore.lp_geometry import (
     lp_steepest_flow,
     min_lp_interpolant,
     steepest_direction,
+    steepest_direction_map,
 )
 
 
@@ -86,6 +87,26 @@ def test_steepest_direction_special_cases_and_validation():
         steepest_direction([1.0, np.nan], 2.0)
     with pytest.raises(TypeError, match="number"):
         steepest_direction(g, "l1")
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 2.0, 3.0, np.inf])
+def test_steepest_direction_map_is_steepest_direction(p):
+    rng = np.random.default_rng(11)
+    direction = steepest_direction_map(p)
+    for _ in range(5):
+        g = rng.standard_normal(7)
+        np.testing.assert_array_equal(direction(g), steepest_direction(g, p))
+    np.testing.assert_array_equal(direction(np.zeros(4)), np.zeros(4))
+
+
+def test_steepest_direction_map_validation():
+    with pytest.raises(TypeError, match=r"np\.inf for l_inf"):
+        steepest_direction_map("linf")
+    with pytest.raises(ValueError, match=r"\[1, inf\]"):
+        steepest_direction_map(0.5)
+    # g is not re-validated: a non-finite gradient passes through for iterate to report
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(steepest_direction_map(2.0)(np.array([np.nan, 1.0]))[0])
 
 
 def test_duality_map_inverts_its_dual():

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..descent import Trajectory, as_checkpoints, gradient_flow, iterate
-from ..lp_geometry import _steepest, check_p, dual_exponent, lp_norm
+from ..lp_geometry import check_p, dual_exponent, lp_norm, steepest_direction_map
 from ..validation import as_vector, positive_float, positive_int
-from .losses import SMOOTH_LOSSES, _loss_grad, check_loss, make_loss
+from .losses import SMOOTH_LOSSES, check_loss, make_loss
 from .svm import check_data
 
 __all__ = ["flow_path", "normalized_gd", "steepest_descent"]
@@ -75,12 +75,12 @@ def normalized_gd(
         )
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     return _loss_normalized_run(
-        y[:, None] * X, w, loss, n_steps, checkpoints,
+        make_loss(X, y, loss), w, n_steps, checkpoints,
         step_size=lambda value: eta / value, direction=lambda g: -g, name="normalized_gd",
     )
 
 
-def _loss_normalized_run(Z, w, loss, n_steps, checkpoints, *, step_size, direction, name):
+def _loss_normalized_run(fun, w, n_steps, checkpoints, *, step_size, direction, name):
     """``w_{k+1} = w_k + step_size(L(w_k)) direction(grad L(w_k))`` on
     :func:`ibcore.descent.iterate`, recorded at checkpoints.
 
@@ -92,7 +92,7 @@ def _loss_normalized_run(Z, w, loss, n_steps, checkpoints, *, step_size, directi
     grad = {}  # the gradient evaluated with the loss at the current iterate
 
     def measure(w):
-        value, grad["w"] = _loss_grad(w, Z, loss)
+        value, grad["w"] = fun(w)
         grad["value"] = value
         return value
 
@@ -150,7 +150,7 @@ def steepest_descent(
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
     B2 = float(np.max(lp_norm(X, dual_exponent(p), axis=1))) ** 2
     return _loss_normalized_run(
-        y[:, None] * X, w, "exponential", n_steps, checkpoints,
+        make_loss(X, y, "exponential"), w, n_steps, checkpoints,
         step_size=lambda value: min(cap, eta / (B2 * value)),
-        direction=lambda g: _steepest(g, p), name="steepest_descent",
+        direction=steepest_direction_map(p), name="steepest_descent",
     )

@@ -35,7 +35,7 @@ from ..validation import (
     positive_float,
     positive_int,
 )
-from .losses import SMOOTH_LOSSES, _loss_grad, check_loss, gradient_weights
+from .losses import SMOOTH_LOSSES, check_loss, gradient_weights, make_loss
 from .svm import SVMSolution, check_data, check_svm
 
 __all__ = [
@@ -104,7 +104,31 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
     All are ~0 (rounding) exactly at the SVM direction, and the first two cannot both vanish
     elsewhere: ``w~ = sum lam_i z_i`` with ``lam`` supported on margin-1 examples is the KKT
     system, whose only solution is ``w_svm``. Independent of ``||w||`` and of any loss.
-    Raises ``ValueError`` if ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``).
+
+    Parameters
+    ----------
+    w : array_like, shape (d,)
+        A separating direction (any positive scale).
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    svm : SVMSolution, optional
+        The hard-margin SVM of ``(X, y)`` (:func:`ibcore.margin.hard_margin_svm`), computed when
+        omitted; pass it to avoid re-solving for many ``w``.
+
+    Returns
+    -------
+    dict of str to float
+        The four residuals above, under the keys ``"stationarity"``,
+        ``"complementary_slackness"``, ``"primal_feasibility"`` and ``"margin_gap"``.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``), on bad input, or if
+        ``svm`` was computed for data of another shape.
+    TypeError
+        If ``svm`` is neither None nor an ``SVMSolution``.
     """
     X, y = check_data(X, y)
     w = as_vector(w, "w", length=X.shape[1])
@@ -133,7 +157,8 @@ class KKTResiduals:
 
     With ``w~ = w / min_i m_i(w)`` (so the smallest margin is 1) and the candidate dual
     variables ``alpha = c q`` taken from the gradient weights ``q`` (``c >= 0`` least squares).
-    The first four fields have the names of the keys of :func:`kkt_residuals`:
+    The first three fields have the names of the keys of :func:`kkt_residuals`; the margin gap
+    is absolute here and named so (``kkt_residuals(...)["margin_gap"]`` is the relative gap):
 
     * ``stationarity`` = ``||w~ - sum_i alpha_i z_i|| / ||w~||`` (= sine of the angle between
       ``w`` and ``-grad L(w)``: the tangential part of the gradient that turns the direction);
@@ -141,8 +166,9 @@ class KKTResiduals:
       normalised weights ``q^`` (zero iff all gradient weight sits on minimum-margin examples);
     * ``primal_feasibility`` = ``max_i max(0, 1 - m_i(w~))``, zero up to rounding (the
       rescaling makes the constraints hold; kept so that both records have the same fields);
-    * ``margin_gap`` = ``gamma* - gamma(w) >= 0``: the *absolute* gap (``kkt_residuals`` gives
-      the relative one, ``1 - gamma(w) / gamma*``);
+    * ``absolute_margin_gap`` = ``gamma* - gamma(w) >= 0``, with ``gamma(w) = min_i m_i(w) /
+      ||w||`` (:func:`kkt_residuals` gives the relative gap ``1 - gamma(w) / gamma*`` under the
+      key ``"margin_gap"``);
     * ``alpha`` = ``c q``, which converges to the SVM dual variables.
 
     Dual feasibility (``alpha >= 0``) holds by construction. Arrays have one entry (row) per
@@ -152,7 +178,7 @@ class KKTResiduals:
     stationarity: np.ndarray
     complementary_slackness: np.ndarray
     primal_feasibility: np.ndarray
-    margin_gap: np.ndarray
+    absolute_margin_gap: np.ndarray
     alpha: np.ndarray
 
 
@@ -192,7 +218,7 @@ def gradient_kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution 
         stationarity=stat,
         complementary_slackness=comp,
         primal_feasibility=np.maximum(0.0, np.max(1.0 - Mt, axis=1)),
-        margin_gap=np.maximum(gap, 0.0),
+        absolute_margin_gap=np.maximum(gap, 0.0),
         alpha=c[:, None] * qhat,
     )
 
@@ -401,18 +427,19 @@ def regularization_path(
         raise ValueError("mus must be > 0 (mu = 0 has no minimiser on separable data)")
     tol = positive_float(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
+    fun = make_loss(X, y, loss)
     Z = y[:, None] * X
     n, d = Z.shape
     out = np.empty((mus.size, d))
     w = np.zeros(d)
 
     def objective(w, mu):
-        return _loss_grad(w, Z, loss)[0] + 0.5 * mu * (w @ w)
+        return fun(w)[0] + 0.5 * mu * (w @ w)
 
     for k in np.argsort(-mus):
         mu = float(mus[k])
         for _ in range(max_iter):
-            value, grad = _loss_grad(w, Z, loss)
+            value, grad = fun(w)
             g = grad + mu * w
             m = Z @ w
             if loss == "exponential":

@@ -229,8 +229,27 @@ def max_margin(X, y) -> tuple[np.ndarray, float]:
     """``(w, gamma)``: the homogeneous hard-margin direction and the max margin.
 
     ``w`` is the unit vector ``w_svm / ||w_svm||`` and ``gamma = min_i y_i <w, x_i>`` (equal to
-    ``1 / ||w_svm||``), computed by :func:`hard_margin_svm` (exact NNLS on the dual). Raises
-    ``ValueError`` when no hyperplane through the origin separates the data, and on bad input.
+    ``1 / ||w_svm||``), computed by :func:`hard_margin_svm` (exact NNLS on the dual), where
+    ``w_svm = argmin ||w||^2 / 2`` s.t. ``y_i <w, x_i> >= 1`` (no intercept).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+
+    Returns
+    -------
+    w : ndarray, shape (d,)
+        The max-margin direction, ``||w||_2 = 1``.
+    gamma : float
+        The max margin ``min_i y_i <w, x_i> > 0``.
+
+    Raises
+    ------
+    ValueError
+        When no hyperplane through the origin separates the data, and on bad input (shapes,
+        non-finite values, labels outside ``{-1, +1}``).
     """
     X, y = check_data(X, y)
     u = hard_margin_svm(X, y).direction
