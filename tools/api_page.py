@@ -3,9 +3,10 @@
     python tools/api_page.py           # regenerate book/api.md
     python tools/api_page.py --check   # exit 1 if book/api.md is not what the package gives
 
-The page lists every public module of ``ibcore`` (subpackages included, private ``_name``
-modules left out) in the order of :data:`ORDER` (then alphabetically), with the first line of
-its docstring as a summary, and one ``automodule`` section per module. Sphinx autodoc renders the
+The page lists the package and every public module of ``ibcore`` (subpackages included, private
+``_name`` modules left out; a subpackage documents the names it re-exports, its modules
+show their docstrings) in the order of :data:`ORDER` (then alphabetically), with the first line
+of its docstring as a summary, and one ``automodule`` section per module. Sphinx autodoc renders the
 docstrings (NumPy sections via napoleon); the strict build (``-n``) then checks every
 cross-reference in them, and the chapters link to the functions they call.
 """
@@ -33,7 +34,7 @@ its docstrings, so it says what the code does. The conventions are the book's
 ({doc}`conventions`): float64 numpy arrays, an explicit integer `seed` or
 `numpy.random.Generator` for anything random, step sizes called `eta`. Every public function
 checks its arguments and raises `ValueError` or `TypeError` naming the argument and the fix; a
-training run that blows up raises {class}`ibcore.errors.DivergenceError` with the step and the
+training run that blows up raises {class}`ibcore.DivergenceError` with the step and the
 value (or, where an experiment shows divergence on purpose, stops and reports it).
 
 Install it with the course (`./course.sh setup`) or on its own (`pip install .` in a clone of
@@ -64,7 +65,18 @@ def modules() -> list[str]:
         top = short.split(".")[0]
         return (ORDER.index(top) if top in ORDER else len(ORDER), short)
 
-    return sorted(names, key=key)
+    return ["ibcore", *sorted(names, key=key)]
+
+
+def docstring_only(name: str) -> bool:
+    """Sections that show their docstring only, so that every object has one description under
+    its public name: the modules of a subpackage (the subpackage documents the names its
+    ``__all__`` re-exports, e.g. ``ibcore.ntk.relu_ntk``), and ``ibcore.errors`` (the package
+    documents ``ibcore.DivergenceError`` and ``ibcore.SolverError``)."""
+    parent = name.rsplit(".", 1)[0]
+    return name == "ibcore.errors" or (
+        parent != "ibcore" and "." in name and hasattr(importlib.import_module(parent), "__path__")
+    )
 
 
 def summary(name: str) -> str:
@@ -80,7 +92,7 @@ def page() -> str:
     rows = "".join(f"| {{ref}}`{n} <api-{n.replace('.', '-')}>` | {summary(n)} |\n" for n in names)
     sections = "".join(
         f"\n(api-{n.replace('.', '-')})=\n## `{n}`\n\n```{{eval-rst}}\n.. automodule:: {n}\n"
-        "   :members:\n```\n"
+        + ("" if docstring_only(n) else "   :members:\n") + "```\n"
         for n in names
     )
     return HEADER + rows + sections
