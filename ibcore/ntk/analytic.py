@@ -1,5 +1,7 @@
 """Infinite-width kernels of ReLU networks in numpy: NNGP, NTK, layer terms, two-layer kernels.
 
+The functions of this module are documented under :mod:`ibcore.ntk`, which re-exports them.
+
 Conventions (identical to the reference library *neural-tangents*, ``parameterization='ntk'``)
     A fully connected network of depth ``D`` (hidden widths ``m_1, ..., m_D``) maps ``x in R^d``
     to a scalar
@@ -12,21 +14,21 @@ Conventions (identical to the reference library *neural-tangents*, ``parameteriz
 
     The empirical NTK is ``Theta_theta(x, x') = <grad_theta f(x), grad_theta f(x')>``.
     As all widths grow, at initialisation it converges to the analytic kernel computed by the
-    layer recursion of :func:`relu_kernels`: the input kernel is ``x . x' / d``; a dense layer
-    maps ``(nngp, ntk)`` to ``(w_std^2 nngp + b_std^2, nngp_new + w_std^2 ntk)``; a
+    layer recursion of :func:`ibcore.ntk.relu_kernels`: the input kernel is ``x . x' / d``; a
+    dense layer maps ``(nngp, ntk)`` to ``(w_std^2 nngp + b_std^2, nngp_new + w_std^2 ntk)``; a
     ReLU maps, with ``q1, q2`` the diagonal entries, ``k`` the cross entry and
     ``cos(theta) = k / sqrt(q1 q2)``,
     ``nngp <- (1/2pi) [sqrt(q1 q2 - k^2) + (pi - theta) k]`` and
     ``ntk <- ntk (pi - theta) / (2 pi)``. The recursion starts from ``ntk = 0``.
 
-    Unrolled, the recursion is the layer sum of :func:`relu_ntk_layer_terms`:
+    Unrolled, the recursion is the layer sum of :func:`ibcore.ntk.relu_ntk_layer_terms`:
     ``Theta = sum_{l=1}^{D+1} Sigma^(l) prod_{l'=l}^{D} w_std^2 (pi - theta_l') / (2 pi)``, the
     limit of the per-layer parts of the empirical NTK (:func:`ibcore.ntk.mlp_empirical_ntk_layers`).
 
     The two-layer model of the lecture notes (section "NTK: Simple 2-layer example" of Arora et
     al., *Theory of Deep Learning*), ``f(x) = m^{-1/2} sum_j a_j relu(w_j . x)`` with only the
     first layer trained (:func:`ibcore.ntk.two_layer_module`), has the kernel
-    ``H*(x, x') = (x . x') (pi - theta) / (2 pi)`` (:func:`two_layer_ntk`).
+    ``H*(x, x') = (x . x') (pi - theta) / (2 pi)`` (:func:`ibcore.ntk.two_layer_ntk`).
 """
 
 from __future__ import annotations
@@ -72,23 +74,40 @@ def relu_kernels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Infinite-width NNGP and NTK of a ReLU network (neural-tangents conventions).
 
+    The network is the depth-``D`` ReLU network of the module docstring in the NTK
+    parameterization (``h^l = (w_std / sqrt(m_{l-1})) W^l g^{l-1} + b_std b^l``, ReLU without the
+    factor 2, input kernel ``x . x' / d``); both kernels come from one pass of the layer recursion
+    (a dense layer ``(nngp, ntk) -> (w_std^2 nngp + b_std^2, nngp_new + w_std^2 ntk)``, a ReLU
+    ``nngp -> (1/2pi) [sqrt(q1 q2 - k^2) + (pi - theta) k]``, ``ntk -> ntk (pi - theta)/(2 pi)``).
+
     Parameters
     ----------
-    X1 : array (n1, d)
-    X2 : array (n2, d), optional (default ``X1``)
-    depth : int
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs (default ``X1``); the same number of columns ``d`` as ``X1``.
+    depth : int, keyword-only
         Number of hidden ReLU layers ``D >= 1`` (a readout dense layer follows them).
-    w_std, b_std : float
+    w_std, b_std : float, keyword-only
         Weight and bias standard deviations of every dense layer (``w_std > 0``,
         ``b_std >= 0``).
 
     Returns
     -------
-    (nngp, ntk) : two float64 arrays of shape (n1, n2)
+    nngp, ntk : tuple of two ndarray of float64, shape (n1, n2)
         The output covariance at initialisation and the neural tangent kernel, computed by the
         recursion in the module docstring. For ``depth = 1, w_std = 1, b_std = 0``:
         ``ntk = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
         ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``.
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array, ``depth`` is not an integer or a std not a real number.
+    ValueError
+        If ``X1``/``X2`` are not finite non-empty matrices with the same number of columns,
+        ``depth < 1``, ``w_std <= 0``, ``b_std < 0``, or an input is all zero while ``b_std = 0``
+        (its angle to the other inputs is undefined).
     """
     return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))
 
@@ -146,8 +165,32 @@ def relu_ntk_layer_terms(
     ``Sigma^(l)``. The forward factor ``Sigma^(l)`` is the inner product of the layer's input
     features; each layer above contributes ``w_std^2`` (from ``W^{l'+1}`` in the backward
     pass) times its derivative kernel. Computed from this layer sum, not from the recursion of
-    :func:`relu_kernels`, so the two are independent evaluations of the same kernel (same
-    arguments and conventions). Returns a float64 array of shape (D + 1, n1, n2).
+    :func:`ibcore.ntk.relu_kernels`, so the two are independent evaluations of the same kernel
+    (same arguments and conventions: NTK parameterization, ReLU without the factor 2).
+
+    Parameters
+    ----------
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs (default ``X1``), with ``d`` columns.
+    depth : int, keyword-only
+        Number of hidden ReLU layers ``D >= 1``.
+    w_std, b_std : float, keyword-only
+        Weight (``> 0``) and bias (``>= 0``) standard deviations of every dense layer.
+
+    Returns
+    -------
+    ndarray of float64, shape (depth + 1, n1, n2)
+        ``T[l - 1]`` for ``l = 1..D+1``; their sum is :func:`ibcore.ntk.relu_ntk`.
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array, ``depth`` is not an integer or a std not a real number.
+    ValueError
+        For inputs that are not finite matrices with the same number of columns, ``depth < 1``,
+        ``w_std <= 0``, ``b_std < 0``, or an all-zero input while ``b_std = 0``.
     """
     X1, X2, depth, w_std, b_std = _nt_args(X1, X2, depth, w_std, b_std)
     d = X1.shape[1]
@@ -189,27 +232,74 @@ def relu_ntk(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0
 
     Equal to ``kernel_fn(X1, X2, 'ntk')`` of neural-tangents for
     ``stax.serial(*[Dense(k, W_std=w_std, b_std=b_std), Relu()] * depth,
-    Dense(1, W_std=w_std, b_std=b_std))`` (NTK parameterization, any hidden width ``k``):
-    input kernel ``x . x' / d``, the dense and ReLU rules of the module docstring.
+    Dense(1, W_std=w_std, b_std=b_std))`` (NTK parameterization, any hidden width ``k``, ReLU
+    without the factor 2): input kernel ``x . x' / d``, the dense and ReLU rules of the module
+    docstring; the second output of :func:`ibcore.ntk.relu_kernels`.
 
     Parameters
     ----------
-    X1 : array (n1, d);  X2 : array (n2, d) or None (then ``X2 = X1``)
-    depth : int >= 1, number of hidden Dense+ReLU blocks
-    w_std : float > 0;  b_std : float >= 0
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs; ``None`` (default) means ``X2 = X1``.
+    depth : int
+        Number of hidden Dense+ReLU blocks, ``>= 1``.
+    w_std : float
+        Weight standard deviation, ``> 0``.
+    b_std : float
+        Bias standard deviation, ``>= 0``.
 
-    Returns a float64 array of shape (n1, n2). For ``depth = 1, w_std = 1, b_std = 0``:
-    ``Theta = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
-    ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``; on the diagonal,
-    ``Theta(x, x) = (depth + 1) |x|^2 / (d 2^depth)``.
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+        For ``depth = 1, w_std = 1, b_std = 0``:
+        ``Theta = kappa_1 + (x . x'/d) kappa_0`` with ``kappa_0 = (pi - theta)/(2 pi)`` and
+        ``kappa_1 = (|x||x'|/d)(sin theta + (pi - theta) cos theta)/(2 pi)``; on the diagonal,
+        ``Theta(x, x) = (depth + 1) |x|^2 / (d 2^depth)``.
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array, ``depth`` is not an integer or a std not a real number.
+    ValueError
+        For inputs that are not finite matrices with the same number of columns, ``depth < 1``,
+        ``w_std <= 0``, ``b_std < 0``, or an all-zero input while ``b_std = 0``.
     """
     return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))[1]
 
 
 def relu_nngp(X1, X2=None, depth: int = 1, w_std: float = 1.0, b_std: float = 0.0) -> np.ndarray:
     """Infinite-width NNGP kernel (output covariance at initialisation) of the network of
-    :func:`relu_ntk`: neural-tangents' ``kernel_fn(X1, X2, 'nngp')``. Shape (n1, n2), float64.
-    For ``w_std = 1, b_std = 0``, ``Sigma(x, x) = |x|^2 / (d 2^depth)``.
+    :func:`ibcore.ntk.relu_ntk`: neural-tangents' ``kernel_fn(X1, X2, 'nngp')``.
+
+    The first output of :func:`ibcore.ntk.relu_kernels` (NTK parameterization, ReLU without the
+    factor 2, input kernel ``x . x' / d``). For ``w_std = 1, b_std = 0``,
+    ``Sigma(x, x) = |x|^2 / (d 2^depth)``.
+
+    Parameters
+    ----------
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs; ``None`` (default) means ``X2 = X1``.
+    depth : int
+        Number of hidden Dense+ReLU blocks, ``>= 1``.
+    w_std : float
+        Weight standard deviation, ``> 0``.
+    b_std : float
+        Bias standard deviation, ``>= 0``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array, ``depth`` is not an integer or a std not a real number.
+    ValueError
+        For inputs that are not finite matrices with the same number of columns, ``depth < 1``,
+        ``w_std <= 0``, ``b_std < 0``, or an all-zero input while ``b_std = 0``.
     """
     return _relu_recursion(*_nt_args(X1, X2, depth, w_std, b_std))[0]
 
@@ -230,10 +320,32 @@ def lecture_notes_ntk(X1, X2=None, *, depth: int = 1) -> tuple[np.ndarray, np.nd
         Theta         = sum_{h=1}^{D+1} Sigma^(h-1) prod_{h'=h}^{D+1} Sigma_dot^(h').
 
     ``Sigma_dot^(h) = 2 E[1{u > 0} 1{v > 0}]`` is the derivative kernel that the notes use without
-    defining it. Computed from the explicit layer sum (not the recursion of :func:`relu_kernels`),
-    so it is an independent check: it equals ``(d / 2)`` times ``relu_kernels(..., w_std =
-    sqrt(2), b_std = 0)``, the same network with the first layer rescaled. Returns
-    ``(Sigma^(D), Theta)``, float64 arrays of shape (n1, n2).
+    defining it. Computed from the explicit layer sum (not the recursion of
+    :func:`ibcore.ntk.relu_kernels`), so it is an independent check: it equals ``(d / 2)`` times
+    ``relu_kernels(..., w_std = sqrt(2), b_std = 0)``, the same network with the first layer
+    rescaled.
+
+    Parameters
+    ----------
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite, no all-zero row.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs (default ``X1``), with ``d`` columns.
+    depth : int, keyword-only
+        Number of hidden layers ``D >= 1``.
+
+    Returns
+    -------
+    sigma, theta : tuple of two ndarray of float64, shape (n1, n2)
+        ``Sigma^(D)`` (the NNGP) and ``Theta`` (the NTK).
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array or ``depth`` is not an integer.
+    ValueError
+        For inputs that are not finite matrices with the same number of columns, ``depth < 1``,
+        or an all-zero input (its angle is undefined).
     """
     X1, X2 = _pair(X1, X2)
     depth = positive_int(depth, "depth")
@@ -266,8 +378,29 @@ def two_layer_ntk(X1, X2=None) -> np.ndarray:
 
     For ``f(x) = m^{-1/2} sum_r a_r relu(w_r . x)``, ``w_r ~ N(0, I)``, ``a_r = +-1``:
     ``H*(x, x') = (x . x') * E_w[1{w.x > 0} 1{w.x' > 0}] = (x . x') (pi - theta) / (2 pi)``,
-    ``theta`` the angle between ``x`` and ``x'``. The factor ``x . x'`` is part of it: the
-    expectation alone is ``(pi - theta)/(2 pi)``.
+    ``theta`` the angle between ``x`` and ``x'`` (computed with Kahan's formula, accurate for
+    nearly parallel inputs). The factor ``x . x'`` is part of it: the expectation alone is
+    ``(pi - theta)/(2 pi)``. No ``1/d`` normalisation of the input kernel here, unlike
+    :func:`ibcore.ntk.relu_ntk`.
+
+    Parameters
+    ----------
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite, no all-zero row.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs (default ``X1``), with ``d`` columns.
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array.
+    ValueError
+        For inputs that are not finite matrices with the same number of columns, or an all-zero
+        input (its angle is undefined).
     """
     X1, X2 = _pair(X1, X2)
     n1 = np.linalg.norm(X1, axis=1)
@@ -294,7 +427,31 @@ def two_layer_finite_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
     ``two_layer_module(d, width, seed=seed)``; the indicator is 0 at ``w_j . x = 0``, as torch's
     ReLU derivative. It equals the autograd kernel to rounding (unit-tested) and takes about a
     millisecond for 64 inputs at width 10,000, so a widget can recompute it live. As the width
-    grows it converges to :func:`two_layer_ntk`. Shape (n1, n2), float64.
+    grows it converges to :func:`ibcore.ntk.two_layer_ntk`.
+
+    Parameters
+    ----------
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs (default ``X1``), with ``d`` columns.
+    width : int, keyword-only
+        Number of hidden units ``m >= 1``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required; the first-layer weights are its first ``(m, d)`` standard normals.
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array, ``width`` is not an integer or ``seed`` is neither an
+        int nor a Generator.
+    ValueError
+        For inputs that are not finite matrices with the same number of columns, ``width < 1`` or
+        a negative ``seed``.
     """
     X1, X2 = _pair(X1, X2)
     width = positive_int(width, "width")

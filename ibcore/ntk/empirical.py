@@ -1,15 +1,18 @@
 """Empirical (finite-width) neural tangent kernels, computed with torch autograd.
 
+The functions of this module are documented under :mod:`ibcore.ntk`, which re-exports them.
+
 The empirical NTK of a model ``f_theta`` with scalar output is
 ``Theta_theta(x, x') = <grad_theta f(x), grad_theta f(x')>``, the sum over all trained
-parameters. :func:`empirical_ntk` computes it for any ``torch.nn.Module`` in the style of
-neural-tangents' ``empirical_ntk_fn`` (a module and two input sets in, a Gram matrix out); the
-other functions here are uses of it for the networks of the course (:class:`ibcore.mlp.MLPSpec`
-networks, the lecture notes' two-layer model) or closed forms of the same finite-width kernel
-(:func:`one_hidden_layer_ntk`, :func:`ibcore.ntk.two_layer_finite_ntk`) that widgets can
-recompute in milliseconds. :func:`empirical_ntk_loop` is the naive one-backward-pass-per-example
-reference that the tests and ``benchmarks/ntk_speed.py`` compare it with. torch is imported
-inside the functions, so ``import ibcore.ntk`` stays torch-free.
+parameters. :func:`ibcore.ntk.empirical_ntk` computes it for any ``torch.nn.Module`` in the
+style of neural-tangents' ``empirical_ntk_fn`` (a module and two input sets in, a Gram matrix
+out); the other functions here are uses of it for the networks of the course
+(:class:`ibcore.mlp.MLPSpec` networks, the lecture notes' two-layer model) or closed forms of the
+same finite-width kernel (:func:`ibcore.ntk.one_hidden_layer_ntk`,
+:func:`ibcore.ntk.two_layer_finite_ntk`) that widgets can recompute in milliseconds.
+:func:`ibcore.ntk.empirical_ntk_loop` is the naive one-backward-pass-per-example reference that
+the tests and ``benchmarks/ntk_speed.py`` compare it with. torch is imported inside the
+functions, so ``import ibcore.ntk`` stays torch-free.
 """
 
 from __future__ import annotations
@@ -43,7 +46,28 @@ def two_layer_module(d: int, width: int, *, seed):
     of the trained parameter ``W``, drawn first from ``seed``) and fixed signs ``a_j = +-1``
     (a buffer, drawn next; not trained). ``forward`` maps an (n, d) tensor to (n, 1) outputs.
     Its tangent kernel (gradients with respect to ``W`` only) is ``H(0)`` of the notes, computed
-    by :func:`two_layer_empirical_ntk` with torch autograd.
+    by :func:`ibcore.ntk.two_layer_empirical_ntk` with torch autograd.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension, ``>= 1``.
+    width : int
+        Number of hidden units ``m >= 1``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required; ``W`` is its first ``(m, d)`` standard normals, the signs come next.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model, with the trained parameter ``W`` of shape (m, d) and the buffer ``a`` (m,).
+
+    Raises
+    ------
+    TypeError
+        If ``d`` or ``width`` is not an integer, or ``seed`` is neither an int nor a Generator.
+    ValueError
+        If ``d < 1``, ``width < 1`` or ``seed`` is negative.
     """
     import torch
 
@@ -66,14 +90,36 @@ def two_layer_module(d: int, width: int, *, seed):
 
 
 def two_layer_empirical_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
-    """Finite-width kernel ``H(0)`` at initialisation of the model of
-    :func:`ibcore.ntk.two_layer_ntk`.
+    """Finite-width kernel ``H(0)`` at initialisation of the two-layer model of the notes.
 
     ``H(0)(x, x') = <d f(x)/d W, d f(x')/d W>`` for the network ``two_layer_module(d, width,
-    seed=seed)``, computed by torch autograd (:func:`empirical_ntk`): nothing of the limit
-    formula is written into it. (By the chain rule it equals
-    ``(x . x') (1/m) sum_j 1{w_j . x > 0} 1{w_j . x' > 0}``, which the unit tests check.)
-    Shape (n1, n2), float64.
+    seed=seed)`` (:func:`ibcore.ntk.two_layer_module`; first layer trained only), computed by torch
+    autograd (:func:`ibcore.ntk.empirical_ntk`): nothing of the limit formula is written into it.
+    (By the chain rule it equals ``(x . x') (1/m) sum_j 1{w_j . x > 0} 1{w_j . x' > 0}``,
+    :func:`ibcore.ntk.two_layer_finite_ntk`, which the unit tests check.)
+
+    Parameters
+    ----------
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs (default ``X1``), with ``d`` columns.
+    width : int, keyword-only
+        Number of hidden units ``m >= 1``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required; as for :func:`ibcore.ntk.two_layer_module`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array, ``width`` not an integer or ``seed`` invalid.
+    ValueError
+        For inputs that are not finite matrices with the same number of columns, ``width < 1`` or
+        a negative ``seed``.
     """
     X1, X2 = _pair(X1, X2)
     model = two_layer_module(X1.shape[1], width, seed=seed)
@@ -84,14 +130,37 @@ def one_hidden_layer_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     """Empirical NTK of a one-hidden-layer :class:`ibcore.mlp.MLPSpec` network in closed form.
 
     With ``h = (w_std / sqrt(d)) W1 x + b_std b1``, ``g = phi(h)`` and readout weights
-    ``v = W2[0]``, the gradient inner product is
+    ``v = W2[0]`` (NTK parameterization), the gradient inner product over all parameters is
 
         K(x, x') = (w_std^2 / m) g . g' + b_std^2
                    + (w_std^2 / m) sum_j v_j^2 phi'(h_j) phi'(h'_j) (w_std^2 x.x'/d + b_std^2)
 
-    divided by ``m`` for ``readout_scale='mean_field'``. Same result as
-    :func:`mlp_empirical_ntk` without torch Jacobians (milliseconds for widths in the
-    thousands), for widget recomputes. Shape (n1, n2), float64.
+    divided by ``m`` for ``readout_scale='mean_field'`` (``phi' = 1{h > 0}`` for ReLU,
+    ``1 - tanh^2`` for tanh). Same result as :func:`ibcore.ntk.mlp_empirical_ntk` without torch
+    Jacobians (milliseconds for widths in the thousands), for widget recomputes; numpy only.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        A network with exactly one hidden layer, ``parameterization='ntk'``.
+    theta : array_like, shape (spec.n_params,)
+        Flat parameters (:func:`ibcore.mlp.init_params` layout).
+    X1 : array_like, shape (n1, spec.d)
+        First set of inputs.
+    X2 : array_like, shape (n2, spec.d), optional
+        Second set of inputs (default ``X1``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec` or an array is not numeric.
+    ValueError
+        For the standard parameterization, more than one hidden layer, ``theta`` without
+        ``spec.n_params`` finite entries, or inputs without ``spec.d`` columns.
     """
     spec = as_spec(spec)
     if spec.parameterization != "ntk":
@@ -200,8 +269,9 @@ def empirical_ntk(model, X1, X2=None) -> np.ndarray:
     ``model`` is a ``torch.nn.Module`` with one scalar output per example (output shape (n,)
     or (n, 1) for an (n, d) input); the gradient is taken over all its parameters with
     ``requires_grad=True`` at their current values, copied to float64 (the module itself is
-    not modified). Examples must be processed independently: call ``model.eval()`` first if
-    it has batch normalization or dropout.
+    not modified), and the kernel is not normalised (a plain sum over parameters). Examples must
+    be processed independently: call ``model.eval()`` first if it has batch normalization or
+    dropout.
 
     Implementation: ``torch.func.functional_call`` on a one-example batch, ``jacrev`` over
     the parameter dict, ``vmap`` over the examples (one vectorized backward pass per input
@@ -210,9 +280,11 @@ def empirical_ntk(model, X1, X2=None) -> np.ndarray:
     Parameters
     ----------
     model : torch.nn.Module
+        The model; its floating-point buffers are used in float64 too.
     X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
     X2 : array_like, shape (n2, d), optional
-        Default ``X1``.
+        Second set of inputs (default ``X1``), with ``d`` columns.
 
     Returns
     -------
@@ -221,7 +293,7 @@ def empirical_ntk(model, X1, X2=None) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``model`` is not a torch module.
+        If ``model`` is not a torch module or an input is not a numeric array.
     ValueError
         If it has no trainable parameters, does not return one scalar per example, or the
         inputs are not finite matrices with the same number of columns.
@@ -233,11 +305,34 @@ def empirical_ntk(model, X1, X2=None) -> np.ndarray:
 def jacobian_kernel(apply, theta, X1, X2=None) -> np.ndarray:
     """``J(X1) J(X2)^T`` for a functional model ``apply(theta, X) -> outputs (n,)``.
 
-    ``J(X)[i, p] = d apply(theta, X)_i / d theta_p``: the :func:`empirical_ntk` of the module
-    with the one parameter ``theta`` and ``forward(X) = apply(theta, X)``, so ``apply`` must
-    treat the examples independently (true for MLPs and layer normalization, false for batch
-    normalization). ``theta``, ``X1``, ``X2`` are float64 torch tensors or arrays; returns a
-    float64 numpy array of shape (n1, n2).
+    ``J(X)[i, p] = d apply(theta, X)_i / d theta_p``: the :func:`ibcore.ntk.empirical_ntk` of the
+    module with the one parameter ``theta`` (in float64) and ``forward(X) = apply(theta, X)``, so
+    ``apply`` must treat the examples independently (true for MLPs and layer normalization, false
+    for batch normalization).
+
+    Parameters
+    ----------
+    apply : callable
+        ``apply(theta, X)`` with torch tensors ``theta`` (p,) and ``X`` (n, d), returning one
+        scalar per example, shape (n,) or (n, 1), differentiable in ``theta``.
+    theta : array_like or torch.Tensor, shape (p,)
+        The parameters at which the kernel is taken.
+    X1 : array_like or torch.Tensor, shape (n1, d)
+        First set of inputs.
+    X2 : array_like or torch.Tensor, shape (n2, d), optional
+        Second set of inputs (default ``X1``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If ``apply`` is not callable or an input is not a numeric array.
+    ValueError
+        If ``apply`` does not return one scalar per example, or the inputs are not finite
+        matrices with the same number of columns.
     """
     import torch
 
@@ -259,9 +354,34 @@ def jacobian_kernel(apply, theta, X1, X2=None) -> np.ndarray:
 
 
 def mlp_empirical_ntk(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
-    """Empirical NTK of the :class:`ibcore.mlp.MLPSpec` network at the flat parameters ``theta``:
-    ``empirical_ntk(ibcore.mlp.module(spec, theta), X1, X2)`` after checking that ``theta`` has
-    ``spec.n_params`` entries and the inputs ``spec.d`` columns. Shape (n1, n2), float64.
+    """Empirical NTK of the :class:`ibcore.mlp.MLPSpec` network at the flat parameters ``theta``.
+
+    ``Theta(x, x') = <grad_theta f(x), grad_theta f(x')>`` over all weights and biases, in the
+    parameterization of ``spec``: ``empirical_ntk(ibcore.mlp.module(spec, theta), X1, X2)``
+    (:func:`ibcore.ntk.empirical_ntk`, :func:`ibcore.mlp.module`) after checking that ``theta`` has
+    ``spec.n_params`` entries and the inputs ``spec.d`` columns.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    theta : array_like, shape (spec.n_params,)
+        Flat parameters (:func:`ibcore.mlp.init_params` layout).
+    X1 : array_like, shape (n1, spec.d)
+        First set of inputs.
+    X2 : array_like, shape (n2, spec.d), optional
+        Second set of inputs (default ``X1``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec` or an array is not numeric.
+    ValueError
+        If ``theta`` has not ``spec.n_params`` finite entries or an input not ``spec.d`` columns.
     """
     spec = as_spec(spec)
     model = mlp_module(spec, theta)
@@ -274,10 +394,31 @@ def mlp_empirical_ntk_layers(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
     """Per-layer parts of the empirical NTK of an :class:`ibcore.mlp.MLPSpec` network.
 
     ``K[l - 1] = J_l(X1) J_l(X2)^T`` with ``J_l`` the gradients with respect to ``W^l`` and
-    ``b^l`` (``l = 1..D+1``, readout last; the Jacobians of :func:`empirical_ntk`).
-    ``K.sum(0)`` is :func:`mlp_empirical_ntk`, and as the widths grow ``K`` converges to
-    :func:`ibcore.ntk.relu_ntk_layer_terms` (ReLU networks, NTK parameterization). Returns an
-    array of shape (D + 1, n1, n2).
+    ``b^l`` (``l = 1..D+1``, readout last; the Jacobians of :func:`ibcore.ntk.empirical_ntk`).
+    ``K.sum(0)`` is :func:`ibcore.ntk.mlp_empirical_ntk`, and as the widths grow ``K`` converges
+    to :func:`ibcore.ntk.relu_ntk_layer_terms` (ReLU networks, NTK parameterization).
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network, with ``D = len(spec.widths)`` hidden layers.
+    theta : array_like, shape (spec.n_params,)
+        Flat parameters (:func:`ibcore.mlp.init_params` layout).
+    X1 : array_like, shape (n1, spec.d)
+        First set of inputs.
+    X2 : array_like, shape (n2, spec.d), optional
+        Second set of inputs (default ``X1``).
+
+    Returns
+    -------
+    ndarray of float64, shape (D + 1, n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec` or an array is not numeric.
+    ValueError
+        If ``theta`` has not ``spec.n_params`` finite entries or an input not ``spec.d`` columns.
     """
     spec = as_spec(spec)
     model = mlp_module(spec, theta)
@@ -291,12 +432,34 @@ def mlp_empirical_ntk_layers(spec: MLPSpec, theta, X1, X2=None) -> np.ndarray:
 
 
 def empirical_ntk_loop(model, X1, X2=None) -> np.ndarray:
-    """Naive reference for :func:`empirical_ntk`: one autograd backward pass per example.
+    """Naive reference for :func:`ibcore.ntk.empirical_ntk`: one autograd backward pass per example.
 
     For each input ``x_i`` separately: forward on the one-example batch, ``torch.autograd.grad``
     of the scalar output, flattened into row ``i`` of ``J``; then ``K = J1 J2^T``. Same
-    conventions and result as :func:`empirical_ntk` (float64), only slower: the baseline of
+    conventions and result as :func:`ibcore.ntk.empirical_ntk` (float64, all parameters with
+    ``requires_grad=True``, no normalisation), only slower: the baseline of
     ``benchmarks/ntk_speed.py`` and of the unit tests.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model, one scalar output per example.
+    X1 : array_like, shape (n1, d)
+        First set of inputs, finite.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs (default ``X1``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a torch module or an input is not a numeric array.
+    ValueError
+        If it has no trainable parameters, does not return one scalar per example, or the
+        inputs are not finite matrices with the same number of columns.
     """
     import torch
     from torch.func import functional_call
@@ -323,18 +486,21 @@ def empirical_ntk_errors(spec: MLPSpec, X, K_limit, *, seeds) -> np.ndarray:
     """Relative Frobenius errors of the empirical NTK at initialisation against a limit kernel.
 
     ``e_s = ||Theta_{theta_s}(X, X) - K||_F / ||K||_F`` for ``theta_s = init_params(spec,
-    seed=s)`` and each ``s`` in ``seeds`` (:func:`mlp_empirical_ntk`). For a one-hidden-layer
-    network every entry of ``Theta`` is an average of ``m`` i.i.d. terms with the analytic
-    mean, so ``e_s`` is of order ``m^{-1/2}``.
+    seed=s)`` and each ``s`` in ``seeds`` (:func:`ibcore.ntk.mlp_empirical_ntk`). For a
+    one-hidden-layer network every entry of ``Theta`` is an average of ``m`` i.i.d. terms with the
+    analytic mean, so ``e_s`` is of order ``m^{-1/2}``.
 
     Parameters
     ----------
     spec : MLPSpec
-    X : array (n, spec.d)
-    K_limit : array (n, n)
-        The kernel to compare with (e.g. :func:`ibcore.ntk.relu_ntk` of the same network).
-    seeds : iterable of int
-        One initialisation per seed (keyword-only, required).
+        The network.
+    X : array_like, shape (n, spec.d)
+        The inputs.
+    K_limit : array_like, shape (n, n)
+        The kernel to compare with (e.g. :func:`ibcore.ntk.relu_ntk` of the same network); not
+        zero.
+    seeds : iterable of int, keyword-only
+        One initialisation per seed (required, at least one).
 
     Returns
     -------
@@ -342,9 +508,11 @@ def empirical_ntk_errors(spec: MLPSpec, X, K_limit, *, seeds) -> np.ndarray:
 
     Raises
     ------
-    TypeError, ValueError
-        For a wrong ``spec``, ``X`` without ``spec.d`` columns, a ``K_limit`` that is not
-        ``(n, n)`` or is zero, or an empty or invalid list of seeds.
+    TypeError
+        For a wrong ``spec``, a non-numeric array or a seed that is not an int or a Generator.
+    ValueError
+        For ``X`` without ``spec.d`` columns, a ``K_limit`` that is not ``(n, n)`` or is zero,
+        an empty list of seeds or a negative seed.
     """
     spec = as_spec(spec)
     X = spec.check_inputs(X)

@@ -1,9 +1,11 @@
 """Equally spaced points on the circle and their Fourier modes.
 
+The functions of this module are documented under :mod:`ibcore.ntk`, which re-exports them.
+
 A kernel that depends only on the angle between two points has a circulant Gram matrix on
-``n`` equally spaced circle points (:func:`circle_points`), so the real Fourier modes
-(:func:`fourier_basis`) are its eigenvectors and its eigenvalues are a cosine transform of one
-row (:func:`circulant_spectrum`).
+``n`` equally spaced circle points (:func:`ibcore.ntk.circle_points`), so the real Fourier modes
+(:func:`ibcore.ntk.fourier_basis`) are its eigenvectors and its eigenvalues are a cosine
+transform of one row (:func:`ibcore.ntk.circulant_spectrum`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,25 @@ __all__ = ["circle_points", "circulant_spectrum", "fourier_basis"]
 
 
 def circle_points(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` equally spaced points on the unit circle: returns ``(phi, X)``.
+    """``n`` equally spaced points on the unit circle: ``phi_j = 2 pi j / n``,
+    ``X[j] = (cos phi_j, sin phi_j)``, ``j = 0..n-1``.
 
-    ``phi_j = 2 pi j / n`` and ``X[j] = (cos phi_j, sin phi_j)``.
+    Parameters
+    ----------
+    n : int
+        Number of points, ``>= 3``.
+
+    Returns
+    -------
+    phi, X : tuple of ndarray of float64, shapes (n,) and (n, 2)
+        The angles and the points.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n < 3``.
     """
     n = positive_int(n, "n", minimum=3)
     phi = 2 * np.pi * np.arange(n) / n
@@ -26,10 +44,28 @@ def circle_points(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fourier_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Orthonormal real Fourier basis on ``n`` equally spaced circle points.
+    """Orthonormal real Fourier basis on ``n`` equally spaced circle points ``phi_j = 2 pi j / n``.
 
-    Returns ``(freq, F)``: column ``j`` of ``F`` (shape (n, n)) is the normalised
-    ``1``, ``cos(k phi)``, ``sin(k phi)`` (or ``cos(n/2 phi)`` for even n) and ``freq[j] = k``.
+    The columns are ``1 / sqrt(n)``, then ``sqrt(2/n) cos(k phi)`` and ``sqrt(2/n) sin(k phi)`` for
+    ``k = 1..(n-1)//2``, and for even ``n`` finally ``cos(n/2 phi) / sqrt(n)``: each of unit
+    Euclidean norm, so ``F^T F = I``.
+
+    Parameters
+    ----------
+    n : int
+        Number of points, ``>= 3``.
+
+    Returns
+    -------
+    freq, F : tuple of ndarray, shapes (n,) (int) and (n, n) (float64)
+        ``freq[j] = k`` is the frequency of column ``j`` of ``F``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n < 3``.
     """
     n = positive_int(n, "n", minimum=3)
     phi = 2 * np.pi * np.arange(n) / n
@@ -48,7 +84,24 @@ def circulant_spectrum(K) -> np.ndarray:
 
     For a kernel that depends only on the angle between points, the Gram matrix on equally
     spaced circle points is circulant and symmetric, so the Fourier modes ``cos(k phi)`` and
-    ``sin(k phi)`` are eigenvectors with eigenvalue ``lambda_k``. ``K`` must be circulant.
+    ``sin(k phi)`` (:func:`ibcore.ntk.fourier_basis`) are eigenvectors with eigenvalue
+    ``lambda_k`` (not normalised by ``n``: the eigenvalues of ``K`` itself).
+
+    Parameters
+    ----------
+    K : array_like, shape (n, n)
+        A symmetric circulant matrix (``K[i] = roll(K[0], i)`` up to ``1e-10 max|K|``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n // 2 + 1,)
+
+    Raises
+    ------
+    TypeError
+        If ``K`` is not a numeric array.
+    ValueError
+        If ``K`` is not a finite, square, symmetric, circulant matrix.
     """
     K = as_symmetric(K, "K")
     n = K.shape[0]

@@ -1,5 +1,8 @@
 """Training finite networks by gradient descent and reading the run through its tangent kernel.
 
+The functions and records of this module are documented under :mod:`ibcore.ntk`, which
+re-exports them.
+
 The squared loss is ``L(theta) = (1/2n) sum_i (f_theta(x_i) - y_i)^2``
 (:func:`ibcore.mlp.squared_loss_fun`), the normalisation of neural-tangents'
 ``predict.gradient_descent_mse``; gradient descent with step ``eta`` sits at gradient-flow time
@@ -9,13 +12,15 @@ The squared loss is ``L(theta) = (1/2n) sum_i (f_theta(x_i) - y_i)^2``
 ``on_divergence="raise"``: a blow-up raises :class:`ibcore.DivergenceError` (step, loss, and the
 hint to use a smaller ``eta``).
 
-* :func:`train_network`: how far the weights and the empirical NTK move, and the trained
-  linearisation (lazy training);
-* :func:`lazy_measures`: a run of :func:`train_network` against its linearisation and the
-  infinite-width kernel regression (with and without the network's ``f_0``);
-* :func:`train_outputs`: the network outputs along a run;
-* :func:`path_kernel_gd`: the tangent kernel accumulated along a run (Domingos' path kernel),
-  and :func:`path_kernel_label_change`: how much that kernel depends on the labels.
+* :func:`ibcore.ntk.train_network`: how far the weights and the empirical NTK move, and the
+  trained linearisation (lazy training);
+* :func:`ibcore.ntk.lazy_measures`: a run of :func:`ibcore.ntk.train_network` against its
+  linearisation and the infinite-width kernel regression (with and without the network's
+  ``f_0``);
+* :func:`ibcore.ntk.train_outputs`: the network outputs along a run;
+* :func:`ibcore.ntk.path_kernel_gd`: the tangent kernel accumulated along a run (Domingos' path
+  kernel), and :func:`ibcore.ntk.path_kernel_label_change`: how much that kernel depends on the
+  labels.
 
 torch is imported inside the functions, so ``import ibcore.ntk`` stays torch-free.
 """
@@ -47,24 +52,27 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PathKernelResult:
-    """Output of :func:`path_kernel_gd` (test points ``x``, training points ``x_i``).
+    """Output of :func:`ibcore.ntk.path_kernel_gd` (test points ``x``, training points ``x_i``).
+
+    The run is full-batch GD on ``L = (1/2n) sum_i (f(x_i) - y_i)^2``; the kernel sums are left
+    Riemann sums over the iterates ``k = 0..n_steps-1`` with weight ``eta``.
 
     Attributes
     ----------
-    f0, fT : (n_test,)
+    f0, fT : ndarray, shape (n_test,)
         Network outputs at the test points before and after training.
-    kernel_sum : (n_test,)
+    kernel_sum : ndarray, shape (n_test,)
         ``sum_k eta sum_i (-dL/df_i)(theta_k) K_{theta_k}(x, x_i)`` with the *unnormalised*
         per-example losses, i.e. ``-dL/df_i = (y_i - f_i)/n`` for ``L = (1/2n) sum (f - y)^2``.
-    path_kernel : (n_test, n)
+    path_kernel : ndarray, shape (n_test, n)
         ``K^p(x, x_i) = sum_k eta K_{theta_k}(x, x_i)`` (Domingos' path kernel, left Riemann sum).
-    coef : (n_test, n)
+    coef : ndarray, shape (n_test, n)
         ``a_i(x)``: the path-kernel-weighted average of ``-dL/df_i`` along the path, so that
         ``kernel_sum = sum_i a_i(x) K^p(x, x_i)`` (``a_i(x) = 0`` where ``K^p(x, x_i) = 0``).
-    loss : (n_steps + 1,)
+    loss : ndarray, shape (n_steps + 1,)
         Training loss along the run.
-    theta : (n_steps + 1, P)
-        The parameters along the run.
+    theta : ndarray, shape (n_steps + 1, P)
+        The parameters along the run (``P = spec.n_params``).
     """
 
     f0: np.ndarray
@@ -77,7 +85,7 @@ class PathKernelResult:
 
     @property
     def discretization_error(self) -> float:
-        """``max_x |f_T(x) - f_0(x) - kernel_sum(x)|``."""
+        """``max_x |f_T(x) - f_0(x) - kernel_sum(x)|``, the ``O(eta)`` error of the Riemann sum."""
         return float(np.max(np.abs(self.fT - self.f0 - self.kernel_sum)))
 
 
@@ -94,14 +102,50 @@ def path_kernel_gd(
 ) -> PathKernelResult:
     """Train by full-batch GD on the squared loss and accumulate the tangent kernel along the path.
 
-    Under gradient flow ``df(x)/dt = sum_i (-dL/df_i) K_theta(x, x_i)`` exactly, so
+    The loss is ``L = (1/2n) sum_i (f_theta(x_i) - y_i)^2``. Under gradient flow
+    ``df(x)/dt = sum_i (-dL/df_i) K_theta(x, x_i)`` exactly, so
     ``f_T(x) - f_0(x) = int_0^T sum_i (-dL/df_i) K_{theta(t)}(x, x_i) dt``. Gradient descent
     with step ``eta`` is the Euler scheme of that flow; the left Riemann sum over the GD iterates
     (``kernel_sum``) then differs from ``f_T - f_0`` by ``O(eta)`` at a fixed time
     ``T = n_steps * eta`` (one ``O(eta^2)`` Taylor remainder per step, ``T / eta`` steps).
 
-    The run uses :func:`ibcore.descent.run_gd`; the Jacobians at every iterate are computed
-    afterwards, vectorised over ``chunk`` iterates at a time (``torch.func.vmap``).
+    The run uses :func:`ibcore.descent.run_gd` (every step recorded, ``on_divergence="raise"``);
+    the Jacobians at every iterate are computed afterwards, vectorised over ``chunk`` iterates at a
+    time (``torch.func.vmap``).
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    theta0 : array_like, shape (spec.n_params,)
+        Initial parameters.
+    X : array_like, shape (n, spec.d)
+        Training inputs.
+    y : array_like, shape (n,)
+        Training targets.
+    X_test : array_like, shape (n_test, spec.d)
+        Points ``x`` at which the kernels and outputs are taken.
+    eta : float, keyword-only
+        Step size, ``> 0``.
+    n_steps : int, keyword-only
+        Number of GD steps, ``>= 1``.
+    chunk : int, keyword-only
+        Iterates per vectorised Jacobian batch, ``>= 1`` (memory only; same result).
+
+    Returns
+    -------
+    PathKernelResult
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec`, or an argument has the wrong type.
+    ValueError
+        For arrays of the wrong shape or non-finite, a non-positive ``eta``, ``n_steps`` or
+        ``chunk``.
+    ibcore.DivergenceError
+        If the loss blows up during the run (:class:`ibcore.DivergenceError`; use a smaller
+        ``eta``).
     """
     import torch
     from torch.func import jacrev, vmap
@@ -161,7 +205,11 @@ def path_kernel_gd(
 
 @dataclass(frozen=True)
 class LazyResult:
-    """Output of :func:`train_network` (one width, one seed).
+    """Output of :func:`ibcore.ntk.train_network` (one width, one seed).
+
+    The run is full-batch GD with step ``eta`` on ``(1/2n) sum_i (f(x_i) - y_i)^2`` from
+    ``theta_0 = init_params(spec, seed=seed)``; ``Theta`` is the empirical NTK (unnormalised sum
+    over all parameters).
 
     Attributes
     ----------
@@ -169,15 +217,15 @@ class LazyResult:
         ``||theta_T - theta_0|| / ||theta_0||``.
     rel_kernel_change : float
         ``||Theta_T - Theta_0||_F / ||Theta_0||_F`` on the training inputs.
-    f0_train, f0_test, fT_train, fT_test : arrays
+    f0_train, f0_test, fT_train, fT_test : ndarray, shapes (n,) and (n_test,)
         Network outputs before and after training.
-    flin_test : array
+    flin_test : ndarray, shape (n_test,)
         Outputs of the network's linearisation ``f_0 + J_0 (theta - theta_0)`` trained by the
         same gradient descent (closed form :func:`ibcore.linear.kernel_gd_predict` with the
         empirical kernel at initialisation).
-    K0_train, K0_test_train : arrays
+    K0_train, K0_test_train : ndarray, shapes (n, n) and (n_test, n)
         Empirical NTK at initialisation (train x train, test x train).
-    loss : array
+    loss : ndarray
         Training loss along the run (log-spaced checkpoints).
     """
 
@@ -194,9 +242,43 @@ class LazyResult:
 
 
 def train_network(spec: MLPSpec, X, y, X_test, *, eta: float, n_steps: int, seed) -> LazyResult:
-    """Train ``spec`` by full-batch GD (``ibcore.descent.run_gd``) on ``(1/2n) sum (f - y)^2``.
+    """Train ``spec`` by full-batch GD (:func:`ibcore.descent.run_gd`) on ``(1/2n) sum (f - y)^2``.
 
-    Measures how far the weights and the empirical NTK move, and the trained linearisation.
+    From ``theta_0 = init_params(spec, seed=seed)`` (the parameterization of ``spec``), ``n_steps``
+    steps of ``theta <- theta - eta grad L(theta)``; measures how far the weights and the empirical
+    NTK move, and the linearisation at ``theta_0`` trained by the same GD to time
+    ``n_steps * eta`` (lazy training).
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    X : array_like, shape (n, spec.d)
+        Training inputs.
+    y : array_like, shape (n,)
+        Training targets.
+    X_test : array_like, shape (n_test, spec.d)
+        Test inputs.
+    eta : float, keyword-only
+        Step size, ``> 0`` and below the kernel stability limit ``2n / lambda_max(Theta_0)``.
+    n_steps : int, keyword-only
+        Number of GD steps, ``>= 1``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required; seeds the initialisation.
+
+    Returns
+    -------
+    LazyResult
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec`, or an argument has the wrong type.
+    ValueError
+        For arrays of the wrong shape or non-finite, a non-positive ``n_steps``, or an ``eta`` that
+        is not positive or at or past ``2n / lambda_max`` of the initial empirical kernel.
+    ibcore.DivergenceError
+        If the loss blows up during the run (:class:`ibcore.DivergenceError`).
     """
     spec = as_spec(spec)
     X = spec.check_inputs(X)
@@ -229,11 +311,41 @@ def train_network(spec: MLPSpec, X, y, X_test, *, eta: float, n_steps: int, seed
 
 
 def train_outputs(spec: MLPSpec, theta0, X, y, *, eta: float, n_steps: int, checkpoints=None):
-    """Full-batch GD on ``(1/2n) sum (f - y)^2`` (``ibcore.descent.run_gd``); outputs on ``X``.
+    """Full-batch GD on ``(1/2n) sum (f - y)^2`` (:func:`ibcore.descent.run_gd`); outputs on ``X``.
 
-    Returns ``(steps, F)`` with ``F[j] = f_{theta_k}(X)`` at the recorded steps ``k = steps[j]``
-    (default: log-spaced checkpoints). Raises :class:`ibcore.DivergenceError` if the run
-    diverges.
+    ``theta_{k+1} = theta_k - eta grad L(theta_k)`` from ``theta0``, and the network outputs
+    ``F[j] = f_{theta_k}(X)`` at the recorded steps ``k = steps[j]``.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    theta0 : array_like, shape (spec.n_params,)
+        Initial parameters.
+    X : array_like, shape (n, spec.d)
+        Training inputs (the outputs are taken there too).
+    y : array_like, shape (n,)
+        Training targets.
+    eta : float, keyword-only
+        Step size, ``> 0``.
+    n_steps : int, keyword-only
+        Number of GD steps, ``>= 1``.
+    checkpoints : array_like of int, optional, keyword-only
+        Steps to record (default: the log-spaced checkpoints of :func:`ibcore.descent.run_gd`).
+
+    Returns
+    -------
+    steps, F : tuple of ndarray, shapes (n_rec,) (int) and (n_rec, n) (float64)
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec`, or an argument has the wrong type.
+    ValueError
+        For arrays of the wrong shape or non-finite, a non-positive ``eta`` or ``n_steps``, or
+        invalid checkpoints.
+    ibcore.DivergenceError
+        If the run diverges (:class:`ibcore.DivergenceError`).
     """
     import torch
     from torch.func import vmap
@@ -256,18 +368,20 @@ def train_outputs(spec: MLPSpec, theta0, X, y, *, eta: float, n_steps: int, chec
 
 @dataclass(frozen=True)
 class LazyMeasures:
-    """Output of :func:`lazy_measures`: how far a trained network is from the kernel regime.
+    """Output of :func:`ibcore.ntk.lazy_measures`: how far a network is from the kernel regime.
+
+    All differences are taken at the test points of the run.
 
     Attributes
     ----------
     rel_weight_change, rel_kernel_change : float
-        Copied from the :class:`LazyResult`.
-    to_linearization : (n_test,)
+        Copied from the :class:`ibcore.ntk.LazyResult`.
+    to_linearization : ndarray, shape (n_test,)
         ``f_T - f_lin`` at the test points (network minus its trained linearisation).
-    to_kernel_regression : (n_test,)
+    to_kernel_regression : ndarray, shape (n_test,)
         ``f_T - f_inf``, ``f_inf`` the kernel-regression prediction with the limit kernel started
         from the network's own ``f_0``.
-    to_kernel_without_f0 : (n_test,)
+    to_kernel_without_f0 : ndarray, shape (n_test,)
         ``f_T - f_inf^0``, the same prediction started from ``f_0 = 0``.
     """
 
@@ -290,7 +404,7 @@ class LazyMeasures:
 
 
 def lazy_measures(result: LazyResult, K_train, K_test_train, y, time: float) -> LazyMeasures:
-    """Compare a run of :func:`train_network` with the infinite-width kernel regression.
+    """Compare a run of :func:`ibcore.ntk.train_network` with the infinite-width kernel regression.
 
     With the limit kernel ``K`` (``K_train = K(X, X)``, ``K_test_train = K(X_test, X)``), the
     kernel-regime prediction at gradient-flow time ``t = time``
@@ -303,12 +417,15 @@ def lazy_measures(result: LazyResult, K_train, K_test_train, y, time: float) -> 
     Parameters
     ----------
     result : LazyResult
-    K_train : array (n, n), symmetric PSD
-    K_test_train : array (n_test, n)
-    y : array (n,)
+        The run (:class:`ibcore.ntk.LazyResult`).
+    K_train : array_like, shape (n, n)
+        Limit kernel on the training inputs, symmetric PSD.
+    K_test_train : array_like, shape (n_test, n)
+        Limit kernel between the test and the training inputs.
+    y : array_like, shape (n,)
         The training targets of the run.
     time : float
-        Gradient-flow time ``eta * n_steps`` of the run.
+        Gradient-flow time ``eta * n_steps`` of the run, ``>= 0``.
 
     Returns
     -------
@@ -317,9 +434,10 @@ def lazy_measures(result: LazyResult, K_train, K_test_train, y, time: float) -> 
     Raises
     ------
     TypeError
-        If ``result`` is not a :class:`LazyResult`.
+        If ``result`` is not a :class:`ibcore.ntk.LazyResult`.
     ValueError
-        If the kernels do not match the run's training and test sets, or ``time < 0``.
+        If the kernels do not match the run's training and test sets or ``K_train`` is not
+        symmetric PSD, or ``time < 0``.
     """
     if not isinstance(result, LazyResult):
         raise TypeError(f"result must be a LazyResult (of train_network), got "
@@ -347,20 +465,43 @@ def lazy_measures(result: LazyResult, K_train, K_test_train, y, time: float) -> 
 def path_kernel_label_change(
     spec: MLPSpec, theta0, X, y, y_other, X_test, *, eta: float, n_steps: int
 ) -> float:
-    """Relative change of the path kernel when the labels change: ``||K^p_y - K^p_y'||_F /
-    ||K^p_y||_F``.
+    """Relative change of the path kernel when the labels change:
+    ``||K^p_y - K^p_y'||_F / ||K^p_y||_F``.
 
-    ``K^p_y`` is the ``path_kernel`` of :func:`path_kernel_gd` trained on
+    ``K^p_y`` is the ``path_kernel`` of :func:`ibcore.ntk.path_kernel_gd` trained on
     ``(X, y)`` from ``theta0`` (test points ``X_test``), ``K^p_y'`` the same run on the labels
     ``y_other`` (e.g. a permutation of ``y``). In the kernel regime the kernel does not move, so
     the change is ``O(m^{-1/2})`` for a network of width ``m``; a path kernel that depends on the
     labels is what separates a kernel machine *along its path* from a fixed kernel machine.
 
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    theta0 : array_like, shape (spec.n_params,)
+        Initial parameters (the same for both runs).
+    X : array_like, shape (n, spec.d)
+        Training inputs.
+    y, y_other : array_like, shape (n,)
+        The two sets of training targets.
+    X_test : array_like, shape (n_test, spec.d)
+        Points at which the path kernels are taken.
+    eta : float, keyword-only
+        Step size, ``> 0``.
+    n_steps : int, keyword-only
+        Number of GD steps, ``>= 1``.
+
+    Returns
+    -------
+    float
+
     Raises
     ------
-    ValueError
-        For ``y_other`` not of the length of ``y``, a path kernel that is zero, the errors of
-        :func:`path_kernel_gd`, or :class:`ibcore.DivergenceError` if a run diverges.
+    TypeError, ValueError
+        For ``y_other`` not of the length of ``y``, a path kernel on ``y`` that is zero, or the
+        errors of :func:`ibcore.ntk.path_kernel_gd`.
+    ibcore.DivergenceError
+        If a run diverges (:class:`ibcore.DivergenceError`).
     """
     y = as_vector(y, "y")
     y_other = as_vector(y_other, "y_other", length=y.size)

@@ -10,7 +10,30 @@ __all__ = ["corrupt_labels", "unit_sphere_points"]
 
 
 def unit_sphere_points(n: int, d: int, *, seed) -> np.ndarray:
-    """``n`` points drawn uniformly on the unit sphere of ``R^d`` (rows of an (n, d) array)."""
+    """``n`` points drawn uniformly on the unit sphere of ``R^d``: ``x_i = z_i / |z_i|``, with
+    ``z_i`` the rows of one ``(n, d)`` draw of standard normals.
+
+    Parameters
+    ----------
+    n : int
+        Number of points, ``>= 1``.
+    d : int
+        Ambient dimension, ``>= 2``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, d)
+        Rows of unit Euclidean norm.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``d`` is not an integer, or ``seed`` is neither an int nor a Generator.
+    ValueError
+        If ``n < 1``, ``d < 2`` or ``seed`` is negative.
+    """
     n = positive_int(n, "n")
     d = positive_int(d, "d", minimum=2)
     rng = check_rng(seed)
@@ -32,17 +55,21 @@ def corrupt_labels(y, fraction: float, *, seed) -> np.ndarray:
         Labels in ``{-1, +1}``.
     fraction : float
         Fraction in ``[0, 1]`` of the labels to redraw.
-    seed : int or numpy.random.Generator (keyword-only, required)
+    seed : int or numpy.random.Generator, keyword-only
+        Required.
 
     Returns
     -------
     ndarray of float64, shape (n,)
+        A copy of ``y`` with the redrawn labels.
 
     Raises
     ------
+    TypeError
+        If ``fraction`` is not a real number or ``seed`` is neither an int nor a Generator.
     ValueError
-        For labels outside ``{-1, +1}`` (0/1 labels: use ``2 y - 1``) or a fraction outside
-        ``[0, 1]``.
+        For labels outside ``{-1, +1}`` (0/1 labels: use ``2 y - 1``), a fraction outside
+        ``[0, 1]`` or a negative seed.
     """
     y = as_labels(y, "y")
     fraction = probability(fraction, "fraction", closed_right=True)
