@@ -32,12 +32,49 @@ def flow_path(
     rtol: float = 1e-10,
     atol: float = 1e-12,
 ):
-    """Gradient flow ``dw/dt = -grad L(w)`` sampled at ``n_points`` log-spaced times.
+    """Gradient flow ``dw/dt = -grad L(w)`` of the averaged smooth loss, sampled at ``n_points``
+    log-spaced times.
 
-    Integrated in log-time ``s = log(1 + t)`` by :func:`ibcore.descent.gradient_flow` (LSODA):
-    in ``s`` the dynamics ``dw/ds = -(1 + t) grad L(w)`` stay O(1) because ``grad L ~ 1/t``, so
-    ``t = 10^12`` costs a few hundred solver steps. Returns a
-    :class:`~ibcore.descent.FlowPath` with ``t = [0, logspace(log10 t_min, log10 t_max)]``.
+    Integrated in log-time ``s = log(1 + t)`` by :func:`ibcore.descent.gradient_flow` (LSODA): in
+    ``s`` the dynamics ``dw/ds = -(1 + t) grad L(w)`` stay O(1) because ``grad L ~ 1/t``, so
+    ``t = 10^12`` costs a few hundred solver steps. The times are
+    ``t = [0, logspace(log10 t_min, log10 t_max, n_points)]``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    w0 : array_like, shape (d,)
+        The initialisation ``w(0)``.
+    t_max : float
+        The last time, ``t_min < t_max <= 1e100``.
+    n_points : int, default 60
+        Number of log-spaced times after ``t = 0``, ``>= 2``.
+    loss : {"logistic", "exponential"}, default "logistic"
+        The averaged smooth loss ``L``.
+    t_min : float, default 1.0
+        The first log-spaced time, ``> 0``.
+    rtol, atol : float, default 1e-10, 1e-12
+        Tolerances of the ODE solver, ``> 0``.
+
+    Returns
+    -------
+    FlowPath
+        :class:`~ibcore.descent.FlowPath` with ``t`` of shape ``(n_points + 1,)``, ``w`` of shape
+        ``(n_points + 1, d)`` and the loss at each time.
+
+    Raises
+    ------
+    ValueError
+        If ``t_min >= t_max``, ``t_max > 1e100``, a bound or tolerance is not positive,
+        ``n_points < 2``, the loss is not a smooth one, or on bad data.
+    TypeError
+        If ``loss`` is not a string, ``n_points`` not an integer or a number not real.
+    RuntimeError
+        From :func:`ibcore.descent.gradient_flow`, if the ODE solver fails or the solution becomes
+        non-finite.
     """
     X, y = check_data(X, y)
     loss = check_loss(loss, SMOOTH_LOSSES)
@@ -56,12 +93,46 @@ def flow_path(
 def normalized_gd(
     X, y, w0, eta: float, n_steps: int, *, loss: str = "exponential", checkpoints=None
 ):
-    """GD with the loss-normalised step ``eta_k = eta / L(w_k)`` ("aggressive" steps).
+    """GD with the loss-normalised step ``w_{k+1} = w_k - (eta / L(w_k)) grad L(w_k)``
+    ("aggressive" steps) on the averaged smooth loss.
 
     Near the max-margin direction the Hessian of the exponential-tailed loss is at most
     ``B^2 L(w)`` (``B = max_i ||x_i||``), so a step ``eta / L(w)`` with ``eta < 2 / B^2`` is a
     stable step for the *current* curvature. The schedule is the one analysed by Nacson et al.
-    (2019) and Ji & Telgarsky (2021). Returns an :class:`ibcore.descent.Trajectory`.
+    (2019) and Ji & Telgarsky (2021). Runs on :func:`ibcore.descent.iterate`.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    w0 : array_like, shape (d,)
+        The initialisation.
+    eta : float
+        The normalised step, ``0 < eta < 2 / B^2``.
+    n_steps : int
+        Number of steps, ``>= 0``.
+    loss : {"logistic", "exponential"}, default "exponential"
+        The averaged smooth loss ``L``.
+    checkpoints : array_like of int, optional
+        Steps in ``[0, n_steps]`` to record (default :func:`ibcore.descent.log_checkpoints`).
+
+    Returns
+    -------
+    Trajectory
+        :class:`ibcore.descent.Trajectory` with the recorded ``w`` and loss, and ``eta`` the array
+        of the ``n_steps`` step sizes ``eta / L(w_k)``; ``diverged_at`` is None.
+
+    Raises
+    ------
+    ValueError
+        If ``eta >= 2 / B^2`` or ``eta <= 0``, the loss underflows to 0 (margins beyond ~700:
+        use fewer steps or a smaller ``eta``), on bad checkpoints, a non-smooth loss or bad data.
+    TypeError
+        If ``loss`` is not a string, ``n_steps`` not an integer or the checkpoints not integers.
+    DivergenceError
+        If the loss becomes non-finite or blows up (:class:`ibcore.DivergenceError`).
     """
     X, y = check_data(X, y)
     loss = check_loss(loss, SMOOTH_LOSSES)
@@ -130,15 +201,49 @@ def steepest_descent(
 
     ``w_{k+1} = w_k + eta_k v_k`` with ``v_k = argmin_v <grad L(w_k), v> + ||v||_p^2 / 2``
     (:func:`ibcore.lp_geometry.steepest_direction`: for ``p = 1`` a greedy coordinate step, for
-    ``p = inf`` a sign step, for ``p = 2`` plain GD; ``p`` is a float in ``[1, inf]``) and
-    ``eta_k = min(eta_max, eta / (B^2 L(w_k)))``, ``B = max_i ||x_i||_q`` (dual norm),
-    ``0 < eta <= 1``. Their Theorem 5 allows ``eta_k <= min(eta_+, 1 / (B^2 L(w_k)))`` for any
-    finite cap ``eta_+`` (``eta_max`` here) and then proves that the normalised ``p``-margin
-    tends to the max margin of :func:`ibcore.margin.max_margin_lp`; the proof needs the cap to bind
-    eventually. With ``eta_max=None`` (no cap: the loss-normalised steps) the same argument
-    only guarantees a normalised margin ``>= (1 - eta/2) gamma`` asymptotically; convergence to
-    ``gamma`` is then an observation, not the theorem. Returns an
-    :class:`ibcore.descent.Trajectory`.
+    ``p = inf`` a sign step, for ``p = 2`` plain GD) and
+    ``eta_k = min(eta_max, eta / (B^2 L(w_k)))``, ``B = max_i ||x_i||_q`` (dual norm,
+    ``1/p + 1/q = 1``). Their Theorem 5 allows ``eta_k <= min(eta_+, 1 / (B^2 L(w_k)))`` for any
+    finite cap ``eta_+`` (``eta_max`` here) and then proves that the normalised ``p``-margin tends
+    to the max margin of :func:`ibcore.margin.max_margin_lp`; the proof needs the cap to bind
+    eventually. With ``eta_max=None`` (no cap: the loss-normalised steps) the same argument only
+    guarantees a normalised margin ``>= (1 - eta/2) gamma`` asymptotically; convergence to
+    ``gamma`` is then an observation, not the theorem. Runs on :func:`ibcore.descent.iterate`.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    w0 : array_like, shape (d,)
+        The initialisation.
+    n_steps : int
+        Number of steps, ``>= 0``.
+    p : float, default 1.0
+        The norm, a float in ``[1, inf]`` (:func:`ibcore.lp_geometry.check_p`).
+    eta : float, default 0.5
+        The normalised step, ``0 < eta <= 1``.
+    eta_max : float, optional
+        The cap ``eta_+ > 0`` on the step; None for no cap.
+    checkpoints : array_like of int, optional
+        Steps in ``[0, n_steps]`` to record (default :func:`ibcore.descent.log_checkpoints`).
+
+    Returns
+    -------
+    Trajectory
+        :class:`ibcore.descent.Trajectory`; its ``eta`` is the array of the ``n_steps`` step sizes
+        ``eta_k``; ``diverged_at`` is None.
+
+    Raises
+    ------
+    ValueError
+        If ``eta`` is not in ``(0, 1]``, ``eta_max <= 0``, ``p`` is not in ``[1, inf]``, the loss
+        underflows to 0 (margins beyond ~700), on bad checkpoints or bad data.
+    TypeError
+        If ``n_steps`` is not an integer, a number not real, or the checkpoints not integers.
+    DivergenceError
+        If the loss becomes non-finite or blows up (:class:`ibcore.DivergenceError`).
     """
     X, y = check_data(X, y)
     p = check_p(p)

@@ -2,21 +2,24 @@
 flow on separable data (Soudry et al. 2018).
 
 KKT residuals
-    :func:`kkt_residuals` fits the best non-negative multipliers to a direction (a function of the
-    direction only); :func:`gradient_kkt_residuals` reads the multipliers off the loss's gradient
-    weights; :func:`homogeneous_kkt_residual` is the same fit for a ``degree``-homogeneous model
-    (a network). The dict keys of :func:`kkt_residuals` are field names of :class:`KKTResiduals`.
+    :func:`~ibcore.margin.kkt_residuals` fits the best non-negative multipliers to a direction
+    (a function of the direction only); :func:`~ibcore.margin.gradient_kkt_residuals` reads the
+    multipliers off the loss's gradient weights; :func:`~ibcore.margin.homogeneous_kkt_residual`
+    is the same fit for a ``degree``-homogeneous model (a network). The first three dict keys of
+    :func:`~ibcore.margin.kkt_residuals` are field names of :class:`~ibcore.margin.KKTResiduals`;
+    its ``"margin_gap"`` is the relative gap, the record's ``absolute_margin_gap`` the absolute
+    one.
 
 Asymptotics
     Under the gradient flow ``dw/dt = -grad L(w)`` of the averaged exponential or logistic loss,
     ``w(t) = w_svm log t + rho(t)`` with ``rho(t)`` bounded for almost every data set; when the
     support vectors are linearly independent, the component of ``rho(t)`` in their span tends
     to ``rho_tilde`` solving ``exp(-<rho_tilde, z_s>) = n a_s`` on the support
-    (:func:`asymptotic_offset`). The angle to ``w_svm`` then obeys the cot law
-    ``cot angle = (log t + b) / c + o(log t)`` (:func:`angle_rate_constants`,
-    :func:`cot_law_angle`). GD with step ``eta`` at step ``k`` behaves like the flow at
-    ``t = k eta``. :func:`regularization_path` gives the other road to the max margin (weight
-    decay ``mu -> 0``).
+    (:func:`~ibcore.margin.asymptotic_offset`). The angle to ``w_svm`` then obeys the cot law
+    ``cot angle = (log t + b) / c + o(log t)`` (:func:`~ibcore.margin.angle_rate_constants`,
+    :func:`~ibcore.margin.cot_law_angle`). GD with step ``eta`` at step ``k`` behaves like the
+    flow at ``t = k eta``. :func:`~ibcore.margin.regularization_path` gives the other road to
+    the max margin (weight decay ``mu -> 0``).
 """
 
 from __future__ import annotations
@@ -59,12 +62,36 @@ def homogeneous_kkt_residual(theta, q, J, degree: float = 2.0) -> tuple[float, f
     model, after rescaling ``theta`` so that ``min_i q_i = 1``.
 
     With ``s = (min q)^{-1/degree}``: ``theta_hat = s theta``, ``q_hat = s^degree q``,
-    ``J_hat = s^{degree-1} J``. Non-negative multipliers ``lam`` are fitted by NNLS to
-    ``theta_hat ~ J_hat^T lam`` together with the complementarity rows
-    ``(q_hat_i - 1) lam_i ~ 0``. Returns ``(eps, delta)``:
-    ``eps = ||theta_hat - J_hat^T lam|| / ||theta_hat||`` (stationarity) and
-    ``delta = sum_i lam_i (q_hat_i - 1) / ||theta_hat||^2`` (complementarity), both 0 at a KKT
-    point. Raises ``ValueError`` unless every margin is positive.
+    ``J_hat = s^{degree-1} J``. Non-negative multipliers ``lam`` are fitted by NNLS
+    (``scipy.optimize.nnls``) to ``theta_hat ~ J_hat^T lam`` together with the complementarity rows
+    ``(q_hat_i - 1) lam_i ~ 0``. Both residuals are 0 at a KKT point and independent of the scale
+    of ``theta``.
+
+    Parameters
+    ----------
+    theta : array_like, shape (p,)
+        The parameters of the model.
+    q : array_like, shape (n,)
+        The margins ``q_i(theta) = y_i f(theta; x_i)``, all ``> 0``.
+    J : array_like, shape (n, p)
+        The Jacobian ``dq_i / dtheta_j`` at ``theta``.
+    degree : float, default 2.0
+        The homogeneity degree ``L`` of the model, ``q(c theta) = c^L q(theta)``; ``> 0``.
+
+    Returns
+    -------
+    eps : float
+        Stationarity ``||theta_hat - J_hat^T lam|| / ||theta_hat||``.
+    delta : float
+        Complementarity ``sum_i lam_i (q_hat_i - 1) / ||theta_hat||^2``.
+
+    Raises
+    ------
+    ValueError
+        If ``J`` is not of shape ``(n, p)``, ``degree <= 0``, some margin ``q_i <= 0`` (the data
+        must be fitted), or an input is empty or non-finite.
+    TypeError
+        If an input is not numeric.
     """
     from scipy.optimize import nnls
 
@@ -110,6 +137,7 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
     w : array_like, shape (d,)
         A separating direction (any positive scale).
     X : array_like, shape (n, d)
+        The examples, one per row.
     y : array_like, shape (n,)
         Labels in ``{-1, +1}``.
     svm : SVMSolution, optional
@@ -153,26 +181,33 @@ def kkt_residuals(w, X, y, *, svm: SVMSolution | None = None) -> dict[str, float
 
 @dataclass(frozen=True)
 class KKTResiduals:
-    """KKT residuals, multipliers read off the gradient weights (:func:`gradient_kkt_residuals`).
+    """KKT residuals, multipliers read off the gradient weights
+    (:func:`~ibcore.margin.gradient_kkt_residuals`).
 
-    With ``w~ = w / min_i m_i(w)`` (so the smallest margin is 1) and the candidate dual
-    variables ``alpha = c q`` taken from the gradient weights ``q`` (``c >= 0`` least squares).
-    The first three fields have the names of the keys of :func:`kkt_residuals`; the margin gap
-    is absolute here and named so (``kkt_residuals(...)["margin_gap"]`` is the relative gap):
+    With ``w~ = w / min_i m_i(w)`` (so the smallest margin is 1) and the candidate dual variables
+    ``alpha = c q`` taken from the normalised gradient weights ``q``
+    (:func:`~ibcore.margin.gradient_weights`; ``c >= 0`` by least squares). The first three fields
+    have the names of the keys of :func:`~ibcore.margin.kkt_residuals`; the margin gap is absolute
+    here and named so (``kkt_residuals(...)["margin_gap"]`` is the relative gap). Dual feasibility
+    (``alpha >= 0``) holds by construction. Arrays have one entry (row) per input ``w``.
 
-    * ``stationarity`` = ``||w~ - sum_i alpha_i z_i|| / ||w~||`` (= sine of the angle between
-      ``w`` and ``-grad L(w)``: the tangential part of the gradient that turns the direction);
-    * ``complementary_slackness`` = ``sum_i q^_i (m_i(w~) - 1)``, the slack averaged with the
-      normalised weights ``q^`` (zero iff all gradient weight sits on minimum-margin examples);
-    * ``primal_feasibility`` = ``max_i max(0, 1 - m_i(w~))``, zero up to rounding (the
-      rescaling makes the constraints hold; kept so that both records have the same fields);
-    * ``absolute_margin_gap`` = ``gamma* - gamma(w) >= 0``, with ``gamma(w) = min_i m_i(w) /
-      ||w||`` (:func:`kkt_residuals` gives the relative gap ``1 - gamma(w) / gamma*`` under the
-      key ``"margin_gap"``);
-    * ``alpha`` = ``c q``, which converges to the SVM dual variables.
-
-    Dual feasibility (``alpha >= 0``) holds by construction. Arrays have one entry (row) per
-    input ``w``.
+    Attributes
+    ----------
+    stationarity : ndarray, shape (k,)
+        ``||w~ - sum_i alpha_i z_i|| / ||w~||`` (= sine of the angle between ``w`` and
+        ``-grad L(w)``: the tangential part of the gradient that turns the direction).
+    complementary_slackness : ndarray, shape (k,)
+        ``sum_i q_i (m_i(w~) - 1)``, the slack averaged with the normalised weights ``q`` (zero iff
+        all gradient weight sits on minimum-margin examples).
+    primal_feasibility : ndarray, shape (k,)
+        ``max_i max(0, 1 - m_i(w~))``, zero up to rounding (the rescaling makes the constraints
+        hold; kept so that both records have the same fields).
+    absolute_margin_gap : ndarray, shape (k,)
+        ``max(0, gamma* - gamma(w))``, with ``gamma(w) = min_i m_i(w) / ||w||``
+        (:func:`~ibcore.margin.kkt_residuals` gives the relative gap ``1 - gamma(w) / gamma*`` under
+        the key ``"margin_gap"``).
+    alpha : ndarray, shape (k, n)
+        ``c q``, which converges to the SVM dual variables.
     """
 
     stationarity: np.ndarray
@@ -183,14 +218,42 @@ class KKTResiduals:
 
 
 def gradient_kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution | None = None):
-    """KKT residuals (:class:`KKTResiduals`) of each row of ``w``, multipliers ``alpha = c q``.
+    """KKT residuals (:class:`~ibcore.margin.KKTResiduals`) of each row of ``w``, with the candidate
+    multipliers ``alpha = c q`` read off the loss's normalised gradient weights ``q`` at ``w``.
 
-    Unlike :func:`kkt_residuals` (best multipliers, a function of the direction only), the
-    candidate multipliers are the loss's gradient weights at ``w`` itself, so the residuals
-    measure how far the *gradient* is from the SVM certificate; they vanish only as
-    ``||w|| -> infinity`` along the SVM direction. Every ``w`` must separate the data
-    (``y_i <w, x_i> > 0`` for all ``i``); otherwise the
-    rescaling to unit minimum margin is undefined and ``ValueError`` is raised.
+    Unlike :func:`~ibcore.margin.kkt_residuals` (best multipliers, a function of the direction
+    only), the multipliers come from the gradient at ``w`` itself, so the residuals measure how far
+    the *gradient* is from the SVM certificate; they vanish only as ``||w|| -> infinity`` along the
+    SVM direction. ``c = max(0, <w~, G> / ||G||^2)`` with ``G = sum_i q_i z_i`` (the direction of
+    ``-grad L(w)``) and ``w~ = w / min_i m_i(w)``.
+
+    Parameters
+    ----------
+    w : array_like, shape (d,) or (k, d)
+        One separating direction or a batch of them (any positive scale).
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    loss : {"logistic", "exponential"}, default "logistic"
+        The smooth loss whose gradient weights give the multipliers.
+    svm : SVMSolution, optional
+        The hard-margin SVM of ``(X, y)`` (:func:`~ibcore.margin.hard_margin_svm`), computed when
+        omitted.
+
+    Returns
+    -------
+    KKTResiduals
+        Fields with one entry (row for ``alpha``) per row of ``w``; ``k = 1`` for a single ``w``.
+
+    Raises
+    ------
+    ValueError
+        If a row of ``w`` does not separate the data (``min_i y_i <w, x_i> <= 0``), the loss is not
+        a smooth one, ``svm`` was computed for data of another shape, the data are not separable
+        (when ``svm`` is computed), or on bad input (shapes, non-finite values, labels).
+    TypeError
+        If ``loss`` is not a string, or ``svm`` is neither None nor an ``SVMSolution``.
     """
     X, y = check_data(X, y)
     loss = check_loss(loss, SMOOTH_LOSSES)
@@ -224,14 +287,37 @@ def gradient_kkt_residuals(w, X, y, loss: str = "logistic", *, svm: SVMSolution 
 
 
 def asymptotic_offset(X, y, *, svm: SVMSolution | None = None) -> np.ndarray:
-    """``rho_tilde``: the bounded offset in ``w(t) = w_svm log t + rho(t)`` (gradient flow).
+    """``rho_tilde``: the bounded offset in ``w(t) = w_svm log t + rho(t)`` of the gradient flow.
 
-    Solves ``<rho, z_s> = -log(n alpha_s)`` for the support vectors ``s`` (minimum-norm
-    solution, in the span of the support vectors), so that ``(1/n) exp(-<rho, z_s>) = alpha_s``
-    and ``-grad L(w_svm log t + rho) = w_svm / t + o(1/t)`` for the averaged exponential loss
-    (and, asymptotically, the logistic loss). Requires linearly independent support vectors;
-    when they span fewer than ``d`` dimensions the component of ``rho(t)`` orthogonal to them
-    still converges, to a limit that depends on the initialisation (not returned).
+    Solves ``<rho, z_s> = -log(n alpha_s)`` for the support vectors ``s`` (minimum-norm solution,
+    in the span of the support vectors; ``alpha`` the SVM dual variables), so that
+    ``(1/n) exp(-<rho, z_s>) = alpha_s`` and ``-grad L(w_svm log t + rho) = w_svm / t + o(1/t)`` for
+    the averaged exponential loss (and, asymptotically, the logistic loss). Requires linearly
+    independent support vectors; when they span fewer than ``d`` dimensions the component of
+    ``rho(t)`` orthogonal to them still converges, to a limit that depends on the initialisation
+    (not returned).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    svm : SVMSolution, optional
+        The hard-margin SVM of ``(X, y)``, computed when omitted.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        ``rho_tilde``.
+
+    Raises
+    ------
+    ValueError
+        If the support vectors are linearly dependent (``rho_tilde`` is not unique), the data are
+        not separable through the origin, ``svm`` belongs to other data, or on bad input.
+    TypeError
+        If ``svm`` is neither None nor an ``SVMSolution``.
     """
     X, y = check_data(X, y)
     svm = check_svm(svm, X, y)
@@ -252,12 +338,31 @@ def angle_rate_constants(w_svm, rho) -> tuple[float, float]:
     """Constants ``(c, b)`` of the ``1/log t`` rate of the angle (Soudry et al. 2018).
 
     If ``w(t) = w_svm log t + rho + o(1)``, then, with ``P_perp`` the projection onto the
-    orthogonal complement of ``w_svm``,
-    ``cot angle(w(t), w_svm) = (log t + b) / c + o(log t)``, where
-    ``c = ||P_perp rho|| / ||w_svm||`` and ``b = <w_svm, rho> / ||w_svm||^2``; so the angle is
-    ``arctan(c / (log t + b)) + o(1/log t)`` and ``angle * log t -> c``. ``rho`` is the limit
-    offset, e.g. :func:`asymptotic_offset`; any dimension (also the lifted multiclass
-    problem). Raises ``ValueError`` for ``w_svm = 0`` or mismatched lengths.
+    orthogonal complement of ``w_svm``, ``cot angle(w(t), w_svm) = (log t + b) / c + o(log t)``,
+    where ``c = ||P_perp rho|| / ||w_svm||`` and ``b = <w_svm, rho> / ||w_svm||^2``; so the angle is
+    ``arctan(c / (log t + b)) + o(1/log t)`` and ``angle * log t -> c``. Any dimension (also the
+    lifted multiclass problem).
+
+    Parameters
+    ----------
+    w_svm : array_like, shape (d,)
+        The hard-margin SVM weights (norm ``1 / gamma*``), nonzero.
+    rho : array_like, shape (d,)
+        The limit offset, e.g. :func:`~ibcore.margin.asymptotic_offset`.
+
+    Returns
+    -------
+    c : float
+        ``||P_perp rho|| / ||w_svm|| >= 0``.
+    b : float
+        ``<w_svm, rho> / ||w_svm||^2``.
+
+    Raises
+    ------
+    ValueError
+        For ``w_svm = 0``, mismatched lengths or non-finite input.
+    TypeError
+        If an input is not numeric.
     """
     w_svm = as_vector(w_svm, "w_svm")
     rho = as_vector(rho, "rho", length=w_svm.size)
@@ -294,26 +399,30 @@ def cot_law_angle(t, c, b):
     """The angle predicted by the cot law, ``arctan(c / (log t + b))``.
 
     If ``w(t) = w_svm log t + rho + o(1)``, then ``cot angle(w(t), w_svm) = (log t + b) / c +
-    o(log t)`` with the constants ``(c, b)`` of :func:`angle_rate_constants` (or fitted by
-    :func:`fit_cot_law`), so the angle is ``arctan(c / (log t + b)) + o(1 / log t)``.
+    o(log t)`` with the constants ``(c, b)`` of :func:`~ibcore.margin.angle_rate_constants` (or
+    fitted by :func:`~ibcore.margin.fit_cot_law`), so the angle is ``arctan(c / (log t + b)) + o(1 /
+    log t)``.
 
     Parameters
     ----------
     t : float or array_like
-        Times ``> exp(-b)`` (past the pole of the law at ``log t = -b``).
+        Times ``> exp(-b)`` (past the pole of the law at ``log t = -b``), a scalar or a 1-D grid.
     c : float
         ``>= 0``.
     b : float
+        The offset of the law.
 
     Returns
     -------
     float or ndarray
-        The predicted angle in radians (a float for a scalar ``t``).
+        The predicted angle in radians (a float for a scalar ``t``, else one per time).
 
     Raises
     ------
     ValueError
-        For ``t <= exp(-b)``, ``c < 0`` or non-finite input.
+        For ``t <= exp(-b)`` (or ``t <= 0``), ``c < 0`` or non-finite input.
+    TypeError
+        If ``c`` is not a real number or ``t``, ``b`` are not numeric.
     """
     c, b = _law_constants(c, b)
     t, single = _log_times(t, b)
@@ -322,12 +431,35 @@ def cot_law_angle(t, c, b):
 
 
 def cot_law_norm_excess(t, c, b, w_norm):
-    """``||w(t)|| - log t / gamma*`` predicted to second order: ``||w_svm|| (b + c^2 / (2 (log t
-    + b)))``.
+    """``||w(t)|| - log t / gamma*`` predicted to second order:
+    ``||w_svm|| (b + c^2 / (2 (log t + b)))``.
 
     From ``||w_svm log t + rho||^2 = ||w_svm||^2 ((log t + b)^2 + c^2)`` (the decomposition of
-    :func:`angle_rate_constants`) and ``sqrt(1 + x) = 1 + x/2 + O(x^2)``; ``w_norm = ||w_svm||
-    = 1 / gamma*``. Same arguments and errors as :func:`cot_law_angle` (``w_norm > 0``).
+    :func:`~ibcore.margin.angle_rate_constants`) and ``sqrt(1 + x) = 1 + x/2 + O(x^2)``;
+    ``w_norm = ||w_svm|| = 1 / gamma*``.
+
+    Parameters
+    ----------
+    t : float or array_like
+        Times ``> exp(-b)``, a scalar or a 1-D grid.
+    c : float
+        ``>= 0``.
+    b : float
+        The offset of the law.
+    w_norm : float
+        ``||w_svm|| = 1 / gamma* > 0``.
+
+    Returns
+    -------
+    float or ndarray
+        The predicted excess norm (a float for a scalar ``t``, else one per time).
+
+    Raises
+    ------
+    ValueError
+        For ``t <= exp(-b)`` (or ``t <= 0``), ``c < 0``, ``w_norm <= 0`` or non-finite input.
+    TypeError
+        If ``c`` or ``w_norm`` is not a real number, or ``t``, ``b`` are not numeric.
     """
     c, b = _law_constants(c, b)
     w_norm = positive_float(w_norm, "w_norm")
@@ -340,7 +472,15 @@ def cot_law_norm_excess(t, c, b, w_norm):
 class CotLaw:
     """The constants ``(c, b)`` of the cot law ``cot angle = (log t + b) / c``.
 
-    Returned by :func:`fit_cot_law`.
+    Returned by :func:`~ibcore.margin.fit_cot_law`; the prediction is
+    :func:`~ibcore.margin.cot_law_angle` ``(t, c, b)``.
+
+    Attributes
+    ----------
+    c : float
+        ``1 / slope`` of ``cot angle`` in ``log t`` (``> 0`` for a fit).
+    b : float
+        ``intercept / slope``: the shift of ``log t``.
     """
 
     c: float
@@ -350,10 +490,29 @@ class CotLaw:
 def fit_cot_law(t, angle) -> CotLaw:
     """Fit ``cot angle(t) = (log t + b) / c``: the least-squares line of ``cot angle`` in ``log t``.
 
-    The slope is ``1 / c`` and the intercept ``b / c`` (``numpy.polyfit`` of degree 1); compare
-    with the constants :func:`angle_rate_constants` predicts from the data. Needs at least two
-    times ``t > 0`` and angles in ``(0, pi/2)``; ``ValueError`` otherwise, or if the fitted
-    slope is not positive (the angle does not decrease like ``1 / log t``).
+    The slope is ``1 / c`` and the intercept ``b / c`` (``numpy.polyfit`` of degree 1); compare with
+    the constants :func:`~ibcore.margin.angle_rate_constants` predicts from the data.
+
+    Parameters
+    ----------
+    t : array_like, shape (m,)
+        At least two times, all ``> 0``.
+    angle : array_like, shape (m,)
+        The measured angles in radians, in ``(0, pi/2)``.
+
+    Returns
+    -------
+    CotLaw
+        The fitted constants ``(c, b)``.
+
+    Raises
+    ------
+    ValueError
+        With fewer than two times, a time ``<= 0``, an angle outside ``(0, pi/2)``, mismatched
+        lengths, non-finite input, or if the fitted slope is not positive (the angle does not
+        decrease like ``1 / log t``).
+    TypeError
+        If an input is not numeric.
     """
     t = as_times(t, "t")
     angle = as_vector(angle, "angle", length=t.size)
@@ -373,23 +532,42 @@ def fit_cot_law(t, angle) -> CotLaw:
 def log_rate_curvature(t, r) -> tuple[float, float]:
     """``(kappa, kappa_power)``: a three-point test that tells ``1/log t`` from a power law.
 
-    ``t = (t1, t2, t3)`` are increasing positive times and ``r`` positive values of a
-    quantity at those times (an angle, a KKT residual). With ``L_j = log t_j``,
-    ``D = L3 - L1`` and ``s = (L2 - L1) / D``::
+    ``t = (t1, t2, t3)`` are increasing positive times and ``r`` positive values of a quantity at
+    those times (an angle, a KKT residual). With ``L_j = log t_j``, ``D = L3 - L1`` and
+    ``s = (L2 - L1) / D``::
 
         kappa = r2 * ((1 - s) / r1 + s / r3).
 
-    If ``r(t) = K / (log t + b)`` for any ``K > 0`` and ``b``, then ``1/r`` is affine in
-    ``log t`` and ``kappa = 1`` exactly. A power law ``r = C t^(-p)`` with the same end-to-end
-    drop ``r1 / r3 = exp(p D)`` gives instead
+    If ``r(t) = K / (log t + b)`` for any ``K > 0`` and ``b``, then ``1/r`` is affine in ``log t``
+    and ``kappa = 1`` exactly. A power law ``r = C t^(-p)`` with the same end-to-end drop
+    ``r1 / r3 = exp(p D)`` gives instead
 
         kappa_power = (1 - s) exp(-p s D) + s exp(p (1 - s) D) >= 1,
 
-    with equality only for ``p = 0`` (convexity of ``exp``; ``cosh(p D / 2)`` for ``s = 1/2``).
-    A window on the drop ``r1 / r3`` alone cannot separate the two laws (``t^(-p)`` with a
-    suitable ``p`` has any drop); ``kappa`` close to 1 while ``kappa_power - 1`` is not small
-    does. ``ValueError`` unless ``t`` and ``r`` have three positive finite entries and ``t``
-    increases strictly.
+    with equality only for ``p = 0`` (convexity of ``exp``; ``cosh(p D / 2)`` for ``s = 1/2``). A
+    window on the drop ``r1 / r3`` alone cannot separate the two laws (``t^(-p)`` with a suitable
+    ``p`` has any drop); ``kappa`` close to 1 while ``kappa_power - 1`` is not small does.
+
+    Parameters
+    ----------
+    t : array_like, shape (3,)
+        Strictly increasing positive times.
+    r : array_like, shape (3,)
+        Positive values of the decaying quantity at ``t``.
+
+    Returns
+    -------
+    kappa : float
+        The measured curvature (1 for an exact ``1/log t`` law).
+    kappa_power : float
+        What the power law with the same drop would give (``>= 1``).
+
+    Raises
+    ------
+    ValueError
+        Unless ``t`` and ``r`` have three positive finite entries and ``t`` increases strictly.
+    TypeError
+        If an input is not numeric.
     """
     t = as_vector(t, "t", length=3)
     r = as_vector(r, "r", length=3)
@@ -411,14 +589,44 @@ def regularization_path(
 ) -> np.ndarray:
     """Minimisers ``w_mu = argmin L(w) + (mu/2) ||w||^2`` for each ``mu`` in ``mus``.
 
-    ``L`` is the averaged smooth loss and ``mu`` the coefficient of the L2 penalty (weight
-    decay); the objective is ``mu``-strongly convex, so the minimiser is unique. Solved by
-    damped Newton (backtracking on the objective) with warm starts along ``mus`` sorted in
-    decreasing order; stops when the gradient of the objective is below ``tol`` times the size
-    of its two terms, ``||grad L|| + mu ||w||``. Returns a ``(len(mus), d)`` array in the order
-    of ``mus``. As ``mu -> 0`` the direction tends to the max-margin direction (Rosset, Zhu &
-    Hastie 2004), the limit direction of gradient descent (Ji, Dudik, Schapire & Telgarsky
-    2020).
+    ``L`` is the averaged smooth loss and ``mu`` the coefficient of the L2 penalty (weight decay);
+    the objective is ``mu``-strongly convex, so the minimiser is unique. Solved by damped Newton
+    (backtracking on the objective) with warm starts from ``w = 0`` along ``mus`` sorted in
+    decreasing order; stops when the gradient of the objective is below ``tol`` times the size of
+    its two terms, ``||grad L|| + mu ||w||``. As ``mu -> 0`` the direction tends to the max-margin
+    direction (Rosset, Zhu & Hastie 2004), the limit direction of gradient descent (Ji, Dudik,
+    Schapire & Telgarsky 2020).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    mus : array_like, shape (m,)
+        Penalty coefficients, all ``> 0``, in any order.
+    loss : {"logistic", "exponential"}, default "logistic"
+        The averaged smooth loss ``L``.
+    tol : float, default 1e-10
+        Relative gradient tolerance, ``> 0``.
+    max_iter : int, default 200
+        Newton steps allowed per ``mu``, ``>= 1``.
+
+    Returns
+    -------
+    ndarray, shape (m, d)
+        ``w_mu``, one row per entry of ``mus``, in the order of ``mus``.
+
+    Raises
+    ------
+    ValueError
+        If some ``mu <= 0``, ``tol <= 0``, ``max_iter < 1``, the loss is not a smooth one, or on
+        bad data.
+    TypeError
+        If ``loss`` is not a string or ``max_iter`` not an integer.
+    SolverError
+        If Newton does not converge within ``max_iter`` steps for some ``mu``
+        (:class:`ibcore.SolverError`).
     """
     X, y = check_data(X, y)
     loss = check_loss(loss, SMOOTH_LOSSES)

@@ -9,8 +9,9 @@ Losses are averaged over the ``n`` examples, ``L(w) = (1/n) sum_i l(m_i(w))`` wi
 * ``"squared_hinge"``: ``l(m) = max(0, 1 - m)^2``.
 
 The gradient is the weighted sum of examples ``grad L(w) = -(1/n) sum_i q_i(w) z_i`` with
-*gradient weights* ``q_i = -l'(m_i) >= 0`` (:func:`gradient_weights`). With ``K`` classes,
-:func:`multiclass_loss` (softmax cross-entropy) has the same exponential tail.
+*gradient weights* ``q_i = -l'(m_i) >= 0`` (:func:`~ibcore.margin.gradient_weights`). With ``K``
+classes, :func:`~ibcore.margin.multiclass_loss` (softmax cross-entropy) has the same exponential
+tail.
 """
 
 from __future__ import annotations
@@ -38,7 +39,27 @@ SMOOTH_LOSSES = ("logistic", "exponential")
 
 
 def check_loss(loss: str, allowed=LOSSES) -> str:
-    """``loss`` if it is one of ``allowed`` (:func:`ibcore.validation.one_of`)."""
+    """``loss`` if it is one of ``allowed`` (:func:`ibcore.validation.one_of`).
+
+    Parameters
+    ----------
+    loss : str
+        The name of a loss.
+    allowed : tuple of str, default LOSSES
+        The accepted names (``LOSSES``, or ``SMOOTH_LOSSES`` where the theorem needs them).
+
+    Returns
+    -------
+    str
+        ``loss``.
+
+    Raises
+    ------
+    TypeError
+        If ``loss`` is not a string.
+    ValueError
+        If ``loss`` is not in ``allowed`` (the message lists them).
+    """
     if not isinstance(loss, str):
         raise TypeError(f"loss must be a string, one of {allowed}, got {type(loss).__name__}")
     return one_of(loss, "loss", allowed)
@@ -52,10 +73,38 @@ def _log_weights(m: np.ndarray, loss: str) -> np.ndarray:
 
 
 def loss_and_grad(w, X, y, loss: str = "logistic") -> tuple[float, np.ndarray]:
-    """Averaged loss ``L(w) = (1/n) sum_i l(y_i <w, x_i>)`` and its gradient (see module doc).
+    """Averaged loss ``L(w) = (1/n) sum_i l(y_i <w, x_i>)`` and its gradient
+    ``grad L(w) = -(1/n) sum_i q_i y_i x_i``, ``q_i = -l'(m_i)`` (see the module docstring for the
+    four losses).
 
     Numerically stable for large margins (``log1p``/``logaddexp``); the exponential loss may
-    overflow to ``inf`` for hugely negative margins, which the runners report as divergence.
+    overflow to ``inf`` for hugely negative margins, which the runners report as divergence. For
+    the hinge loss the gradient is the sub-gradient with ``q_i = 1`` if ``m_i < 1``, else 0.
+
+    Parameters
+    ----------
+    w : array_like, shape (d,)
+        The weights.
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    loss : {"logistic", "exponential", "hinge", "squared_hinge"}, default "logistic"
+        The per-example loss ``l``.
+
+    Returns
+    -------
+    value : float
+        ``L(w)``.
+    grad : ndarray, shape (d,)
+        ``grad L(w)``.
+
+    Raises
+    ------
+    ValueError
+        On an unknown loss, mismatched shapes, non-finite input or labels outside ``{-1, +1}``.
+    TypeError
+        If ``loss`` is not a string or an array is not numeric.
     """
     X, y = check_data(X, y)
     loss = check_loss(loss)
@@ -86,12 +135,36 @@ def _loss_grad(w: np.ndarray, Z: np.ndarray, loss: str) -> tuple[float, np.ndarr
 
 
 def make_loss(X, y, loss: str = "logistic"):
-    """``fun(w, idx=None) -> (L, grad L)``, validated once, for the runners of ibcore.descent.
+    """``fun(w, idx=None) -> (L, grad L)``, validated once, for the runners of
+    :mod:`ibcore.descent`.
 
-    ``fun(w)`` is the averaged loss of :func:`loss_and_grad` (for :func:`~ibcore.descent.run_gd`
-    and :func:`~ibcore.descent.gradient_flow`); ``fun(w, idx)`` averages over the examples
-    ``idx`` only (an integer index array, as passed by :func:`~ibcore.descent.run_sgd`), equal
-    to ``loss_and_grad(w, X[idx], y[idx], loss)`` without re-validating the data at every step.
+    ``fun(w)`` is the averaged loss of :func:`~ibcore.margin.loss_and_grad` (for
+    :func:`~ibcore.descent.run_gd` and :func:`~ibcore.descent.gradient_flow`); ``fun(w, idx)``
+    averages over the examples ``idx`` only (an integer index array, as passed by
+    :func:`~ibcore.descent.run_sgd`), equal to ``loss_and_grad(w, X[idx], y[idx], loss)`` without
+    re-validating the data at every step (``w`` is not validated either). The signed examples
+    ``Z = y[:, None] * X`` and the loss name are attached as ``fun.Z`` and ``fun.loss``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    loss : {"logistic", "exponential", "hinge", "squared_hinge"}, default "logistic"
+        The per-example loss.
+
+    Returns
+    -------
+    callable
+        ``fun(w, idx=None) -> (float, ndarray of shape (d,))``.
+
+    Raises
+    ------
+    ValueError
+        On an unknown loss or bad data (shapes, non-finite values, labels).
+    TypeError
+        If ``loss`` is not a string or an array is not numeric.
     """
     X, y = check_data(X, y)
     loss = check_loss(loss)
@@ -115,14 +188,35 @@ def smoothness(X, loss: str = "logistic", *, per_example: bool = False) -> float
     with ``eta < 2/beta`` decreases the loss monotonically (the condition of Soudry et al. 2018,
     Thm 3).
 
-    ``per_example=True``: ``beta_1 = max_i ||x_i||^2 / 4``, the largest smoothness constant of
-    the single-example losses ``w -> log(1 + exp(-y_i <w, x_i>))`` (Hessian
+    ``per_example=True``: ``beta_1 = max_i ||x_i||^2 / 4``, the largest smoothness constant of the
+    single-example losses ``w -> log(1 + exp(-y_i <w, x_i>))`` (Hessian
     ``s_i (1 - s_i) x_i x_i^T``). It bounds the step of SGD with one example per step: the
     fixed-step condition of Nacson, Srebro & Soudry (2019) is ``eta < 2 / beta_1``. Always
-    ``beta <= beta_1``.
+    ``beta <= beta_1``. The labels do not enter.
 
     The exponential loss is not globally smooth (``grad^2 L(w) <= B^2 L(w) I`` with
     ``B = max_i ||x_i||``, a bound that shrinks as the loss decays); it is refused here.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    loss : str, default "logistic"
+        Must be ``"logistic"`` (the other names of ``LOSSES`` are refused with a hint).
+    per_example : bool, default False
+        Return ``beta_1`` instead of ``beta``.
+
+    Returns
+    -------
+    float
+        ``beta`` or ``beta_1``.
+
+    Raises
+    ------
+    ValueError
+        If ``loss`` is not ``"logistic"``, or ``X`` is not a finite non-empty matrix.
+    TypeError
+        If ``per_example`` is not a bool or ``loss`` not a string.
     """
     X = as_matrix(X, "X")
     loss = check_loss(loss)
@@ -141,9 +235,32 @@ def smoothness(X, loss: str = "logistic", *, per_example: bool = False) -> float
 def gradient_weights(w, X, y, loss: str = "logistic") -> np.ndarray:
     """Normalised gradient weights ``q_i / sum_j q_j`` with ``q_i = -l'(y_i <w, x_i>)``.
 
-    ``-grad L(w) = (sum_j q_j / n) * sum_i (q_i / sum_j q_j) y_i x_i``: the share of each
-    example in the gradient. Computed in log space (a softmax), so it stays exact when all
-    ``q_i`` underflow. For a (k, d) matrix ``w`` returns a (k, n) array.
+    ``-grad L(w) = (sum_j q_j / n) * sum_i (q_i / sum_j q_j) y_i x_i``: the share of each example
+    in the gradient. Computed in log space (a softmax), so it stays exact when all ``q_i``
+    underflow.
+
+    Parameters
+    ----------
+    w : array_like, shape (d,) or (k, d)
+        One weight vector or a batch of them.
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    loss : {"logistic", "exponential"}, default "logistic"
+        The smooth loss.
+
+    Returns
+    -------
+    ndarray, shape (n,) or (k, n)
+        Non-negative weights summing to 1 (per row for a batch).
+
+    Raises
+    ------
+    ValueError
+        On a non-smooth or unknown loss, mismatched shapes, non-finite input or bad labels.
+    TypeError
+        If ``loss`` is not a string or an array is not numeric.
     """
     X, y = check_data(X, y)
     loss = check_loss(loss, SMOOTH_LOSSES)
@@ -159,13 +276,33 @@ def multiclass_loss(X, labels):
     """``fun(w) -> (L, grad)`` of the averaged softmax cross-entropy, ``W = w.reshape(K, d)``.
 
     ``L(W) = (1/n) sum_i log(1 + sum_{k != y_i} exp(-<w_{y_i} - w_k, x_i>))``, for
-    :func:`ibcore.descent.run_gd` and :func:`ibcore.descent.gradient_flow` on the flattened
-    ``w`` of length ``K d``. Computed from the score differences ``D_ik = s_ik - s_{i y_i}``
+    :func:`ibcore.descent.run_gd` and :func:`ibcore.descent.gradient_flow` on the flattened ``w``
+    of length ``K d`` (row-major). Computed from the score differences ``D_ik = s_ik - s_{i y_i}``
     (``D_{i y_i} = 0``) with ``M_i = max_k D_ik >= 0`` and ``E_i = sum_{k != y_i} e^{D_ik - M_i}``:
-    ``l_i = M_i + log1p(E_i + expm1(-M_i))``, exact to rounding for every margin (no overflow,
-    and no cancellation when the loss is tiny, as it is late in training). The gradient weights
-    are the softmax probabilities ``p_ik = e^{D_ik - M_i} / (e^{-M_i} + E_i)`` for ``k != y_i``
-    and ``-sum_{k != y_i} p_ik`` for the label, again without cancellation.
+    ``l_i = M_i + log1p(E_i + expm1(-M_i))``, exact to rounding for every margin (no overflow, and
+    no cancellation when the loss is tiny, as it is late in training). The gradient weights are the
+    softmax probabilities ``p_ik = e^{D_ik - M_i} / (e^{-M_i} + E_i)`` for ``k != y_i`` and
+    ``-sum_{k != y_i} p_ik`` for the label, again without cancellation.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    labels : array_like, shape (n,)
+        Integer class labels ``0, ..., K-1``, every class present, ``K >= 2``.
+
+    Returns
+    -------
+    callable
+        ``fun(w) -> (float, ndarray of shape (K d,))``; ``w`` is not validated.
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` are not integers ``0..K-1`` using every class with ``K >= 2``, do not match
+        the rows of ``X``, or an input is not finite.
+    TypeError
+        If an input is not numeric.
     """
     X, lab, K = check_class_labels(X, labels)
     n, d = X.shape

@@ -5,9 +5,10 @@ signed examples ``z_i = y_i x_i``, margins ``m_i(w) = <w, z_i>``. The homogeneou
 is ``w_svm = argmin ||w||^2 / 2  s.t.  m_i(w) >= 1``, with max margin
 ``gamma* = 1 / ||w_svm|| = max_{||u|| = 1} min_i <u, z_i>``; KKT: ``w_svm = sum_i a_i z_i`` with
 ``a_i >= 0`` and ``a_i (m_i(w_svm) - 1) = 0``. It is computed exactly from the minimum-norm point
-of the convex hull of the ``z_i`` (:func:`hard_margin_svm`). With ``K`` classes,
-:func:`multiclass_lift` turns the margins ``<w_{y_i} - w_k, x_i>`` into binary margins of lifted
-examples, so :func:`multiclass_svm` is the homogeneous SVM of the lifted data.
+of the convex hull of the ``z_i`` (:func:`~ibcore.margin.hard_margin_svm`). With ``K`` classes,
+:func:`~ibcore.margin.multiclass_lift` turns the margins ``<w_{y_i} - w_k, x_i>`` into binary
+margins of lifted examples, so :func:`~ibcore.margin.multiclass_svm` is the homogeneous SVM of
+the lifted data.
 """
 
 from __future__ import annotations
@@ -41,13 +42,56 @@ def check_data(X, y) -> tuple[np.ndarray, np.ndarray]:
     ``X`` must be a finite ``(n, d)`` matrix and ``y`` a length-``n`` vector with entries in
     ``{-1, +1}`` (:func:`ibcore.validation.as_labels`; 0/1 labels are refused with a hint to use
     ``2 y - 1``).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+
+    Returns
+    -------
+    X : ndarray, shape (n, d)
+    y : ndarray, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        On wrong shapes, an empty or non-finite array, or labels outside ``{-1, +1}``.
+    TypeError
+        If an input is not numeric.
     """
     X = as_matrix(X, "X")
     return X, as_labels(y, "y", n=X.shape[0])
 
 
 def check_svm(svm, X, y) -> SVMSolution:
-    """``svm`` (an :class:`SVMSolution` for ``X``), or the SVM of ``(X, y)`` when it is None."""
+    """``svm`` (an :class:`~ibcore.margin.SVMSolution` for ``X``), or the SVM of ``(X, y)`` if
+    None.
+
+    Parameters
+    ----------
+    svm : SVMSolution or None
+        A solution from :func:`~ibcore.margin.hard_margin_svm`.
+    X : ndarray, shape (n, d)
+        Validated examples (:func:`~ibcore.margin.check_data`).
+    y : ndarray, shape (n,)
+        Validated labels.
+
+    Returns
+    -------
+    SVMSolution
+        ``svm``, or ``hard_margin_svm(X, y)`` when ``svm`` is None.
+
+    Raises
+    ------
+    TypeError
+        If ``svm`` is neither None nor an ``SVMSolution``.
+    ValueError
+        If ``svm`` has ``w`` or ``alpha`` of another shape than ``(d,)``, ``(n,)``, or (when it is
+        computed) the data are not separable through the origin.
+    """
     if svm is None:
         return hard_margin_svm(X, y)
     if not isinstance(svm, SVMSolution):
@@ -67,18 +111,23 @@ def check_svm(svm, X, y) -> SVMSolution:
 class SVMSolution:
     """The hard-margin SVM ``min ||w||^2/2  s.t.  y_i (<w, x_i> + b) >= 1``.
 
+    Returned by :func:`~ibcore.margin.hard_margin_svm` (``b = 0`` for the homogeneous SVM). The
+    margin is normalised to 1 (not ``w`` to unit norm): the support vectors have
+    ``y_i (<w, x_i> + b) = 1`` and :attr:`~ibcore.margin.SVMSolution.direction` is the unit vector.
+
     Attributes
     ----------
-    w : ndarray (d,)
-        Weights (margin normalised to 1: the support vectors have ``y_i(<w, x_i> + b) = 1``).
+    w : ndarray, shape (d,)
+        Weights (margin normalised to 1).
     b : float
         Intercept (0 for the homogeneous SVM).
-    alpha : ndarray (n,)
+    alpha : ndarray, shape (n,)
         Dual variables, ``w = sum_i alpha_i y_i x_i``, ``alpha >= 0``.
-    margins : ndarray (n,)
-        ``y_i (<w, x_i> + b)``, all ``>= 1``.
+    margins : ndarray, shape (n,)
+        ``y_i (<w, x_i> + b)``, all ``>= 1`` up to rounding.
     support : ndarray of int
-        Indices of the support vectors (``alpha_i > 0``).
+        Indices of the support vectors (``alpha_i > tol max_j alpha_j``, ``tol`` of
+        :func:`~ibcore.margin.hard_margin_svm`).
     gamma : float
         The geometric margin ``1 / ||w||``.
     """
@@ -92,6 +141,7 @@ class SVMSolution:
 
     @property
     def direction(self) -> np.ndarray:
+        """The unit vector ``w / ||w||`` (ndarray, shape (d,)): the max-margin direction."""
         return self.w / np.linalg.norm(self.w)
 
 
@@ -116,25 +166,43 @@ def _min_norm_hull_point(Z: np.ndarray) -> np.ndarray:
 def hard_margin_svm(X, y, *, intercept: bool = False, tol: float = 1e-9) -> SVMSolution:
     """The hard-margin SVM, computed exactly (no tuning constant ``C``).
 
-    Homogeneous (``intercept=False``, the object of the implicit-bias theorem): by minimax
-    duality ``gamma* = max_{||u||=1} min_i <u, z_i> = min_{p in simplex} ||Z^T p||``; the
-    minimum-norm point ``v = Z^T p*`` of the convex hull of the ``z_i = y_i x_i`` is found by an
-    exact NNLS reformulation (Lawson-Hanson active set), and ``w_svm = v / ||v||^2``,
+    Homogeneous (``intercept=False``, the object of the implicit-bias theorem): by minimax duality
+    ``gamma* = max_{||u||=1} min_i <u, z_i> = min_{p in simplex} ||Z^T p||``; the minimum-norm point
+    ``v = Z^T p*`` of the convex hull of the ``z_i = y_i x_i`` is found by an exact NNLS
+    reformulation (Lawson-Hanson active set), and ``w_svm = v / ||v||^2``,
     ``alpha = p* / ||v||^2``. The solution is then polished on its support ``S``: ``w`` is the
     minimum-norm solution of ``<w, z_s> = 1`` (``s`` in ``S``), kept if it passes the KKT checks.
 
-    With ``intercept=True`` the problem ``min ||w||^2/2 s.t. y_i(<w, x_i> + b) >= 1`` (``b``
-    free, as in scikit-learn's ``SVC(kernel="linear")`` with a huge ``C``) is solved as the
-    distance between the convex hulls of the two classes (same NNLS method, on the
-    ``n_+ n_-`` pairwise differences), then polished by solving the KKT equations on the
-    support.
+    With ``intercept=True`` the problem ``min ||w||^2/2 s.t. y_i(<w, x_i> + b) >= 1`` (``b`` free,
+    as in scikit-learn's ``SVC(kernel="linear")`` with a huge ``C``) is solved as the distance
+    between the convex hulls of the two classes (same NNLS method, on the ``n_+ n_-`` pairwise
+    differences), then polished by solving the KKT equations on the support.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    intercept : bool, default False
+        Solve for a free intercept ``b`` too.
+    tol : float, default 1e-9
+        Relative threshold of the support: example ``i`` is a support vector when its dual weight
+        exceeds ``tol`` times the largest one; ``> 0``.
+
+    Returns
+    -------
+    SVMSolution
+        ``w``, ``b``, ``alpha``, ``margins``, ``support`` and ``gamma = 1 / ||w||``.
 
     Raises
     ------
     ValueError
         If the data are not strictly linearly separable (through the origin when
-        ``intercept=False``); if ``intercept=True`` and only one class is present; on bad
-        shapes, NaN or labels outside ``{-1, +1}``.
+        ``intercept=False``); if ``intercept=True`` and only one class is present; if ``X`` is all
+        zeros; if ``tol <= 0``; on bad shapes, NaN or labels outside ``{-1, +1}``.
+    TypeError
+        If an input is not numeric or ``tol`` not a real number.
     """
     X, y = check_data(X, y)
     tol = positive_float(tol, "tol")
@@ -235,6 +303,7 @@ def max_margin(X, y) -> tuple[np.ndarray, float]:
     Parameters
     ----------
     X : array_like, shape (n, d)
+        The examples, one per row.
     y : array_like, shape (n,)
         Labels in ``{-1, +1}``.
 
@@ -262,6 +331,7 @@ def max_margin_lp(X, y, p=1.0) -> tuple[np.ndarray, float]:
     Parameters
     ----------
     X : array_like, shape (n, d)
+        The examples, one per row.
     y : array_like, shape (n,)
         Labels in ``{-1, +1}``.
     p : float
@@ -294,12 +364,33 @@ def max_margin_lp(X, y, p=1.0) -> tuple[np.ndarray, float]:
 
 
 def brute_force_direction_2d(X, y) -> tuple[np.ndarray, float]:
-    """Reference solution in 2-D by exhaustive enumeration (no optimisation solver).
+    """Reference max-margin direction in 2-D by exhaustive enumeration (no optimisation solver).
 
-    On the unit circle ``f(u) = min_i <u, z_i>`` is a minimum of sinusoids, so its maximum is
-    attained either at the top of one sinusoid, ``u = z_i / ||z_i||``, or where two of them
-    cross, ``<u, z_i - z_j> = 0``, i.e. ``u = +- perp(z_i - z_j)``. All ``O(n^2)`` candidates
-    are evaluated and the best is returned as ``(u, gamma)``. Used to test the SVM solver.
+    On the unit circle ``f(u) = min_i <u, z_i>`` (``z_i = y_i x_i``) is a minimum of sinusoids, so
+    its maximum is attained either at the top of one sinusoid, ``u = z_i / ||z_i||``, or where two
+    of them cross, ``<u, z_i - z_j> = 0``, i.e. ``u = +- perp(z_i - z_j)``. All ``O(n^2)``
+    candidates are evaluated and the best is returned. Used to test the SVM solver.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, 2)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+
+    Returns
+    -------
+    u : ndarray, shape (2,)
+        The best unit direction.
+    gamma : float
+        ``min_i <u, z_i>`` (negative when the data are not separable through the origin).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` does not have 2 columns, or on bad data.
+    TypeError
+        If an input is not numeric.
     """
     X, y = check_data(X, y)
     if X.shape[1] != 2:
@@ -323,10 +414,29 @@ def brute_force_direction_2d(X, y) -> tuple[np.ndarray, float]:
 # -- geometry --------------------------------------------------------------------------------
 
 def angle(u, v) -> np.ndarray | float:
-    """Angle in radians between ``u`` and ``v`` (rows of ``u`` if it is a matrix), in [0, pi].
+    """Angle in radians between ``u`` and ``v`` (rows of ``u`` if it is a matrix), in ``[0, pi]``.
 
-    Computed as ``atan2(||u x v||, <u, v>)`` (accurate also for tiny angles, where
-    ``arccos`` loses half the digits).
+    Computed as ``atan2(||u^ - <u^, v^> v^||, <u^, v^>)`` for the unit vectors ``u^``, ``v^``
+    (accurate also for tiny angles, where ``arccos`` loses half the digits).
+
+    Parameters
+    ----------
+    u : array_like, shape (d,) or (k, d)
+        One vector or a batch of them, nonzero.
+    v : array_like, shape (d,)
+        A nonzero vector.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+        The angle (a float for a single ``u``).
+
+    Raises
+    ------
+    ValueError
+        For a zero vector, mismatched lengths or non-finite input.
+    TypeError
+        If an input is not numeric.
     """
     v = as_vector(v, "v")
     U, single = as_batch(u, "u", d=v.size)
@@ -343,7 +453,29 @@ def angle(u, v) -> np.ndarray | float:
 def normalized_margin(w, X, y) -> np.ndarray | float:
     """``gamma(w) = min_i y_i <w, x_i> / ||w||`` (a float, or an array for a (k, d) matrix).
 
-    It is at most the max margin ``gamma*``, with equality iff ``w`` points along ``w_svm``.
+    It is at most the max margin ``gamma*``, with equality iff ``w`` points along ``w_svm``; it is
+    negative when ``w`` does not separate the data.
+
+    Parameters
+    ----------
+    w : array_like, shape (d,) or (k, d)
+        One nonzero weight vector or a batch of them.
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+        The normalised margin (a float for a single ``w``).
+
+    Raises
+    ------
+    ValueError
+        At ``w = 0``, on mismatched shapes, non-finite input or bad labels.
+    TypeError
+        If an input is not numeric.
     """
     X, y = check_data(X, y)
     W, single = as_batch(w, "w", d=X.shape[1])
@@ -358,7 +490,30 @@ def normalized_margin(w, X, y) -> np.ndarray | float:
 
 
 def check_class_labels(X, labels) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(X, labels, K)``: integer class labels ``0, ..., K-1`` (every class used), one per row."""
+    """``(X, labels, K)``: integer class labels ``0, ..., K-1`` (every class used), one per row.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    labels : array_like, shape (n,)
+        Class labels, integer-valued, ``K >= 2`` classes all present.
+
+    Returns
+    -------
+    X : ndarray, shape (n, d)
+    labels : ndarray of int64, shape (n,)
+    K : int
+        The number of classes.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, a label is negative or not an integer, a class is missing or
+        ``K < 2``, or an input is not finite.
+    TypeError
+        If an input is not numeric.
+    """
     X = as_matrix(X, "X")
     lab = as_vector(labels, "labels")
     if lab.size != X.shape[0]:
@@ -374,9 +529,29 @@ def check_class_labels(X, labels) -> tuple[np.ndarray, np.ndarray, int]:
 def multiclass_lift(X, labels) -> np.ndarray:
     """Lifted signed examples ``z_(i,k) = vec(E_ik)`` for all ``k != labels[i]``.
 
-    ``E_ik`` is the ``(K, d)`` matrix with row ``labels[i]`` equal to ``x_i`` and row ``k``
-    equal to ``-x_i``, so ``<vec W, z_(i,k)> = <w_{y_i} - w_k, x_i>`` (``W`` flattened
-    row-major). Returns an ``(n (K-1), K d)`` array, example-major.
+    ``E_ik`` is the ``(K, d)`` matrix with row ``labels[i]`` equal to ``x_i`` and row ``k`` equal to
+    ``-x_i``, so ``<vec W, z_(i,k)> = <w_{y_i} - w_k, x_i>`` (``W`` flattened row-major): the
+    multiclass margins become binary margins with label ``+1``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    labels : array_like, shape (n,)
+        Integer class labels ``0, ..., K-1`` (every class present, ``K >= 2``).
+
+    Returns
+    -------
+    ndarray, shape (n (K-1), K d)
+        The lifted examples, example-major (the ``K - 1`` rows of example ``i`` are consecutive,
+        in increasing ``k``).
+
+    Raises
+    ------
+    ValueError
+        On bad labels (see ``ibcore.margin.svm.check_class_labels``) or non-finite input.
+    TypeError
+        If an input is not numeric.
     """
     X, lab, K = check_class_labels(X, labels)
     n, d = X.shape
@@ -393,8 +568,30 @@ def multiclass_svm(X, labels) -> tuple[np.ndarray, float]:
 
     ``W_svm = argmin ||W||_F^2 / 2  s.t.  <w_{y_i} - w_k, x_i> >= 1`` for all ``i``, ``k != y_i``
     (one problem coupling all classes, not one-vs-rest), solved as the homogeneous SVM of the
-    lifted examples (:func:`multiclass_lift`). ``W`` is ``(K, d)`` with unit Frobenius norm and
-    ``gamma = min_{i, k != y_i} <w_{y_i} - w_k, x_i>``. ``ValueError`` if not separable.
+    lifted examples (:func:`~ibcore.margin.multiclass_lift`); ``W`` is its direction
+    ``W_svm / ||W_svm||_F``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    labels : array_like, shape (n,)
+        Integer class labels ``0, ..., K-1`` (every class present, ``K >= 2``).
+
+    Returns
+    -------
+    W : ndarray, shape (K, d)
+        Unit Frobenius norm.
+    gamma : float
+        ``min_{i, k != y_i} <w_{y_i} - w_k, x_i>``, the multiclass max margin.
+
+    Raises
+    ------
+    ValueError
+        If the classes are not linearly separable by ``argmax_k <w_k, x>``, or on bad labels or
+        non-finite input.
+    TypeError
+        If an input is not numeric.
     """
     X, lab, K = check_class_labels(X, labels)
     Zl = multiclass_lift(X, lab)
