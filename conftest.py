@@ -15,6 +15,15 @@ the chapters from there instead of executing them again. The build and browser t
 
 from __future__ import annotations
 
+import os
+
+# Unit tests never open windows: matplotlib's non-interactive backend. matplotlib reads
+# MPLBACKEND once, when it is first imported, so it is set here, before the test modules are
+# imported (tests/test_properties.py checks it took effect). Subprocesses and the kernels nbval
+# starts inherit it; a chapter's ``plotting.use_style()`` switches its kernel to the inline
+# backend, as it did before.
+os.environ["MPLBACKEND"] = "Agg"
+
 import shutil
 import tempfile
 from pathlib import Path
@@ -137,9 +146,3 @@ def pytest_collect_file(file_path, parent):
             super().teardown()
 
     return MystNotebook.from_parent(parent, path=file_path)
-
-
-@pytest.fixture(autouse=True)
-def _agg_backend(monkeypatch):
-    """Unit tests never open windows: matplotlib's non-interactive backend."""
-    monkeypatch.setenv("MPLBACKEND", "Agg")
