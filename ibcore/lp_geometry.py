@@ -69,8 +69,30 @@ __all__ = [
 def check_p(p, name: str = "p", *, strict: bool = False) -> float:
     """``p`` as a float in ``[1, inf]`` (``strict=True``: in the open interval ``(1, inf)``).
 
-    Raises ``TypeError`` for a non-number (e.g. the strings ``"l1"``/``"linf"``: pass ``1.0`` or
-    ``np.inf``) and ``ValueError`` outside the interval.
+    The one encoding of an l_p norm in ``ibcore``: ``1.0`` for l1, ``2.0`` for l2, ``np.inf`` for
+    the max norm (integers are accepted and converted).
+
+    Parameters
+    ----------
+    p : float
+        The exponent of the norm.
+    name : str, default "p"
+        The argument's name in error messages.
+    strict : bool, default False
+        Require ``1 < p < inf`` (a strictly convex, smooth norm: mirror descent, the flow).
+
+    Returns
+    -------
+    float
+        ``p``.
+
+    Raises
+    ------
+    TypeError
+        For a non-number or a bool (e.g. the strings ``"l1"``/``"linf"``: pass ``1.0`` or
+        ``np.inf``).
+    ValueError
+        For NaN or ``p < 1``, or with ``strict`` for ``p = 1`` or ``p = inf``.
     """
     if isinstance(p, bool) or not isinstance(p, (numbers.Real, np.floating, np.integer)):
         raise TypeError(
@@ -88,9 +110,23 @@ def check_p(p, name: str = "p", *, strict: bool = False) -> float:
 
 
 def dual_exponent(p) -> float:
-    """The dual exponent ``q = p / (p - 1)`` of ``p`` in ``[1, inf]`` (``1 <-> inf``, ``2 <-> 2``).
+    """The dual exponent ``q = p / (p - 1)`` of ``p`` in ``[1, inf]`` (``1 <-> inf``,
+    ``2 <-> 2``), so ``1/p + 1/q = 1`` and ``||.||_q`` is the dual norm of ``||.||_p``.
 
-    ``||.||_q`` is the dual norm of ``||.||_p``.
+    Parameters
+    ----------
+    p : float
+        In ``[1, inf]``.
+
+    Returns
+    -------
+    float
+        ``q`` (``np.inf`` for ``p = 1``, ``1.0`` for ``p = inf``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``p`` is not a number in ``[1, inf]`` (:func:`check_p`).
     """
     p = check_p(p)
     if p == 1.0:
@@ -101,7 +137,28 @@ def dual_exponent(p) -> float:
 
 
 def lp_norm(v, p, axis=None):
-    """``||v||_p`` (``numpy.linalg.norm`` with ``ord=p``); the norms of the rows with ``axis=1``."""
+    """``||v||_p = (sum_j |v_j|^p)^{1/p}`` (``max_j |v_j|`` for ``p = inf``), by
+    ``numpy.linalg.norm`` with ``ord=p``; the norms of the rows with ``axis=1``.
+
+    Parameters
+    ----------
+    v : array_like
+        A vector, or a matrix with ``axis`` given. Not checked for finiteness.
+    p : float
+        In ``[1, inf]``.
+    axis : int, optional
+        The axis along which the norms are taken (as in ``numpy.linalg.norm``); None for a vector.
+
+    Returns
+    -------
+    float or ndarray
+        The norm, or one norm per row/column.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``p`` is not a number in ``[1, inf]`` (:func:`check_p`).
+    """
     p = check_p(p)
     v = np.asarray(v, dtype=np.float64)
     return np.linalg.norm(v, ord=p, axis=axis)
@@ -112,7 +169,21 @@ def duality_map(g, r: float) -> np.ndarray:
 
     Evaluated as ``||g||_r sign(g) (|g| / ||g||_r)^{r-1}`` after scaling by ``max |g|``, so that
     neither the norm nor the powers overflow; ``g = 0`` gives 0, a non-finite ``g`` NaN (which the
-    runners report as divergence).
+    runners report as divergence). With ``r = q`` (the dual exponent of ``p``) it maps a dual
+    iterate of mirror descent to the primal one, and ``-duality_map(g, q)`` is the steepest
+    direction of :func:`steepest_direction` for ``1 < p < inf``.
+
+    Parameters
+    ----------
+    g : array_like
+        A vector (not validated: a loop passes its float64 iterates).
+    r : float
+        The exponent, ``1 < r < inf`` (not validated).
+
+    Returns
+    -------
+    ndarray
+        Of the shape of ``g``, with ``||duality_map(g, r)||_{r/(r-1)} = ||g||_r``.
     """
     g = np.asarray(g, dtype=np.float64)
     m = np.abs(g).max()
@@ -200,16 +271,35 @@ def lp_max_margin(X, y, p) -> tuple[np.ndarray, float]:
 
     A linear program solved by HiGHS (``scipy.optimize.linprog``): for ``p = 1`` in the variables
     ``(w+, w-, gamma)`` with ``w = w+ - w-`` and ``sum(w+ + w-) <= 1``, for ``p = inf`` in
-    ``(w, gamma)`` with ``-1 <= w_j <= 1``; ``w`` is returned with unit ``p``-norm and ``gamma =
-    min_i y_i <w, x_i>``.
+    ``(w, gamma)`` with ``-1 <= w_j <= 1``; ``w`` is returned with unit ``p``-norm and
+    ``gamma = min_i y_i <w, x_i>``. For ``p = 1`` the maximiser need not be unique (the LP returns
+    a vertex).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The examples, one per row.
+    y : array_like, shape (n,)
+        Labels in ``{-1, +1}``.
+    p : float
+        ``1.0`` or ``np.inf``.
+
+    Returns
+    -------
+    w : ndarray, shape (d,)
+        ``||w||_p = 1``.
+    gamma : float
+        ``min_i y_i <w, x_i> > 0``.
 
     Raises
     ------
     ValueError
-        For ``p`` other than 1 and inf (``p = 2`` is :func:`ibcore.margin.max_margin`), bad labels,
-        or data that no hyperplane through the origin separates.
+        For ``p`` other than 1 and inf (``p = 2`` is :func:`ibcore.margin.max_margin`), bad
+        labels, shapes or values, or data that no hyperplane through the origin separates.
+    TypeError
+        If ``p`` is not a number or an array not numeric.
     SolverError
-        If the LP solver fails.
+        If the LP solver fails (:class:`ibcore.SolverError`).
     """
     from scipy.optimize import linprog
 
@@ -255,7 +345,28 @@ def lp_max_margin(X, y, p) -> tuple[np.ndarray, float]:
 
 def check_interpolation_problem(X, y) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` of an underdetermined least-squares problem: ``X`` (n, d) with ``n < d`` and
-    full row rank (so ``X w = y`` is solvable), ``y`` (n,)."""
+    full row rank (so ``X w = y`` is solvable), ``y`` (n,).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        A wide matrix, ``n < d``, of rank ``n``.
+    y : array_like, shape (n,)
+        The targets.
+
+    Returns
+    -------
+    X : ndarray, shape (n, d)
+    y : ndarray, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        If ``n >= d``, ``X`` is rank deficient, the lengths differ, or an input is empty or not
+        finite.
+    TypeError
+        If an input is not numeric.
+    """
     X = as_matrix(X, "X")
     y = as_vector(y, "y", length=X.shape[0])
     n, d = X.shape
@@ -293,22 +404,40 @@ def lp_steepest_descent(X, y, p, eta: float, n_steps: int, w0=None) -> np.ndarra
     """``n_steps`` of steepest descent w.r.t. ``||.||_p`` on the square loss; the final iterate.
 
     ``w_{k+1} = w_k + eta * steepest_direction(grad L(w_k), p)`` from ``w0`` (default 0), with
-    ``L(w) = (1/2n) ||X w - y||^2``.
+    ``L(w) = (1/2n) ||X w - y||^2``, ``grad L(w) = X^T (X w - y) / n``
+    (:func:`steepest_direction`). Runs on :func:`ibcore.descent.iterate`, monitoring
+    ``||X w - y||^2``.
 
     Parameters
     ----------
-    X, y : array_like
-        An underdetermined problem (:func:`check_interpolation_problem`).
-    p : float in [1, inf]
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank (:func:`check_interpolation_problem`).
+    y : array_like, shape (n,)
+        The targets.
+    p : float
+        The norm, in ``[1, inf]``.
     eta : float
         Step size (> 0).
     n_steps : int
-    w0 : array_like, optional
+        Number of steps (>= 0).
+    w0 : array_like, shape (d,), optional
+        The initialisation; 0 when omitted.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        ``w`` after ``n_steps`` steps.
 
     Raises
     ------
     DivergenceError
-        If ``||X w - y||^2`` becomes non-finite or exceeds ``1e12 max(1, its initial value)``.
+        If ``||X w - y||^2`` becomes non-finite or exceeds ``1e12 max(1, its initial value)``
+        (:class:`ibcore.DivergenceError`).
+    ValueError
+        On a bad problem (:func:`check_interpolation_problem`), ``p`` outside ``[1, inf]``,
+        ``eta <= 0``, ``n_steps < 0`` or a ``w0`` of the wrong length.
+    TypeError
+        If ``p`` or ``eta`` is not a number, or ``n_steps`` not an integer.
     """
     X, y = check_interpolation_problem(X, y)
     p = check_p(p)
@@ -335,11 +464,39 @@ def _steepest_run(X, y, p, eta, n_steps, w, checkpoints):
 
 
 def lp_steepest_flow(X, y, p, t_max: float, w0=None) -> np.ndarray:
-    """The ``eta -> 0`` limit: ``dw/dt = steepest_direction(grad L(w), p)`` at ``t_max``.
+    """The ``eta -> 0`` limit of :func:`lp_steepest_descent`:
+    ``dw/dt = steepest_direction(grad L(w), p)`` at ``t = t_max``, ``L(w) = (1/2n) ||X w - y||^2``.
 
-    Needs ``1 < p < inf`` (a smooth right-hand side); integrated by
-    :func:`scipy.integrate.solve_ivp` (LSODA, ``rtol=1e-11``); a failure raises
-    :class:`ibcore.SolverError`.
+    Needs ``1 < p < inf`` (a smooth right-hand side, ``-duality_map(grad L(w), q)``); integrated by
+    :func:`scipy.integrate.solve_ivp` (LSODA, ``rtol=1e-11``, ``atol=1e-13``).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    p : float
+        The norm, ``1 < p < inf``.
+    t_max : float
+        The final time, ``> 0``.
+    w0 : array_like, shape (d,), optional
+        ``w(0)``; 0 when omitted.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        ``w(t_max)``.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, ``p`` outside ``(1, inf)``, ``t_max <= 0`` or a ``w0`` of the wrong
+        length.
+    TypeError
+        If ``p`` or ``t_max`` is not a number.
+    SolverError
+        If the ODE solver fails (:class:`ibcore.SolverError`).
     """
     from scipy.integrate import solve_ivp
 
@@ -363,10 +520,42 @@ def lp_steepest_flow(X, y, p, t_max: float, w0=None) -> np.ndarray:
 
 
 def lp_mirror_descent(X, y, p, eta: float, n_steps: int) -> np.ndarray:
-    """Mirror descent with potential ``||w||_p^2 / 2`` (``1 < p < inf``) from 0; the final iterate.
+    """Mirror descent with potential ``R(w) = ||w||_p^2 / 2`` (``1 < p < inf``) on the square loss
+    from ``w = 0``; the final iterate.
 
-    Dual iterate ``theta <- theta - eta grad L(w)``; primal ``w = duality_map(theta, q)``.
-    Raises :class:`ibcore.DivergenceError` like :func:`lp_steepest_descent`.
+    Dual iterate ``theta_{k+1} = theta_k - eta grad L(w_k)``, primal
+    ``w_{k+1} = duality_map(theta_{k+1}, q)`` (``q = p / (p - 1)``), with
+    ``L(w) = (1/2n) ||X w - y||^2``; from ``theta_0 = w_0 = 0`` it converges (for a small enough
+    ``eta``) to :func:`min_lp_interpolant`. Runs on :func:`ibcore.descent.iterate`, monitoring
+    ``||X w - y||^2``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    p : float
+        The norm of the potential, ``1 < p < inf``.
+    eta : float
+        Step size (> 0).
+    n_steps : int
+        Number of steps (>= 0).
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        ``w`` after ``n_steps`` steps.
+
+    Raises
+    ------
+    DivergenceError
+        If ``||X w - y||^2`` becomes non-finite or exceeds ``1e12 max(1, its initial value)``
+        (:class:`ibcore.DivergenceError`).
+    ValueError
+        On a bad problem, ``p`` outside ``(1, inf)``, ``eta <= 0`` or ``n_steps < 0``.
+    TypeError
+        If ``p`` or ``eta`` is not a number, or ``n_steps`` not an integer.
     """
     X, y = check_interpolation_problem(X, y)
     p = check_p(p, strict=True)
@@ -398,10 +587,39 @@ def lp_descent_path(X, y, p, eta: float, checkpoints, *, method: str = "steepest
     """Iterates of steepest descent (w.r.t. ``||.||_p``) or mirror descent (potential
     ``||w||_p^2 / 2``) from ``w = 0`` at the step counts ``checkpoints``.
 
-    The same iterations as :func:`lp_steepest_descent` and :func:`lp_mirror_descent` (bit for
-    bit), run to ``max(checkpoints)`` steps. ``checkpoints``: strictly increasing non-negative
-    integers. Returns an array of shape ``(len(checkpoints), d)``. ``method``: ``"steepest"``
-    or ``"mirror"``.
+    The same iterations as :func:`lp_steepest_descent` and :func:`lp_mirror_descent` (bit for bit)
+    on ``L(w) = (1/2n) ||X w - y||^2``, run to ``max(checkpoints)`` steps.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    p : float
+        The norm: in ``[1, inf]`` for ``"steepest"``, ``(1, inf)`` for ``"mirror"``.
+    eta : float
+        Step size (> 0).
+    checkpoints : array_like of int, shape (k,)
+        Strictly increasing non-negative step counts.
+    method : {"steepest", "mirror"}, default "steepest"
+        The method.
+
+    Returns
+    -------
+    ndarray, shape (k, d)
+        The iterate after each number of steps in ``checkpoints``.
+
+    Raises
+    ------
+    DivergenceError
+        If ``||X w - y||^2`` becomes non-finite or exceeds ``1e12 max(1, its initial value)``
+        (:class:`ibcore.DivergenceError`).
+    ValueError
+        On a bad problem, a bad ``p`` or ``eta``, an unknown ``method``, or checkpoints that are
+        not strictly increasing non-negative integers.
+    TypeError
+        If ``p``, ``eta`` or ``method`` has the wrong type.
     """
     X, y = check_interpolation_problem(X, y)
     method = one_of(method, "method", ("steepest", "mirror"))
@@ -424,9 +642,31 @@ def min_lp_interpolant(X, y, p) -> np.ndarray:
 
     Parametrises the interpolants as ``X^+ y + N c`` (``N`` an orthonormal null-space basis) and
     minimises the convex, differentiable ``sum |w_i|^p`` over ``c`` with BFGS (gradient
-    ``p N^T (sign(w) |w|^{p-1})``, ``gtol=1e-13``). Optimality: ``sign(w) |w|^{p-1}`` lies in
-    the row space of ``X`` (check it, or compare with :func:`lp_mirror_descent`, whose limit is
-    the same point).
+    ``p N^T (sign(w) |w|^{p-1})``, ``gtol=1e-13``). Optimality: ``sign(w) |w|^{p-1}`` lies in the
+    row space of ``X`` (check it, or compare with :func:`lp_mirror_descent`, whose limit is the
+    same point). The BFGS status is not checked: the result is BFGS's last iterate, an interpolant
+    up to rounding in any case (every ``X^+ y + N c`` is).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    p : float
+        The norm, ``1 < p < inf``.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        The minimum-``p``-norm interpolant.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem or ``p`` outside ``(1, inf)``.
+    TypeError
+        If ``p`` is not a number or an array not numeric.
     """
     from scipy.linalg import null_space
     from scipy.optimize import minimize
