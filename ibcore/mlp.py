@@ -57,7 +57,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MLPSpec:
-    """A fully connected network with a scalar output (see the module docstring).
+    """A fully connected network with a scalar output (see the module docstring of
+    :mod:`ibcore.mlp`).
+
+    Depth ``D = len(widths)``; ``g^0 = x``, ``g^l = phi(h^l)``, ``f(x) = h^{D+1}``, with
+    ``h^l = (w_std / sqrt(m_{l-1})) W^l g^{l-1} + b_std b^l`` (``parameterization='ntk'``,
+    entries of ``W^l, b^l`` standard normal) or ``h^l = W^l g^{l-1} + b^l`` with
+    ``W^l ~ N(0, w_std^2 / m_{l-1})``, ``b^l ~ N(0, b_std^2)`` (``'standard'``); ReLU without the
+    factor 2. ``readout_scale='mean_field'`` divides the readout pre-activation by a further
+    ``sqrt(m_D)``. Frozen: a value, hashable and comparable.
 
     Parameters
     ----------
@@ -68,8 +76,11 @@ class MLPSpec:
     w_std, b_std : float
         Weight (``> 0``) and bias (``>= 0``) standard deviations.
     readout_scale : {"ntk", "mean_field"}
+        Scaling of the readout layer (``"mean_field"`` only with the NTK parameterization).
     activation : {"relu", "tanh"}
+        The activation ``phi``.
     parameterization : {"ntk", "standard"}
+        Where the ``1/sqrt(fan_in)`` sits: in the forward pass or in the initialisation.
 
     Raises
     ------
@@ -106,18 +117,34 @@ class MLPSpec:
 
     @property
     def layer_shapes(self) -> list[tuple[int, int]]:
-        """``(fan_out, fan_in)`` of each dense layer, readout last."""
+        """``(fan_out, fan_in)`` of each dense layer, readout last: ``(m_l, m_{l-1})`` for
+        ``l = 1..D+1``, ``m_0 = d``, ``m_{D+1} = 1``.
+        """
         dims = (self.d, *self.widths, 1)
         return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
 
     @property
     def n_params(self) -> int:
-        """Length of the flat parameter vector ``theta``."""
+        """Length of the flat parameter vector ``theta``: ``sum_l m_l (m_{l-1} + 1)``."""
         return sum(o * i + o for o, i in self.layer_shapes)
 
     def layers(self, theta) -> list[tuple]:
-        """``[(W^1, b^1), ..., (W^{D+1}, b^{D+1})]`` as views into a flat numpy array or torch
-        tensor ``theta`` of length ``n_params`` (not validated: use :meth:`check_theta`)."""
+        """The views ``[(W^1, b^1), ..., (W^{D+1}, b^{D+1})]`` into a flat ``theta``.
+
+        ``theta = (W^1, b^1, W^2, b^2, ...)``, each ``W^l`` row-major of shape ``(m_l, m_{l-1})``.
+        Not validated (it also runs inside autograd): check with
+        :meth:`ibcore.mlp.MLPSpec.check_theta` first.
+
+        Parameters
+        ----------
+        theta : numpy.ndarray or torch.Tensor, shape (n_params,)
+            The flat parameters.
+
+        Returns
+        -------
+        list of tuple
+            ``(W^l, b^l)`` pairs of shapes ``(m_l, m_{l-1})`` and ``(m_l,)``, views of ``theta``.
+        """
         out, off = [], 0
         for fan_out, fan_in in self.layer_shapes:
             W = theta[off : off + fan_out * fan_in].reshape(fan_out, fan_in)
@@ -127,7 +154,26 @@ class MLPSpec:
         return out
 
     def check_theta(self, theta, name: str = "theta") -> np.ndarray:
-        """``theta`` as a finite float64 vector of length ``spec.n_params`` (else ValueError)."""
+        """``theta`` as a finite float64 vector of length ``spec.n_params``.
+
+        Parameters
+        ----------
+        theta : array_like, shape (n_params,)
+            The flat parameters.
+        name : str
+            The argument's name in error messages.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_params,)
+
+        Raises
+        ------
+        TypeError
+            If ``theta`` is not a numeric array.
+        ValueError
+            If it is not a finite vector with ``n_params`` entries.
+        """
         theta = as_vector(theta, name)
         if theta.size != self.n_params:
             raise ValueError(
@@ -136,7 +182,26 @@ class MLPSpec:
         return theta
 
     def check_inputs(self, X, name: str = "X") -> np.ndarray:
-        """``X`` as a finite float64 matrix with ``spec.d`` columns (else ValueError)."""
+        """``X`` as a finite float64 matrix with ``spec.d`` columns.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, d)
+            The inputs, one per row.
+        name : str
+            The argument's name in error messages.
+
+        Returns
+        -------
+        ndarray of float64, shape (n, d)
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a numeric array.
+        ValueError
+            If it is not a finite, non-empty matrix with ``d`` columns.
+        """
         X = as_matrix(X, name)
         if X.shape[1] != self.d:
             raise ValueError(f"{name} must have spec.d = {self.d} columns, got {X.shape[1]}")
@@ -144,7 +209,25 @@ class MLPSpec:
 
 
 def as_spec(spec, name: str = "spec") -> MLPSpec:
-    """``spec`` if it is an :class:`MLPSpec`, else a ``TypeError``."""
+    """``spec`` if it is an :class:`ibcore.mlp.MLPSpec` (no conversion).
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The object to check.
+    name : str
+        The argument's name in the error message.
+
+    Returns
+    -------
+    MLPSpec
+        ``spec`` itself.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec`.
+    """
     if not isinstance(spec, MLPSpec):
         raise TypeError(
             f"{name} must be an MLPSpec (ibcore.mlp.MLPSpec), got {type(spec).__name__}"
@@ -153,7 +236,19 @@ def as_spec(spec, name: str = "spec") -> MLPSpec:
 
 
 def as_tensor(a):
-    """A float64, C-contiguous torch tensor holding the numpy array ``a``."""
+    """A float64, C-contiguous torch tensor holding the numpy array ``a`` (``torch.as_tensor`` of
+    ``numpy.ascontiguousarray(a)``; shares memory when ``a`` already is contiguous float64).
+
+    Parameters
+    ----------
+    a : array_like
+        The data.
+
+    Returns
+    -------
+    torch.Tensor
+        dtype ``torch.float64``, the shape of ``a``.
+    """
     import torch
 
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)
@@ -170,11 +265,22 @@ def init_params(spec: MLPSpec, *, seed) -> np.ndarray:
     Parameters
     ----------
     spec : MLPSpec
-    seed : int or numpy.random.Generator (keyword-only, required)
+        The network.
+    seed : int or numpy.random.Generator, keyword-only
+        Required.
 
     Returns
     -------
     ndarray of float64, shape (spec.n_params,)
+        ``theta = (W^1, b^1, W^2, b^2, ...)``, each ``W^l`` row-major.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec` or ``seed`` neither an int nor a
+        Generator.
+    ValueError
+        If ``seed`` is negative.
     """
     spec = as_spec(spec)
     rng = check_rng(seed)
@@ -190,11 +296,25 @@ def init_params(spec: MLPSpec, *, seed) -> np.ndarray:
 
 
 def forward(spec: MLPSpec, theta, X):
-    """The outputs ``f_theta(X)`` in torch: ``theta`` (n_params,) and ``X`` (n, d) float64
-    tensors, result of shape (n,), differentiable in ``theta`` (and ``X``).
+    """The outputs ``f_theta(X)`` of the network of ``spec`` in torch, differentiable in ``theta``
+    (and ``X``): the forward pass of the :mod:`ibcore.mlp` module docstring (parameterization,
+    activation and readout scale of ``spec``).
 
     No validation (it runs inside autograd and ``torch.func`` transforms): check with
-    :meth:`MLPSpec.check_theta` and :meth:`MLPSpec.check_inputs` first.
+    :meth:`ibcore.mlp.MLPSpec.check_theta` and :meth:`ibcore.mlp.MLPSpec.check_inputs` first.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    theta : torch.Tensor, shape (spec.n_params,)
+        Flat parameters, float64.
+    X : torch.Tensor, shape (n, spec.d)
+        Inputs, float64.
+
+    Returns
+    -------
+    torch.Tensor, shape (n,)
     """
     import torch
 
@@ -220,6 +340,18 @@ def forward(spec: MLPSpec, theta, X):
 def apply(spec: MLPSpec, theta, X) -> np.ndarray:
     """Network outputs ``f_theta(X)`` for numpy ``theta`` (n_params,) and ``X`` (n, d).
 
+    :func:`ibcore.mlp.forward` under ``torch.no_grad()`` after validating the arguments (the
+    parameterization of ``spec``).
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    theta : array_like, shape (spec.n_params,)
+        Flat parameters.
+    X : array_like, shape (n, spec.d)
+        Inputs.
+
     Returns
     -------
     ndarray of float64, shape (n,)
@@ -242,8 +374,25 @@ def module(spec: MLPSpec, theta):
     """The network at ``theta`` as a ``torch.nn.Module`` (float64).
 
     One ``nn.Parameter`` per weight matrix and bias vector (``W1, b1, W2, ...``), copied from
-    ``theta``; ``forward`` maps an (n, d) tensor to (n, 1) outputs (:func:`forward`), so
-    :func:`ibcore.ntk.empirical_ntk` of it is the NTK of ``spec`` at ``theta``.
+    ``theta``; ``forward`` maps an (n, d) tensor to (n, 1) outputs (:func:`ibcore.mlp.forward`,
+    the parameterization of ``spec``), so :func:`ibcore.ntk.empirical_ntk` of it is the NTK of
+    ``spec`` at ``theta``.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    theta : array_like, shape (spec.n_params,)
+        Flat parameters (copied).
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a wrong ``spec``, or ``theta`` of the wrong length or non-finite.
     """
     import torch
 
@@ -274,6 +423,21 @@ def module(spec: MLPSpec, theta):
 def squared_loss_fun(spec: MLPSpec, X, y):
     """``fun(theta) -> (loss, grad)`` of ``L = (1/2n) sum_i (f_theta(x_i) - y_i)^2`` (numpy in
     and out, torch autograd inside), the form expected by :func:`ibcore.descent.run_gd`.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The network.
+    X : array_like, shape (n, spec.d)
+        Training inputs.
+    y : array_like, shape (n,)
+        Targets, one per row of ``X``.
+
+    Returns
+    -------
+    callable
+        ``fun(theta)`` for a flat float64 ``theta`` (n_params,), returning ``(loss, grad)``: a
+        float and an ndarray of shape (n_params,). ``theta`` is not validated.
 
     Raises
     ------

@@ -107,30 +107,53 @@ class ScaleInvariantMLP:
 
     ``N`` is layer normalisation (``norm="layer"``: per sample, over features; Ba et al., 2016),
     batch normalisation (``"batch"``: per feature, over the batch; Ioffe & Szegedy, 2015), both
-    without affine parameters and with ``eps = 0`` by default, or nothing (``"none"``). The
-    readout ``v`` is frozen at its random initialisation (as the chapter's lecture notes advise),
-    so with a normalisation the output is invariant under ``W_l -> c W_l`` for each layer and
-    any ``c > 0``: the loss is scale-invariant in the trainable parameters. With ``"none"`` the
-    output is positively homogeneous of degree L in the weights and of degree 1 in ``x``.
+    ``N(z) = (z - mean) / sqrt(var + eps)`` with the biased variance, without affine parameters
+    and with ``eps = 0`` by default, or nothing (``"none"``). The readout ``v`` is frozen at its
+    random initialisation (as the chapter's lecture notes advise), so with a normalisation the
+    output is invariant under ``W_l -> c W_l`` for each layer and any ``c > 0``: the loss is
+    scale-invariant in the trainable parameters. With ``"none"`` the output is positively
+    homogeneous of degree L in the weights and of degree 1 in ``x``.
 
     The network is the :class:`ibcore.mlp.MLPSpec` ``MLPSpec(d, widths,
     parameterization="standard")`` (ReLU, bias-free: ``b_std = 0``, weights ``N(0, 1/fan_in)``,
     LeCun) with ``N`` inserted before each activation; its initialization is
-    :func:`ibcore.mlp.init_params` of that spec (:attr:`spec`), whose last layer is the readout.
-    The trainable parameters are the flat vector ``w`` (concatenated row-major ``W_l``, the
-    hidden layers of the spec without their zero biases); ``forward(X, w)`` evaluates the
+    :func:`ibcore.mlp.init_params` of that spec (the attribute ``spec``), whose last layer is the
+    readout. The trainable parameters are the flat vector ``w`` (concatenated row-major ``W_l``,
+    the hidden layers of the spec without their zero biases); ``forward(X, w)`` evaluates the
     network at any ``w``.
 
     Parameters
     ----------
     d : int
-        Input dimension.
+        Input dimension, ``>= 1``.
     widths : tuple of int
         Hidden widths (each >= 2: a normalization over one feature is 0 / 0), e.g. ``(16, 16)``.
     norm : {"layer", "batch", "none"}
-    seed : int or numpy.random.Generator (keyword-only, required)
+        The normalization ``N``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required; seeds the initialisation (weights and readout).
     eps : float
         The ``eps`` of the normalization, >= 0.
+
+    Attributes
+    ----------
+    spec : ibcore.mlp.MLPSpec
+        The spec of the underlying network (standard parameterization, readout last).
+    w0 : ndarray of float64, shape (n_params,)
+        The trainable weights at initialisation.
+    n_params : int
+        Number of trainable weights (``sum_l m_l m_{l-1}``).
+    readout : torch.Tensor, shape (m_L,)
+        The frozen readout ``v``.
+    shapes : list of tuple of int
+        The shape ``(m_l, m_{l-1})`` of each ``W_l``.
+
+    Raises
+    ------
+    TypeError
+        If ``widths`` is not a non-empty tuple of integers or ``seed`` is invalid.
+    ValueError
+        For ``d < 1``, a width below 2, an unknown ``norm``, ``eps < 0`` or a negative seed.
     """
 
     def __init__(self, d, widths, *, norm="layer", seed, eps=0.0):
@@ -152,10 +175,33 @@ class ScaleInvariantMLP:
             start += m * f
 
     def layers(self, w):
+        """The blocks ``[W_1, ..., W_L]`` of the flat ``w`` (numpy or torch), reshaped views of
+        shapes ``shapes`` (not validated)."""
         return [w[s].reshape(shape) for s, shape in zip(self.slices, self.shapes, strict=True)]
 
     def forward(self, X, w):
-        """Outputs ``f(x_i; w)`` (torch, shape (n,)) for inputs ``X`` (n, d) and flat ``w``."""
+        """Outputs ``f(x_i; w) = v . relu(N(W_L ... relu(N(W_1 x_i))))`` at the flat weights ``w``.
+
+        Differentiable in ``w`` (torch autograd); only types and shapes are checked.
+
+        Parameters
+        ----------
+        X : torch.Tensor, shape (n, d)
+            Inputs, float64.
+        w : torch.Tensor, shape (n_params,)
+            Flat trainable weights, float64.
+
+        Returns
+        -------
+        torch.Tensor, shape (n,)
+
+        Raises
+        ------
+        TypeError
+            If ``X`` or ``w`` is not a torch tensor.
+        ValueError
+            If ``X`` does not have ``d`` columns or ``w`` not shape ``(n_params,)``.
+        """
         _check_forward(X, w, self.d, self.n_params)
         h = X
         for Wl in self.layers(w):
@@ -163,15 +209,30 @@ class ScaleInvariantMLP:
         return h @ self.readout
 
     def module(self, w=None):
-        """The network at the flat parameters ``w`` (default :attr:`w0`) as a ``torch.nn.Module``.
+        """The network at the flat parameters ``w`` (default ``w0``) as a ``torch.nn.Module``.
 
         Its parameters are the layer matrices ``W_1, ..., W_L`` (float64 copies of the blocks of
         ``w``, named ``"W1"``, ...); the frozen readout is a buffer. ``module(w)(X)`` equals
         ``forward(X, w)``. This is the form the torch tools take, e.g. the empirical NTK
-        ``ibcore.ntk.empirical_ntk(net.module(), X1, X2)``, whose gradients are then the
-        gradients with respect to the trainable ``w``. With ``norm="batch"`` the output of one
-        example is undefined (its batch variance is 0): a one-example batch raises ``ValueError``,
-        so per-example tools such as the empirical NTK refuse batch normalization.
+        ``ibcore.ntk.empirical_ntk(net.module(), X1, X2)`` (:func:`ibcore.ntk.empirical_ntk`), whose
+        gradients are then the gradients with respect to the trainable ``w``. With ``norm="batch"``
+        the output of one example is undefined (its batch variance is 0): a one-example batch raises
+        ``ValueError``, so per-example tools such as the empirical NTK refuse batch normalization.
+
+        Parameters
+        ----------
+        w : array_like, shape (n_params,), optional
+            Flat trainable weights (default the initial ``w0``).
+
+        Returns
+        -------
+        torch.nn.Module
+            Maps an (n, d) float64 tensor to the (n,) outputs.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``w`` is not a finite numeric vector of length ``n_params``.
         """
         w = self.w0 if w is None else as_vector(w, "w", length=self.n_params)
         return _scale_invariant_module()(self, w)
@@ -234,10 +295,39 @@ def _loss_value(out, y, kind):
 def torch_objective(model, X, y, *, loss="mse"):
     """``fun(w) -> (loss, grad)`` in numpy for the torch ``model`` on data ``(X, y)``.
 
-    ``loss="mse"``: ``(1/2n) sum (f(x_i) - y_i)^2``; ``"logistic"``: ``(1/n) sum log(1 +
-    exp(-y_i f(x_i)))`` with labels ``y_i = +-1``. The returned callable plugs into
-    :func:`ibcore.descent.run_gd`; gradients come from torch autograd in float64. Its attribute
-    ``fun.hvp(w, v)`` returns the Hessian-vector product ``Hessian L(w) v``.
+    ``loss="mse"``: ``L(w) = (1/2n) sum_i (f(x_i; w) - y_i)^2``; ``"logistic"``:
+    ``L(w) = (1/n) sum_i log(1 + exp(-y_i f(x_i; w)))`` with labels ``y_i = +-1`` (the mean over
+    the ``n`` examples, one batch: batch statistics are those of all of ``X``). The returned
+    callable plugs into :func:`ibcore.descent.run_gd`; gradients come from torch autograd in
+    float64. Its attribute ``fun.hvp(w, v)`` returns the Hessian-vector product
+    ``Hessian L(w) v`` (:func:`ibcore.sharpness.hvp`) as a numpy array.
+
+    Parameters
+    ----------
+    model : ScaleInvariantMLP or BNClassifier
+        The network (:class:`ibcore.normalization.ScaleInvariantMLP`,
+        :class:`ibcore.normalization.BNClassifier`).
+    X : array_like, shape (n, model.d)
+        Inputs.
+    y : array_like, shape (n,)
+        Targets; for ``"logistic"`` the labels ``+-1`` (not checked).
+    loss : {"mse", "logistic"}, keyword-only
+        The loss.
+
+    Returns
+    -------
+    callable
+        ``fun(w)`` returning ``(loss, grad)``, a float and an ndarray of shape (model.n_params,),
+        with the attribute ``hvp``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is neither a ScaleInvariantMLP nor a BNClassifier, or an array is not
+        numeric.
+    ValueError
+        If ``X`` is not a finite matrix with ``model.d`` columns, ``y`` not one finite target per
+        row, or ``loss`` unknown.
     """
     torch = _torch()
     if not isinstance(model, (ScaleInvariantMLP, BNClassifier)):
@@ -269,7 +359,8 @@ def torch_objective(model, X, y, *, loss="mse"):
 
 def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
     """Infinite-width limit of the empirical NTK of ``ScaleInvariantMLP(d, (m,), norm=norm)``
-    (:func:`ibcore.ntk.empirical_ntk` of its :meth:`~ScaleInvariantMLP.module`).
+    (:func:`ibcore.ntk.empirical_ntk` of its
+    :meth:`~ibcore.normalization.ScaleInvariantMLP.module`).
 
     The network ``f(x) = v . relu(N(W x))`` trains ``W`` (entries ``N(0, 1/d)``) with the readout
     ``v`` (entries ``N(0, 1/m)``) frozen. With ``theta`` the angle between ``x`` and ``x'`` and
@@ -283,9 +374,29 @@ def one_hidden_layer_ntk_limit(X1, X2=None, *, norm="layer") -> np.ndarray:
       kernel depends on the angle only (the finite-width corrections of the normalization's
       Jacobian are O(1/m)).
 
-    Returns an array of shape (n1, n2); ``X2=None`` means ``X2 = X1``. Rows must be non-zero.
     The plain kernel is :func:`ibcore.ntk.two_layer_ntk` (same model: first layer trained,
     readout frozen), which this function reuses, with its accurate angle formula.
+
+    Parameters
+    ----------
+    X1 : array_like, shape (n1, d)
+        First set of inputs, non-zero rows.
+    X2 : array_like, shape (n2, d), optional
+        Second set of inputs; ``None`` (default) means ``X2 = X1``.
+    norm : {"layer", "none"}, keyword-only
+        The normalization of the network (batch normalization has no per-example kernel).
+
+    Returns
+    -------
+    ndarray of float64, shape (n1, n2)
+
+    Raises
+    ------
+    TypeError
+        If an input is not a numeric array.
+    ValueError
+        For an unknown ``norm``, inputs that are not finite matrices with the same number of
+        columns, or an all-zero row.
     """
     if norm not in ("layer", "none"):
         raise ValueError(f"norm must be 'layer' or 'none', got {norm!r}")
@@ -309,24 +420,46 @@ class BNClassifier:
     """The two-blob classifier of the chapter: ``x -> fc1 -> [BN] -> ReLU -> fc2`` (float64).
 
     The network is the one-hidden-layer :class:`ibcore.mlp.MLPSpec` ``MLPSpec(d, (width,),
-    parameterization="standard")`` (:attr:`spec`; ``fc1``: ``W1`` (m, d) with bias ``b1``,
-    ``fc2``: ``W2`` (1, m), ``b2``) with batch normalization ``gamma * (z - mean) / sqrt(var +
-    eps) + beta`` per unit over the batch inserted before the ReLU (``use_bn=False`` skips it and
-    ``gamma, beta``). Initialisation as torch's ``nn.Linear`` (uniform in ``+-1/sqrt(fan_in)``,
-    drawn in the order ``W1, b1, W2, b2``; not an :func:`ibcore.mlp.init_params` draw),
-    ``gamma = 1``, ``beta = 0``. The flat parameter vector is the spec's ``[W1, b1, W2, b2]``
-    followed by ``[gamma, beta]`` (``groups`` gives the slices).
+    parameterization="standard")`` (the attribute ``spec``; ``fc1``: ``W1`` (m, d) with bias
+    ``b1``, ``fc2``: ``W2`` (1, m), ``b2``) with batch normalization ``gamma * (z - mean) /
+    sqrt(var + eps) + beta`` per unit over the batch (biased variance) inserted before the ReLU
+    (``use_bn=False`` skips it and ``gamma, beta``). Initialisation as torch's ``nn.Linear``
+    (uniform in ``+-1/sqrt(fan_in)``, drawn in the order ``W1, b1, W2, b2``; not an
+    :func:`ibcore.mlp.init_params` draw), ``gamma = 1``, ``beta = 0``. The flat parameter vector
+    is the spec's ``[W1, b1, W2, b2]`` followed by ``[gamma, beta]`` (``groups`` gives the
+    slices).
 
     Parameters
     ----------
     d : int
-        Input dimension.
+        Input dimension, ``>= 1``.
     width : int
         Hidden width, >= 2.
     use_bn : bool
-    seed : int or numpy.random.Generator (keyword-only, required)
+        Whether to insert the batch normalization (with ``gamma, beta``).
+    seed : int or numpy.random.Generator, keyword-only
+        Required; seeds the initialisation.
     eps : float
         The ``eps`` of the batch normalization, >= 0.
+
+    Attributes
+    ----------
+    spec : ibcore.mlp.MLPSpec
+        The spec of the network without the normalization.
+    w0 : ndarray of float64, shape (n_params,)
+        The flat parameters at initialisation.
+    n_params : int
+        Length of the flat parameter vector.
+    groups : dict of str to slice
+        The slices of ``W1``, ``b1``, ``W2``, ``b2``, ``gamma``, ``beta`` in the flat vector
+        (the last two empty without batch normalization).
+
+    Raises
+    ------
+    TypeError
+        If ``d`` or ``width`` is not an integer, or ``seed`` is invalid.
+    ValueError
+        For ``d < 1``, ``width < 2``, ``eps < 0`` or a negative seed.
     """
 
     def __init__(self, d=2, width=10, *, use_bn=True, seed, eps=0.0):
@@ -356,7 +489,29 @@ class BNClassifier:
         self._torch = torch
 
     def forward(self, X, w):
-        """Outputs (torch, shape (n,)) for inputs ``X`` (n, d) and the flat ``w``."""
+        """Outputs ``f(x; w) = W2 relu(BN(W1 x + b1)) + b2`` for inputs ``X`` and the flat ``w``.
+
+        ``BN(z) = gamma (z - mean) / sqrt(var + eps) + beta`` over the batch ``X`` (skipped without
+        batch normalization). Differentiable in ``w``; only types and shapes are checked.
+
+        Parameters
+        ----------
+        X : torch.Tensor, shape (n, d)
+            Inputs, float64 (one batch).
+        w : torch.Tensor, shape (n_params,)
+            Flat parameters, float64.
+
+        Returns
+        -------
+        torch.Tensor, shape (n,)
+
+        Raises
+        ------
+        TypeError
+            If ``X`` or ``w`` is not a torch tensor.
+        ValueError
+            If ``X`` does not have ``d`` columns or ``w`` not shape ``(n_params,)``.
+        """
         _check_forward(X, w, self.d, self.n_params)
         (W1, b1), (W2, b2) = self.spec.layers(w)  # views into the spec's part of w
         z = X @ W1.T + b1
@@ -368,15 +523,15 @@ class BNClassifier:
 
 @dataclass(frozen=True)
 class BNRun:
-    """What :func:`train_bn_classifier` returns.
+    """What :func:`ibcore.normalization.train_bn_classifier` returns.
 
     Attributes
     ----------
     trajectory : ibcore.descent.Trajectory
-        The GD run on the flat parameters.
+        The GD run on the flat parameters (``diverged_at`` set if it diverged).
     group_norms : dict of str to ndarray
-        The Euclidean norm of each parameter group (``W1``, ``b1``, ``gamma``, ``beta``,
-        ``W2``, ``b2``) at the recorded checkpoints.
+        The Euclidean norm of each parameter group (``W1``, ``b1``, ``W2``, ``b2``, ``gamma``,
+        ``beta``) at the recorded checkpoints.
     """
 
     trajectory: Trajectory
@@ -385,25 +540,39 @@ class BNRun:
 
 def train_bn_classifier(model, X, y, *, eta, n_steps, checkpoints=None) -> BNRun:
     """Full-batch GD ``w <- w - eta grad L(w)`` on the logistic loss
-    ``L(w) = (1/n) sum_i log(1 + exp(-y_i f(x_i; w)))`` of a :class:`BNClassifier`, via
-    :func:`ibcore.descent.run_gd` (same divergence policy).
+    ``L(w) = (1/n) sum_i log(1 + exp(-y_i f(x_i; w)))`` of a
+    :class:`ibcore.normalization.BNClassifier`, via :func:`ibcore.descent.run_gd`.
+
+    The batch statistics are those of the whole training set (full batch). The run uses
+    ``run_gd``'s default ``on_divergence="stop"``: a run that blows up ends early and reports the
+    step in ``trajectory.diverged_at`` (no exception).
 
     Parameters
     ----------
     model : BNClassifier
+        The network, started from ``model.w0``.
     X : array_like, shape (n, model.d)
+        Inputs.
     y : array_like, shape (n,)
-        Labels +-1.
-    eta : float
-        Step size (keyword-only).
-    n_steps : int
-        Number of steps (keyword-only).
-    checkpoints : array_like of int, optional
+        Labels +-1 (not checked).
+    eta : float, keyword-only
+        Step size, ``> 0``.
+    n_steps : int, keyword-only
+        Number of steps, ``>= 0``.
+    checkpoints : array_like of int, optional, keyword-only
         As in :func:`ibcore.descent.run_gd`.
 
     Returns
     -------
     BNRun
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a BNClassifier or an array is not numeric.
+    ValueError
+        For ``X``/``y`` of the wrong shape or non-finite, a non-positive ``eta``, a negative
+        ``n_steps`` or invalid checkpoints.
     """
     if not isinstance(model, BNClassifier):
         raise TypeError(f"model must be a BNClassifier, got {type(model).__name__}")
