@@ -30,9 +30,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import settings
 
 from tools.executed import Recorder, store
 from tools.toc import is_notebook
+
+# Property-based tests draw the same examples on every run (CI is reproducible; a failure found
+# once is found again), and keep no example database in the clean clone.
+settings.register_profile("course", derandomize=True, database=None, deadline=None)
+settings.load_profile("course")
 
 #: The session's folder of executed notebooks (a jupyter-cache database), see tools/executed.py.
 EXECUTED = pytest.StashKey[Path]()
