@@ -38,11 +38,36 @@ class NormalizedProduct:
 
         S(u) = ||P grad f(u)||^2 = u_1^2 + u_2^2 - 4 y^2 = 1 - u_3^2 - 4 y^2,
 
-    from :attr:`max_sharpness` ``= 1 - 4 y^2`` (``u_3 = 0``) down to :attr:`min_sharpness`
-    ``= 2y - 4y^2`` at the balanced points ``|u_1| = |u_2| = sqrt(y)``,
-    ``|u_3| = sqrt(1 - 2y)``. Every point of ``Gamma`` is a global minimiser (``L = 0``): plain
-    gradient descent stops at whichever it reaches; the chapter uses the toy to show that
-    gradient descent with weight decay drifts to the flattest one (Lyu, Li & Arora, 2022).
+    from ``max_sharpness = 1 - 4 y^2`` (``u_3 = 0``) down to ``min_sharpness = 2y - 4y^2`` at the
+    balanced points ``|u_1| = |u_2| = sqrt(y)``, ``|u_3| = sqrt(1 - 2y)``. Every point of
+    ``Gamma`` is a global minimiser (``L = 0``): plain gradient descent stops at whichever it
+    reaches; the chapter uses the toy to show that gradient descent with weight decay drifts to
+    the flattest one (Lyu, Li & Arora, 2022). Calling the instance, ``loss(w)``, returns
+    ``(loss, grad)`` (one point (3,) or a batch (B, 3)), the form
+    :func:`ibcore.scale_invariance.run_scale_invariant_gd` takes.
+
+    Parameters
+    ----------
+    target : float
+        The target ``y`` of the product, in ``(0, 1/2)``.
+
+    Attributes
+    ----------
+    d : int
+        The dimension, 3.
+    target : float
+        ``y``.
+    min_sharpness : float
+        ``2y - 4y^2``, the spherical sharpness at the balanced points.
+    max_sharpness : float
+        ``1 - 4y^2``, the spherical sharpness on the circle ``u_3 = 0``.
+
+    Raises
+    ------
+    TypeError
+        If ``target`` is not a real number.
+    ValueError
+        If ``target`` is not in ``(0, 1/2)``.
     """
 
     d = 3
@@ -85,7 +110,22 @@ class NormalizedProduct:
         return (float(loss[0]), grad[0]) if single else (loss, grad)
 
     def sphere_grad_norm(self, w):
-        """``G(w) = ||w|| ||grad L(w)||``, the gradient norm at the unit vector ``w / ||w||``."""
+        """``G(w) = ||w|| ||grad L(w)||``, the gradient norm at the unit vector ``w / ||w||``.
+
+        Parameters
+        ----------
+        w : array_like, shape (3,) or (B, 3)
+            Non-zero point(s).
+
+        Returns
+        -------
+        float or ndarray of float64, shape (B,)
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape, a non-finite entry or a zero point.
+        """
         W, single = nonzero_points(w, 3)
         g = np.linalg.norm(self._raw(W)[4], axis=1)
         return float(g[0]) if single else g
@@ -98,7 +138,23 @@ class NormalizedProduct:
         return r, sphere_hessians(U, gF, HF)
 
     def hessian(self, w) -> np.ndarray:
-        """Hessian of ``L`` at ``w`` (shape (3,)), ``Hess L(w/||w||) / ||w||^2``."""
+        """Hessian of ``L`` at ``w``: ``Hess L(w/||w||) / ||w||^2`` (scale invariance), with the
+        spherical Hessian of :func:`ibcore.scale_invariance.sphere_hessians`.
+
+        Parameters
+        ----------
+        w : array_like, shape (3,)
+            One non-zero point.
+
+        Returns
+        -------
+        ndarray of float64, shape (3, 3)
+
+        Raises
+        ------
+        ValueError
+            For a batch of points, a wrong shape, a non-finite entry or ``w = 0``.
+        """
         W, single = nonzero_points(w, 3)
         if not single:
             raise ValueError("hessian takes one point w of shape (3,)")
@@ -106,7 +162,22 @@ class NormalizedProduct:
         return H[0] / r[0] ** 2
 
     def sphere_sharpness(self, w):
-        """``S(w) = lambda_max(Hess L(w / ||w||))`` (float, or (B,) for a batch (B, 3))."""
+        """``S(w) = lambda_max(Hess L(w / ||w||))``, the spherical sharpness at ``w / ||w||``.
+
+        Parameters
+        ----------
+        w : array_like, shape (3,) or (B, 3)
+            Non-zero point(s).
+
+        Returns
+        -------
+        float or ndarray of float64, shape (B,)
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape, a non-finite entry or a zero point.
+        """
         W, single = nonzero_points(w, 3)
         s = _top_eigenvalue(self._hessians(W)[1])
         return float(s[0]) if single else s
@@ -115,9 +186,28 @@ class NormalizedProduct:
         return math.sqrt(1.0 - 2.0 * self.target)
 
     def manifold_point(self, height) -> np.ndarray:
-        """The point of ``Gamma`` with ``u_3 = height`` and ``u_1 >= u_2 > 0``: with
-        ``p = 1 - height^2``, ``u_{1,2} = (sqrt(p + 2y) +- sqrt(p - 2y)) / 2``. Needs
-        ``|height| <= sqrt(1 - 2y)`` (the balanced points). Its sharpness is ``p - 4y^2``."""
+        """The point of ``Gamma`` with ``u_3 = height`` and ``u_1 >= u_2 > 0``.
+
+        With ``p = 1 - height^2``, ``u_{1,2} = (sqrt(p + 2y) +- sqrt(p - 2y)) / 2``; its
+        sharpness is ``p - 4y^2``.
+
+        Parameters
+        ----------
+        height : float
+            ``u_3``, with ``|height| <= sqrt(1 - 2y)`` (the balanced points).
+
+        Returns
+        -------
+        ndarray of float64, shape (3,)
+            A unit vector with ``u_1 u_2 = y``.
+
+        Raises
+        ------
+        TypeError
+            If ``height`` is not a real number.
+        ValueError
+            If ``height`` is not finite or ``|height| > sqrt(1 - 2y)``.
+        """
         h = _real_scalar(height, "height")
         if abs(h) > self._max_height():
             raise ValueError(
@@ -129,14 +219,32 @@ class NormalizedProduct:
         return np.array([(a + b) / 2, (a - b) / 2, h])
 
     def project(self, w, *, tol=1e-14, max_iter=60) -> np.ndarray:
-        """Unit vectors on ``Gamma`` near the directions ``w / ||w||`` (shape (3,) or (B, 3)).
+        """Unit vectors on ``Gamma`` near the directions ``w / ||w||``.
 
         Gauss-Newton steps on the constraint ``f(u) = 0`` along its spherical gradient
         ``n = P grad f(u)``, ``u <- normalise(u - f(u) n / ||n||^2)``, until ``|f| <= tol``. The
         limit agrees with the nearest point of ``Gamma`` and with the end point of gradient
         flow on ``L`` (the projection ``Phi`` of Lyu et al.) up to ``O(dist(u, Gamma)^2)``.
-        Raises ``ValueError`` if ``n`` vanishes (e.g. at the poles ``u = +-e_3``) or the
-        iteration does not converge: ``w`` must point near the manifold.
+
+        Parameters
+        ----------
+        w : array_like, shape (3,) or (B, 3)
+            Non-zero point(s) near the manifold.
+        tol : float, keyword-only
+            Tolerance on ``|u_1 u_2 - y|``, ``> 0``.
+        max_iter : int, keyword-only
+            Maximum number of Gauss-Newton steps, ``>= 1``.
+
+        Returns
+        -------
+        ndarray of float64, shape (3,) or (B, 3)
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape or a zero point, a non-positive ``tol`` or ``max_iter``, if
+            ``n`` vanishes (e.g. at the poles ``u = +-e_3``) or the iteration does not
+            converge: ``w`` must point near the manifold.
         """
         W, single = nonzero_points(w, 3)
         tol = positive_float(tol, "tol")
@@ -214,14 +322,16 @@ class NormalizedProduct:
         return float(S[0]) if scalar else S
 
     def sharpness_flow(self, height, s) -> np.ndarray:
-        """Sharpness ``S(u(s))`` along the sharpness-reduction flow ``du/ds = -(1/4) grad_Gamma
-        log S(u)`` (the Riemannian gradient flow of ``-(1/4) log S`` on ``Gamma``), from
-        ``u(0) = manifold_point(height)``.
+        """Sharpness ``S(u(s))`` along the sharpness-reduction flow
+        ``du/ds = -(1/4) grad_Gamma log S(u)`` (the Riemannian gradient flow of ``-(1/4) log S`` on
+        ``Gamma``), from ``u(0) = manifold_point(height)``.
 
         The clock ``s`` is the *intrinsic* one, the accumulated squared angular step of the
-        direction (:func:`angular_clock`): on it, gradient descent with weight decay at the edge
-        of stability follows this flow as ``eta mu -> 0``. On the clock ``tau = eta mu t`` use
-        :meth:`weight_decay_flow` (same path, other speed).
+        direction (:func:`ibcore.sharpness_reduction.angular_clock`): on it, gradient descent
+        with weight decay at the edge of stability follows this flow as ``eta mu -> 0``. On the
+        clock ``tau = eta mu t`` use
+        :meth:`~ibcore.sharpness_reduction.NormalizedProduct.weight_decay_flow` (same path,
+        other speed).
 
         On ``Gamma`` the unit tangent ``t`` is parallel to ``u x P grad f``, whose squared length
         is ``S`` and whose third component is ``u_1^2 - u_2^2``; with ``S = 1 - u_3^2 - 4y^2`` and
@@ -229,29 +339,70 @@ class NormalizedProduct:
 
             dp/ds = -(1 - p) (p^2 - 4 y^2) / (p - 4 y^2)^2,    S = p - 4 y^2,
 
-        which decreases ``S`` to :attr:`min_sharpness` (``p = 2y``) from every start but the
-        sharpest circle ``p = 1`` (a fixed point). ``s`` is a non-negative, non-decreasing scalar
-        or 1-D array. The equation is separable: ``s(p)`` is a sum of three logarithms
-        (partial fractions), inverted by bisection, so ``S`` is exact to rounding (~1e-15).
+        which decreases ``S`` to ``min_sharpness`` (``p = 2y``) from every start but the
+        sharpest circle ``p = 1`` (a fixed point). The equation is separable: ``s(p)`` is a sum of
+        three logarithms (partial fractions), inverted by bisection, so ``S`` is exact to rounding
+        (~1e-15).
+
+        Parameters
+        ----------
+        height : float
+            ``u_3`` of the start on ``Gamma``, ``|height| <= sqrt(1 - 2y)``.
+        s : float or array_like, shape (n,)
+            Intrinsic times, non-negative and non-decreasing.
+
+        Returns
+        -------
+        float or ndarray of float64, shape (n,)
+            ``S`` at the times ``s`` (a float for a scalar ``s``).
+
+        Raises
+        ------
+        TypeError
+            If ``height`` is not a real number or ``s`` not numeric.
+        ValueError
+            For a ``height`` off the manifold, or times that are negative, decreasing, non-finite or
+            not a scalar or 1-D array.
         """
         return self._solve_flow(height, s, "s", lambda s_, S, S0: s_)
 
     def weight_decay_flow(self, height, tau) -> np.ndarray:
-        """Sharpness along the same flow as :meth:`sharpness_flow`, on the clock ``tau = eta mu t``
-        of gradient descent with weight decay ``mu`` at rate ``eta`` (``t`` steps).
+        """Sharpness along the same flow as
+        :meth:`~ibcore.sharpness_reduction.NormalizedProduct.sharpness_flow`, on the clock
+        ``tau = eta mu t`` of gradient descent with weight decay ``mu`` at rate ``eta``
+        (``t`` steps).
 
         The two clocks are tied by the norm: exactly, ``s_t = ln(||w_t||^2 / ||w_0||^2) -
-        2 t ln(1 - eta mu)`` (:func:`angular_clock`), and at the edge of stability
-        ``||w_t||^2 = eta S / (2 (1 - eta mu))``, so ``s = 2 tau + ln(S / S_0)`` in the limit
-        ``eta mu -> 0``. With ``R = -dS/ds = (1/4) S ||grad_Gamma log S||^2`` this gives
+        2 t ln(1 - eta mu)`` (:func:`ibcore.sharpness_reduction.angular_clock`), and at the edge of
+        stability ``||w_t||^2 = eta S / (2 (1 - eta mu))``, so ``s = 2 tau + ln(S / S_0)`` in the
+        limit ``eta mu -> 0``. With ``R = -dS/ds = (1/4) S ||grad_Gamma log S||^2`` this gives
 
             dS/dtau = -2 R S / (S + R),
             i.e.  du/dtau = -2 grad_Gamma log S / (4 + ||grad_Gamma log S||^2):
 
         twice the speed of ``-(1/4) grad_Gamma log S`` where ``||grad_Gamma log S||`` is small
         (near the sharpest circle, a fixed point), the same speed where it equals 2, and slower
-        beyond. Start at ``tau = 0`` with the norm at the edge of stability. ``tau``: as ``s``
-        in :meth:`sharpness_flow`.
+        beyond. Start at ``tau = 0`` with the norm at the edge of stability.
+
+        Parameters
+        ----------
+        height : float
+            ``u_3`` of the start on ``Gamma``, ``|height| <= sqrt(1 - 2y)``.
+        tau : float or array_like, shape (n,)
+            Weight-decay times ``eta mu t``, non-negative and non-decreasing.
+
+        Returns
+        -------
+        float or ndarray of float64, shape (n,)
+            ``S`` at the times ``tau`` (a float for a scalar ``tau``).
+
+        Raises
+        ------
+        TypeError
+            If ``height`` is not a real number or ``tau`` not numeric.
+        ValueError
+            For a ``height`` off the manifold, or times that are negative, decreasing, non-finite or
+            not a scalar or 1-D array.
         """
         # integrating dtau = ds / 2 - dS / (2 S): tau = (s - ln(S / S_0)) / 2 along the path
         return self._solve_flow(height, tau, "tau", lambda s_, S, S0: 0.5 * (s_ - np.log(S / S0)))
@@ -266,7 +417,22 @@ def angular_clock(run) -> np.ndarray:
     The direction moves by ``tan theta_t = eta_eff_t G(w_t)`` and the norm obeys
     ``||w_{t+1}||^2 = (1 - eta mu)^2 ||w_t||^2 (1 + tan^2 theta_t)``, so the clock is read off
     the norm exactly: ``s_t = ln(||w_t||^2 / ||w_0||^2) - 2 t ln(1 - eta mu)``, which is how it
-    is computed. Shape ``(n_steps + 1,)``, or ``(n_steps + 1, B)`` for a batch of runs.
+    is computed.
+
+    Parameters
+    ----------
+    run : NormRun
+        A run of :func:`ibcore.scale_invariance.run_scale_invariant_gd`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_steps + 1,) or (n_steps + 1, B)
+        ``s_t`` (``s_0 = 0``), one column per run of a batch.
+
+    Raises
+    ------
+    TypeError
+        If ``run`` is not a :class:`~ibcore.scale_invariance.NormRun`.
     """
     if not isinstance(run, NormRun):
         raise TypeError(f"run must be a NormRun (run_scale_invariant_gd), got {type(run).__name__}")
@@ -280,10 +446,31 @@ def effective_sharpness(loss, run, *, at=None) -> np.ndarray:
 
     ``eta_eff_t = eta / ((1 - eta mu) ||w_t||^2)`` is the chapter's effective learning rate and
     ``S`` the spherical sharpness ``lambda_max(Hess L(w_t / ||w_t||))`` of ``loss`` (a
-    :class:`~ibcore.scale_invariance.NormalizedLinear` or :class:`NormalizedProduct`), or, with
-    ``at`` a fixed point, the constant ``S(at)`` (e.g. at the minimiser, to read off the
-    stability of resting there). A
+    :class:`~ibcore.scale_invariance.NormalizedLinear` or
+    :class:`~ibcore.sharpness_reduction.NormalizedProduct`), or, with ``at`` a fixed point, the
+    constant ``S(at)`` (e.g. at the minimiser, to read off the stability of resting there). A
     direction resting at a minimiser ``u`` loses linear stability once ``eta_eff_t S(u) > 2``.
+
+    Parameters
+    ----------
+    loss : NormalizedLinear or NormalizedProduct
+        The loss of the run.
+    run : NormRun
+        A run of :func:`ibcore.scale_invariance.run_scale_invariant_gd` on ``loss``.
+    at : array_like, shape (d,), optional, keyword-only
+        A fixed non-zero point at which ``S`` is taken (default: along the run).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_steps + 1,) or (n_steps + 1, B)
+
+    Raises
+    ------
+    TypeError
+        If ``loss`` or ``run`` has the wrong type.
+    ValueError
+        If the run's dimension is not the loss's, or ``at`` is not a finite non-zero point of
+        dimension ``d``.
     """
     if not isinstance(loss, (NormalizedLinear, NormalizedProduct)):
         raise TypeError(
