@@ -85,10 +85,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DiagonalFlow:
-    """Gradient flow of the diagonal network at times ``t``: ``w`` (k, d), ``loss`` (k,).
+    """Gradient flow of the diagonal network sampled at times ``t`` (:func:`diagonal_flow`).
 
-    ``uv`` (k, d) is the conserved quantity of a flow integrated in parameter space: ``u * v``
-    for view ``"theta"``, ``u * u - v * v`` for view ``"product"``; else ``None``.
+    Attributes
+    ----------
+    t : ndarray, shape (k,)
+        The requested times.
+    w : ndarray, shape (k, d)
+        ``w(t)`` at each time.
+    loss : ndarray, shape (k,)
+        ``L(w(t)) = (1/2n) ||X w(t) - y||^2``.
+    uv : ndarray, shape (k, d), or None
+        The conserved quantity of a flow integrated in parameter space: ``u * v`` for view
+        ``"theta"`` (``= alpha^2``), ``u * u - v * v`` for view ``"product"`` (``= 2 alpha^2``);
+        ``None`` for the views ``"dual"`` and ``"mirror"``.
     """
 
     t: np.ndarray
@@ -100,18 +110,50 @@ class DiagonalFlow:
 def diagonal_flow(
     X, y, alpha: float, times, *, view: str = "dual", rtol: float = 1e-10, atol: float = 1e-13
 ) -> DiagonalFlow:
-    """Gradient flow of ``L(u*u - v*v)`` from ``u = v = alpha 1``, three equivalent ways.
+    """Gradient flow of ``L(u*u - v*v)`` from ``u = v = alpha 1``, three equivalent ways, with
+    ``L(w) = (1/2n) ||X w - y||^2``.
 
     ``view="dual"``: the closed form ``w = 2 alpha^2 sinh(X^T m)``, integrating the n-dim ODE
     ``dm/dt = (4/n)(y - X w)``; ``view="theta"``: the 2d-dim ODE in ``(u, v)``;
     ``view="mirror"``: the d-dim mirror flow ``dw/dt = -4 sqrt(w^2 + 4 alpha^4) grad L(w)``.
     ``view="product"`` is a *different* parametrization with the same trajectory up to time:
     gradient flow of ``L(u * v)`` from ``u = sqrt(2) alpha 1``, ``v = 0``. With
-    ``a = (u + v) / 2``, ``b = (u - v) / 2`` one has ``u * v = a*a - b*b``, ``a(0) = b(0) =
-    alpha / sqrt(2)`` and ``da/dt = -a * g``, ``db/dt = b * g`` (half the speed of the theta
-    view), so its ``w(t)`` is the other views' ``w(t / 2)`` at scale ``alpha / sqrt(2)``; ``uv``
-    then holds the conserved ``u*u - v*v`` (``= 2 alpha^2``).
-    All use :func:`scipy.integrate.solve_ivp` (LSODA, ``rtol``, ``atol``).
+    ``a = (u + v) / 2``, ``b = (u - v) / 2`` one has ``u * v = a*a - b*b``,
+    ``a(0) = b(0) = alpha / sqrt(2)`` and ``da/dt = -a * g``, ``db/dt = b * g`` (half the speed of
+    the theta view), so its ``w(t)`` is the other views' ``w(t / 2)`` at scale ``alpha / sqrt(2)``;
+    ``uv`` then holds the conserved ``u*u - v*v`` (``= 2 alpha^2``). All use
+    :func:`scipy.integrate.solve_ivp` (LSODA, ``rtol``, ``atol``).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank
+        (:func:`ibcore.lp_geometry.check_interpolation_problem`).
+    y : array_like, shape (n,)
+        The targets.
+    alpha : float
+        The initialization scale, ``> 0``.
+    times : array_like, shape (k,)
+        Non-negative, strictly increasing times.
+    view : {"dual", "theta", "mirror", "product"}, default "dual"
+        Which ODE is integrated (above).
+    rtol, atol : float, default 1e-10, 1e-13
+        Tolerances of the ODE solver.
+
+    Returns
+    -------
+    DiagonalFlow
+        ``t``, ``w`` (k, d), ``loss`` (k,) and, for the parameter-space views, ``uv``.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, ``alpha <= 0``, times that are negative or not strictly increasing, or
+        an unknown ``view``.
+    TypeError
+        If ``alpha`` is not a real number or an array not numeric.
+    SolverError
+        If the ODE solver fails (:class:`ibcore.SolverError`).
     """
     from scipy.integrate import solve_ivp
 
@@ -194,11 +236,19 @@ def diagonal_flow(
 class SaddlePath:
     """The small-initialization limit of the diagonal network's flow (:func:`saddle_to_saddle`).
 
-    ``times`` (K+1,): rescaled jump times ``0 = tau_0 < tau_1 < ... < tau_K`` (time ``t``
-    divided by ``log(1/alpha^2)``); ``saddles`` (K+1, d): the value of ``w`` on
-    ``[tau_k, tau_{k+1})`` (``saddles[0] = 0``; ``saddles[-1]`` interpolates, for all later
-    times); ``duals`` (K+1, d): the rescaled dual ``s`` at ``tau_k``; ``entering`` (K,): the
-    coordinate whose ``|s_i|`` reaches 1 at ``tau_{k+1}``.
+    Times are rescaled, ``tau = t / log(1/alpha^2)``; ``w`` is piecewise constant in ``tau``.
+
+    Attributes
+    ----------
+    times : ndarray, shape (K+1,)
+        Rescaled jump times ``0 = tau_0 < tau_1 < ... < tau_K``.
+    saddles : ndarray, shape (K+1, d)
+        The value of ``w`` on ``[tau_k, tau_{k+1})`` (``saddles[0] = 0``; ``saddles[-1]``
+        interpolates, for all later times).
+    duals : ndarray, shape (K+1, d)
+        The rescaled dual ``s`` at ``tau_k``.
+    entering : ndarray of int, shape (K,)
+        The coordinate whose ``|s_i|`` reaches 1 at ``tau_{k+1}``.
     """
 
     times: np.ndarray
@@ -207,7 +257,26 @@ class SaddlePath:
     entering: np.ndarray
 
     def at(self, tau) -> np.ndarray:
-        """``w`` of the limit path at rescaled times ``tau`` (array of shape (len(tau), d))."""
+        """``w`` of the limit path at rescaled times ``tau``: ``saddles[k]`` for
+        ``tau_k <= tau < tau_{k+1}`` (``saddles[0]`` before ``tau_0 = 0``).
+
+        Parameters
+        ----------
+        tau : float or array_like
+            Rescaled times, any shape.
+
+        Returns
+        -------
+        ndarray, shape (*tau.shape, d)
+            ``w`` at each time: the shape of ``tau`` followed by ``d`` (``(d,)`` for a scalar).
+
+        Raises
+        ------
+        ValueError
+            If ``tau`` is empty or not finite.
+        TypeError
+            If ``tau`` is not numeric.
+        """
         tau = as_array(tau, "tau")
         k = np.searchsorted(self.times, tau.ravel(), side="right") - 1
         return self.saddles[np.clip(k, 0, None)].reshape((*tau.shape, self.saddles.shape[1]))
@@ -215,26 +284,51 @@ class SaddlePath:
 
 def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) -> SaddlePath:
     """The limit ``alpha -> 0`` of the flow of ``w = u*u - v*v`` in rescaled time (Pesme &
-    Flammarion 2023, their Algorithm 1 in our normalization).
+    Flammarion 2023, their Algorithm 1 in our normalization ``L(w) = (1/2n) ||X w - y||^2``).
 
     With ``ell = log(1/alpha^2)``, ``tau = t / ell`` and ``s = X^T nu / ell`` (module docstring),
-    ``ds/dtau = -4 grad L(w)`` and, as ``alpha -> 0``, ``w_i = 0`` where ``|s_i| < 1``. The
-    limit path starts at ``w = 0``, ``s = 0`` and alternates
+    ``ds/dtau = -4 grad L(w)`` and, as ``alpha -> 0``, ``w_i = 0`` where ``|s_i| < 1``. The limit
+    path starts at ``w = 0``, ``s = 0`` and alternates
 
-    * a *plateau*: ``w`` rests at a saddle, so ``g = grad L(w)`` is constant and ``s`` moves on
-      the line ``s - 4 (tau - tau_k) g`` until the first coordinate off the boundary set ``B``
-      reaches ``|s_i| = 1`` (a coordinate of ``B`` with ``w_i = 0`` that ``g`` pushes inwards,
+    * a *plateau*: ``w`` rests at a saddle, so ``g = grad L(w)`` is constant and ``s`` moves on the
+      line ``s - 4 (tau - tau_k) g`` until the first coordinate off the boundary set ``B`` reaches
+      ``|s_i| = 1`` (a coordinate of ``B`` with ``w_i = 0`` that ``g`` pushes inwards,
       ``s_i g_i > 0``, leaves ``B``);
     * a *jump*: that coordinate joins ``B`` and ``w`` moves to the new saddle
-      ``argmin {L(w) : w_i = 0 off B, s_i w_i >= 0 on B}``, a non-negative least-squares problem
-      in ``z = s_B * w_B`` (:func:`scipy.optimize.nnls`);
+      ``argmin {L(w) : w_i = 0 off B, s_i w_i >= 0 on B}``, a non-negative least-squares problem in
+      ``z = s_B * w_B`` (:func:`scipy.optimize.nnls`);
 
     until ``||X w - y|| <= tol (1 + ||y||)``. At the end ``s`` lies in the row space of ``X``,
     ``|s| <= 1`` and ``s_i = sign(w_i)`` on the support: ``X^T (nu / ell)`` is a dual certificate,
     so the last saddle is a minimum-l1 interpolant. The first jump is at
-    ``tau_1 = n / (4 ||X^T y||_inf)``, into the coordinate with the largest ``|x_i^T y|``.
-    Needs general position (unique saddles, no ties); raises :class:`ibcore.SolverError` if the
-    path does not end within ``max_jumps`` jumps (default ``10 d``) or gets stuck.
+    ``tau_1 = n / (4 ||X^T y||_inf)``, into the coordinate with the largest ``|x_i^T y|``. Needs
+    general position (unique saddles, no ties).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    tol : float, default 1e-12
+        Relative interpolation tolerance, ``> 0``.
+    max_jumps : int, optional
+        The most jumps allowed, ``>= 1``; ``10 d`` when omitted.
+
+    Returns
+    -------
+    SaddlePath
+        The jump times, saddles, duals and entering coordinates.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, ``tol <= 0`` or ``max_jumps < 1``.
+    TypeError
+        If ``tol`` is not a real number or ``max_jumps`` not an integer.
+    SolverError
+        If the path does not end within ``max_jumps`` jumps or gets stuck (no coordinate can move)
+        (:class:`ibcore.SolverError`).
     """
     from scipy.optimize import nnls
 
@@ -283,13 +377,37 @@ def saddle_to_saddle(X, y, *, tol: float = 1e-12, max_jumps: int | None = None) 
 
 
 def activation_times(t, w, path: SaddlePath, *, fraction: float = 0.5) -> np.ndarray:
-    """When each jump of ``path`` happens along a sampled trajectory ``w(t)`` (k, d).
+    """When each jump of ``path`` happens along a sampled trajectory ``w(t)``.
 
-    For jump ``k`` (``k = 1..K``), the coordinate ``i = path.entering[k-1]`` that joins there:
-    the first time at which ``|w_i(t)|`` reaches ``fraction`` of ``|saddles[k, i]|``, linearly
+    For jump ``k`` (``k = 1..K``), the coordinate ``i = path.entering[k-1]`` that joins there: the
+    first time at which ``|w_i(t)|`` reaches ``fraction`` of ``|saddles[k, i]|``, linearly
     interpolated in ``log |w_i|`` between the samples (``nan`` if it never does, or if the
     coordinate joins with value 0). Compare with ``path.times[1:]`` after dividing ``t`` by
     ``log(1/alpha^2)``; at finite ``alpha`` the two differ by ``O(1 / log(1/alpha))``.
+
+    Parameters
+    ----------
+    t : array_like, shape (k,)
+        The sample times (in the time of the flow, not rescaled).
+    w : array_like, shape (k, d)
+        ``w`` at those times, e.g. ``diagonal_flow(...).w``.
+    path : SaddlePath
+        The limit path of the same data (:func:`saddle_to_saddle`).
+    fraction : float, default 0.5
+        The share of the saddle value to reach, in ``(0, 1]``.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        The activation time of each jump (``nan`` where undefined).
+
+    Raises
+    ------
+    ValueError
+        If ``w`` is not of shape ``(k, d)``, ``fraction`` is not in ``(0, 1]``, or an input is not
+        finite.
+    TypeError
+        If an input is not numeric or ``fraction`` not a real number.
     """
     t = as_vector(t, "t")
     w = as_matrix(w, "w")
@@ -335,11 +453,42 @@ def _diag_fun(X, y):
 
 
 def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=None):
-    """GD on ``theta = (u, v)`` for ``L(u*u - v*v)`` from ``u = v = alpha 1``.
+    """GD on ``theta = (u, v)`` for ``L(u*u - v*v)``, ``L(w) = (1/2n) ||X w - y||^2``, from
+    ``u = v = alpha 1``.
 
-    Runs :func:`ibcore.descent.run_gd` and returns its :class:`~ibcore.descent.Trajectory`
-    (iterates are ``theta``; use :func:`uv_product` and ``w = u*u - v*v``). Per step,
-    ``u_{k+1} v_{k+1} = u_k v_k (1 - 4 eta^2 g_k^2)`` exactly, with ``g_k = grad L(w_k)``.
+    ``theta_{k+1} = theta_k - eta grad_theta L``, with ``grad_u = 2 u * g``, ``grad_v = -2 v * g``
+    and ``g = grad L(w)``. Per step, ``u_{k+1} v_{k+1} = u_k v_k (1 - 4 eta^2 g_k^2)`` exactly.
+    Runs :func:`ibcore.descent.run_gd` (its default divergence policy: a run that blows up stops
+    and reports ``diverged_at``, no exception).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    alpha : float
+        The initialization scale (:func:`ibcore.interpolants.check_alpha`).
+    eta : float
+        Step size, ``> 0``.
+    n_steps : int
+        Number of steps, ``>= 0``.
+    checkpoints : array_like of int, optional
+        Steps to record (default :func:`ibcore.descent.log_checkpoints`).
+
+    Returns
+    -------
+    Trajectory
+        :class:`~ibcore.descent.Trajectory` whose iterates ``w`` are ``theta`` (k, 2d): use
+        :func:`uv_product` for ``w = u*u - v*v`` and ``u*v``.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, ``alpha`` out of range, ``eta <= 0``, ``n_steps < 0`` or bad
+        checkpoints.
+    TypeError
+        If a number has the wrong type.
     """
     X, y = check_interpolation_problem(X, y)
     alpha = check_alpha(alpha)
@@ -350,7 +499,27 @@ def diagonal_gd(X, y, alpha: float, eta: float, n_steps: int, *, checkpoints=Non
 
 
 def uv_product(theta) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``theta = (u, v)`` (last axis of even length 2d) into ``(w, u*v)``."""
+    """Split ``theta = (u, v)`` (last axis of even length 2d) into ``(w, u*v)``, ``w = u*u - v*v``.
+
+    Parameters
+    ----------
+    theta : array_like, shape (..., 2d)
+        Parameters, e.g. the iterates of :func:`diagonal_gd`.
+
+    Returns
+    -------
+    w : ndarray, shape (..., d)
+        ``u*u - v*v``.
+    uv : ndarray, shape (..., d)
+        ``u*v`` (conserved, ``= alpha^2``, by the flow).
+
+    Raises
+    ------
+    ValueError
+        If ``theta`` is a scalar, its last dimension is odd, or it is empty or not finite.
+    TypeError
+        If ``theta`` is not numeric.
+    """
     theta = as_array(theta, "theta")
     if theta.ndim == 0 or theta.shape[-1] % 2:
         raise ValueError(f"theta must have an even last dimension (u and v), got {theta.shape}")
@@ -367,6 +536,25 @@ def diagonal_parameters(w, alpha: float) -> np.ndarray:
     (``= u^2 + v^2``), ``u^2 = (r + w) / 2`` and ``v^2 = (r - w) / 2``, computed as
     ``v = alpha^2 / u`` for ``w >= 0`` (and ``u = alpha^2 / v`` for ``w < 0``) to avoid the
     cancellation in ``r - |w|``. ``w = 0`` gives ``u = v = alpha``.
+
+    Parameters
+    ----------
+    w : array_like, shape (d,)
+        The product.
+    alpha : float
+        The initialization scale (:func:`ibcore.interpolants.check_alpha`).
+
+    Returns
+    -------
+    ndarray, shape (2d,)
+        ``theta = (u, v)``, concatenated.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` is empty or not finite, or ``alpha`` out of range.
+    TypeError
+        If an input is not numeric.
     """
     w = as_vector(w, "w")
     alpha = check_alpha(alpha)
@@ -382,9 +570,31 @@ def diagonal_tangent_kernel(X, theta, X2=None) -> np.ndarray:
     """Tangent kernel ``J(X) J(X2)^T`` of ``f(x; theta) = <u*u - v*v, x>`` at ``theta = (u, v)``.
 
     ``grad_u f(x) = 2 u * x`` and ``grad_v f(x) = -2 v * x``, so
-    ``K(x, x') = 4 sum_i (u_i^2 + v_i^2) x_i x'_i``, i.e. ``K = 4 X diag(u^2 + v^2) X2^T``: the
-    Gram matrix of the preconditioner ``dG dG^T = 4 diag(u^2 + v^2)`` of the induced flow in
-    ``w``. At ``u = v = alpha 1`` this is ``8 alpha^2 X X2^T``. ``X2=None`` means ``X2 = X``.
+    ``K(x, x') = 4 sum_i (u_i^2 + v_i^2) x_i x'_i``, i.e. ``K = 4 X diag(u^2 + v^2) X2^T``: the Gram
+    matrix of the preconditioner ``dG dG^T = 4 diag(u^2 + v^2)`` of the induced flow in ``w``. At
+    ``u = v = alpha 1`` this is ``8 alpha^2 X X2^T``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The first inputs, one per row.
+    theta : array_like, shape (2d,)
+        The parameters ``(u, v)``.
+    X2 : array_like, shape (m, d), optional
+        The second inputs; ``X`` when omitted.
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        The kernel matrix.
+
+    Raises
+    ------
+    ValueError
+        If ``theta`` is not of length ``2d``, ``X2`` has another number of columns, or an input is
+        empty or not finite.
+    TypeError
+        If an input is not numeric.
     """
     X = as_matrix(X, "X")
     X2 = X if X2 is None else as_matrix(X2, "X2")

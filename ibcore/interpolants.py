@@ -63,8 +63,26 @@ def q_potential(z) -> np.ndarray:
     """``q(z) = 2 - sqrt(4 + z^2) + z arcsinh(z / 2)`` (elementwise; convex, ``q(0) = 0``).
 
     ``q'(z) = arcsinh(z / 2)``, ``q''(z) = 1 / sqrt(4 + z^2)``; ``q(z) ~ z^2 / 4`` near 0 and
-    ``q(z) ~ |z| (log|z| - 1)`` for large ``|z|``. Evaluated as ``z arcsinh(z/2) - z^2 /
-    (2 + sqrt(4 + z^2))`` to avoid the cancellation of ``2 - sqrt(4 + z^2)`` at small ``z``.
+    ``q(z) ~ |z| (log|z| - 1)`` for large ``|z|``. Evaluated as
+    ``z arcsinh(z/2) - z^2 / (2 + sqrt(4 + z^2))`` to avoid the cancellation of
+    ``2 - sqrt(4 + z^2)`` at small ``z``.
+
+    Parameters
+    ----------
+    z : array_like
+        Any shape (empty allowed), finite.
+
+    Returns
+    -------
+    ndarray
+        ``q(z)``, of the shape of ``z``.
+
+    Raises
+    ------
+    ValueError
+        If ``z`` is not finite.
+    TypeError
+        If ``z`` is not numeric.
     """
     z = as_array(z, "z", allow_empty=True)
     root = np.sqrt(4.0 + z * z)
@@ -105,7 +123,28 @@ def check_alpha(alpha) -> float:
 
 
 def r_alpha(w, alpha: float) -> float:
-    """``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)`` (see the module docstring)."""
+    """``R_alpha(w) = (alpha^2 / 4) sum_i q(w_i / alpha^2)`` (see the module docstring;
+    :func:`q_potential`), the mirror potential of the diagonal network from ``u = v = alpha 1``.
+
+    Parameters
+    ----------
+    w : array_like, shape (d,)
+        The point.
+    alpha : float
+        The initialization scale (:func:`check_alpha`).
+
+    Returns
+    -------
+    float
+        ``R_alpha(w) >= 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` is empty or not finite, or ``alpha`` is out of range.
+    TypeError
+        If ``w`` is not numeric or ``alpha`` not a real number.
+    """
     w = as_vector(w, "w")
     alpha = check_alpha(alpha)
     a2 = alpha * alpha
@@ -113,7 +152,27 @@ def r_alpha(w, alpha: float) -> float:
 
 
 def r_alpha_grad(w, alpha: float) -> np.ndarray:
-    """``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``."""
+    """``grad R_alpha(w) = arcsinh(w / (2 alpha^2)) / 4``.
+
+    Parameters
+    ----------
+    w : array_like, shape (d,)
+        The point.
+    alpha : float
+        The initialization scale (:func:`check_alpha`).
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        The gradient.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` is empty or not finite, or ``alpha`` is out of range.
+    TypeError
+        If ``w`` is not numeric or ``alpha`` not a real number.
+    """
     w = as_vector(w, "w")
     alpha = check_alpha(alpha)
     return np.arcsinh(w / (2.0 * alpha * alpha)) / 4.0
@@ -161,11 +220,22 @@ def scaled_sinh_cosh(a, log_alpha2) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class L1Solution:
-    """Minimum-l1 interpolant and its LP dual certificate.
+    """Minimum-l1 interpolant and its LP dual certificate (:func:`min_l1_interpolant`).
 
     ``w`` minimises ``||w||_1`` s.t. ``X w = y``; ``dual`` maximises ``y^T lam`` s.t.
     ``||X^T lam||_inf <= 1``. Optimality is certified by ``gap = ||w||_1 - y^T dual ~ 0`` and
     ``dual_infeasibility = max(0, ||X^T dual||_inf - 1) ~ 0``.
+
+    Attributes
+    ----------
+    w : ndarray, shape (d,)
+        The minimum-l1 interpolant (a vertex of the LP).
+    dual : ndarray, shape (n,)
+        The equality multipliers ``lam`` reported by HiGHS.
+    gap : float
+        ``||w||_1 - y^T dual``, ``~ 0`` at the optimum.
+    dual_infeasibility : float
+        ``max(0, ||X^T dual||_inf - 1)``, ``~ 0``.
     """
 
     w: np.ndarray
@@ -175,15 +245,39 @@ class L1Solution:
 
     @property
     def norm(self) -> float:
+        """``||w||_1`` (float).
+        """
         return float(np.abs(self.w).sum())
 
 
 def min_l1_interpolant(X, y) -> L1Solution:
     """``argmin ||w||_1`` s.t. ``X w = y`` by linear programming (basis pursuit).
 
-    Variables ``w = p - m`` with ``p, m >= 0``; minimise ``1^T (p + m)`` s.t.
-    ``X (p - m) = y`` with :func:`scipy.optimize.linprog` (HiGHS). The equality multipliers give
-    the dual certificate (see :class:`L1Solution`).
+    Variables ``w = p - m`` with ``p, m >= 0``; minimise ``1^T (p + m)`` s.t. ``X (p - m) = y`` with
+    :func:`scipy.optimize.linprog` (HiGHS). The equality multipliers give the dual certificate (see
+    :class:`L1Solution`).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank
+        (:func:`ibcore.lp_geometry.check_interpolation_problem`).
+    y : array_like, shape (n,)
+        The targets.
+
+    Returns
+    -------
+    L1Solution
+        The interpolant and its certificate.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem (``n >= d``, rank deficient, shapes, non-finite values).
+    TypeError
+        If an input is not numeric.
+    SolverError
+        If the LP solver fails (:class:`ibcore.SolverError`).
     """
     from scipy.optimize import linprog
 
@@ -204,11 +298,19 @@ def min_l1_interpolant(X, y) -> L1Solution:
 class L1Certificate:
     """The l1 dual certificate with the smallest off-support values.
 
-    Returned by :func:`minimax_l1_certificate`.
+    Returned by :func:`minimax_l1_certificate`. ``exponent = 2 (1 - c_star)`` is the predicted
+    log-log slope of ``||w_alpha - w_l1||`` against ``alpha`` as ``alpha -> 0``.
 
-    ``dual`` is ``beta`` (n,), ``values = X^T beta`` (d,), ``support`` the boolean support of
-    ``w_l1``, and ``c_star = max_{i not in S} |values_i|``. ``exponent = 2 (1 - c_star)`` is the
-    predicted log-log slope of ``||w_alpha - w_l1||`` against ``alpha`` as ``alpha -> 0``.
+    Attributes
+    ----------
+    dual : ndarray, shape (n,)
+        ``beta``.
+    values : ndarray, shape (d,)
+        ``X^T beta`` (``sign(w_l1)`` on the support).
+    support : ndarray of bool, shape (d,)
+        The support ``S`` of ``w_l1``.
+    c_star : float
+        ``max_{i not in S} |values_i|`` (0 when ``S`` is everything).
     """
 
     dual: np.ndarray
@@ -218,18 +320,20 @@ class L1Certificate:
 
     @property
     def exponent(self) -> float:
+        """``2 (1 - c_star)`` (float): the predicted rate exponent.
+        """
         return 2.0 * (1.0 - self.c_star)
 
 
 def minimax_l1_certificate(X, w_l1, *, support_tol: float = 1e-9) -> L1Certificate:
     """``c_star = min { max_{i not in S} |(X^T beta)_i| : (X^T beta)_S = sign(w_l1)_S }``.
 
-    ``S`` is the support of ``w_l1`` (entries above ``support_tol * max |w_l1|``). A ``beta``
-    with ``(X^T beta)_S = sign(w_S)`` and ``|X^T beta| <= 1`` off ``S`` is a dual certificate of
+    ``S`` is the support of ``w_l1`` (entries above ``support_tol * max |w_l1|``). A ``beta`` with
+    ``(X^T beta)_S = sign(w_S)`` and ``|X^T beta| <= 1`` off ``S`` is a dual certificate of
     ``min ||w||_1 s.t. X w = X w_l1``: so ``c_star <= 1`` iff ``w_l1`` is a minimum-l1
-    interpolant, and ``c_star < 1`` (with ``X_S`` injective) makes it the unique one, since
-    then ``||w_l1 + h||_1 >= ||w_l1||_1 + (1 - c_star) ||h_{S^c}||_1`` for every ``h`` with
-    ``X h = 0``. The value is the linear program in ``(beta, t)``: minimise ``t`` subject to
+    interpolant, and ``c_star < 1`` (with ``X_S`` injective) makes it the unique one, since then
+    ``||w_l1 + h||_1 >= ||w_l1||_1 + (1 - c_star) ||h_{S^c}||_1`` for every ``h`` with ``X h = 0``.
+    The value is the linear program in ``(beta, t)``: minimise ``t`` subject to
     ``X_S^T beta = sign(w_S)`` and ``-t <= X_{S^c}^T beta <= t`` (:func:`scipy.optimize.linprog`,
     HiGHS). It is **not** the certificate a simplex solver returns for basis pursuit
     (:func:`min_l1_interpolant`): that one is a vertex of the optimal dual face, where ``n``
@@ -237,8 +341,31 @@ def minimax_l1_certificate(X, w_l1, *, support_tol: float = 1e-9) -> L1Certifica
 
     ``c_star`` governs the approach of ``w_alpha = argmin_{Xw=y} R_alpha`` to ``w_l1`` (module
     docstring): ``||w_alpha - w_l1|| = alpha^{2 (1 - c_star) + o(1)}``.
-    Raises ``ValueError`` if ``w_l1`` is zero or its support has more entries than ``X`` has
-    rows or is not linearly independent (``X_S`` not injective).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The data matrix.
+    w_l1 : array_like, shape (d,)
+        A basic (vertex) minimum-l1 interpolant, nonzero, e.g. ``min_l1_interpolant(X, y).w``.
+    support_tol : float, default 1e-9
+        Relative threshold of the support, ``> 0``.
+
+    Returns
+    -------
+    L1Certificate
+        ``beta``, ``X^T beta``, the support and ``c_star``.
+
+    Raises
+    ------
+    ValueError
+        If ``w_l1`` is zero, its support has more entries than ``X`` has rows or its columns of
+        ``X`` are not linearly independent (``X_S`` not injective), ``support_tol <= 0``, or on bad
+        shapes or non-finite input.
+    TypeError
+        If an input is not numeric.
+    SolverError
+        If the LP solver fails (:class:`ibcore.SolverError`).
     """
     from scipy.optimize import linprog
 
@@ -287,13 +414,41 @@ def minimax_l1_certificate(X, w_l1, *, support_tol: float = 1e-9) -> L1Certifica
 def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: int = 200):
     """``argmin R_alpha(w)`` s.t. ``X w = y``, via damped Newton on the convex dual.
 
-    Minimises ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (module docstring) with
-    Newton steps and backtracking, evaluated stably for tiny ``alpha`` through
-    ``alpha^2 e^{a} = e^{a + 2 log alpha}`` (each step changes ``X^T nu`` by at most 2 in every
-    coordinate, which keeps the iteration finite from ``nu = 0`` even for ``alpha = 1e-8``);
-    returns ``w = 2 alpha^2 sinh(X^T nu)``, which
-    satisfies the stationarity condition exactly and primal feasibility
-    ``||X w - y|| <= tol * (1 + ||y||)``.
+    Minimises ``Phi(nu) = 2 alpha^2 sum_i cosh((X^T nu)_i) - y^T nu`` (module docstring) from
+    ``nu = 0`` with Newton steps and backtracking, evaluated stably for tiny ``alpha`` through
+    ``alpha^2 e^{a} = e^{a + 2 log alpha}`` (:func:`scaled_sinh_cosh`; each step changes ``X^T nu``
+    by at most 2 in every coordinate, which keeps the iteration finite even for ``alpha = 1e-8``);
+    returns ``w = 2 alpha^2 sinh(X^T nu)``, which satisfies the stationarity condition exactly and
+    primal feasibility ``||X w - y|| <= tol (1 + ||y||)`` (after ``max_iter`` steps, up to
+    ``1e3 tol (1 + ||y||)`` is accepted).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    alpha : float
+        The initialization scale, ``> 0`` (only ``log alpha`` is used, so any positive float).
+    tol : float, default 1e-12
+        Relative feasibility tolerance, ``> 0``.
+    max_iter : int, default 200
+        Newton steps, ``>= 1``.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        ``w_alpha``.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, ``alpha <= 0``, ``tol <= 0`` or ``max_iter < 1``.
+    TypeError
+        If a number is not real or ``max_iter`` not an integer.
+    SolverError
+        If Newton does not reach ``1e3 tol (1 + ||y||)`` in ``max_iter`` steps
+        (:class:`ibcore.SolverError`).
     """
     X, y = check_interpolation_problem(X, y)
     alpha = positive_float(alpha, "alpha")
@@ -341,12 +496,36 @@ def min_ralpha_interpolant(X, y, alpha: float, *, tol: float = 1e-12, max_iter: 
 def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
     """``argmin R_alpha(w)`` s.t. ``X w = y`` on the primal (an independent check).
 
-    Uses :func:`scipy.optimize.minimize` (``trust-constr``) with the analytic gradient
-    ``arcsinh(w / 2 alpha^2) / 4``, the diagonal Hessian ``1 / (4 sqrt(w^2 + 4 alpha^4))`` and
-    the linear equality constraint. Reliable for moderate ``alpha`` (say ``alpha >= 0.1`` on data
-    of unit scale); for tiny ``alpha`` the objective approaches ``l1`` and the solver slows
-    down: use :func:`min_ralpha_interpolant`. Starts from ``w0`` (default the minimum-l2
-    interpolant).
+    Uses :func:`scipy.optimize.minimize` (``trust-constr``, ``gtol=1e-12``, ``xtol=1e-14``, at most
+    3000 iterations) with the analytic gradient ``arcsinh(w / 2 alpha^2) / 4``, the diagonal
+    Hessian ``1 / (4 sqrt(w^2 + 4 alpha^4))`` and the linear equality constraint. Reliable for
+    moderate ``alpha`` (say ``alpha >= 0.1`` on data of unit scale); for tiny ``alpha`` the
+    objective approaches ``l1`` and the solver slows down: use :func:`min_ralpha_interpolant`.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    alpha : float
+        The initialization scale, ``> 0``.
+    w0 : array_like, shape (d,), optional
+        The starting point; the minimum-l2 interpolant ``X^+ y`` when omitted.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        ``w_alpha``.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, ``alpha <= 0`` or a ``w0`` of the wrong length.
+    TypeError
+        If ``alpha`` is not a real number or an array not numeric.
+    SolverError
+        If ``trust-constr`` reports failure (:class:`ibcore.SolverError`).
     """
     from scipy.optimize import LinearConstraint, minimize
 
@@ -369,10 +548,35 @@ def min_ralpha_primal(X, y, alpha: float, w0=None) -> np.ndarray:
 
 
 def ralpha_kkt_residual(X, y, w, alpha: float) -> tuple[float, float]:
-    """KKT residuals of ``min R_alpha(w) s.t. X w = y`` at ``w``.
+    """KKT residuals of ``min R_alpha(w) s.t. X w = y`` at ``w``:
+    ``(||X w - y||, ||(I - X^+ X) grad R_alpha(w)||)``.
 
-    Returns ``(feasibility, stationarity)`` = ``(||X w - y||, ||(I - X^+ X) grad R_alpha(w)||)``:
-    at the minimiser both vanish (the gradient lies in the row space of ``X``).
+    At the minimiser both vanish (the gradient lies in the row space of ``X``).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    w : array_like, shape (d,)
+        The candidate.
+    alpha : float
+        The initialization scale (:func:`check_alpha`).
+
+    Returns
+    -------
+    feasibility : float
+        ``||X w - y||``.
+    stationarity : float
+        ``||(I - X^+ X) grad R_alpha(w)||``.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, a ``w`` of the wrong length, or ``alpha`` out of range.
+    TypeError
+        If an input is not numeric.
     """
     X, y = check_interpolation_problem(X, y)
     w = as_vector(w, "w", length=X.shape[1])
@@ -390,9 +594,30 @@ def l1_norm_bound(w_l1, alpha: float, d: int) -> float:
         ||w_alpha||_1 <= min_{0 < c < ell} (N + d e^{-c}) / (ell - c).
 
     (Derivation in the chapter: ``log s <= arcsinh(s/2) <= log(1 + s)`` for ``s > 0`` sandwiches
-    ``q``; the minimum over ``c`` is taken on a fine grid, so the value is a valid bound.)
-    Raises ``ValueError`` if ``alpha >= 1/sqrt(d)`` (then ``ell <= log d`` and the bound is
-    vacuous or undefined).
+    ``q``; the minimum over ``c`` is taken on a grid of 19999 interior points of ``(0, ell)``, so
+    the value is a valid bound.)
+
+    Parameters
+    ----------
+    w_l1 : array_like
+        A minimum-l1 interpolant (its nonzero entries are the support ``S``).
+    alpha : float
+        The initialization scale, ``0 < alpha < 1/sqrt(d)``.
+    d : int
+        The dimension, ``>= 1``.
+
+    Returns
+    -------
+    float
+        The bound.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha >= 1/sqrt(d)`` (then ``ell <= log d`` and the bound is vacuous or undefined),
+        ``alpha <= 0``, ``d < 1`` or ``w_l1`` is empty or not finite.
+    TypeError
+        If ``alpha`` is not a real number or ``d`` not an integer.
     """
     w_l1 = as_vector(w_l1, "w_l1")
     alpha = positive_float(alpha, "alpha")
@@ -413,7 +638,29 @@ def l2_offset_prediction(X, y, alpha: float) -> np.ndarray:
     """Leading term of ``w_alpha - w_l2`` for large ``alpha``: ``P_null(w_l2^3) / (24 alpha^4)``.
 
     From ``arcsinh(s) = s - s^3/6 + O(s^5)`` in the KKT condition (chapter, large-alpha
-    proposition); ``P_null = I - X^+ X`` and ``w_l2 = X^+ y``.
+    proposition); ``P_null = I - X^+ X`` and ``w_l2 = X^+ y`` (the cube is elementwise).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets.
+    alpha : float
+        The initialization scale, ``> 0`` with ``alpha^4`` a finite nonzero float64.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        The predicted offset.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, ``alpha <= 0``, or ``alpha^4`` under- or overflowing float64 (``alpha``
+        outside ``(1e-75, 1e75)``, roughly).
+    TypeError
+        If ``alpha`` is not a real number.
     """
     X, y = check_interpolation_problem(X, y)
     alpha = positive_float(alpha, "alpha")
@@ -437,10 +684,35 @@ def population_risk(X, y, w_star, alphas) -> np.ndarray:
 
     For inputs ``x ~ N(0, I_d)`` and noise-free targets ``<x, w_star>`` the risk of a linear
     predictor ``w`` is ``E (<x, w> - <x, w_star>)^2 = (w - w_star)^T E[x x^T] (w - w_star)
-    = ||w - w_star||^2``. Returns this number for each ``alpha`` in ``alphas`` (array of the
-    same shape), with :func:`min_ralpha_interpolant`. Its two ends: ``||P_null w_star||^2``
-    (``P_null = I - X^+ X``) as ``alpha -> inf``, since then ``w_alpha -> X^+ y = X^+ X w_star``,
-    and ``||w_l1 - w_star||^2`` as ``alpha -> 0`` (zero when basis pursuit recovers ``w_star``).
+    = ||w - w_star||^2``, with ``w_alpha`` from :func:`min_ralpha_interpolant` (default
+    tolerances). Its two ends: ``||P_null w_star||^2`` (``P_null = I - X^+ X``) as
+    ``alpha -> inf``, since then ``w_alpha -> X^+ y = X^+ X w_star``, and ``||w_l1 - w_star||^2``
+    as ``alpha -> 0`` (zero when basis pursuit recovers ``w_star``).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        An underdetermined problem, ``n < d``, full row rank.
+    y : array_like, shape (n,)
+        The targets (``X w_star`` in the noise-free model; not checked).
+    w_star : array_like, shape (d,)
+        The teacher.
+    alphas : float or array_like
+        Initialization scales, all ``> 0``, any shape.
+
+    Returns
+    -------
+    ndarray
+        The risk for each ``alpha``, of the shape of ``alphas``.
+
+    Raises
+    ------
+    ValueError
+        On a bad problem, a ``w_star`` of the wrong length, or an ``alpha <= 0``.
+    TypeError
+        If an input is not numeric.
+    SolverError
+        If :func:`min_ralpha_interpolant` does not converge for some ``alpha``.
     """
     X, y = check_interpolation_problem(X, y)
     w_star = as_vector(w_star, "w_star", length=X.shape[1])
