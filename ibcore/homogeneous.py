@@ -44,7 +44,9 @@ def relu_margins(theta, X, y, width: int) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     theta : array_like, shape (width * (d + 1),)
+        The parameters ``(vec(W), a)``, ``W`` row-major.
     X : array_like, shape (n, d)
+        The inputs, one per row.
     y : array_like, shape (n,)
         Labels in ``{-1, +1}``.
     width : int
@@ -60,7 +62,10 @@ def relu_margins(theta, X, y, width: int) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ValueError
-        For labels outside ``{-1, +1}`` or a ``theta`` of the wrong length.
+        For labels outside ``{-1, +1}``, a ``theta`` of the wrong length, ``width < 1``, or
+        empty or non-finite input.
+    TypeError
+        If ``width`` is not an integer or an array not numeric.
     """
     X, y = _check_xy(X, y)
     width = positive_int(width, "width")
@@ -82,12 +87,34 @@ def _margins(theta, X, y, width):
 
 @dataclass(frozen=True)
 class MarginRun:
-    """A training run of the two-layer ReLU network on the exponential loss.
+    """A training run of the bias-free two-layer ReLU network on the exponential loss
+    (:func:`train_relu_margin`).
 
-    Per-step arrays (length ``n_steps + 1``): ``log_loss`` (``log L``), ``normalized``
-    (``gamma_bar``), ``smoothed`` (``gamma_tilde``), ``norm`` (``||theta||``). At the
-    checkpoints ``kkt_steps``: ``eps`` and ``delta`` (NaN before all margins are positive).
-    ``switch_step``: first step of the normalised phase; ``theta`` the final parameters.
+    The margins are ``q_i = y_i f(x_i; theta)`` and ``L = (1/n) sum_i exp(-q_i)`` (module
+    docstring). Per-step arrays have length ``n_steps + 1`` (step 0 is the initialization).
+
+    Attributes
+    ----------
+    log_loss : ndarray, shape (n_steps + 1,)
+        ``log L(theta_k)``, computed in log space (finite when ``L`` underflows).
+    normalized : ndarray, shape (n_steps + 1,)
+        The normalised margin ``gamma_bar = min_i q_i / ||theta||^2``.
+    smoothed : ndarray, shape (n_steps + 1,)
+        The smoothed margin ``gamma_tilde = -log(sum_i exp(-q_i)) / ||theta||^2``.
+    norm : ndarray, shape (n_steps + 1,)
+        ``||theta_k||``.
+    kkt_steps : ndarray of int
+        The log-spaced steps at which the KKT residuals are measured (at most ``n_kkt``).
+    eps : ndarray, shape (len(kkt_steps),)
+        Stationarity residual of :func:`ibcore.margin.homogeneous_kkt_residual` at those steps
+        (NaN while some margin is not positive).
+    delta : ndarray, shape (len(kkt_steps),)
+        Complementarity residual, same convention.
+    switch_step : int
+        First step of the normalised phase 2 (``-1`` if the smoothed margin never became
+        positive).
+    theta : ndarray, shape (width * (d + 1),)
+        The final parameters ``(vec(W), a)``.
     """
 
     log_loss: np.ndarray
@@ -129,10 +156,11 @@ def train_relu_margin(
     Parameters
     ----------
     X : array_like, shape (n, d)
+        The inputs, one per row.
     y : array_like, shape (n,)
         Labels in ``{-1, +1}``.
     width : int
-        Number of hidden units.
+        Number of hidden units (``>= 1``).
     n_steps : int
         Number of GD steps (both phases together, ``>= 1``).
     eta_fit, eta_margin : float
@@ -147,13 +175,18 @@ def train_relu_margin(
     Returns
     -------
     MarginRun
+        The per-step margins, loss and norm, the KKT residuals at log-spaced checkpoints, the
+        switch step and the final parameters.
 
     Raises
     ------
     ValueError
-        For bad labels or non-positive sizes / steps.
+        For bad labels or non-positive sizes / steps (``n_kkt < 2``), or a negative seed.
+    TypeError
+        If ``seed`` is not an int or a ``numpy.random.Generator``, or a size not an integer.
     DivergenceError
-        If ``||theta||`` becomes non-finite or exceeds ``1e12 max(1, ||theta_0||)``.
+        If ``||theta||`` becomes non-finite or exceeds ``1e12 max(1, ||theta_0||)``
+        (:class:`ibcore.DivergenceError`).
     """
     X, y = _check_xy(X, y)
     width = positive_int(width, "width")

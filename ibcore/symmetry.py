@@ -26,6 +26,7 @@ def patches(signals, size: int) -> np.ndarray:
     Parameters
     ----------
     signals : array_like, shape (n, T)
+        One signal of length ``T`` per row.
     size : int
         The window length, ``1 <= size <= T``.
 
@@ -37,7 +38,9 @@ def patches(signals, size: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``signals`` is not a finite matrix or ``size`` exceeds ``T``.
+        If ``signals`` is not a finite matrix or ``size`` is not in ``[1, T]``.
+    TypeError
+        If ``size`` is not an integer or ``signals`` not numeric.
     """
     S = as_matrix(signals, "signals")
     size = positive_int(size, "size")
@@ -76,7 +79,9 @@ def summed_filters_gd(
     Parameters
     ----------
     signals : array_like, shape (n, T)
+        One signal of length ``T`` per row.
     targets : array_like, shape (n,)
+        The regression targets.
     F0 : array_like, shape (K, size)
         Initial filters.
     readout : array_like, shape (T - size + 1,)
@@ -85,8 +90,9 @@ def summed_filters_gd(
         Step size (``> 0``).
     n_steps : int
         Number of GD steps (``>= 0``).
-    activation : {"linear", "relu", "leaky_relu"}
-    negative_slope : float
+    activation : {"linear", "relu", "leaky_relu"}, default "linear"
+        The nonlinearity ``sigma``.
+    negative_slope : float, default 0.01
         ``s`` in ``[0, 1]`` of ``"leaky_relu"`` (ignored otherwise).
 
     Returns
@@ -99,8 +105,11 @@ def summed_filters_gd(
     ValueError
         For inputs of the wrong shape, a non-positive ``eta``, an unknown ``activation`` or a
         ``negative_slope`` outside ``[0, 1]``.
+    TypeError
+        If a number or an array has the wrong type.
     DivergenceError
-        If the loss becomes non-finite or blows up (:func:`ibcore.descent.iterate`).
+        If the loss becomes non-finite or exceeds ``1e12 max(1, L(F0))``
+        (:class:`ibcore.DivergenceError`, raised by :func:`ibcore.descent.iterate`).
     """
     F = as_matrix(F0, "F0").copy()
     P = patches(signals, F.shape[1])
