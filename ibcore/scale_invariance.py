@@ -139,11 +139,33 @@ class NormalizedLinear:
 
     This is a linear unit with weight normalisation (Salimans & Kingma, 2016) and a frozen gain
     ``g``; ``L(c w) = L(w)`` for ``c > 0``. With ``F(u) = (1/2n)||g X u - y||^2``,
-    ``grad L(w) = P grad F(u) / ||w||`` where ``P = I - u u^T`` projects out ``u``.
+    ``grad L(w) = P grad F(u) / ||w||`` where ``P = I - u u^T`` projects out ``u``. Calling the
+    instance, ``loss(w)``, returns ``(loss, grad)`` (one point (d,) or a batch (B, d)), the form
+    :func:`ibcore.scale_invariance.run_scale_invariant_gd` takes.
 
     Parameters
     ----------
-    X : (n, d) array, y : (n,) array, gain : float > 0.
+    X : array_like, shape (n, d)
+        Inputs, finite, ``d >= 2``.
+    y : array_like, shape (n,)
+        Targets.
+    gain : float
+        The frozen gain ``g``, in ``(1e-150, 1e150)``.
+
+    Attributes
+    ----------
+    X, y, gain
+        The validated data and gain.
+    n, d : int
+        Number of samples and dimension.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric or ``gain`` not a real number.
+    ValueError
+        For non-finite or mismatched ``X``/``y``, ``d < 2`` (the sphere would be two points), or a
+        gain outside ``(1e-150, 1e150)``.
     """
 
     def __init__(self, X, y, gain=1.0):
@@ -187,30 +209,83 @@ class NormalizedLinear:
         return (float(loss[0]), grad[0]) if single else (loss, grad)
 
     def sphere_grad_norm(self, w):
-        """``G(w) = ||w|| ||grad L(w)||``, the gradient norm at the unit vector ``w / ||w||``."""
+        """``G(w) = ||w|| ||grad L(w)|| = ||P grad F(u)||``, the gradient norm at ``u = w / ||w||``.
+
+        Parameters
+        ----------
+        w : array_like, shape (d,) or (B, d)
+            Non-zero point(s).
+
+        Returns
+        -------
+        float or ndarray of float64, shape (B,)
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape, a non-finite entry or a zero point.
+        """
         _, single, _, _, _, _, gF_perp = self._parts(w)
         g = np.linalg.norm(gF_perp, axis=1)
         return float(g[0]) if single else g
 
     def hessian(self, w) -> np.ndarray:
-        """Hessian of ``L`` at ``w`` (shape (d,)): with ``G = grad F(u)``, ``r = ||w||``,
-        ``H = [P A P - (u.G) P - u (PG)^T - (PG) u^T] / r^2`` where ``A = g^2 X^T X / n``."""
+        """Hessian of ``L`` at ``w``: with ``G = grad F(u)``, ``r = ||w||``,
+        ``H = [P A P - (u.G) P - u (PG)^T - (PG) u^T] / r^2`` where ``A = g^2 X^T X / n``.
+
+        Parameters
+        ----------
+        w : array_like, shape (d,)
+            One non-zero point.
+
+        Returns
+        -------
+        ndarray of float64, shape (d, d)
+
+        Raises
+        ------
+        ValueError
+            For a batch of points, a wrong shape, a non-finite entry or ``w = 0``.
+        """
         _, single, r, U, _, gF, _ = self._parts(w)
         if not single:
             raise ValueError("hessian takes one point w of shape (d,)")
         return sphere_hessians(U, gF, self._A)[0] / r[0] ** 2
 
     def sphere_sharpness(self, w):
-        """Spherical sharpness ``S(w) = lambda_max(Hess L(w / ||w||))`` (float, or (B,) for a
-        batch). The Hessian at ``w`` itself is ``Hess L(w / ||w||) / ||w||^2``, so GD with rate
-        ``eta`` sees the sharpness ``eta S(w) / ||w||^2`` (see
-        :func:`~ibcore.sharpness_reduction.effective_sharpness`)."""
+        """Spherical sharpness ``S(w) = lambda_max(Hess L(w / ||w||))``.
+
+        The Hessian at ``w`` itself is ``Hess L(w / ||w||) / ||w||^2``, so GD with rate ``eta`` sees
+        the sharpness ``eta S(w) / ||w||^2`` (see
+        :func:`~ibcore.sharpness_reduction.effective_sharpness`).
+
+        Parameters
+        ----------
+        w : array_like, shape (d,) or (B, d)
+            Non-zero point(s).
+
+        Returns
+        -------
+        float or ndarray of float64, shape (B,)
+
+        Raises
+        ------
+        ValueError
+            For a wrong shape, a non-finite entry or a zero point.
+        """
         _, single, _, U, _, gF, _ = self._parts(w)
         s = _top_eigenvalue(sphere_hessians(U, gF, self._A))
         return float(s[0]) if single else s
 
     def unnormalized(self):
-        """The same unit without normalisation: ``fun(w) = ((1/2n)||g X w - y||^2, grad)``."""
+        """The same unit without normalisation: ``fun(w) = ((1/2n)||g X w - y||^2, grad)``.
+
+        Returns
+        -------
+        callable
+            ``fun(w) -> (loss, grad)`` for ``w`` of shape (d,) (not validated), the form of
+            :func:`ibcore.descent.run_gd`; ``grad = g X^T (g X w - y) / n``.
+        """
 
         def fun(w):
             w = np.asarray(w, dtype=np.float64)
@@ -220,14 +295,28 @@ class NormalizedLinear:
         return fun
 
     def unnormalized_stability_limit(self) -> float:
-        """``2 / lambda_max(g^2 X^T X / n)``: GD on :meth:`unnormalized` diverges beyond it."""
+        """``2 / lambda_max(g^2 X^T X / n)``: GD on
+        :meth:`~ibcore.scale_invariance.NormalizedLinear.unnormalized` diverges beyond this
+        step size.
+
+        Returns
+        -------
+        float
+        """
         return float(2.0 / np.linalg.eigvalsh(self._A)[-1])
 
     def minimizer(self) -> np.ndarray:
-        """The unit vector ``u*`` minimising ``F(u) = (1/2n)||g X u - y||^2`` on the sphere (a
-        trust-region subproblem), by bisection on the secular equation
+        """The unit vector ``u*`` minimising ``F(u) = (1/2n)||g X u - y||^2`` on the sphere.
+
+        A trust-region subproblem, solved by bisection on the secular equation
         ``||(A - s I)^{-1} b|| = 1``, ``s < lambda_min(A)``, where ``A = g^2 X^T X / n`` and
-        ``b = g X^T y / n``; then ``u* = (A - s I)^{-1} b``."""
+        ``b = g X^T y / n``; then ``u* = (A - s I)^{-1} b`` (normalised).
+
+        Returns
+        -------
+        ndarray of float64, shape (d,)
+            A unit vector.
+        """
         vals, vecs = np.linalg.eigh(self._A)
         bt = vecs.T @ self._b
 
@@ -248,14 +337,27 @@ class NormalizedLinear:
         return u / np.linalg.norm(u)
 
     def min_loss(self) -> float:
-        """``min_{||u|| = 1} F(u)`` = ``L(u*)`` (:meth:`minimizer`), the reference value of the
-        loss."""
+        """``min_{||u|| = 1} F(u) = L(u*)``, the reference value of the loss.
+
+        ``u*`` is :meth:`~ibcore.scale_invariance.NormalizedLinear.minimizer`.
+
+        Returns
+        -------
+        float
+        """
         return float(self(self.minimizer())[0])
 
     def unnormalized_min_loss(self) -> float:
-        """``min_w (1/2n)||g X w - y||^2`` over all of ``R^d`` (least squares): the reference
-        value of :meth:`unnormalized`. It is ``<=`` :meth:`min_loss` (no constraint on
-        ``||w||``)."""
+        """``min_w (1/2n)||g X w - y||^2`` over all of ``R^d`` (least squares).
+
+        The reference value of :meth:`~ibcore.scale_invariance.NormalizedLinear.unnormalized`;
+        it is ``<=`` :meth:`~ibcore.scale_invariance.NormalizedLinear.min_loss` (no constraint
+        on ``||w||``).
+
+        Returns
+        -------
+        float
+        """
         w, *_ = np.linalg.lstsq(self.gain * self.X, self.y, rcond=None)
         return self.unnormalized()(w)[0]
 
@@ -265,7 +367,27 @@ class RotationLoss:
 
     Its spherical gradient norm is the constant ``c``: GD keeps rotating, so the norm recursion
     has an exact equilibrium (see :func:`~ibcore.weight_decay.equilibrium_norm`). ``L`` is
-    defined up to multiples of ``2 pi c`` (only the gradient matters here).
+    defined up to multiples of ``2 pi c`` (only the gradient matters here). Calling the instance,
+    ``loss(w)``, returns ``(loss, grad)`` for one point (2,) or a batch (B, 2) of non-zero points.
+
+    Parameters
+    ----------
+    c : float
+        The rotation speed ``c > 0``.
+
+    Attributes
+    ----------
+    d : int
+        The dimension, 2.
+    c : float
+        ``c``.
+
+    Raises
+    ------
+    TypeError
+        If ``c`` is not a real number.
+    ValueError
+        If ``c <= 0`` or not finite.
     """
 
     d = 2
@@ -274,6 +396,7 @@ class RotationLoss:
         self.c = positive_float(c, "c")
 
     def __call__(self, w):
+        """``(loss, grad)`` at ``w`` of shape (2,); for a batch (B, 2): arrays (B,) and (B, 2)."""
         W, single = nonzero_points(w, 2)
         r2 = np.sum(W * W, axis=1)
         loss = self.c * np.arctan2(W[:, 1], W[:, 0])
@@ -286,6 +409,8 @@ class RotationLoss:
         return loss, self.c * np.stack([-W[:, 1], W[:, 0]], axis=1) / r2[:, None]
 
     def sphere_grad_norm(self, w):
+        """``G(w) = ||w|| ||grad L(w)|| = c`` at every non-zero ``w`` (shape (2,) or (B, 2)): a
+        float, or an array (B,) for a batch; ``ValueError`` for a zero or malformed point."""
         _, single = nonzero_points(w, 2)
         return self.c if single else np.full(np.atleast_2d(w).shape[0], self.c)
 
@@ -294,8 +419,27 @@ class RotationLoss:
 class NormRun:
     """GD on a scale-invariant loss, recorded at every step ``t = 0, ..., n_steps``.
 
-    Arrays have shape ``(n_steps + 1,)`` for one run, ``(n_steps + 1, B)`` for a batch of runs
-    (``w`` has one more trailing axis of size ``d``). ``eff_lr = eta / ||w||^2``.
+    The run of :func:`ibcore.scale_invariance.run_scale_invariant_gd`,
+    ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``. Arrays have shape ``(n_steps + 1,)`` for one
+    run, ``(n_steps + 1, B)`` for a batch of runs (``w`` has one more trailing axis of size ``d``).
+
+    Attributes
+    ----------
+    w : ndarray
+        The iterates, shape ``(n_steps + 1, d)`` or ``(n_steps + 1, B, d)``.
+    norm : ndarray
+        ``||w_t||``.
+    loss : ndarray
+        ``L(w_t)``.
+    sphere_grad : ndarray
+        ``G(w_t) = ||w_t|| ||grad L(w_t)||``, the gradient norm at the direction.
+    eff_lr : ndarray
+        ``eta / ||w_t||^2`` (without the factor ``1 / (1 - eta mu)`` of
+        :func:`~ibcore.sharpness_reduction.effective_sharpness`).
+    eta : float
+        The step size.
+    weight_decay : float
+        ``mu``.
     """
 
     w: np.ndarray
@@ -308,13 +452,15 @@ class NormRun:
 
     @property
     def direction(self) -> np.ndarray:
+        """The directions ``u_t = w_t / ||w_t||``, the shape of ``w``."""
         return self.w / self.norm[..., None]
 
 
 def run_scale_invariant_gd(loss, w0, *, eta, n_steps, weight_decay=0.0) -> NormRun:
     """GD with weight decay, ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``, every step kept.
 
-    ``loss`` is a scale-invariant numpy loss (:class:`NormalizedLinear`, :class:`RotationLoss`,
+    ``loss`` is a scale-invariant numpy loss (:class:`~ibcore.scale_invariance.NormalizedLinear`,
+    :class:`~ibcore.scale_invariance.RotationLoss`,
     :class:`~ibcore.sharpness_reduction.NormalizedProduct`) that accepts a batch of points;
     ``w0`` of shape (d,) or (B, d) runs one or B independent runs at once (vectorised).
     ``weight_decay = 0`` is plain GD, whose norm never decreases. The loop is
@@ -323,13 +469,14 @@ def run_scale_invariant_gd(loss, w0, *, eta, n_steps, weight_decay=0.0) -> NormR
     Parameters
     ----------
     loss : NormalizedLinear, RotationLoss or NormalizedProduct
+        The loss.
     w0 : array_like, shape (d,) or (B, d)
         Non-zero initial point(s).
-    eta : float
-        Step size (keyword-only).
-    n_steps : int
-        Number of steps, >= 0 (keyword-only).
-    weight_decay : float
+    eta : float, keyword-only
+        Step size, ``> 0``.
+    n_steps : int, keyword-only
+        Number of steps, >= 0.
+    weight_decay : float, keyword-only
         ``mu >= 0`` with ``eta * mu < 1``.
 
     Returns
@@ -388,10 +535,23 @@ def run_scale_invariant_gd(loss, w0, *, eta, n_steps, weight_decay=0.0) -> NormR
 def turning_angles(run) -> np.ndarray:
     """Angle (radians) between consecutive directions ``u_t = w_t / ||w_t||`` and ``u_{t+1}``.
 
-    ``run`` is a :class:`NormRun`; the result has shape ``(n_steps,)`` (or ``(n_steps, B)`` for a
-    batch of runs). Computed as ``2 arcsin(||u_{t+1} - u_t|| / 2)``, which stays accurate for tiny
-    angles (``arccos`` of the dot product loses every angle below about ``1e-8``): a direction at
-    rest shows angles at rounding level, ``~1e-16``.
+    Computed as ``theta_t = 2 arcsin(||u_{t+1} - u_t|| / 2)``, which stays accurate for tiny angles
+    (``arccos`` of the dot product loses every angle below about ``1e-8``): a direction at rest
+    shows angles at rounding level, ``~1e-16``.
+
+    Parameters
+    ----------
+    run : NormRun
+        A run of :func:`ibcore.scale_invariance.run_scale_invariant_gd`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_steps,) or (n_steps, B)
+
+    Raises
+    ------
+    TypeError
+        If ``run`` is not a :class:`~ibcore.scale_invariance.NormRun`.
     """
     if not isinstance(run, NormRun):
         raise TypeError(f"run must be a NormRun (run_scale_invariant_gd), got {type(run).__name__}")
@@ -402,9 +562,27 @@ def turning_angles(run) -> np.ndarray:
 def first_hit(values, threshold) -> np.ndarray:
     """First index ``t`` along axis 0 with ``values[t] <= threshold``, and ``-1`` where none is.
 
-    ``values`` has shape ``(n,)`` or ``(n, B)`` (e.g. ``run.sphere_grad ** 2`` of a batch of runs);
-    the result is an int (1-D input) or an int array of shape ``(B,)``. Used for the first step
-    at which gradient descent meets a convergence guarantee such as ``G_t^2 <= delta``.
+    Used for the first step at which gradient descent meets a convergence guarantee such as
+    ``G_t^2 <= delta``.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,) or (n, B)
+        E.g. ``run.sphere_grad ** 2`` of a batch of runs; finite.
+    threshold : float
+        Finite.
+
+    Returns
+    -------
+    int or ndarray of int, shape (B,)
+        An int for 1-D ``values``.
+
+    Raises
+    ------
+    TypeError
+        If ``values`` is not numeric or ``threshold`` not a real number.
+    ValueError
+        If ``values`` is not finite, empty or not 1-D/2-D, or ``threshold`` not finite.
     """
     v = as_array(values, "values")
     if v.ndim not in (1, 2):
@@ -419,7 +597,7 @@ def first_hit(values, threshold) -> np.ndarray:
 
 def sphere_smoothness(loss, *, n_draws=2000, seed) -> float:
     """``Lam = max_{||w|| = 1} ||Hessian L(w)||_2`` (the chapter's curvature bound on the sphere,
-    written with a capital Lambda) for a :class:`NormalizedLinear` loss.
+    written with a capital Lambda) for a :class:`~ibcore.scale_invariance.NormalizedLinear` loss.
 
     Estimated by evaluating the Hessian at ``n_draws`` random unit vectors (drawn from
     ``seed``) and refining the best 5 by projected gradient-free local search (Nelder-Mead on the
@@ -430,13 +608,22 @@ def sphere_smoothness(loss, *, n_draws=2000, seed) -> float:
     Parameters
     ----------
     loss : NormalizedLinear
-    n_draws : int
-        Number of random unit vectors (Monte-Carlo draws, keyword-only).
-    seed : int or numpy.random.Generator (keyword-only, required)
+        The loss.
+    n_draws : int, keyword-only
+        Number of random unit vectors (Monte-Carlo draws), ``>= 1``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required.
 
     Returns
     -------
     float
+
+    Raises
+    ------
+    TypeError
+        If ``loss`` is not a NormalizedLinear, ``n_draws`` not an integer or ``seed`` invalid.
+    ValueError
+        If ``n_draws < 1`` or ``seed`` is negative.
     """
     if not isinstance(loss, NormalizedLinear):
         raise TypeError(f"loss must be a NormalizedLinear, got {type(loss).__name__}")
@@ -460,10 +647,32 @@ def convergence_count_bound(curvature, eta, w0_norm, eps) -> float:
     """Bound on the number of GD steps (no weight decay) with ``G(w_t)^2 > eps``.
 
     For a scale-invariant loss with curvature bound ``Lam = curvature`` on the unit sphere
-    (:func:`sphere_smoothness`) and any ``eta > 0``:
+    (:func:`~ibcore.scale_invariance.sphere_smoothness`) and any ``eta > 0``:
     ``#{t : G_t^2 > eps} <= Lam^2 / eps + 1 + pi^2 Lam R^2 / (eta eps)`` with
     ``R^2 = max(r0^2, Lam eta + pi^2 Lam^2 eta^2 / r0^2) + pi^2 Lam eta`` (the chapter's
     theorem; ``R`` bounds ``||w_t||`` for all t).
+
+    Parameters
+    ----------
+    curvature : float
+        ``Lam > 0``.
+    eta : float
+        Step size, ``> 0``.
+    w0_norm : float
+        ``r0 = ||w_0|| > 0``.
+    eps : float
+        Threshold on ``G^2``, ``> 0``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If an argument is not positive and finite, or the bound overflows float64.
     """
     curv = positive_float(curvature, "curvature")
     eta = positive_float(eta, "eta")
