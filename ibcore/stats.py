@@ -16,10 +16,34 @@ __all__ = ["loglog_slope"]
 
 
 def loglog_slope(x, y) -> tuple[float, float]:
-    """Least-squares slope of ``log y`` against ``log x`` and its standard error.
+    """Least-squares slope ``s`` of ``log y`` against ``log x`` (the fit ``y ~ C x^s``) and its
+    standard error.
 
-    Returns ``(slope, stderr)``; ``stderr`` is the usual OLS standard error from the residuals
-    (``nan`` with only two points).
+    The ordinary least-squares line ``log y = s log x + log C`` (``numpy.linalg.lstsq``); the
+    standard error is the usual OLS one,
+    ``sqrt(sum resid^2 / (m - 2) / sum (log x - mean log x)^2)``, from the ``m`` residuals.
+
+    Parameters
+    ----------
+    x : array_like, shape (m,)
+        At least two positive abscissae, not all equal (not checked: equal ones with three or
+        more points end in a ``ZeroDivisionError``).
+    y : array_like, shape (m,)
+        Positive ordinates.
+
+    Returns
+    -------
+    slope : float
+        ``s``.
+    stderr : float
+        Its standard error (``nan`` with only two points).
+
+    Raises
+    ------
+    ValueError
+        With fewer than two points, a non-positive entry, mismatched lengths or non-finite input.
+    TypeError
+        If an input is not numeric.
     """
     x = as_vector(x, "x")
     y = as_vector(y, "y", length=x.size)

@@ -49,9 +49,31 @@ def as_array(
 ) -> np.ndarray:
     """Return ``a`` as a finite float64 array, checking its number of dimensions.
 
-    Raises ``TypeError`` if ``a`` is not numeric and ``ValueError`` if it has the wrong number
-    of dimensions, is empty (unless ``allow_empty``) or holds NaN/inf (unless
-    ``allow_nonfinite``, for iterates of a diverging run that are evaluated as they are).
+    Parameters
+    ----------
+    a : array_like
+        The value to check (strings, bytes and None are refused).
+    name : str
+        The argument's name in error messages.
+    ndim : int, optional
+        The required number of dimensions; any when omitted.
+    allow_empty : bool, default False
+        Accept an array with no entries.
+    allow_nonfinite : bool, default False
+        Accept NaN/inf (for iterates of a diverging run that are evaluated as they are).
+
+    Returns
+    -------
+    ndarray of float64
+        ``numpy.asarray(a, dtype=float64)``.
+
+    Raises
+    ------
+    TypeError
+        If ``a`` is not numeric.
+    ValueError
+        If ``a`` has the wrong number of dimensions, is empty (unless ``allow_empty``) or holds
+        NaN/inf (unless ``allow_nonfinite``).
     """
     if isinstance(a, (str, bytes)) or a is None:
         raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}")
@@ -71,12 +93,52 @@ def as_array(
 
 
 def as_matrix(a, name: str) -> np.ndarray:
-    """A finite, non-empty 2-D float64 array."""
+    """A finite, non-empty 2-D float64 array (:func:`as_array` with ``ndim=2``).
+
+    Parameters
+    ----------
+    a : array_like
+        The value to check.
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    ndarray of float64, shape (m, k)
+
+    Raises
+    ------
+    TypeError
+        If ``a`` is not numeric.
+    ValueError
+        If ``a`` is not 2-D, is empty or holds NaN/inf.
+    """
     return as_array(a, name, ndim=2)
 
 
 def as_vector(a, name: str, *, length: int | None = None) -> np.ndarray:
-    """A finite, non-empty 1-D float64 array, optionally of a given length."""
+    """A finite, non-empty 1-D float64 array, optionally of a given length.
+
+    Parameters
+    ----------
+    a : array_like
+        The value to check.
+    name : str
+        The argument's name in error messages.
+    length : int, optional
+        The required length.
+
+    Returns
+    -------
+    ndarray of float64, shape (k,)
+
+    Raises
+    ------
+    TypeError
+        If ``a`` is not numeric.
+    ValueError
+        If ``a`` is not 1-D, is empty, holds NaN/inf or has another length than ``length``.
+    """
     v = as_array(a, name, ndim=1)
     if length is not None and v.shape[0] != length:
         raise ValueError(f"{name} must have length {length} to match, got length {v.shape[0]}")
@@ -84,7 +146,26 @@ def as_vector(a, name: str, *, length: int | None = None) -> np.ndarray:
 
 
 def real_scalar(x, name: str) -> float:
-    """A finite real number as a Python float (booleans and non-numbers are a ``TypeError``)."""
+    """A finite real number as a Python float.
+
+    Parameters
+    ----------
+    x : float
+        A Python or numpy real number (booleans are refused).
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is a bool or not a real number (a 0-d array is refused too).
+    ValueError
+        If ``x`` is NaN or infinite.
+    """
     if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     x = float(x)
@@ -97,7 +178,28 @@ _real_scalar = real_scalar  # the former private name, still used by older modul
 
 
 def positive_float(x, name: str, *, allow_zero: bool = False) -> float:
-    """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
+    """A finite real number ``> 0`` (or ``>= 0`` with ``allow_zero``) as a Python float.
+
+    Parameters
+    ----------
+    x : float
+        The value to check (:func:`real_scalar`).
+    name : str
+        The argument's name in error messages.
+    allow_zero : bool, default False
+        Accept 0.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is a bool or not a real number.
+    ValueError
+        If ``x`` is not finite, negative, or 0 without ``allow_zero``.
+    """
     x = _real_scalar(x, name)
     if x < 0 or (x == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
@@ -106,7 +208,28 @@ def positive_float(x, name: str, *, allow_zero: bool = False) -> float:
 
 
 def positive_int(n, name: str, *, minimum: int = 1) -> int:
-    """An integer >= ``minimum`` (booleans are rejected)."""
+    """An integer ``>= minimum`` as a Python int (booleans are rejected).
+
+    Parameters
+    ----------
+    n : int
+        A Python or numpy integer.
+    name : str
+        The argument's name in error messages.
+    minimum : int, default 1
+        The smallest accepted value (0 for a number of steps).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is a bool or not an integer (``2.0`` is refused).
+    ValueError
+        If ``n < minimum``.
+    """
     if isinstance(n, bool) or not isinstance(n, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(n).__name__}")
     n = int(n)
@@ -116,7 +239,28 @@ def positive_int(n, name: str, *, minimum: int = 1) -> int:
 
 
 def probability(p, name: str, *, closed_right: bool = False) -> float:
-    """A probability in [0, 1) (or [0, 1] with ``closed_right``)."""
+    """A probability in ``[0, 1)`` (or ``[0, 1]`` with ``closed_right``) as a Python float.
+
+    Parameters
+    ----------
+    p : float
+        The value to check (:func:`real_scalar`).
+    name : str
+        The argument's name in error messages.
+    closed_right : bool, default False
+        Accept 1.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``p`` is a bool or not a real number.
+    ValueError
+        If ``p`` is not finite or outside the interval.
+    """
     p = _real_scalar(p, name)
     if p < 0 or p > 1 or (p == 1 and not closed_right):
         interval = "[0, 1]" if closed_right else "[0, 1)"
@@ -125,8 +269,29 @@ def probability(p, name: str, *, closed_right: bool = False) -> float:
 
 
 def check_blowup_factor(blowup_factor, name: str = "blowup_factor") -> float:
-    """A divergence factor: a finite real number ``>= 1`` (the bound of the divergence policy of
-    :func:`ibcore.descent.iterate` is ``blowup_factor * max(1, |value at step 0|)``)."""
+    """A divergence factor: a finite real number ``>= 1``.
+
+    The bound of the divergence policy of :func:`ibcore.descent.iterate` is
+    ``blowup_factor * max(1, |value at step 0|)``.
+
+    Parameters
+    ----------
+    blowup_factor : float
+        The value to check.
+    name : str, default "blowup_factor"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``blowup_factor`` is a bool or not a real number.
+    ValueError
+        If it is not finite or ``< 1``.
+    """
     blowup_factor = positive_float(blowup_factor, name)
     if blowup_factor < 1:
         raise ValueError(f"{name} must be >= 1, got {blowup_factor}")
@@ -136,7 +301,25 @@ def check_blowup_factor(blowup_factor, name: str = "blowup_factor") -> float:
 def check_rng(seed) -> np.random.Generator:
     """A ``numpy.random.Generator`` from an int seed or an existing generator.
 
-    ``None`` is refused on purpose: every experiment of the course is seeded.
+    ``None`` is refused on purpose: every experiment of the course is seeded. An int gives
+    ``numpy.random.default_rng(seed)``; a generator is returned as it is (not copied: drawing from
+    the result advances the caller's generator).
+
+    Parameters
+    ----------
+    seed : int or numpy.random.Generator
+        A non-negative integer, or a generator.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is None, a bool, or neither an integer nor a ``Generator``.
+    ValueError
+        If ``seed`` is a negative integer.
     """
     if isinstance(seed, np.random.Generator):
         return seed
@@ -155,6 +338,27 @@ def as_labels(y, name: str = "y", *, n: int | None = None) -> np.ndarray:
     data matrix.
 
     0/1 labels are refused with the hint ``2 * y - 1`` (the course's losses assume ``y = +-1``).
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        The labels.
+    name : str, default "y"
+        The argument's name in error messages.
+    n : int, optional
+        The required number of labels (the rows of the data).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Raises
+    ------
+    TypeError
+        If ``y`` is not numeric.
+    ValueError
+        If ``y`` is not a finite non-empty vector, has another length than ``n``, or holds a
+        value other than -1 and +1.
     """
     y = as_vector(y, name)
     if n is not None and y.shape[0] != n:
@@ -174,6 +378,29 @@ def as_batch(a, name: str, *, d: int | None = None) -> tuple[np.ndarray, bool]:
 
     Returns ``(A, single)`` with ``A`` of shape ``(k, d)`` (``k = 1`` for a single point) and
     ``single = True`` when the input was one point, so a caller returns ``out[0]`` for it.
+
+    Parameters
+    ----------
+    a : array_like, shape (d,) or (k, d)
+        One point or a batch.
+    name : str
+        The argument's name in error messages.
+    d : int, optional
+        The required number of coordinates.
+
+    Returns
+    -------
+    A : ndarray of float64, shape (k, d)
+    single : bool
+        Whether ``a`` was one point.
+
+    Raises
+    ------
+    TypeError
+        If ``a`` is not numeric.
+    ValueError
+        If ``a`` is not 1-D or 2-D, is empty, holds NaN/inf, or has another number of coordinates
+        than ``d``.
     """
     arr = as_array(a, name)
     if arr.ndim not in (1, 2):
@@ -188,7 +415,29 @@ def as_batch(a, name: str, *, d: int | None = None) -> tuple[np.ndarray, bool]:
 
 
 def as_times(t, name: str = "times") -> np.ndarray:
-    """A time or a grid of times: a finite, non-negative 1-D float64 array (a scalar gives one)."""
+    """A time or a grid of times: a finite, non-negative 1-D float64 array (a scalar gives one).
+
+    The order is not checked (callers that need increasing times check it).
+
+    Parameters
+    ----------
+    t : float or array_like, shape (k,)
+        The times.
+    name : str, default "times"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    ndarray of float64, shape (k,)
+        ``(1,)`` for a scalar.
+
+    Raises
+    ------
+    TypeError
+        If ``t`` is None, a string or not numeric.
+    ValueError
+        If ``t`` is empty, has more than one dimension, holds NaN/inf or a negative time.
+    """
     if isinstance(t, (str, bytes)) or t is None:
         raise TypeError(f"{name} must be a number or a 1-D array of times, got {type(t).__name__}")
     arr = as_array(np.atleast_1d(as_array(t, name, allow_empty=True)), name)
@@ -200,7 +449,31 @@ def as_times(t, name: str = "times") -> np.ndarray:
 
 
 def as_symmetric(M, name: str, *, d: int | None = None) -> np.ndarray:
-    """A square float64 matrix, symmetric to :data:`SYMMETRY_RTOL`, returned as ``(M + M^T)/2``."""
+    """A square float64 matrix, symmetric to :data:`SYMMETRY_RTOL`, returned as ``(M + M^T)/2``.
+
+    The test is ``max |M - M^T| <= SYMMETRY_RTOL * max(1, max |M|)``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d, d)
+        The matrix.
+    name : str
+        The argument's name in error messages.
+    d : int, optional
+        The required size.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+        The symmetrized matrix.
+
+    Raises
+    ------
+    TypeError
+        If ``M`` is not numeric.
+    ValueError
+        If ``M`` is not a finite non-empty square matrix (of size ``d``), or not symmetric.
+    """
     M = as_matrix(M, name)
     if M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {M.shape}")
@@ -217,9 +490,38 @@ def as_psd(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A symmetric positive semi-definite (or, with ``definite``, positive definite) matrix.
 
-    Returns ``(M, lam, V)``: the symmetrized matrix and its eigen-decomposition ``M = V diag(lam)
-    V^T`` with ascending ``lam``, eigenvalues within rounding of 0 (``>= -SYMMETRY_RTOL *
-    max(1, max|lam|)``) clipped to 0. ``definite`` requires ``lam_min > 0``.
+    Returns ``(M, lam, V)``: the symmetrized matrix (:func:`as_symmetric`) and its
+    eigen-decomposition ``M = V diag(lam) V^T`` with ascending ``lam``; eigenvalues within rounding
+    of 0 (``>= -SYMMETRY_RTOL * max(1, max|lam|)``) are clipped to 0. ``definite`` requires
+    ``lam_min > 0`` (before clipping).
+
+    Parameters
+    ----------
+    M : array_like, shape (d, d)
+        The matrix.
+    name : str
+        The argument's name in error messages.
+    d : int, optional
+        The required size.
+    definite : bool, default False
+        Require positive definiteness.
+
+    Returns
+    -------
+    M : ndarray, shape (d, d)
+        The symmetrized matrix.
+    lam : ndarray, shape (d,)
+        Its eigenvalues, ascending, clipped at 0.
+    V : ndarray, shape (d, d)
+        The eigenvectors, as columns.
+
+    Raises
+    ------
+    TypeError
+        If ``M`` is not numeric.
+    ValueError
+        If ``M`` is not a finite symmetric square matrix (of size ``d``), has an eigenvalue below
+        ``-SYMMETRY_RTOL * max(1, max|lam|)``, or (with ``definite``) one ``<= 0``.
     """
     M = as_symmetric(M, name, d=d)
     lam, V = np.linalg.eigh(M)
@@ -236,7 +538,29 @@ def as_psd(
 
 
 def one_of(value, name: str, choices) -> str:
-    """``value`` if it is one of ``choices`` (strings), else a ``ValueError`` listing them."""
+    """``value`` if it is one of ``choices`` (strings).
+
+    Parameters
+    ----------
+    value : str
+        The choice to check.
+    name : str
+        The argument's name in error messages.
+    choices : iterable of str
+        The accepted values.
+
+    Returns
+    -------
+    str
+        ``value``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a string.
+    ValueError
+        If ``value`` is not in ``choices`` (the message lists them).
+    """
     choices = tuple(choices)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be one of {choices}, got {type(value).__name__}")
