@@ -39,7 +39,29 @@ def product_blowup_threshold(W0, k, z) -> float:
 
     With ``W = w_1 ... w_k`` and all ``w_i = w = W0^{1/k}``, one GD step maps
     ``w -> w (1 - eta l'(W) w^{k-2})``; ``|w|`` (hence ``W``) grows iff
-    ``eta l'(W0) W0^{1 - 2/k} > 2``, i.e. ``eta > eta_c`` (for ``W0 > W* > 0``, ``l'(W0) > 0``).
+    ``eta l'(W0) W0^{1 - 2/k} > 2``, i.e. ``eta > eta_c`` (for ``W0 > W* > 0``, ``l'(W0) > 0``;
+    the loss is the unnormalised sum over the samples).
+
+    Parameters
+    ----------
+    W0 : float
+        The product, ``> 0`` and above the minimiser ``W*`` of ``l``.
+    k : int
+        Number of factors, even and ``>= 2``.
+    z : array_like, shape (n,)
+        The margins ``z_i = x_i y_i``, of both signs (non-separable data).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type.
+    ValueError
+        If ``k`` is odd or ``< 2``, ``z`` is not finite or has one sign only, ``W0 <= 0``, or
+        ``l'(W0) <= 0`` (``W0`` at or below ``W*``).
     """
     z, k = _check_product(z, k)
     W0 = positive_float(W0, "W0")
@@ -51,13 +73,14 @@ def product_blowup_threshold(W0, k, z) -> float:
 
 @dataclass(frozen=True)
 class ProductRun:
-    """GD on the product model :func:`product_gd`.
+    """GD on the product model, :func:`~ibcore.deep_product.product_gd`.
 
     Attributes
     ----------
-    W : ndarray of float64, shape (k,)
-        The products ``W_t = w_t^k`` for ``t = 0, ..., k - 1``: every step when the run did
-        not diverge (``k = n_steps + 1``), else the steps before ``diverged_at``.
+    W : ndarray of float64, shape (n_rec,)
+        The products ``W_t = w_t^k`` for ``t = 0, ..., n_rec - 1``: every step when the run did
+        not diverge (``n_rec = n_steps + 1``), else the steps before ``diverged_at``;
+        ``W[0] = W0`` exactly.
     eta : float
         The step size.
     diverged_at : int or None
@@ -74,10 +97,11 @@ def product_gd(W0, k, z, *, eta, n_steps, blowup_factor=DEFAULT_BLOWUP_FACTOR) -
     """GD on ``l(w_1 ... w_k)``, ``l(W) = sum_i log(1 + exp(-W z_i))``, from equal factors
     ``w_i = W0^{1/k}`` (the factors stay equal: ``w <- w - eta l'(w^k) w^{k-1}``).
 
-    Runs on :func:`ibcore.descent.iterate` with ``on_divergence="stop"`` (above
-    :func:`product_blowup_threshold` the product explodes, which is what the experiment shows):
-    the monitored quantity is the product ``W_t``, and the run stops at the first ``W_t`` that is
-    not finite or exceeds ``blowup_factor * max(1, W0)``.
+    The loss is the unnormalised sum over the samples. Runs on :func:`ibcore.descent.iterate` with
+    ``on_divergence="stop"`` (above :func:`~ibcore.deep_product.product_blowup_threshold` the
+    product explodes, which is what the experiment shows): the monitored quantity is the product
+    ``W_t``, and the run stops at the first ``W_t`` that is not finite or exceeds
+    ``blowup_factor * max(1, W0)``; no exception is raised for it.
 
     Parameters
     ----------
@@ -87,16 +111,24 @@ def product_gd(W0, k, z, *, eta, n_steps, blowup_factor=DEFAULT_BLOWUP_FACTOR) -
         Number of factors, even and >= 2.
     z : array_like, shape (n,)
         The margins ``z_i = x_i y_i``, of both signs.
-    eta : float
-        Step size.
-    n_steps : int
+    eta : float, keyword-only
+        Step size, ``> 0``.
+    n_steps : int, keyword-only
         Number of steps (>= 0).
-    blowup_factor : float
+    blowup_factor : float, keyword-only
         Divergence bound (>= 1).
 
     Returns
     -------
     ProductRun
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type.
+    ValueError
+        If ``k`` is odd or ``< 2``, ``z`` is not finite or has one sign only, ``W0 <= 0``,
+        ``eta <= 0``, ``n_steps < 0`` or ``blowup_factor < 1``.
     """
     z, k = _check_product(z, k)
     W0 = positive_float(W0, "W0")

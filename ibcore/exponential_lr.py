@@ -25,9 +25,29 @@ def exponential_schedule(eta, weight_decay, n_steps) -> np.ndarray:
     With a scale-invariant loss, GD with weight decay ``mu`` and constant rate ``eta``,
     ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``, and plain GD with this schedule,
     ``v_{t+1} = v_t - eta_t grad L(v_t)``, started at the same point, satisfy
-    ``v_t = w_t / (1 - eta mu)^t`` (Li & Arora, 2020); see :func:`equivalence_scale`.
+    ``v_t = w_t / (1 - eta mu)^t`` (Li & Arora, 2020); see
+    :func:`~ibcore.exponential_lr.equivalence_scale`.
 
-    Raises ``ValueError`` if ``eta * weight_decay >= 1`` or if the schedule overflows float64.
+    Parameters
+    ----------
+    eta : float
+        The constant step size, ``> 0``.
+    weight_decay : float
+        ``mu >= 0`` with ``eta mu < 1``.
+    n_steps : int
+        Number of rates, ``>= 0``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_steps,)
+
+    Raises
+    ------
+    TypeError
+        If ``eta`` or ``weight_decay`` is not a real number, or ``n_steps`` not an integer.
+    ValueError
+        If ``eta <= 0``, ``weight_decay < 0``, ``eta * weight_decay >= 1``, ``n_steps < 0``, or
+        the schedule overflows float64.
     """
     eta, mu = check_step_and_decay(eta, weight_decay)
     n_steps = positive_int(n_steps, "n_steps", minimum=0)
@@ -44,8 +64,30 @@ def exponential_schedule(eta, weight_decay, n_steps) -> np.ndarray:
 def equivalence_scale(eta, weight_decay, t) -> np.ndarray:
     """The factor ``(1 - eta mu)^{-t}`` with ``v_t = w_t * equivalence_scale(eta, mu, t)``.
 
-    ``w_t``: GD with weight decay; ``v_t``: GD with :func:`exponential_schedule`. ``t`` may be an
-    int or an array of non-negative step indices.
+    ``w_t``: GD with weight decay ``mu`` at the constant rate ``eta``; ``v_t``: plain GD with
+    :func:`~ibcore.exponential_lr.exponential_schedule`, from the same start.
+
+    Parameters
+    ----------
+    eta : float
+        Step size, ``> 0``.
+    weight_decay : float
+        ``mu >= 0`` with ``eta mu < 1``.
+    t : int or array_like
+        Non-negative step indices.
+
+    Returns
+    -------
+    ndarray of float64 or numpy.float64
+        The shape of ``t`` (a numpy float for a scalar ``t``).
+
+    Raises
+    ------
+    TypeError
+        If an argument is not numeric.
+    ValueError
+        If ``eta <= 0``, ``weight_decay < 0``, ``eta * weight_decay >= 1``, or ``t`` has a
+        negative or non-finite entry.
     """
     eta, mu = check_step_and_decay(eta, weight_decay)
     t = as_array(t, "t")

@@ -82,6 +82,25 @@ def with_weight_decay(fun, weight_decay):
     Plain GD with step ``eta`` on the result, e.g. :func:`ibcore.descent.run_gd`, is GD with
     weight decay, ``w_{t+1} = (1 - eta mu) w_t - eta grad L(w_t)``. The returned loss includes
     the decay term; evaluate ``fun`` itself for the loss without it.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(w) -> (loss, grad)`` with ``w`` a float64 vector.
+    weight_decay : float
+        ``mu >= 0``.
+
+    Returns
+    -------
+    callable
+        ``decayed(w) -> (loss + (mu/2) ||w||^2, grad + mu w)``.
+
+    Raises
+    ------
+    TypeError
+        If ``fun`` is not callable or ``weight_decay`` not a real number.
+    ValueError
+        If ``weight_decay < 0`` or not finite.
     """
     if not callable(fun):
         raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
@@ -101,6 +120,28 @@ def equilibrium_norm(eta, weight_decay, sphere_grad) -> float:
     ``s = r^2`` follows ``s_{t+1} = (1 - eta mu)^2 s_t + eta^2 G^2 / s_t``, whose positive fixed
     point solves ``r*^4 = eta G^2 / (mu (2 - eta mu))`` (about ``eta G^2 / (2 mu)``). The
     effective learning rate there is ``eta / r*^2 = sqrt(eta mu (2 - eta mu)) / G``.
+
+    Parameters
+    ----------
+    eta : float
+        Step size, ``> 0``.
+    weight_decay : float
+        ``mu > 0`` with ``eta mu < 1``.
+    sphere_grad : float
+        ``G > 0`` (e.g. ``c`` of :class:`~ibcore.scale_invariance.RotationLoss`).
+
+    Returns
+    -------
+    float
+        ``r*``.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If ``eta <= 0``, ``weight_decay <= 0``, ``eta * weight_decay >= 1``, ``sphere_grad <= 0``,
+        or ``r*`` under- or overflows float64.
     """
     eta, mu = check_step_and_decay(eta, weight_decay)
     if mu == 0.0:
@@ -118,10 +159,26 @@ def equilibrium_norm(eta, weight_decay, sphere_grad) -> float:
 def kick_starts(angles, threshold) -> np.ndarray:
     """Steps ``t >= 1`` with ``angles[t] > threshold >= angles[t - 1]``: where kicks start.
 
-    ``angles`` is a 1-D array of turning angles (:func:`~ibcore.scale_invariance.turning_angles`)
-    of one run. A *kick* is a burst of motion of the direction after a phase of rest; its start
-    is the first step of the burst above ``threshold`` (a positive angle in radians, e.g.
-    ``1e-2``).
+    A *kick* is a burst of motion of the direction after a phase of rest; its start is the first
+    step of the burst above ``threshold``.
+
+    Parameters
+    ----------
+    angles : array_like, shape (n,)
+        Turning angles (:func:`~ibcore.scale_invariance.turning_angles`) of one run, finite.
+    threshold : float
+        A positive angle in radians, e.g. ``1e-2``.
+
+    Returns
+    -------
+    ndarray of int, shape (n_kicks,)
+
+    Raises
+    ------
+    TypeError
+        If ``angles`` is not numeric or ``threshold`` not a real number.
+    ValueError
+        If ``angles`` is not a finite 1-D array or ``threshold <= 0``.
     """
     a = as_array(angles, "angles", ndim=1)
     thr = positive_float(threshold, "threshold")
@@ -130,15 +187,22 @@ def kick_starts(angles, threshold) -> np.ndarray:
 
 @dataclass(frozen=True)
 class KickOnset:
-    """What :func:`kick_onset_sharpness` returns: the effective sharpness ``e_onset`` at which
-    the kick is seen, and the number of ``steps`` after ``e_t`` passed 2."""
+    """What :func:`~ibcore.weight_decay.kick_onset_sharpness` returns.
+
+    Attributes
+    ----------
+    sharpness : float
+        The effective sharpness ``e_onset = eta_eff S`` at which the kick is seen.
+    steps : int
+        The number of steps ``s`` after ``e_t`` passed 2.
+    """
 
     sharpness: float
     steps: int
 
 
 def kick_onset_sharpness(eta, weight_decay, growth) -> KickOnset:
-    """Effective sharpness at which a resting direction is kicked out (a :class:`KickOnset`).
+    """Effective sharpness at which a resting direction is kicked out.
 
     Model (the chapter's proposition *Resting at a minimum is temporary*): while the direction
     rests at a minimiser with spherical sharpness ``S``, weight decay raises ``e_t = eta_eff_t S``
@@ -159,7 +223,15 @@ def kick_onset_sharpness(eta, weight_decay, growth) -> KickOnset:
     Returns
     -------
     KickOnset
-        ``sharpness = e_onset`` and ``steps = s``.
+        ``sharpness = e_onset`` and ``steps = s`` (:class:`~ibcore.weight_decay.KickOnset`).
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If ``eta <= 0``, ``weight_decay < 0``, ``eta * weight_decay`` is not in ``[1e-10, 1)``, or
+        ``growth <= 1``.
     """
     eta, mu = check_step_and_decay(eta, weight_decay)
     if eta * mu < 1e-10:
@@ -180,10 +252,36 @@ def kick_onset_sharpness(eta, weight_decay, growth) -> KickOnset:
 
 def wd_convergence_time_bound(curvature, eta, weight_decay, w0_norm) -> float:
     """``(1 / (2 eta mu)) (|ln(r0^2 / (pi^2 Lam eta))| + 3)``: within this many steps GD with
-    weight decay ``mu`` reaches ``G(w_t)^2 <= 8 pi^4 Lam^2 mu eta`` (Li et al., 2022), for
-    ``0 < eta mu <= 1/4`` (the range in which the chapter's proof closes). ``Lam = curvature``
-    is the curvature bound on the unit sphere
-    (:func:`~ibcore.scale_invariance.sphere_smoothness`)."""
+    weight decay ``mu`` reaches ``G(w_t)^2 <= 8 pi^4 Lam^2 mu eta`` (Li et al., 2022).
+
+    Valid for ``0 < eta mu <= 1/4`` (the range in which the chapter's proof closes). ``Lam =
+    curvature`` is the curvature bound on the unit sphere
+    (:func:`~ibcore.scale_invariance.sphere_smoothness`).
+
+    Parameters
+    ----------
+    curvature : float
+        ``Lam > 0``.
+    eta : float
+        Step size, ``> 0``.
+    weight_decay : float
+        ``mu``, with ``0 < eta mu <= 1/4``.
+    w0_norm : float
+        ``r0 = ||w_0|| > 0``.
+
+    Returns
+    -------
+    float
+        A number of steps (not rounded).
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real number.
+    ValueError
+        If an argument is not positive and finite, ``eta mu`` is outside ``(0, 1/4]``, or
+        ``r0^2 / (pi^2 Lam eta)`` under- or overflows float64.
+    """
     curv = positive_float(curvature, "curvature")
     eta, mu = check_step_and_decay(eta, weight_decay)
     if mu == 0.0 or eta * mu > 0.25:
