@@ -41,6 +41,7 @@ COLORS: dict[str, str] = {
     "purple": "#CC79A7",
     "yellow": "#F0E442",
 }
+#: The values of ``COLORS`` in order: the default colour cycle of the course style.
 PALETTE: tuple[str, ...] = tuple(COLORS.values())
 
 _RC = {
@@ -74,11 +75,17 @@ def _rc() -> dict:
 
 
 def use_style() -> None:
-    """Apply the course style to matplotlib globally (chapters call this once).
+    """Apply the course style (Okabe-Ito colour cycle, sizes, grid: the rcParams of this module) to
+    matplotlib globally; chapters call this once.
 
     In a Jupyter kernel this also switches on the inline backend (``%matplotlib inline``), which
     registers the display of figures: without it a figure from :func:`new_figure` (not made by
-    pyplot) displays as ``<Figure size ...>`` text instead of an image.
+    pyplot) displays as ``<Figure size ...>`` text instead of an image. In plain Python only the
+    rcParams change.
+
+    Returns
+    -------
+    None
     """
     import matplotlib as mpl
 
@@ -94,7 +101,13 @@ def use_style() -> None:
 
 @contextmanager
 def course_style() -> Iterator[None]:
-    """Context manager applying the course style temporarily."""
+    """Context manager applying the course style temporarily (``matplotlib.rc_context`` with the
+    course's rcParams); the previous rcParams come back on exit.
+
+    Yields
+    ------
+    None
+    """
     import matplotlib as mpl
 
     with mpl.rc_context(_rc()):
@@ -104,7 +117,22 @@ def course_style() -> Iterator[None]:
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None):
     """Return ``(fig, axes)``: a styled figure not managed by pyplot.
 
-    ``axes`` is a single Axes when ``nrows == ncols == 1`` and a flat array otherwise.
+    The figure is a ``matplotlib.figure.Figure`` made under :func:`course_style`, not registered
+    with pyplot (no leaks when widgets draw hundreds of frames).
+
+    Parameters
+    ----------
+    nrows, ncols : int, default 1
+        The grid of subplots (passed to ``Figure.subplots``; not validated here).
+    figsize : tuple of float, optional
+        ``(width, height)`` in inches; ``(FIGSIZE[0], FIGSIZE[1] * nrows)`` when omitted.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : matplotlib.axes.Axes or ndarray of Axes
+        A single Axes when ``nrows == ncols == 1``, else a flat array of the ``nrows * ncols``
+        Axes, row by row.
     """
     from matplotlib.figure import Figure
 
@@ -127,8 +155,26 @@ def _check_figure_type(fig):
 def check_figure(fig) -> None:
     """Raise ``ValueError`` if ``fig`` has an axis without a label or non-finite plotted data.
 
-    Checked: each visible Axes has an x-label and a y-label; every line's data are finite.
-    Axes without any visible content (e.g. ``ax.axis("off")``) are skipped.
+    Checked: each visible Axes has an x-label and a y-label (and a z-label for 3-D axes; colorbar
+    axes are exempt); every line's data are finite. Axes without any visible content (e.g.
+    ``ax.axis("off")``) are skipped. Only lines (``ax.plot``) are checked for finiteness, not
+    scatter collections or images.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to check.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    TypeError
+        If ``fig`` is not a matplotlib ``Figure``.
+    ValueError
+        If the figure has no axes, a visible Axes lacks a label, or a line holds NaN/inf.
     """
     _check_figure_type(fig)
     if not fig.axes:
@@ -155,19 +201,59 @@ def check_figure(fig) -> None:
 
 
 def tight_bbox(fig, *, pad: float = 0.08):
-    """The bounding box (inches) of everything drawn in ``fig``, padded by ``pad`` inches."""
+    """The bounding box (inches) of everything drawn in ``fig``, padded by ``pad`` inches.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (a layout pass is run to find its content).
+    pad : float, default 0.08
+        Padding in inches on every side.
+
+    Returns
+    -------
+    matplotlib.transforms.Bbox
+        ``fig.get_tightbbox().padded(pad)``.
+
+    Raises
+    ------
+    TypeError
+        If ``fig`` is not a matplotlib ``Figure``.
+    """
     _check_figure_type(fig)
     return fig.get_tightbbox().padded(pad)
 
 
 def figure_png(fig, *, dpi: float | None = None, bbox=None, compress_level: int = 6) -> bytes:
-    """PNG bytes of ``fig`` (at ``dpi``, default the style's ``savefig.dpi``).
+    """PNG bytes of ``fig`` (at ``dpi``, default the style's ``savefig.dpi`` of 96).
 
-    The image is cropped to ``bbox`` (a matplotlib ``Bbox`` in inches), by default to the
-    figure's content (:func:`tight_bbox`, as the inline backend does) so no axis label is cut
-    off. Passing a known box skips the layout pass that finding the content costs.
-    ``compress_level`` is zlib's (0-9): 1 encodes a figure about twice as fast as the default 6
-    for files about 7 % larger (what live widget frames use).
+    The image is cropped to ``bbox`` (a matplotlib ``Bbox`` in inches), by default to the figure's
+    content (:func:`tight_bbox`, as the inline backend does) so no axis label is cut off. Passing a
+    known box skips the layout pass that finding the content costs.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    dpi : float, optional
+        Resolution; 96 when omitted.
+    bbox : matplotlib.transforms.Bbox, optional
+        The region to save, in inches; :func:`tight_bbox` when omitted.
+    compress_level : int, default 6
+        zlib's level, 0-9: 1 encodes a figure about twice as fast as the default 6 for files about
+        7 % larger (what live widget frames use).
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+
+    Raises
+    ------
+    TypeError
+        If ``fig`` is not a matplotlib ``Figure``.
+    ValueError
+        If ``compress_level`` is not an integer from 0 to 9.
     """
     _check_figure_type(fig)
     if not (isinstance(compress_level, int) and 0 <= compress_level <= 9):

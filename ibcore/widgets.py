@@ -74,7 +74,12 @@ _NOT_DRAWN = object()  # the figure holds no drawing that update could change in
 
 
 class ExperimentError(RuntimeError):
-    """The experiment (``compute`` or ``draw``) raised for a given grid point."""
+    """The experiment (``compute``, ``draw`` or ``update``) raised, or drew an invalid figure, for a
+    given grid point.
+
+    A subclass of ``RuntimeError``; the message names the widget, the step that failed and the
+    parameters, and the original exception is chained as ``__cause__``.
+    """
 
 
 def _format_value(v) -> str:
@@ -144,6 +149,33 @@ def _check_grid(compute: Callable, grid) -> tuple[tuple[str, ...], tuple[tuple, 
 class StaticLive:
     """A precomputed grid of experiment frames behind linked sliders (see module docstring).
 
+    Usually built by :func:`static_live`, which takes the same arguments. Construction computes and
+    draws every grid frame (or, with ``precompute=False``, only the initial one), checks ``update``
+    against ``draw`` once, and links each slider in the browser to the Stacks of its level.
+
+    Parameters
+    ----------
+    compute : callable
+        ``compute(**params) -> result``; the numerics of one frame (no plotting).
+    draw : callable
+        ``draw(result, fig)``: plots ``result`` into an empty matplotlib ``Figure``; every axis must
+        be labelled. May return handles for ``update``.
+    grid : mapping of str to sequence
+        ``{parameter: values}``, one slider per parameter, at most ``MAX_FRAMES`` (64) frames;
+        values finite and distinct as displayed.
+    name : str, optional
+        Label for benchmarks and errors (default ``compute.__name__``).
+    initial : mapping, optional
+        Grid values to show first (default: the first value of each parameter).
+    figsize : tuple of float, optional
+        Figure size in inches (default :data:`ibcore.plotting.FIGSIZE`).
+    precompute : bool, default True
+        Compute every grid frame now (needed for the static page).
+    description : str, optional
+        A bold caption above the sliders.
+    update : callable, optional
+        ``update(result, fig, handles)``: change the figure in place (live recomputes).
+
     Attributes
     ----------
     name : str
@@ -158,10 +190,25 @@ class StaticLive:
         The frame for each grid index tuple.
     results : dict[tuple[int, ...], Any]
         The ``compute`` result for each computed grid index tuple.
+    timings : list of dict
+        The timings of every frame rendered so far (as returned by :meth:`recompute`).
     status : ipywidgets.HTML
         A line under the sliders: which frame is shown, and live recompute timings.
     widget : ipywidgets.VBox
         The displayable container (``StaticLive`` displays as this widget).
+
+    Raises
+    ------
+    TypeError
+        If ``compute``, ``draw`` or ``update`` is not callable, ``grid`` or ``initial`` is not a
+        mapping, a grid key is not an identifier or not a parameter of ``compute``, ``compute``
+        needs a parameter the grid does not give, or a grid entry is not a list of values.
+    ValueError
+        If the grid is empty, has an empty, non-finite or repeated value list, more than
+        ``MAX_FRAMES`` frames, or ``initial`` names an unknown parameter or value.
+    ExperimentError
+        If ``compute`` or ``draw`` fails at a grid point, a frame fails
+        :func:`ibcore.plotting.check_figure`, or ``update`` does not draw what ``draw`` draws.
     """
 
     def __init__(
@@ -273,11 +320,27 @@ class StaticLive:
 
     # -- computing frames --------------------------------------------------------------------
     def params(self, idx: Sequence[int]) -> dict[str, Any]:
-        """The parameter dictionary of grid index tuple ``idx``."""
+        """The parameter dictionary ``{name: value}`` of grid index tuple ``idx``.
+
+        Parameters
+        ----------
+        idx : sequence of int
+            One index per parameter, in slider order (not range-checked).
+
+        Returns
+        -------
+        dict of str to object
+        """
         return {n: vals[i] for n, vals, i in zip(self.names, self.values, idx, strict=True)}
 
     def figure(self):
-        """The figure showing the widget's current frame (with its own Agg canvas)."""
+        """The figure showing the widget's current frame (with its own Agg canvas); an empty one is
+        made if no frame has been drawn.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         if self._fig is None:
             self._fig = self._new_figure()
         return self._fig
@@ -306,12 +369,33 @@ class StaticLive:
     def frame(self, *, live: bool = False, **params) -> tuple[Any, Any, dict[str, float]]:
         """Compute and draw one frame for ``params``; return ``(result, figure, timings)``.
 
-        The figure is the widget's current one (:meth:`figure`): the next frame replaces it, or,
-        with ``live=True`` and an ``update`` function, updates it in place instead of drawing a
-        new one with ``draw``. ``timings`` holds the seconds spent in ``compute`` and in
-        ``draw`` (the draw or update function and the figure check). Raises
-        :class:`ExperimentError` naming the parameters if the experiment fails or draws an
-        invalid figure (unlabelled axes, non-finite data).
+        The figure is the widget's current one (:meth:`~ibcore.widgets.StaticLive.figure`): the next
+        frame replaces it, or, with ``live=True`` and an ``update`` function, updates it in place
+        instead of drawing a new one with ``draw``. The image widgets are not changed (that is
+        :meth:`~ibcore.widgets.StaticLive.recompute`).
+
+        Parameters
+        ----------
+        live : bool, default False
+            Use ``update`` (when given and a drawing exists) instead of ``draw``.
+        **params
+            The arguments of ``compute``.
+
+        Returns
+        -------
+        result : object
+            What ``compute`` returned.
+        figure : matplotlib.figure.Figure
+            The drawn figure.
+        timings : dict of str to float
+            Seconds spent in ``compute`` and in ``draw`` (the draw or update function and the figure
+            check).
+
+        Raises
+        ------
+        ExperimentError
+            Naming the parameters, if the experiment fails or draws an invalid figure (unlabelled
+            axes, non-finite data).
         """
         where = ", ".join(f"{k}={_format_value(v)}" for k, v in params.items())
         t0 = time.perf_counter()
@@ -397,11 +481,28 @@ class StaticLive:
             )
 
     def recompute(self, idx: Sequence[int]) -> dict[str, float]:
-        """Recompute and redraw the frame at grid index ``idx`` exactly as a live slider does.
+        """Recompute and redraw the frame at grid index ``idx`` exactly as a live slider does,
+        and store its image.
 
-        Returns the timings in seconds: ``compute`` (numerics), ``draw`` (the draw or update
-        function), ``encode`` (rendering and PNG encoding) and ``total`` (everything).
         ``benchmarks/run.py`` calls this.
+
+        Parameters
+        ----------
+        idx : sequence of int
+            One index per parameter, each within its grid.
+
+        Returns
+        -------
+        dict of str to float
+            Timings in seconds: ``compute`` (numerics), ``draw`` (the draw or update function),
+            ``encode`` (rendering and PNG encoding) and ``total`` (everything).
+
+        Raises
+        ------
+        ValueError
+            If ``idx`` does not have one in-range index per parameter.
+        ExperimentError
+            If the experiment fails at that point.
         """
         idx = tuple(int(i) for i in idx)
         if len(idx) != len(self.names) or any(
@@ -412,6 +513,7 @@ class StaticLive:
         return self._render(idx, live=True)
 
     def current_index(self) -> tuple[int, ...]:
+        """The grid index tuple the sliders show (tuple of int, one per parameter)."""
         return tuple(s.index for s in self.sliders)
 
     def _status_text(self, idx, timings) -> str:
@@ -461,29 +563,45 @@ def static_live(
     compute : callable
         ``compute(**params) -> result``; the numerics of one frame (no plotting).
     draw : callable
-        ``draw(result, fig)``: plots ``result`` into the empty matplotlib ``Figure`` ``fig``
-        (add axes with ``fig.subplots(...)``); every axis must be labelled.
+        ``draw(result, fig)``: plots ``result`` into the empty matplotlib ``Figure`` ``fig`` (add
+        axes with ``fig.subplots(...)``); every axis must be labelled.
     grid : mapping
         ``{parameter: values}``, one slider per parameter, at most ``MAX_FRAMES`` frames.
-    name : str, optional
-        Label for benchmarks and errors (default ``compute.__name__``).
-    initial : mapping, optional
-        Grid values to show first (default: the first value of each parameter).
-    figsize : (float, float), optional
-        Figure size in inches (default :data:`ibcore.plotting.FIGSIZE`).
-    precompute : bool, default True
-        Compute every grid frame now (needed for the static page); ``False`` computes frames
-        on demand in a live kernel.
-    description : str, optional
-        A bold caption above the sliders.
-    update : callable, optional
-        ``update(result, fig, handles)``: change the figure drawn by ``draw`` (which returned
-        ``handles``) in place so that it shows ``result``; may return new handles. Used by live
-        recomputes (much faster than redrawing); checked once against ``draw``.
+    **kwargs
+        The keyword arguments of :class:`StaticLive`:
+
+        * ``name`` (str, optional): label for benchmarks and errors (default ``compute.__name__``);
+        * ``initial`` (mapping, optional): grid values to show first (default: the first value of
+          each parameter);
+        * ``figsize`` ((float, float), optional): figure size in inches (default
+          :data:`ibcore.plotting.FIGSIZE`);
+        * ``precompute`` (bool, default True): compute every grid frame now (needed for the static
+          page); ``False`` computes frames on demand in a live kernel;
+        * ``description`` (str, optional): a bold caption above the sliders;
+        * ``update`` (callable, optional): ``update(result, fig, handles)`` changes the figure drawn
+          by ``draw`` (which returned ``handles``) in place so that it shows ``result``; may return
+          new handles. Used by live recomputes (much faster than redrawing); checked once against
+          ``draw``.
+
+    Returns
+    -------
+    StaticLive
+        The widget (display it as the last expression of a cell).
+
+    Raises
+    ------
+    TypeError, ValueError, ExperimentError
+        As :class:`StaticLive`.
     """
     return StaticLive(compute, draw, grid, **kwargs)
 
 
 def live_instances() -> list[StaticLive]:
-    """The widgets created in this process (used by ``benchmarks/run.py``)."""
+    """The widgets created in this process (used by ``benchmarks/run.py``), sorted by name.
+
+    Returns
+    -------
+    list of StaticLive
+        Those still alive (the registry holds weak references).
+    """
     return sorted(_INSTANCES, key=lambda w: w.name)
