@@ -65,10 +65,32 @@ def _as_param(theta):
 
 
 def hvp(loss_fn: Callable, theta, v):
-    """Hessian-vector product ``grad^2 L(theta) v`` by double back-propagation.
+    """Hessian-vector product ``grad^2 L(theta) v`` by double back-propagation (Pearlmutter, 1994).
 
-    ``loss_fn(theta) -> scalar tensor`` with ``theta`` a 1-D float64 tensor; ``v`` of the same
-    shape. Returns a detached float64 tensor.
+    The Hessian is never formed: ``g = grad L(theta)`` is built with its graph, then
+    ``grad (g . v)`` is the product.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(theta) -> scalar tensor``, twice differentiable in ``theta``.
+    theta : array_like or torch.Tensor, shape (p,)
+        A 1-D float64 tensor (or an array, converted), at which the Hessian is taken.
+    v : array_like or torch.Tensor, shape (p,)
+        The vector, finite.
+
+    Returns
+    -------
+    torch.Tensor, shape (p,)
+        Detached, float64.
+
+    Raises
+    ------
+    TypeError
+        If ``theta`` or ``v`` is not numeric.
+    ValueError
+        If ``theta`` is not a 1-D float64 tensor (or a finite array), or ``v`` is not finite or
+        not of the shape of ``theta``.
     """
     import torch
 
@@ -90,7 +112,16 @@ def hvp(loss_fn: Callable, theta, v):
 
 @dataclass(frozen=True)
 class Eigenpair:
-    """The top Hessian eigenvalue (the sharpness) and a unit eigenvector (shape (p,))."""
+    """The top Hessian eigenvalue (the sharpness) and a unit eigenvector, from
+    :func:`~ibcore.sharpness.top_hessian_eigenvalue`.
+
+    Attributes
+    ----------
+    value : float
+        ``lambda_max(grad^2 L(theta))``, ``>= 0`` (0 when ``H v = 0``).
+    vector : ndarray of float64, shape (p,)
+        The unit eigenvector estimate.
+    """
 
     value: float
     vector: np.ndarray
@@ -107,22 +138,25 @@ def top_hessian_eigenvalue(
 ) -> Eigenpair:
     """Top eigenvalue of the Hessian of ``loss_fn`` at ``theta`` by HVP power iteration.
 
-    Iterates ``v <- H v / ||H v||`` from ``v0`` until the Rayleigh quotient ``v^T H v`` changes
-    by less than ``tol`` (relative) or ``n_iter`` HVPs. Warm-starting with the previous
-    eigenvector (``v0``) makes tracking along a run cheap.
+    Iterates ``v <- H v / ||H v||`` from ``v0`` (normalised) until the Rayleigh quotient
+    ``v^T H v`` changes by less than ``tol`` (relative) or ``n_iter`` HVPs
+    (:func:`~ibcore.sharpness.hvp`). Warm-starting with the previous eigenvector (``v0``) makes
+    tracking along a run cheap. Power iteration finds the eigenvalue of largest absolute value;
+    a negative one is refused. If ``H v = 0`` the result is ``0`` with the current ``v``.
 
     Parameters
     ----------
     loss_fn : callable
         ``loss_fn(theta) -> scalar tensor``.
-    theta : array_like or tensor, shape (p,)
-    n_iter : int
-        Maximal number of HVPs.
-    tol : float
-        Relative tolerance on the Rayleigh quotient.
-    v0 : array_like, shape (p,), optional
+    theta : array_like or torch.Tensor, shape (p,)
+        Where the Hessian is taken (a 1-D float64 tensor, or an array converted to one).
+    n_iter : int, keyword-only
+        Maximal number of HVPs, ``>= 1``.
+    tol : float, keyword-only
+        Relative tolerance on the Rayleigh quotient, ``> 0``.
+    v0 : array_like, shape (p,), optional, keyword-only
         Start vector.
-    seed : int or numpy.random.Generator
+    seed : int or numpy.random.Generator, keyword-only
         Draws the Gaussian start vector; required when ``v0`` is not given (and unused when it
         is).
 
@@ -133,9 +167,11 @@ def top_hessian_eigenvalue(
     Raises
     ------
     ValueError
-        If the dominant eigenvalue is negative (then it is not the sharpness).
+        If the dominant eigenvalue is negative (then it is not the sharpness), ``theta`` is not a
+        1-D float64 tensor (or a finite array), ``v0`` has the wrong length, or
+        ``n_iter``/``tol`` is not positive.
     TypeError
-        If neither ``v0`` nor ``seed`` is given.
+        If neither ``v0`` nor ``seed`` is given, or an argument has the wrong type.
     """
     if v0 is None and seed is None:
         raise TypeError(
@@ -219,7 +255,31 @@ def mlp_loss(spec: MLPSpec, X, y) -> Callable:
 
 
 def random_labels(n: int, p: int, *, seed) -> tuple[np.ndarray, np.ndarray]:
-    """A tiny regression set: ``x_i ~ N(0, I_p)`` and labels ``y_i = +-1`` independent of x."""
+    """A tiny regression set: ``x_i ~ N(0, I_p)`` and labels ``y_i = +-1`` independent of ``x``.
+
+    Drawn from ``seed`` in this order: the ``(n, p)`` inputs, then the ``n`` labels (uniform
+    signs).
+
+    Parameters
+    ----------
+    n : int
+        Number of samples, ``>= 1``.
+    p : int
+        Input dimension, ``>= 1``.
+    seed : int or numpy.random.Generator, keyword-only
+        Required.
+
+    Returns
+    -------
+    X, y : tuple of ndarray of float64, shapes (n, p) and (n,)
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``p`` is not an integer, or ``seed`` is neither an int nor a Generator.
+    ValueError
+        If ``n < 1``, ``p < 1`` or ``seed`` is negative.
+    """
     rng = check_rng(seed)
     n, p = positive_int(n, "n"), positive_int(p, "p")
     return rng.standard_normal((n, p)), rng.choice([-1.0, 1.0], size=n)
@@ -227,7 +287,25 @@ def random_labels(n: int, p: int, *, seed) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class EoSRun:
-    """Full-batch GD on :func:`mlp_loss`: losses at every step, sharpness every few steps."""
+    """Full-batch GD on :func:`~ibcore.sharpness.mlp_loss`: losses at every step, sharpness every
+    few steps (the run of :func:`~ibcore.sharpness.train_mlp_gd`).
+
+    Attributes
+    ----------
+    eta : float
+        The step size.
+    loss : ndarray of float64, shape (n_rec,)
+        ``L(theta_k)`` at every step ``k = 0..n_rec-1`` (``n_rec = n_steps + 1`` without
+        divergence, else up to the step before ``diverged_at``).
+    sharpness_steps : ndarray of int64
+        The steps at which the sharpness was estimated (multiples of ``sharpness_every``).
+    sharpness : ndarray of float64
+        The estimates ``lambda_max(grad^2 L)`` at those steps.
+    diverged_at : int or None
+        The step at which the loss was non-finite or past the blow-up bound, or ``None``.
+    final_theta : ndarray of float64, shape (spec.n_params,)
+        The final state of the run (the last state measured finite if it diverged).
+    """
 
     eta: float
     loss: np.ndarray  # shape (n_steps + 1,)
@@ -253,14 +331,17 @@ def train_mlp_gd(
     seed,
     power_iters: int = 20,
 ) -> EoSRun:
-    """Full-batch GD ``theta <- theta - eta grad L(theta)`` on :func:`mlp_loss`.
+    """Full-batch GD ``theta <- theta - eta grad L(theta)`` on :func:`~ibcore.sharpness.mlp_loss`.
 
-    Parameters start at :func:`ibcore.mlp.init_params` (``seed``). The loss is recorded at
-    every step; the sharpness every ``sharpness_every`` steps by :func:`top_hessian_eigenvalue`,
-    warm-started from the previous eigenvector with at most ``power_iters`` HVPs. The run is
-    :func:`ibcore.descent.iterate` with ``on_divergence="stop"`` (past ``2 / eta`` divergence is
-    one of the outcomes the experiment shows): a non-finite loss or a loss above
-    ``DEFAULT_BLOWUP_FACTOR * max(1, L(theta_0))`` ends the run and sets ``diverged_at``.
+    The loss is ``L(theta) = (1/2n) sum_i (f_theta(x_i) - y_i)^2`` in the parameterization of
+    ``spec``. Parameters start at :func:`ibcore.mlp.init_params` (``seed``). The loss is recorded
+    at every step; the sharpness every ``sharpness_every`` steps by
+    :func:`~ibcore.sharpness.top_hessian_eigenvalue`, warm-started from the previous eigenvector
+    with at most ``power_iters`` HVPs (the first estimate starts from a Gaussian vector drawn with
+    the fixed seed 0, not from ``seed``). The run is :func:`ibcore.descent.iterate` with
+    ``on_divergence="stop"`` (past ``2 / eta`` divergence is one of the outcomes the experiment
+    shows): a non-finite loss or a loss above ``DEFAULT_BLOWUP_FACTOR * max(1, L(theta_0))`` ends
+    the run and sets ``diverged_at`` (no exception).
 
     Parameters
     ----------
@@ -268,23 +349,34 @@ def train_mlp_gd(
         The network (the chapter's: ``MLPSpec(d, (32, 32), activation="tanh",
         parameterization="standard")``).
     X : array_like, shape (n, spec.d)
+        Inputs.
     y : array_like, shape (n,)
-    eta : float
-        Step size.
-    n_steps : int
-        Number of GD steps.
-    sharpness_every : int
-        Steps between two sharpness estimates.
-    seed : int or numpy.random.Generator
-        Seed of the initialization (and of the first power iteration's start vector).
-    power_iters : int
-        HVPs per sharpness estimate.
+        Targets.
+    eta : float, keyword-only
+        Step size, ``> 0``.
+    n_steps : int, keyword-only
+        Number of GD steps, ``>= 1``.
+    sharpness_every : int, keyword-only
+        Steps between two sharpness estimates, ``>= 1``.
+    seed : int or numpy.random.Generator, keyword-only
+        Seed of the initialization (required).
+    power_iters : int, keyword-only
+        HVPs per sharpness estimate, ``>= 1``.
 
     Returns
     -------
     EoSRun
         Losses up to the step before ``diverged_at`` (all ``n_steps + 1`` if it did not
-        diverge), the sharpness estimates and the last finite parameters.
+        diverge), the sharpness estimates and the final parameters.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not an :class:`ibcore.mlp.MLPSpec`, or an argument has the wrong type.
+    ValueError
+        For ``X``/``y`` of the wrong shape or non-finite, a non-positive ``eta``, ``n_steps``,
+        ``sharpness_every`` or ``power_iters``, or a negative dominant Hessian eigenvalue at a
+        sharpness estimate.
     """
     import torch
 
