@@ -87,6 +87,8 @@ def nonzero_points(w, d: int, name: str = "w") -> tuple[np.ndarray, bool]:
 
     Raises
     ------
+    TypeError
+        If ``w`` is not a numeric array.
     ValueError
         If the shape is wrong, an entry is not finite, or a point is 0.
     """

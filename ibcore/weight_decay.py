@@ -60,6 +60,8 @@ def check_step_and_decay(eta, weight_decay) -> tuple[float, float]:
 
     Raises
     ------
+    TypeError
+        If ``eta`` or ``weight_decay`` is not a real number.
     ValueError
         If ``eta <= 0``, ``weight_decay < 0`` or ``eta * weight_decay >= 1`` (the decay factor
         ``1 - eta mu`` would be <= 0: the update would flip or erase ``w``).
