@@ -18,11 +18,11 @@ __all__ = ["DivergenceError", "SolverError"]
 class DivergenceError(ValueError):
     """A run diverged at ``step`` with ``quantity`` equal to ``value``.
 
-    Raised by :func:`ibcore.descent.iterate` (and so by every trainer built on it) when the
-    monitored quantity becomes non-finite or exceeds ``bound = blowup_factor * max(1, |value at
-    step 0|)``. A subclass of ``ValueError``: a step size past the stability limit is a bad
-    argument. The message reads ``"<the run | run i of the batch> diverged at step k: quantity =
-    value [> bound b]; hint"``.
+    Raised by :func:`ibcore.descent.iterate` (and so by the trainers built on it, unless they
+    stop and report ``diverged_at`` instead) when the monitored quantity becomes non-finite or
+    exceeds ``bound = blowup_factor * max(1, |value at step 0|)``. A subclass of ``ValueError``:
+    a step size past the stability limit is a bad argument. The message reads
+    ``"<the run | run i of the batch> diverged at step k: quantity = value [> bound b]; hint"``.
 
     Parameters
     ----------

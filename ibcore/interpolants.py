@@ -320,7 +320,7 @@ class L1Certificate:
 
     @property
     def exponent(self) -> float:
-        """``2 (1 - c_star)`` (float): the predicted rate exponent.
+        """The predicted rate exponent ``2 (1 - c_star)``, a float.
         """
         return 2.0 * (1.0 - self.c_star)
 

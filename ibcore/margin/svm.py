@@ -141,7 +141,7 @@ class SVMSolution:
 
     @property
     def direction(self) -> np.ndarray:
-        """The unit vector ``w / ||w||`` (ndarray, shape (d,)): the max-margin direction."""
+        """The unit vector ``w / ||w||``, shape (d,), the max-margin direction."""
         return self.w / np.linalg.norm(self.w)
 
 
