@@ -39,6 +39,7 @@ import math
 
 import numpy as np
 
+from .errors import SolverError
 from .quadratic import Quadratic
 from .validation import (
     as_array,
@@ -514,6 +515,7 @@ class KernelEigen:
 
     def __init__(self, K, *, name: str = "K"):
         K, lam, V = as_psd(K, name)
+        self.name = name
         self.n = K.shape[0]
         self.lam, self.V = lam[::-1].copy(), V[:, ::-1].copy()
         self.trace = float(np.trace(K))
@@ -597,14 +599,17 @@ class KernelEigen:
         Raises
         ------
         ValueError
-            If ``K`` is not positive definite (``lam_min <= 1e-12 lam_max``; the message calls the
-            matrix ``H``), or ``y`` has the wrong length or is not finite.
+            If the kernel is not positive definite (``lam_min <= 1e-12 lam_max``; the message
+            names it as given to the constructor), or ``y`` has the wrong length or is not
+            finite.
         TypeError
             If ``y`` is not numeric.
         """
         y = as_vector(y, "y", length=self.n)
         if self.lam.min() <= 1e-12 * self.lam.max():
-            raise ValueError("H must be positive definite (invertible) for y^T H^{-1} y")
+            raise ValueError(
+                f"{self.name} must be positive definite (invertible) for y^T {self.name}^{{-1}} y"
+            )
         quad = float(np.sum((self.V.T @ y) ** 2 / self.lam))
         return math.sqrt(2.0 * quad * self.trace) / self.n
 
@@ -788,7 +793,7 @@ def flow_ridge_ratio_max() -> tuple[float, float]:
 
     Raises
     ------
-    RuntimeError
+    ibcore.SolverError
         If Newton's method does not converge in 100 steps (it converges in about 6).
     """
     x_star = 2.0
@@ -798,6 +803,6 @@ def flow_ridge_ratio_max() -> tuple[float, float]:
         if abs(step) <= 4 * np.finfo(float).eps * x_star:
             break
     else:  # pragma: no cover - Newton converges in ~6 steps
-        raise RuntimeError("flow_ridge_ratio_max: Newton's method did not converge")
+        raise SolverError("flow_ridge_ratio_max: Newton's method did not converge")
     psi_star = (1.0 + x_star) ** 2 / (1.0 + x_star + x_star**2)
     return float(x_star), float(psi_star)

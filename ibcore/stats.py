@@ -26,8 +26,7 @@ def loglog_slope(x, y) -> tuple[float, float]:
     Parameters
     ----------
     x : array_like, shape (m,)
-        At least two positive abscissae, not all equal (not checked: equal ones with three or
-        more points end in a ``ZeroDivisionError``).
+        At least two positive abscissae, not all equal.
     y : array_like, shape (m,)
         Positive ordinates.
 
@@ -41,7 +40,8 @@ def loglog_slope(x, y) -> tuple[float, float]:
     Raises
     ------
     ValueError
-        With fewer than two points, a non-positive entry, mismatched lengths or non-finite input.
+        With fewer than two points, all ``x`` equal, a non-positive entry, mismatched lengths
+        or non-finite input.
     TypeError
         If an input is not numeric.
     """
@@ -49,6 +49,8 @@ def loglog_slope(x, y) -> tuple[float, float]:
     y = as_vector(y, "y", length=x.size)
     if x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
         raise ValueError("x and y need at least two entries, all > 0, for a log-log fit")
+    if np.ptp(np.log(x)) == 0:
+        raise ValueError("x must hold at least two different values for a log-log fit")
     lx, ly = np.log(x), np.log(y)
     A = np.column_stack([lx, np.ones_like(lx)])
     coef, *_ = np.linalg.lstsq(A, ly, rcond=None)

@@ -88,6 +88,8 @@ def test_bad_input_names_the_argument():
         circle_data(5, seed=None)
     with pytest.raises(ValueError, match="n"):
         separable_clouds(1, seed=0)
+    with pytest.raises(ValueError, match="center must be non-zero"):  # used to loop forever
+        separable_clouds(10, seed=0, center=(0.0, 0.0))
     with pytest.raises(ValueError, match="scale"):
         separable_clouds(10, seed=0, scale=0.0)
     with pytest.raises(ValueError, match="min_margin"):

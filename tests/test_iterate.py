@@ -104,6 +104,8 @@ def test_loglog_slope():
     assert np.isnan(stats.loglog_slope([1.0, 2.0], [1.0, 0.5])[1])
     with pytest.raises(ValueError, match="all > 0"):
         stats.loglog_slope([1.0, 2.0], [1.0, -1.0])
+    with pytest.raises(ValueError, match="at least two different values"):
+        stats.loglog_slope([2.0, 2.0, 2.0], [1.0, 0.5, 0.2])
 
 
 def test_run_gd_on_divergence_raise():

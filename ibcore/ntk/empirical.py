@@ -219,14 +219,6 @@ def _check_scalar_output(out, n):
         )
 
 
-def _check_scalar_output(out, n):
-    if out.ndim not in (1, 2) or out.shape[0] != n or out.numel() != n:
-        raise ValueError(
-            "model must map an (n, d) batch to one scalar per example, shape (n,) or (n, 1); "
-            f"got output shape {tuple(out.shape)} for n = {n}"
-        )
-
-
 def _jacobians(model, X1, X2=None):
     """Per-parameter Jacobians ``{name: (n, *shape)}`` of ``model`` on ``X1`` and ``X2``.
 
