@@ -54,7 +54,7 @@ def separable_clouds(n: int = 100, *, seed, center=(2.0, 2.0), scale=1.0, min_ma
     scale = positive_float(scale, "scale")
     min_margin = positive_float(min_margin, "min_margin", allow_zero=True)
     if not np.linalg.norm(c) > 0:
-        raise ValueError("center must be non-zero (else the clouds N(+center), N(-center) coincide)")
+        raise ValueError("center must be non-zero (else the clouds N(+c), N(-c) coincide)")
     if min_margin >= np.linalg.norm(c) + 3 * scale:
         raise ValueError("min_margin is so large that almost every draw would be rejected")
     u = c / np.linalg.norm(c)
