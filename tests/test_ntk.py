@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mpmath  # installed with torch (through sympy): the high-precision reference below
 import numpy as np
 import pytest
 import torch  # a hard requirement of the course: a missing torch fails, it does not skip
@@ -1225,3 +1226,107 @@ def test_path_kernel_label_change():
         ntk.path_kernel_label_change(spec, th0, X, y, y[:3], Xt, eta=0.1, n_steps=5)
     with pytest.raises(DivergenceError):
         ntk.path_kernel_label_change(spec, th0, X, y, -y, Xt, eta=1e6, n_steps=50)
+
+
+# -- analytic kernels for (nearly) parallel inputs: against a high-precision reference ------------
+
+_EPS = np.finfo(np.float64).eps
+
+
+def _mp_relu_kernels(X1, X2, depth, w_std, b_std):
+    """The layer recursion of ``relu_kernels`` in 50-digit arithmetic (mpmath), pair by pair:
+    the float64 inputs are exact there, and ``acos`` of the exact cosine has no cancellation."""
+    nngp, ntk_ = np.empty((len(X1), len(X2))), np.empty((len(X1), len(X2)))
+    with mpmath.workdps(50):
+        w2, b2, pi = mpmath.mpf(w_std) ** 2, mpmath.mpf(b_std) ** 2, mpmath.pi
+        d = X1.shape[1]
+        for i, x in enumerate(X1):
+            for j, y in enumerate(X2):
+                xs, ys = [mpmath.mpf(float(v)) for v in x], [mpmath.mpf(float(v)) for v in y]
+                q1, q2 = mpmath.fsum(v * v for v in xs) / d, mpmath.fsum(v * v for v in ys) / d
+                k, t = mpmath.fsum(a * b for a, b in zip(xs, ys, strict=True)) / d, mpmath.mpf(0)
+                for _ in range(depth):
+                    q1, q2, k = w2 * q1 + b2, w2 * q2 + b2, w2 * k + b2
+                    t = k + w2 * t
+                    norm = mpmath.sqrt(q1 * q2)
+                    th = mpmath.acos(max(-1, min(1, k / norm)))
+                    k = norm * (mpmath.sin(th) + (pi - th) * mpmath.cos(th)) / (2 * pi)
+                    t, q1, q2 = t * (pi - th) / (2 * pi), q1 / 2, q2 / 2
+                k = w2 * k + b2
+                nngp[i, j], ntk_[i, j] = float(k), float(k + w2 * t)
+    return nngp, ntk_
+
+
+def _nearly_parallel_inputs(d, seed):
+    """Random rows, then a repeated, a parallel, an antiparallel row, a row 1e-9 off one of them
+    and a row 1e-12 longer; for d = 2 also points on a circle at angles from 1e-9 to pi - 1e-9
+    from (1, 0), both sides of the 0.9 cosine where the kernels switch from arccos."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((4, d))
+    X = np.vstack([X, X[:1], 3.0 * X[1:2], -2.0 * X[2:3],
+                   X[2:3] + 1e-9 * rng.standard_normal((1, d)), X[3:4] * (1 + 1e-12)])
+    if d == 2:
+        a = np.array([0.0, 1e-9, 1e-5, 0.01, 0.3, 0.4509, 0.4512, 1.0, np.pi - 0.3, np.pi - 1e-9])
+        X = np.vstack([X, np.column_stack([np.cos(a), np.sin(a)])])
+    return X
+
+
+@pytest.mark.parametrize(
+    "d, depth, w_std, b_std",
+    [(1, 6, 1.3, 0.0), (1, 3, 0.7, 0.1), (2, 6, np.sqrt(2), 0.0), (2, 4, 1.0, 1.0),
+     (3, 6, np.sqrt(2), 0.0), (3, 4, 1.0, 1.0), (5, 2, 1.9, 0.1), (2, 1, 1.0, 0.0)],
+)
+def test_relu_kernels_are_accurate_for_parallel_and_nearly_parallel_inputs(d, depth, w_std, b_std):
+    # arccos(k / sqrt(q1 q2)) of a cosine within O(eps) of +-1 is off by ~sqrt(eps), which the
+    # NTK's factor (pi - theta)/(2 pi) passed on: errors up to 1.2e8 eps (2.6e-8) relative to
+    # the Cauchy-Schwarz scale sqrt(K(x, x) K(x', x')) for these inputs before the fix. Kahan's
+    # angle and the carried 1 - cos theta bring the errors to rounding: measured <= 3.7 eps at
+    # depth <= 6 (NTK, layer sum, lecture notes) and 1.1 eps (NNGP); tolerance 2 (depth + 1) eps.
+    X = _nearly_parallel_inputs(d, seed=d + depth)
+    ref_nngp, ref_ntk = _mp_relu_kernels(X, X, depth, w_std, b_std)
+    scale = np.sqrt(np.outer(np.diag(ref_ntk), np.diag(ref_ntk)))
+    scale_nngp = np.sqrt(np.outer(np.diag(ref_nngp), np.diag(ref_nngp)))
+    tol = 2 * (depth + 1) * _EPS
+    kw = {"depth": depth, "w_std": w_std, "b_std": b_std}
+    for X2 in (None, X.copy()):  # the X2 is X1 path (exact diagonal) and the general one
+        nngp, K = ntk.relu_kernels(X, X2, **kw)
+        assert np.max(np.abs(K - ref_ntk) / scale) <= tol
+        assert np.max(np.abs(nngp - ref_nngp) / scale_nngp) <= tol
+    T = ntk.relu_ntk_layer_terms(X, **kw)
+    assert np.max(np.abs(T.sum(0) - ref_ntk) / scale) <= tol
+    if b_std == 0:  # the notes' network is d/2 times the recursion with w_std = sqrt(2)
+        ref_ln = _mp_relu_kernels(X, X, depth, np.sqrt(2), 0.0)[1] * d / 2
+        scale_ln = np.sqrt(np.outer(np.diag(ref_ln), np.diag(ref_ln)))
+        assert np.max(np.abs(ntk.lecture_notes_ntk(X, depth=depth)[1] - ref_ln) / scale_ln) <= tol
+
+
+def test_relu_ntk_repeated_and_parallel_inputs_exact_cases():
+    # Identical rows: the angle is exactly 0 (Kahan's |u - v| = 0), so their entry equals the
+    # diagonal entry up to the rounding of x . x (matmul vs einsum): 2 eps, not ~1e-8.
+    X = ntk.unit_sphere_points(6, 4, seed=2) * np.linspace(0.5, 2.0, 6)[:, None]
+    X = np.vstack([X, X[:2]])
+    for depth, b_std in ((1, 0.0), (6, 0.0), (4, 0.5)):
+        K = ntk.relu_ntk(X, depth=depth, w_std=1.2, b_std=b_std)
+        np.testing.assert_allclose(K[6:, :2], K[:2, :2], rtol=2 * _EPS)
+    # d = 1 without bias, x' = c x, c > 0: angle 0 at every layer, so the NTK is the diagonal
+    # closed form (depth + 1) x x' / 2^depth (w = 1). For c < 0 the first angle is pi, so the
+    # first layer's term (x x' / d) (pi - theta_1)/(2 pi) ... vanishes (to ~eps of its scale).
+    x = np.array([[0.7], [2.1], [-1.4]])
+    for depth in (1, 3, 6):
+        K = ntk.relu_ntk(x, depth=depth)
+        np.testing.assert_allclose(K[0, 1], (depth + 1) * 0.7 * 2.1 / 2**depth, rtol=4 * _EPS)
+        T = ntk.relu_ntk_layer_terms(x, depth=depth)
+        assert abs(T[0, 0, 2]) <= _EPS * np.sqrt(T[0, 0, 0] * T[0, 2, 2])
+        np.testing.assert_allclose(T.sum(0)[0, 2], K[0, 2], rtol=4 * _EPS)
+
+
+@pytest.mark.parametrize("depth, w_std, b_std", [(6, 1.0, 0.0), (6, 1.7, 0.0), (3, 0.6, 0.1)])
+def test_relu_ntk_is_psd_to_rounding_for_one_dimensional_inputs(depth, w_std, b_std):
+    # d = 1: every pair is parallel or antiparallel, so every off-diagonal entry went through
+    # arccos(+-1 -+ O(eps)); lambda_min / lambda_max reached -2.3e-9 before the fix. A repeated
+    # input makes K singular; eigvalsh is backward stable: lambda_min >= -4 n eps lambda_max.
+    X = np.random.default_rng(4).standard_normal((11, 1)) * 3.0
+    X = np.vstack([X, X[:1]])
+    lam = np.linalg.eigvalsh(ntk.relu_ntk(X, depth=depth, w_std=w_std, b_std=b_std))
+    assert lam[-1] > 0 and lam[0] >= -4 * len(X) * _EPS * lam[-1]
+

@@ -33,6 +33,8 @@ Conventions (identical to the reference library *neural-tangents*, ``parameteriz
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..validation import as_matrix, check_rng, positive_float, positive_int
@@ -133,17 +135,18 @@ def _relu_recursion(X1, X2, depth, w_std, b_std):
         k = w_std**2 * k + b_std**2
         return q1, q2, k, k + w_std**2 * ntk
 
-    for _ in range(depth):
+    for layer in range(depth):  # gap: 1 - cos theta without cancellation (see _relu_angle)
         q1, q2, k, ntk = dense(q1, q2, k, ntk)
         norms = np.sqrt(np.outer(q1, q2))
-        cos = np.clip(k / norms, -1.0, 1.0)
-        if X2 is X1:  # one rounding error in q or k would become ~1e-8 in arccos
-            np.fill_diagonal(cos, 1.0)
-        theta = np.arccos(cos)
-        sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
+        cos = _cosine(k, norms, X2 is X1)
+        cogap = None
+        if not layer:
+            gap, cogap = _first_layer_gaps(X1, X2, cos, w_std / np.sqrt(d), b_std)
+        theta, sin, cos, gap = _relu_angle(cos, gap, cogap)
         k = norms * (sin + (np.pi - theta) * cos) / (2 * np.pi)
         ntk = ntk * (np.pi - theta) / (2 * np.pi)
         q1, q2 = q1 / 2, q2 / 2
+        gap = _dense_gap(gap, w_std**2 * q1, w_std**2 * q2, b_std**2)  # the next layer's
     _, _, nngp, ntk = dense(q1, q2, k, ntk)
     return nngp, ntk
 
@@ -211,13 +214,15 @@ def relu_ntk_layer_terms(
         if layer == depth:
             break
         norms = np.sqrt(np.outer(q1, q2))
-        cos = np.clip(k / norms, -1.0, 1.0)
-        if X2 is X1:
-            np.fill_diagonal(cos, 1.0)
-        th = np.arccos(cos)
+        cos = _cosine(k, norms, X2 is X1)
+        cogap = None
+        if not layer:
+            gap, cogap = _first_layer_gaps(X1, X2, cos, w_std / np.sqrt(d), b_std)
+        th, sin, cos, gap = _relu_angle(cos, gap, cogap)
         dots.append((np.pi - th) / (2 * np.pi))
-        k = norms * (np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - th) * cos) / (2 * np.pi)
+        k = norms * (sin + (np.pi - th) * cos) / (2 * np.pi)
         q1, q2 = q1 / 2, q2 / 2
+        gap = _dense_gap(gap, w_std**2 * q1, w_std**2 * q2, b_std**2)  # the next layer's
     terms = np.empty((depth + 1, *k.shape))
     back = np.ones_like(k)  # prod_{l' = l}^{D} w_std^2 Sigma_dot^(l'), built from the top
     for layer in range(depth, -1, -1):  # index layer = l - 1
@@ -357,12 +362,13 @@ def lecture_notes_ntk(X1, X2=None, *, depth: int = 1) -> tuple[np.ndarray, np.nd
         np.fill_diagonal(sig[0], q1)
     dots = []  # Sigma_dot^(1), ..., Sigma_dot^(D)
     norms = np.sqrt(np.outer(q1, q2))
-    for _ in range(depth):
-        cos = np.clip(sig[-1] / norms, -1.0, 1.0)
-        if X2 is X1:
-            np.fill_diagonal(cos, 1.0)
-        th = np.arccos(cos)
-        sig.append(norms * (np.sqrt(np.maximum(1.0 - cos**2, 0.0)) + (np.pi - th) * cos) / np.pi)
+    for layer in range(depth):
+        cos = _cosine(sig[-1], norms, X2 is X1)
+        cogap = None
+        if not layer:
+            gap, cogap = _first_layer_gaps(X1, X2, cos, 1.0, 0.0)
+        th, sin, cos, gap = _relu_angle(cos, gap, cogap)
+        sig.append(norms * (sin + (np.pi - th) * cos) / np.pi)
         dots.append((np.pi - th) / np.pi)
     theta = np.zeros_like(sig[0])
     for h in range(1, depth + 2):
@@ -460,3 +466,98 @@ def two_layer_finite_ntk(X1, X2=None, *, width: int, seed) -> np.ndarray:
     S1 = (X1 @ W.T > 0).astype(np.float64)
     S2 = S1 if X2 is X1 else (X2 @ W.T > 0).astype(np.float64)
     return (X1 @ X2.T) * (S1 @ S2.T) / width
+
+
+# -- accurate angles for nearly parallel inputs ----------------------------------------------------
+# The recursions above need the angle theta of every layer. ``arccos(k / sqrt(q1 q2))`` is well
+# conditioned for large angles, but near theta = 0 (and near pi) a rounding error eps in the
+# cosine becomes an error ~sqrt(eps) in theta, which the NTK's factor (pi - theta) / (2 pi)
+# passes on. So the recursions also carry the gap ``g = 1 - cos theta`` of every pair, computed
+# without cancellation: in the first layer by Kahan's angle formula on the inputs augmented by
+# the bias, through a dense layer with bias by the identity of ``_dense_gap``, through a ReLU by
+# ``1 - cos theta' = g - (sin theta - theta cos theta) / pi``. Where ``cos theta > 0.9`` the angle
+# is taken from the gap, ``theta = 2 arcsin(sqrt(g / 2))``; where ``cos theta < -0.9`` (first
+# layer only: after a ReLU the cosine is >= 0) from ``1 + cos theta``; elsewhere it is
+# ``arccos`` as before, bit-identical.
+
+#: Above this |cosine| (theta < 0.451 or > pi - 0.451) the angle comes from the carried gaps;
+#: below it ``arccos`` loses at most ``eps / sin theta <= 2.3 eps`` and is kept.
+_SMALL_ANGLE_COS = 0.9
+
+#: ``sin t - t cos t = (t^3 / 3) sum_n c_n t^(2n - 2)``, ``c_n = (-1)^(n+1) 6n / (2n+1)!``;
+#: eight terms leave a relative truncation error below 1e-17 for ``t < 0.5``.
+_SIN_MINUS_T_COS = tuple((-1) ** (n + 1) * 6 * n / math.factorial(2 * n + 1) for n in range(1, 9))
+
+
+def _cosine(k, norms, same):
+    """``k / norms`` clipped to [-1, 1]; exactly 1 on the diagonal when ``same`` (``X2 is X1``)."""
+    cos = np.clip(k / norms, -1.0, 1.0)
+    if same:  # one rounding error in q or k would become ~1e-8 in arccos
+        np.fill_diagonal(cos, 1.0)
+    return cos
+
+
+def _first_layer_gaps(X1, X2, cos, w, b):
+    """``1 - cos theta`` and ``1 + cos theta`` of the first layer's angle, the angle between the
+    augmented inputs ``(w x, b)`` (``cos`` its cosine as computed). Kahan's formula
+    ``theta = 2 arctan2(|u - v|, |u + v|)`` on the unit augmented rows (error ~eps in theta)
+    gives ``2 sin^2(theta / 2)`` and ``2 cos^2(theta / 2)`` where ``|cos| > _SMALL_ANGLE_COS``;
+    elsewhere ``1 -+ cos`` have no cancellation."""
+    gap, cogap = 1.0 - cos, 1.0 + cos
+    rows, cols = np.nonzero(np.abs(cos) > _SMALL_ANGLE_COS)
+    if rows.size:
+        A1 = np.hstack([w * X1, np.full((len(X1), 1), b)])
+        A2 = np.hstack([w * X2, np.full((len(X2), 1), b)])
+        U = A1 / np.linalg.norm(A1, axis=1)[:, None]  # no zero row: refused unless b > 0
+        V = A2 / np.linalg.norm(A2, axis=1)[:, None]
+        step = max(1, 2**22 // U.shape[1])  # pairs per chunk: at most 32 MB of differences
+        for s in range(0, rows.size, step):
+            i, j = rows[s : s + step], cols[s : s + step]
+            half = np.arctan2(np.linalg.norm(U[i] - V[j], axis=1),
+                              np.linalg.norm(U[i] + V[j], axis=1))
+            gap[i, j], cogap[i, j] = 2 * np.sin(half) ** 2, 2 * np.cos(half) ** 2
+    return gap, cogap
+
+
+def _dense_gap(gap, a1, a2, b2):
+    """The gap ``1 - cos`` after adding ``b2`` (the bias variance) to a kernel with diagonals
+    ``a1, a2`` (rows, columns) and cross entries ``c sqrt(a1 a2)``, ``gap = 1 - c``:
+
+        1 - cos' = [b2 (sqrt a1 - sqrt a2)^2 / (P + sqrt(a1 a2) + b2) + sqrt(a1 a2) gap] / P,
+
+    ``P = sqrt((a1 + b2)(a2 + b2))``, from ``P^2 - (sqrt(a1 a2) + b2)^2 = b2 (sqrt a1 -
+    sqrt a2)^2``: every term is non-negative, so there is no cancellation."""
+    if b2 == 0:
+        return gap
+    r1, r2 = np.sqrt(a1), np.sqrt(a2)
+    s = np.outer(r1, r2)
+    p = np.sqrt(np.outer(a1 + b2, a2 + b2))
+    return (b2 * np.subtract.outer(r1, r2) ** 2 / (p + s + b2) + s * gap) / p
+
+
+def _relu_angle(cos, gap, cogap=None):
+    """Angle of a ReLU layer's input kernel from its cosine ``cos`` (see ``_cosine``) and the
+    carried ``gap = 1 - cos`` (and ``cogap = 1 + cos``, first layer). Returns ``theta,
+    sin theta, cos theta`` and the gap of the ReLU's output, ``1 - J(theta) / pi`` with
+    ``J = sin theta + (pi - theta) cos theta``, i.e. ``gap - (sin theta - theta cos theta) / pi``
+    (a series for ``theta < 0.5``, where the difference cancels)."""
+    theta = np.arccos(cos)
+    sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
+    small = cos > _SMALL_ANGLE_COS
+    if np.any(small):
+        g = gap[small]
+        th = 2 * np.arcsin(np.sqrt(g / 2))
+        theta[small], sin[small], cos[small] = th, np.sin(th), 1.0 - g
+    if cogap is not None and np.any(wide := cos < -_SMALL_ANGLE_COS):
+        h = cogap[wide]
+        phi = 2 * np.arcsin(np.sqrt(h / 2))  # pi - theta
+        theta[wide], sin[wide], cos[wide] = np.pi - phi, np.sin(phi), h - 1.0
+    f = sin - theta * cos
+    tiny = theta < 0.5
+    if np.any(tiny):
+        t = theta[tiny]
+        poly = np.zeros_like(t)
+        for c in reversed(_SIN_MINUS_T_COS):
+            poly = poly * t**2 + c
+        f[tiny] = t**3 / 3 * poly
+    return theta, sin, cos, gap - f / np.pi
