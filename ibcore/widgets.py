@@ -146,6 +146,114 @@ def _check_grid(compute: Callable, grid) -> tuple[tuple[str, ...], tuple[tuple, 
     return names, tuple(values)
 
 
+
+class _Blitter:
+    """Redraws only what an in-place ``update`` changed: matplotlib blitting, made safe.
+
+    Rendering the whole figure (text layout, ticks, every line) is most of a live frame's cost;
+    an ``update`` usually changes a few lines or texts. After ``update`` the artists it changed
+    are *stale* (matplotlib marks every artist whose data, text or style is set). For each axes
+    the artists from the first stale one on, in the z-order ``Axes.draw`` uses, are the
+    *foreground*; the rest of the figure is a *background* rendered once (with the foreground
+    hidden) and restored for every frame, on which the foreground is drawn again in the same
+    order. A frame is rendered in full instead when ``update`` added or removed artists, changed
+    an axis's limits or scale, or changed something outside the axes. The widget's check of
+    ``update`` against ``draw`` renders through this class, and turns it off (``enabled``) if
+    its pixels differ from a full drawing, so blitting never shows what ``draw`` would not.
+    """
+
+    def __init__(self):
+        self.enabled = True
+        self.key = None  # the foreground the stored background was rendered without
+        self.background = None
+
+    @staticmethod
+    def _order(ax) -> list:
+        """The artists ``Axes.draw`` draws after the axes patch, in its order."""
+        from operator import attrgetter
+
+        arts = [a for a in ax.get_children() if a is not ax.patch]
+        if not (ax.axison and ax.get_frame_on()):
+            arts = [a for a in arts if a not in ax.spines.values()]
+        if not ax.axison:
+            arts = [a for a in arts if a not in (ax.xaxis, ax.yaxis)]
+        return sorted(arts, key=attrgetter("zorder"))
+
+    @staticmethod
+    def snapshot(fig):
+        """What an update must leave as it is for a blitted frame."""
+        return [
+            (ax, [id(a) for a in ax.get_children()], ax.viewLim.get_points().copy(),
+             ax.get_xscale(), ax.get_yscale())
+            for ax in fig.axes
+        ]
+
+    def _foreground(self, fig, before):
+        if not self.enabled or before is None or len(before) != len(fig.axes):
+            return None
+        if any(a.stale for a in (*fig.texts, *fig.legends, *fig.lines, *fig.patches,
+                                 *fig.images)):
+            return None
+        plan = []
+        for (ax, children, lims, xs, ys), now in zip(before, fig.axes, strict=True):
+            if ax is not now or [id(a) for a in ax.get_children()] != children:
+                return None
+            if not np.array_equal(ax.viewLim.get_points(), lims) or (
+                ax.get_xscale(), ax.get_yscale()) != (xs, ys):
+                return None
+            order = self._order(ax)
+            first = next((i for i, a in enumerate(order) if a.stale), None)
+            if first is not None:
+                plan.append((ax, order[first:]))
+        return plan
+
+    def render(self, fig, before) -> np.ndarray:
+        """Render ``fig`` after an in-place update; return its RGBA canvas buffer."""
+        canvas = fig.canvas
+        plan = self._foreground(fig, before)
+        if plan is None:
+            self.key = self.background = None
+            canvas.draw()
+        else:
+            key = tuple(id(a) for _, arts in plan for a in arts)
+            if key != self.key:  # a new foreground: render the background without it, once
+                shown = [(a, a.get_visible()) for _, arts in plan for a in arts]
+                for a, _ in shown:
+                    a.set_visible(False)
+                canvas.draw()
+                self.background, self.key = canvas.copy_from_bbox(fig.bbox), key
+                for a, visible in shown:
+                    a.set_visible(visible)
+            else:
+                canvas.restore_region(self.background)
+            renderer = canvas.get_renderer()
+            for ax, arts in plan:
+                if hasattr(ax, "_update_title_position"):  # as Axes.draw does: the titles'
+                    ax._update_title_position(renderer)   # place, found with them visible
+                for a in arts:
+                    ax.draw_artist(a)
+        return np.asarray(canvas.buffer_rgba())
+
+    def reset(self):
+        self.key = self.background = None
+
+
+
+def _png_crop(rgba: np.ndarray, dpi: float, bbox) -> bytes:
+    """PNG bytes (zlib level 1) of a canvas buffer cropped to ``bbox`` (inches, figure coords)."""
+    import io
+
+    from PIL import Image
+
+    height, width = rgba.shape[:2]
+    x0, x1 = (min(max(round(v * dpi), 0), width) for v in (bbox.x0, bbox.x1))
+    y0, y1 = (min(max(height - round(v * dpi), 0), height) for v in (bbox.y1, bbox.y0))
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgba[y0:y1, x0:x1])).save(out, format="PNG",
+                                                                    compress_level=1)
+    return out.getvalue()
+
+
 class StaticLive:
     """A precomputed grid of experiment frames behind linked sliders (see module docstring).
 
@@ -237,6 +345,9 @@ class StaticLive:
         self.update_fn = update
         self._fig = None  # the figure of the current frame (Agg canvas, shared renderer)
         self._handles: Any = _NOT_DRAWN  # what draw returned for the figure's current content
+        self._blitter = _Blitter()  # live in-place frames redraw only what update changed
+        self._before = None  # the figure's axes before the last in-place update
+        self._in_place = False  # whether the last frame was an in-place update
         self.names, self.values = _check_grid(compute, grid)
         self.name = name if name is not None else getattr(compute, "__name__", "experiment")
         self.figsize = figsize if figsize is not None else plotting.FIGSIZE
@@ -405,10 +516,13 @@ class StaticLive:
             raise ExperimentError(f"{self.name}: compute failed at {where}: {exc}") from exc
         t1 = time.perf_counter()
         in_place = live and self.update_fn is not None and self._handles is not _NOT_DRAWN
+        self._in_place = in_place
         if not in_place:
             self._handles = _NOT_DRAWN
+            self._blitter.reset()
             self._fig = self._new_figure()
         fig = self._fig
+        self._before = _Blitter.snapshot(fig) if in_place else None
         try:
             with plotting.course_style():
                 if in_place:
@@ -430,9 +544,13 @@ class StaticLive:
         t0 = time.perf_counter()
         result, fig, timings = self.frame(live=live, **self.params(idx))
         t1 = time.perf_counter()
-        if live and self._bbox is not None:
+        if live and self._in_place and self._bbox is not None:
+            # Redraw what update changed (_Blitter), crop to the precomputed frames' box.
+            png = _png_crop(self._blitter.render(fig, self._before), fig.dpi, self._bbox)
+        elif live and self._bbox is not None:
             # Crop to the box of the precomputed frames, found once: no layout pass per frame.
-            png = plotting.figure_png(fig, bbox=self._bbox, compress_level=1)
+            fig.canvas.draw()
+            png = _png_crop(np.asarray(fig.canvas.buffer_rgba()), fig.dpi, self._bbox)
         else:
             box = plotting.tight_bbox(fig)
             self._bbox = box if self._bbox is None else Bbox.union([self._bbox, box])
@@ -462,9 +580,16 @@ class StaticLive:
             self._fig = self._new_figure()
             with plotting.course_style():
                 handles = self.draw_fn(self.results[a], self._fig)
+                self._fig.canvas.draw()  # frame a as shown, the state a live update starts from
+                before = _Blitter.snapshot(self._fig)
                 new = self.update_fn(self.results[b], self._fig, handles)
                 self._handles = handles if new is None else new
-            updated = self._pixels()
+            self._blitter.reset()
+            updated = self._blitter.render(self._fig, before).copy()
+            if self._blitter.enabled and not np.array_equal(reference, updated):
+                self._blitter.enabled = False  # blitting would differ: render live frames whole
+                updated = self._pixels()
+            self._blitter.reset()
         except Exception as exc:
             self._handles = _NOT_DRAWN
             raise ExperimentError(f"{self.name}: update failed at {self.params(b)}: {exc}") from exc

@@ -299,3 +299,89 @@ def test_failing_update_is_reported_and_the_next_frame_redraws():
     state["fail"] = False
     t = w.recompute((0,))  # redrawn by draw, then updates resume
     assert t["total"] > 0
+
+
+def _decoded(png):
+    from io import BytesIO
+
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(bytes(png))).convert("RGB"))
+
+
+def _full_drawing(w, idx):
+    """The live frame ``idx`` of ``w`` drawn from scratch by ``draw`` (no update, no blitting):
+    the same grid gives the same crop box."""
+    fresh = static_live(w.compute_fn, w.draw_fn, {"a": list(w.values[0])}, name="t-fresh")
+    fresh.recompute((idx,))
+    return _decoded(fresh.images[(idx,)].value)
+
+
+def _draw_with_legend(result, fig):
+    ax = fig.subplots()
+    (line,) = ax.plot(result["x"], result["y"], label="data")
+    ax.plot([0, 1], [3, 3], "k:", label="level 3")
+    ax.legend(loc="upper left")  # the data line passes under the legend
+    ax.set(xlabel="x (unit)", ylabel="y (unit)", ylim=(0, 4), title=f"a = {result['a']:g}")
+    return line, ax.title
+
+
+def _compute_a(a):
+    x = np.linspace(0, 1, 50)
+    return {"a": a, "x": x, "y": 1 + 2.5 * np.sin(3 * a + 6 * x) ** 2}
+
+
+def _update_line_and_title(result, fig, handles):
+    line, title = handles
+    line.set_data(result["x"], result["y"])
+    title.set_text(f"a = {result['a']:g}")
+
+
+def test_live_update_redraws_only_what_changed(monkeypatch):
+    """After an in-place update the live frame is rendered by blitting: the rest of the figure
+    comes from a stored background, and the pixels are those of a full drawing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    w = static_live(_compute_a, _draw_with_legend, {"a": [0.0, 0.5, 1.0]},
+                    update=_update_line_and_title, name="t-blit")
+    full_draws = []
+    original = FigureCanvasAgg.draw
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: (full_draws.append(1),
+                                                                original(self))[1])
+    w.recompute((1,))  # the first live frame renders the background once
+    first = len(full_draws)
+    w.recompute((2,))
+    w.recompute((0,))
+    assert first <= 1 and len(full_draws) == first  # later frames: no full rendering
+    monkeypatch.setattr(FigureCanvasAgg, "draw", original)
+    live = _decoded(w.images[(0,)].value)
+    assert np.array_equal(live, _full_drawing(w, 0))
+
+
+def test_live_update_that_moves_the_limits_is_rendered_whole(monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def draw_autoscaled(result, fig):
+        ax = fig.subplots()
+        (line,) = ax.plot(result["x"], result["y"])
+        ax.set(xlabel="x (unit)", ylabel="y (unit)")
+        return line
+
+    def update_autoscaled(result, fig, line):
+        line.set_data(result["x"], result["y"])
+        ax = fig.axes[0]
+        ax.relim()
+        ax.autoscale_view()
+
+    w = static_live(compute, draw_autoscaled, {"a": [0.0, 1.0, 3.0]}, update=update_autoscaled,
+                    name="t-limits")
+    full_draws = []
+    original = FigureCanvasAgg.draw
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: (full_draws.append(1),
+                                                                original(self))[1])
+    w.recompute((2,))
+    w.recompute((0,))
+    assert len(full_draws) == 2  # the limits changed: each frame is a full rendering
+    monkeypatch.setattr(FigureCanvasAgg, "draw", original)
+    live = _decoded(w.images[(0,)].value)
+    assert np.array_equal(live, _full_drawing(w, 0))
