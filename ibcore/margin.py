@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .flow import gradient_flow
 from .validation import as_matrix, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
@@ -489,7 +490,7 @@ def make_loss(X, y, loss: str = "logistic"):
     """``fun(w, idx=None) -> (L, grad L)``, validated once, for the runners of ibcore.descent.
 
     ``fun(w)`` is the averaged loss of :func:`loss_and_grad` (for :func:`~ibcore.descent.run_gd`
-    and :func:`~ibcore.descent.gradient_flow`); ``fun(w, idx)`` averages over the examples
+    and :func:`~ibcore.flow.gradient_flow`); ``fun(w, idx)`` averages over the examples
     ``idx`` only (an integer index array, as passed by :func:`~ibcore.descent.run_sgd`), equal
     to ``loss_and_grad(w, X[idx], y[idx], loss)`` without re-validating the data at every step.
     """
@@ -794,13 +795,11 @@ def flow_path(
 ):
     """Gradient flow ``dw/dt = -grad L(w)`` sampled at ``n_points`` log-spaced times.
 
-    Integrated in log-time ``s = log(1 + t)`` by :func:`ibcore.descent.gradient_flow` (LSODA):
+    Integrated in log-time ``s = log(1 + t)`` by :func:`ibcore.flow.gradient_flow` (LSODA):
     in ``s`` the dynamics ``dw/ds = -(1 + t) grad L(w)`` stay O(1) because ``grad L ~ 1/t``, so
     ``t = 10^12`` costs a few hundred solver steps. Returns a
-    :class:`~ibcore.descent.FlowPath` with ``t = [0, logspace(log10 t_min, log10 t_max)]``.
+    :class:`~ibcore.flow.FlowPath` with ``t = [0, logspace(log10 t_min, log10 t_max)]``.
     """
-    from .descent import gradient_flow
-
     X, y = check_data(X, y)
     loss = _check_loss(loss, SMOOTH_LOSSES)
     w0 = as_vector(w0, "w0", length=X.shape[1])
@@ -981,7 +980,7 @@ def multiclass_loss(X, labels):
     """``fun(w) -> (L, grad)`` of the averaged softmax cross-entropy, ``W = w.reshape(K, d)``.
 
     ``L(W) = (1/n) sum_i log(1 + sum_{k != y_i} exp(-<w_{y_i} - w_k, x_i>))``, for
-    :func:`ibcore.descent.run_gd` and :func:`ibcore.descent.gradient_flow` on the flattened
+    :func:`ibcore.descent.run_gd` and :func:`ibcore.flow.gradient_flow` on the flattened
     ``w`` of length ``K d``. Computed from the score differences ``D_ik = s_ik - s_{i y_i}``
     (``D_{i y_i} = 0``) with ``M_i = max_k D_ik >= 0`` and ``E_i = sum_{k != y_i} e^{D_ik - M_i}``:
     ``l_i = M_i + log1p(E_i + expm1(-M_i))``, exact to rounding for every margin (no overflow,
