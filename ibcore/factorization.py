@@ -44,6 +44,7 @@ __all__ = [
     "nuclear_norm_certificate",
     "sensing_loss",
     "sensing_problem",
+    "tangent_projection",
 ]
 
 
@@ -152,11 +153,61 @@ def min_frobenius_solution(A, y) -> np.ndarray:
     return (np.linalg.pinv(A.reshape(A.shape[0], -1)) @ y).reshape(d, d)
 
 
+def tangent_projection(Z, U, V) -> np.ndarray:
+    """Orthogonal projection onto the tangent space of the rank-``r`` matrices at ``U S V^T``.
+
+    With ``P_U = U U^T`` and ``P_V = V V^T`` (``U`` and ``V`` with orthonormal columns),
+
+        P_T(Z) = P_U Z + Z P_V - P_U Z P_V,
+
+    the projection onto ``T = {U X^T + Y V^T}``; its complement is
+    ``P_T^perp(Z) = Z - P_T(Z) = (I - P_U) Z (I - P_V)``. These are the two parts of a
+    subgradient of the nuclear norm at ``M = U S V^T``: ``U V^T + W`` with ``P_T(W) = 0`` and
+    ``||W||_op <= 1``.
+
+    Parameters
+    ----------
+    Z : array_like, shape (..., d1, d2)
+        Matrix (or stack of matrices) to project.
+    U : array_like, shape (d1, r)
+        Orthonormal left singular vectors (columns).
+    V : array_like, shape (d2, r)
+        Orthonormal right singular vectors (columns), same ``r``.
+
+    Returns
+    -------
+    ndarray of float64, shape (..., d1, d2)
+        ``P_T(Z)``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match or the columns of ``U`` or ``V`` are not orthonormal
+        (to 1e-8).
+    """
+    U = as_array(U, "U", ndim=2)
+    V = as_array(V, "V", ndim=2)
+    Z = as_array(Z, "Z")
+    if Z.ndim < 2 or Z.shape[-2:] != (U.shape[0], V.shape[0]) or U.shape[1] != V.shape[1]:
+        raise ValueError(
+            f"need Z (..., d1, d2), U (d1, r), V (d2, r); got Z {Z.shape}, U {U.shape}, "
+            f"V {V.shape}"
+        )
+    for name, B in (("U", U), ("V", V)):
+        if np.abs(B.T @ B - np.eye(B.shape[1])).max() > 1e-8:
+            raise ValueError(
+                f"the columns of {name} must be orthonormal (singular vectors, e.g. from "
+                "np.linalg.svd)"
+            )
+    PU, PV = U @ U.T, V @ V.T
+    return PU @ Z + Z @ PV - PU @ Z @ PV
+
+
 def nuclear_norm_certificate(A, M, rank: int | None = None) -> tuple[float, float]:
     """Dual certificate that ``M`` is the unique minimum-nuclear-norm matrix with its measurements.
 
     With ``M = U S V^T`` (rank ``r``), the tangent space ``T = {U X^T + Y V^T}`` and its
-    projector ``P_T``, the function takes the least-norm ``lam`` with
+    projector ``P_T`` (:func:`tangent_projection`), the function takes the least-norm ``lam`` with
     ``P_T(A^*(lam)) = U V^T`` (``A^*(lam) = sum_i lam_i A_i``) and returns
     ``(||P_T^perp(A^*(lam))||_op, sigma_min(A restricted to T))``; the first is ``inf`` if no
     ``lam`` satisfies the equality (for example with fewer measurements than ``dim T``) and the
@@ -174,10 +225,9 @@ def nuclear_norm_certificate(A, M, rank: int | None = None) -> tuple[float, floa
         rank = int(np.sum(s > 1e-10 * s[0]))
     rank = positive_int(rank, "rank")
     U, V = U_full[:, :rank], Vt_full[:rank].T
-    PU, PV = U @ U.T, V @ V.T
 
     def p_t(Z):
-        return PU @ Z + Z @ PV - PU @ Z @ PV
+        return tangent_projection(Z, U, V)
 
     basis = np.array([p_t(E.reshape(d, d)).ravel() for E in np.eye(d * d)])
     u_b, s_b, _ = np.linalg.svd(basis.T)

@@ -57,6 +57,7 @@ from ibcore.dropout import (
     tied_scalar_objective,
     top_layer_contributions,
     train_dropout_sgd,
+    weighted_trace_norm_certificate,
 )
 from ibcore.dropout.deep_linear import _deep_value_grad
 from ibcore.dropout.landscape import _shrink
@@ -1199,3 +1200,49 @@ def test_completion_kkt_tolerances_of_the_book():
     assert stat < 1e-5 and dual < 0.9
     stat_bad, _ = kkt(M)  # the unshrunk matrix: not a minimizer
     assert stat_bad > 0.1
+
+
+def test_weighted_trace_norm_certificate_exact_on_full_observation():
+    """All entries of a 4 x 4 M = U diag(3, 0.5) V^T observed (pi = 1/4 each): the minimizer of
+    (1/16) ||M - X||^2 + (lam/m) ||X / 4||_*^2 is rank one, x_1 = mu_1 / (1 + lam/m), and
+    P_T^perp(G) = mu_2 u_2 v_2^T / 4, so the dual norm is mu_2 / ((lam/m) x_1) exactly."""
+    rng = np.random.default_rng(3)
+    U, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    V, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    M = 3.0 * np.outer(U[:, 0], V[:, 0]) + 0.5 * np.outer(U[:, 1], V[:, 1])
+    mask = np.ones((4, 4), dtype=bool)
+    p, m = 0.5, 1  # lam / m = 1
+    x1 = 3.0 / 2.0
+    X = x1 * np.outer(U[:, 0], V[:, 0])
+    cert = weighted_trace_norm_certificate(X, M, mask, p, m)
+    assert cert.rank == 1
+    assert cert.stationarity < 1e-14
+    assert abs(cert.dual_norm - 0.5 / x1) < 1e-14
+    assert abs(cert.scale - x1 / 4.0) < 1e-15
+    # the independent convex solver lands on the same point
+    X_cvx, _ = minimize_weighted_trace_norm_completion(M, mask, p, m)
+    np.testing.assert_allclose(X_cvx, X, atol=1e-10)
+    # a wrong shrinkage fails the first condition
+    assert weighted_trace_norm_certificate(1.1 * X, M, mask, p, m).stationarity > 0.1
+
+
+def test_weighted_trace_norm_certificate_on_a_partial_sample():
+    M = np.outer([1.0, 2.0, -1.0], [1.0, 0.5, 1.5])
+    mask = ~np.eye(3, dtype=bool)
+    X, _ = minimize_weighted_trace_norm_completion(M, mask, 0.3, 2)
+    cert = weighted_trace_norm_certificate(X, M, mask, 0.3, 2)
+    assert cert.stationarity < 1e-6 and cert.dual_norm <= 1.0
+
+
+def test_weighted_trace_norm_certificate_bad_input():
+    M, mask = np.eye(3), np.ones((3, 3), dtype=bool)
+    with pytest.raises(ValueError, match="mask must be a boolean"):
+        weighted_trace_norm_certificate(M, M, mask.astype(int), 0.5, 1)
+    with pytest.raises(ValueError, match="X must have the shape"):
+        weighted_trace_norm_certificate(np.eye(2), M, mask, 0.5, 1)
+    with pytest.raises(ValueError, match="X is zero"):
+        weighted_trace_norm_certificate(np.zeros((3, 3)), M, mask, 0.5, 1)
+    with pytest.raises(ValueError, match="rank=4 exceeds"):
+        weighted_trace_norm_certificate(M, M, mask, 0.5, 1, rank=4)
+    with pytest.raises(ValueError, match="every row and column"):
+        weighted_trace_norm_certificate(M, M, np.diag([True, True, False]), 0.5, 1)

@@ -43,6 +43,7 @@ Modules (every public name is re-exported here, so ``ibcore.dropout.dropout_pena
 from __future__ import annotations
 
 from .completion import (
+    TraceNormCertificate,
     completion_dropout_objective,
     completion_risk,
     minimize_completion_objective,
@@ -50,6 +51,7 @@ from .completion import (
     minimize_weighted_trace_norm_completion,
     projected_dropout_completion,
     rank_one_dropout_completion,
+    weighted_trace_norm_certificate,
 )
 from .deep_linear import (
     deep_dropout_constant,
@@ -111,6 +113,7 @@ __all__ = [
     "DropoutOptimum",
     "DropoutSGDResult",
     "MCEstimate",
+    "TraceNormCertificate",
     "column_products",
     "completion_dropout_objective",
     "completion_regularizer",
@@ -156,4 +159,5 @@ __all__ = [
     "tied_scalar_objective",
     "top_layer_contributions",
     "train_dropout_sgd",
+    "weighted_trace_norm_certificate",
 ]

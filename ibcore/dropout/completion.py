@@ -6,15 +6,19 @@ regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2``
 :func:`projected_dropout_completion`, the rank-one closed form
 :func:`rank_one_dropout_completion`); its expectation over entries drawn from ``pi_r x pi_c`` is
 the **population** regularizer, a weighted nuclear norm squared
-(:func:`minimize_completion_objective`, :func:`minimize_weighted_trace_norm_completion`).
+(:func:`minimize_completion_objective`, :func:`minimize_weighted_trace_norm_completion`, whose
+optimality conditions :func:`weighted_trace_norm_certificate` checks).
 ``p`` is the drop probability, ``lam = p/(1-p)``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..descent import iterate
+from ..factorization import tangent_projection
 from ..validation import (
     as_matrix,
     as_vector,
@@ -25,6 +29,7 @@ from .landscape import _shrink
 from .regularizer import DropoutLoss, _distribution, _factors, dropout_lambda, nuclear_norm
 
 __all__ = [
+    "TraceNormCertificate",
     "completion_dropout_objective",
     "completion_risk",
     "minimize_completion_objective",
@@ -32,6 +37,7 @@ __all__ = [
     "minimize_weighted_trace_norm_completion",
     "projected_dropout_completion",
     "rank_one_dropout_completion",
+    "weighted_trace_norm_certificate",
 ]
 
 
@@ -321,22 +327,11 @@ def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=No
     :func:`dropout_optimum`). No factorization and no line search: an independent solver.
     Stops when an iterate moves by less than ``tol`` (Frobenius) and returns ``(X, value)``.
     """
-    M = as_matrix(M, "M")
-    mask = np.asarray(mask)
-    if mask.dtype != bool or mask.shape != M.shape:
-        raise ValueError(f"mask must be a boolean array of shape {M.shape}, got "
-                         f"{mask.dtype} of shape {mask.shape}")
-    n = int(mask.sum())
-    if n == 0:
-        raise ValueError("mask must mark at least one observed entry")
+    M, mask, n, pi_r, pi_c = _weighted_problem(M, mask, pi_r, pi_c)
     m = positive_int(m, "m")
     lam = dropout_lambda(p)
     tol = positive_float(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
-    pi_r = mask.sum(axis=1) / n if pi_r is None else _distribution(pi_r, "pi_r", M.shape[0])
-    pi_c = mask.sum(axis=0) / n if pi_c is None else _distribution(pi_c, "pi_c", M.shape[1])
-    if np.any(pi_r <= 0) or np.any(pi_c <= 0):
-        raise ValueError("every row and column must be observed (or pass positive pi_r and pi_c)")
     sm, sn = np.sqrt(pi_r)[:, None], np.sqrt(pi_c)[None, :]
     Mo = np.where(mask, M, 0.0)
     c = lam / m
@@ -360,3 +355,114 @@ def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=No
         Y = Y_new
     X = Y / (sm * sn)
     return X, f(X)
+
+
+def _weighted_problem(M, mask, pi_r, pi_c):
+    """Validated ``(M, mask, n, pi_r, pi_c)`` of the weighted trace-norm problem (``pi_r``,
+    ``pi_c`` default to the row/column frequencies of the observed entries)."""
+    M = as_matrix(M, "M")
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != M.shape:
+        raise ValueError(f"mask must be a boolean array of shape {M.shape}, got "
+                         f"{mask.dtype} of shape {mask.shape}")
+    n = int(mask.sum())
+    if n == 0:
+        raise ValueError("mask must mark at least one observed entry")
+    pi_r = mask.sum(axis=1) / n if pi_r is None else _distribution(pi_r, "pi_r", M.shape[0])
+    pi_c = mask.sum(axis=0) / n if pi_c is None else _distribution(pi_c, "pi_c", M.shape[1])
+    if np.any(pi_r <= 0) or np.any(pi_c <= 0):
+        raise ValueError("every row and column must be observed (or pass positive pi_r and pi_c)")
+    return M, mask, n, pi_r, pi_c
+
+
+@dataclass(frozen=True)
+class TraceNormCertificate:
+    """The optimality conditions of the weighted trace-norm completion problem at a point ``X``
+    (:func:`weighted_trace_norm_certificate`).
+
+    Attributes
+    ----------
+    stationarity : float
+        ``max |P_T(G) - s U V^T| / s``: 0 at a minimizer.
+    dual_norm : float
+        ``||P_T^perp(G)||_op / s``: at most 1 at a minimizer.
+    scale : float
+        ``s = (lam/m) ||Y||_*``, the size of the subgradient.
+    rank : int
+        The rank ``r`` of ``Y`` used for the tangent space.
+    """
+
+    stationarity: float
+    dual_norm: float
+    scale: float
+    rank: int
+
+
+def weighted_trace_norm_certificate(X, M, mask, p, m, *, pi_r=None, pi_c=None,
+                                    rank: int | None = None) -> TraceNormCertificate:
+    """Check that ``X`` minimizes the convex problem of
+    :func:`minimize_weighted_trace_norm_completion`.
+
+    In ``Y = D_r^(1/2) X D_c^(1/2)`` the problem is
+    ``min (1/n) ||P_Omega(M - X)||_F^2 + c ||Y||_*^2`` with ``c = lam/m``, ``lam = p/(1-p)``.
+    With ``Y = U S V^T`` (rank ``r``), the tangent space ``T`` of the rank-``r`` matrices at
+    ``Y`` (:func:`ibcore.factorization.tangent_projection`) and
+    ``G = D_r^(-1/2) P_Omega(M - X) D_c^(-1/2) / n`` (minus half the gradient of the data term
+    in ``Y``), ``X`` is a minimizer iff ``G = s (U V^T + W)`` with ``s = c ||Y||_*``,
+    ``P_T(W) = 0`` and ``||W||_op <= 1``, that is iff ``P_T(G) = s U V^T`` and
+    ``||P_T^perp(G)||_op <= s``. The function returns both sides, relative to ``s``.
+
+    Parameters
+    ----------
+    X : array_like, shape (d1, d2)
+        The candidate minimizer (not zero).
+    M : array_like, shape (d1, d2)
+        The matrix to complete (its entries off ``mask`` are unused).
+    mask : ndarray of bool, shape (d1, d2)
+        The observed entries ``Omega``.
+    p : float
+        Drop probability in ``(0, 1)``.
+    m : int
+        Width of the factorization (``>= 1``).
+    pi_r, pi_c : array_like, optional
+        Row and column distributions (default: the frequencies of ``Omega``).
+    rank : int, optional
+        Rank of the tangent space (default: the singular values of ``Y`` above
+        ``1e-6 sigma_1``, for a solver's approximate minimizer).
+
+    Returns
+    -------
+    TraceNormCertificate
+        ``stationarity`` (0 at a minimizer), ``dual_norm`` (<= 1 at a minimizer), ``scale``,
+        ``rank``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not match, ``mask`` is not boolean or misses a row or column, ``X``
+        is zero (``0`` is a minimizer iff ``||G||_op = 0``) or ``rank`` exceeds
+        ``min(d1, d2)``.
+    """
+    M, mask, n, pi_r, pi_c = _weighted_problem(M, mask, pi_r, pi_c)
+    X = as_matrix(X, "X")
+    if X.shape != M.shape:
+        raise ValueError(f"X must have the shape {M.shape} of M, got {X.shape}")
+    m = positive_int(m, "m")
+    c = dropout_lambda(p) / m
+    w = np.sqrt(pi_r)[:, None] * np.sqrt(pi_c)[None, :]
+    U, sv, Vt = np.linalg.svd(w * X)
+    if sv[0] == 0.0:
+        raise ValueError("X is zero: the tangent space is undefined (check ||G||_op = 0 instead)")
+    r = int(np.sum(sv > 1e-6 * sv[0])) if rank is None else positive_int(rank, "rank")
+    if r > sv.size:
+        raise ValueError(f"rank={r} exceeds min(d1, d2) = {sv.size}")
+    U, V = U[:, :r], Vt[:r].T
+    G = np.where(mask, M - X, 0.0) / n / w
+    scale = c * float(np.sum(sv[:r]))
+    tangent = tangent_projection(G, U, V)
+    return TraceNormCertificate(
+        stationarity=float(np.abs(tangent - scale * U @ V.T).max() / scale),
+        dual_norm=float(np.linalg.norm(G - tangent, 2) / scale),
+        scale=scale,
+        rank=r,
+    )
