@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ibcore import DivergenceError
 from ibcore.dropout import (
     column_products,
+    compare_input_dropout,
     completion_dropout_objective,
     completion_regularizer,
     completion_risk,
@@ -33,6 +34,7 @@ from ibcore.dropout import (
     factorization_contributions,
     fixed_mask_kernel_regression,
     fixed_mask_readout,
+    gaussian_regression,
     induced_regularizer,
     input_dropout_contributions,
     input_dropout_ridge,
@@ -48,6 +50,8 @@ from ibcore.dropout import (
     minimize_weighted_trace_norm_completion,
     nuclear_norm,
     projected_dropout_completion,
+    random_orthogonal,
+    random_relu_features,
     rank_one_dropout_completion,
     relu_path_regularizer,
     resampled_mask_readout,
@@ -1246,3 +1250,59 @@ def test_weighted_trace_norm_certificate_bad_input():
         weighted_trace_norm_certificate(M, M, mask, 0.5, 1, rank=4)
     with pytest.raises(ValueError, match="every row and column"):
         weighted_trace_norm_certificate(M, M, np.diag([True, True, False]), 0.5, 1)
+
+
+def test_random_orthogonal_is_orthogonal_seeded_and_matches_the_qr_draw():
+    Q = random_orthogonal(6, seed=4)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(6), atol=1e-14)
+    np.testing.assert_array_equal(Q, random_orthogonal(6, seed=4))
+    gaussian = np.random.default_rng(4).standard_normal((6, 6))
+    np.testing.assert_array_equal(Q, np.linalg.qr(gaussian)[0])
+    assert not np.array_equal(Q, random_orthogonal(6, seed=5))
+    # matrix_with_singular_values draws its two factors with it, from one generator
+    rng = np.random.default_rng(2)
+    W, Y = random_orthogonal(3, seed=rng), random_orthogonal(3, seed=rng)
+    np.testing.assert_array_equal(matrix_with_singular_values([3.0, 2.0, 1.0], seed=2),
+                                  (W * [3.0, 2.0, 1.0]) @ Y.T)
+    with pytest.raises(TypeError, match="seed"):
+        random_orthogonal(3, seed=None)
+    with pytest.raises(ValueError, match="d must be"):
+        random_orthogonal(0, seed=0)
+
+
+def test_gaussian_regression_and_compare_input_dropout():
+    mix = np.diag([1.0, 2.0, 0.5])
+    data = gaussian_regression(mix, [1.0, -1.0, 2.0], n_samples=50, noise=0.0, seed=1)
+    assert data.X.shape == (50, 3) and data.y.shape == (50,)
+    np.testing.assert_allclose(data.y, data.X @ [1.0, -1.0, 2.0], atol=1e-14)  # no noise
+    Z = np.random.default_rng(1).standard_normal((50, 3))
+    np.testing.assert_array_equal(data.X, Z @ mix)
+    cmp = compare_input_dropout(data.X, data.y, 0.3)
+    np.testing.assert_allclose(cmp.drop, input_dropout_ridge(data.X, data.y, 0.3))
+    np.testing.assert_allclose(cmp.rescaled, np.array([1.0, -1.0, 2.0]) / (1 + 0.3 / 0.7),
+                               rtol=1e-12)
+    assert -1.0 <= cmp.cosine <= 1.0
+    # orthogonal columns (X^T X diagonal): dropout only rescales, the cosine is 1
+    Xo = np.linalg.qr(np.random.default_rng(0).standard_normal((20, 3)))[0] * [1.0, 2.0, 3.0]
+    yo = np.random.default_rng(1).standard_normal(20)
+    assert abs(compare_input_dropout(Xo, yo, 0.5).cosine - 1.0) < 1e-12
+    with pytest.raises(ValueError, match="square"):
+        gaussian_regression(np.ones((2, 3)), [1.0, 1.0], n_samples=5, noise=0.1, seed=0)
+    with pytest.raises(ValueError, match="noise"):
+        gaussian_regression(mix, [1.0, -1.0, 2.0], n_samples=5, noise=-1.0, seed=0)
+    with pytest.raises(ValueError, match="coef"):
+        gaussian_regression(mix, [1.0, -1.0], n_samples=5, noise=0.1, seed=0)
+
+
+def test_random_relu_features():
+    x = np.linspace(-1.0, 1.0, 7)
+    P = random_relu_features(x, 50, seed=3)
+    W = np.random.default_rng(3).standard_normal((50, 2))
+    np.testing.assert_array_equal(P, np.maximum(np.outer(x, W[:, 0]) + W[:, 1], 0))
+    assert P.shape == (7, 50) and P.min() >= 0.0
+    # the same seed gives the same features at a subset of the inputs
+    np.testing.assert_array_equal(random_relu_features(x[2:4], 50, seed=3), P[2:4])
+    with pytest.raises(ValueError, match="m must be"):
+        random_relu_features(x, 0, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        random_relu_features(x, 5, seed=None)

@@ -25,6 +25,7 @@ __all__ = [
     "fixed_mask_kernel_regression",
     "fixed_mask_readout",
     "mc_dropout_kernel",
+    "random_relu_features",
     "resampled_mask_readout",
 ]
 
@@ -147,3 +148,35 @@ def resampled_mask_readout(Phi_train, y, Phi_test, p) -> np.ndarray:
     except np.linalg.LinAlgError as exc:
         raise ValueError("Phi Gamma^-1 Phi^T + lam I is singular: use p > 0") from exc
     return (Phi_test * inv) @ Phi_train.T @ alpha
+
+
+def random_relu_features(x, m: int, *, seed) -> np.ndarray:
+    """Random ReLU features of a scalar input: ``phi_k(x) = max(a_k x + c_k, 0)``, ``k < m``.
+
+    ``(a_k, c_k)`` are the rows of an ``m x 2`` standard Gaussian matrix, so the kernel
+    ``phi(x) . phi(x') / m`` tends to the arc-cosine kernel of degree 1 of ``(x, 1)`` and
+    ``(x', 1)`` as ``m`` grows.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Scalar inputs.
+    m : int
+        Number of features (>= 1).
+    seed : int or numpy.random.Generator
+        Keyword-only, required: the same seed gives the same features at every ``x``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, m)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If ``x`` is not a 1-D finite array, ``m`` is not a positive int or ``seed`` is not a
+        seed.
+    """
+    x = as_vector(x, "x")
+    m = positive_int(m, "m")
+    W = check_rng(seed).standard_normal((m, 2))
+    return np.maximum(np.outer(x, W[:, 0]) + W[:, 1], 0)

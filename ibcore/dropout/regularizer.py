@@ -24,25 +24,31 @@ from ..validation import (
     as_matrix,
     as_vector,
     check_rng,
+    positive_float,
     positive_int,
     probability,
 )
 
 __all__ = [
     "DropoutLoss",
+    "InputDropoutComparison",
     "MCEstimate",
+    "RegressionData",
     "column_products",
+    "compare_input_dropout",
     "completion_regularizer",
     "dropout_lambda",
     "dropout_penalty",
     "expected_dropout_loss",
     "factorization_contributions",
+    "gaussian_regression",
     "input_dropout_contributions",
     "input_dropout_ridge",
     "matrix_with_singular_values",
     "mc_dropout_loss",
     "mc_dropout_samples",
     "nuclear_norm",
+    "random_orthogonal",
     "relu_path_regularizer",
     "sensing_contributions",
     "top_layer_contributions",
@@ -94,17 +100,65 @@ def nuclear_norm(M) -> float:
     return float(np.linalg.svd(M, compute_uv=False).sum())
 
 
+def random_orthogonal(d: int, *, seed) -> np.ndarray:
+    """A random ``d x d`` orthogonal matrix: the ``Q`` factor of ``numpy.linalg.qr`` of a
+    ``d x d`` standard Gaussian matrix.
+
+    No sign correction is applied to the columns, so the law is not exactly Haar (each column
+    has the sign LAPACK's Householder QR gives it); products ``Q diag(s) Q^T`` do not depend on
+    those signs.
+
+    Parameters
+    ----------
+    d : int
+        Dimension (>= 1).
+    seed : int or numpy.random.Generator
+        Keyword-only, required; a generator is advanced by ``d * d`` normal draws.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+        ``Q`` with ``Q^T Q = I``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If ``d`` is not a positive int or ``seed`` is not a seed.
+    """
+    d = positive_int(d, "d")
+    rng = check_rng(seed)
+    return np.linalg.qr(rng.standard_normal((d, d)))[0]
+
+
 def matrix_with_singular_values(singular_values, *, seed) -> np.ndarray:
-    """A square ``d x d`` matrix ``W diag(s) Y^T`` with the given singular values ``s`` (any
-    order, non-negative) and random orthogonal ``W``, ``Y`` (QR of Gaussian matrices, ``W``
-    drawn first), ``d = len(s)``."""
+    """A square matrix with the given singular values and random singular vectors.
+
+    ``W diag(s) Y^T`` with ``W`` and ``Y`` from :func:`random_orthogonal` (one generator, ``W``
+    drawn first), ``d = len(s)``.
+
+    Parameters
+    ----------
+    singular_values : array_like, shape (d,)
+        Non-negative singular values ``s`` (any order).
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+
+    Raises
+    ------
+    ValueError
+        If a singular value is negative.
+    """
     s = as_vector(singular_values, "singular_values")
     if np.any(s < 0):
         raise ValueError("singular_values must be non-negative")
     rng = check_rng(seed)
     d = s.size
-    W, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    Y, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    W = random_orthogonal(d, seed=rng)
+    Y = random_orthogonal(d, seed=rng)
     return (W * s) @ Y.T
 
 
@@ -303,3 +357,104 @@ def input_dropout_ridge(X, y, p) -> np.ndarray:
         raise ValueError(
             "X^T X + lam diag(X^T X) is singular: give X without zero columns or use p > 0"
         ) from exc
+
+
+@dataclass(frozen=True)
+class RegressionData:
+    """A linear-regression sample: inputs ``X`` (n, d) and targets ``y`` (n,)."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+
+def gaussian_regression(mix, coef, *, n_samples: int, noise: float, seed) -> RegressionData:
+    """Correlated Gaussian features and a noisy linear target.
+
+    ``X = Z mix`` with ``Z`` an ``n x d`` standard Gaussian matrix (rows ``x ~ N(0, mix^T mix)``)
+    and ``y = X coef + noise * eps``, ``eps ~ N(0, I_n)``, ``Z`` drawn before ``eps`` from one
+    generator.
+
+    Parameters
+    ----------
+    mix : array_like, shape (d, d)
+        Mixing matrix (the features' covariance is ``mix^T mix``).
+    coef : array_like, shape (d,)
+        True coefficients.
+    n_samples : int
+        Number of examples ``n`` (>= 1).
+    noise : float
+        Standard deviation of the label noise (>= 0).
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    RegressionData
+
+    Raises
+    ------
+    ValueError
+        If ``mix`` is not square, ``coef`` does not match it, or ``noise < 0``.
+    """
+    mix = as_matrix(mix, "mix")
+    if mix.shape[0] != mix.shape[1]:
+        raise ValueError(f"mix must be a square d x d matrix, got shape {mix.shape}")
+    coef = as_vector(coef, "coef", length=mix.shape[0])
+    n_samples = positive_int(n_samples, "n_samples")
+    noise = positive_float(noise, "noise", allow_zero=True)
+    rng = check_rng(seed)
+    X = rng.standard_normal((n_samples, mix.shape[0])) @ mix
+    return RegressionData(X=X, y=X @ coef + noise * rng.standard_normal(n_samples))
+
+
+@dataclass(frozen=True)
+class InputDropoutComparison:
+    """:func:`input_dropout_ridge` against rescaled least squares
+    (:func:`compare_input_dropout`).
+
+    Attributes
+    ----------
+    drop : ndarray, shape (d,)
+        The input-dropout minimizer.
+    rescaled : ndarray, shape (d,)
+        Least squares divided by ``1 + lam``, what a full-covariance penalty would give.
+    cosine : float
+        Cosine of the angle between the two (1: dropout only rescales).
+    """
+
+    drop: np.ndarray
+    rescaled: np.ndarray
+    cosine: float
+
+
+def compare_input_dropout(X, y, p) -> InputDropoutComparison:
+    """The input-dropout solution versus the rescaled least-squares solution.
+
+    ``drop`` solves ``(X^T X + lam diag(X^T X)) u = X^T y`` (:func:`input_dropout_ridge`),
+    ``rescaled = u_LS / (1 + lam)`` with ``u_LS`` the least-squares (``lstsq``) solution and
+    ``lam = p/(1-p)``; they coincide iff ``X^T X`` is diagonal (uncorrelated features).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    InputDropoutComparison
+
+    Raises
+    ------
+    ValueError
+        As :func:`input_dropout_ridge`.
+    """
+    X = as_matrix(X, "X")
+    y = as_vector(y, "y", length=X.shape[0])
+    u_d = input_dropout_ridge(X, y, p)
+    u_s = np.linalg.lstsq(X, y, rcond=None)[0] / (1 + dropout_lambda(p))
+    return InputDropoutComparison(
+        drop=u_d, rescaled=u_s,
+        cosine=float(u_d @ u_s / np.linalg.norm(u_d) / np.linalg.norm(u_s)),
+    )
