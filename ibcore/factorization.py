@@ -214,6 +214,25 @@ def nuclear_norm_certificate(A, M, rank: int | None = None) -> tuple[float, floa
     second is 0 if ``A`` is not injective on ``T``. If the first number is < 1
     and the second > 0, ``M`` is the **unique** minimiser of ``||W||_*`` subject to
     ``<A_i, W> = <A_i, M>`` (standard sufficient condition, e.g. Recht, Fazel & Parrilo 2010).
+
+    Parameters
+    ----------
+    A : array_like, shape (n, d, d)
+        Measurement matrices ``A_i``.
+    M : array_like, shape (d, d)
+        The candidate matrix.
+    rank : int, optional
+        Rank of ``M`` (default: singular values above ``1e-10 sigma_1``).
+
+    Returns
+    -------
+    tuple of float
+        ``(||P_T^perp(A^*(lam))||_op, sigma_min(A restricted to T))``.
+
+    Raises
+    ------
+    ValueError
+        If ``M`` does not match the shape of ``A``.
     """
     A = as_array(A, "A", ndim=3)
     M = as_array(M, "M", ndim=2)

@@ -305,11 +305,12 @@ def test_literal_theorem_counterexample():
     ||U V^T||_* / 2 (the unbalanced statement is false); rigorous via a Lipschitz bound."""
     U = np.eye(2)
     V = np.array([[1.0, 0.0], [1.0, 1.0]])
-    _, gap, bound = equalization_gap_2d(U, V)
+    eq = equalization_gap_2d(U, V)
+    gap, bound = eq.gap, eq.certified_lower_bound
     assert bound > 0.1 and gap.min() == pytest.approx(0.107, abs=1e-3)
     # the balanced factorization of the same product can be equalized exactly
     Ub, Vb = equalized_factorization(U @ V.T, 2)
-    _, gap_b, _ = equalization_gap_2d(Ub, Vb, n_grid=11)
+    gap_b = equalization_gap_2d(Ub, Vb, n_grid=11).gap
     assert gap_b[0] < 1e-12  # theta = 0: Ub, Vb themselves
     with pytest.raises(ValueError, match="exactly 2 columns"):
         equalization_gap_2d(np.ones((2, 3)), np.ones((2, 3)))
@@ -321,8 +322,8 @@ def test_equalization_gap_certificate_is_sound(seed):
     if the Lipschitz constant 2 ||U||_2 ||V||_2 were too small)."""
     rng = np.random.default_rng(seed)
     U, V = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
-    _, _, bound = equalization_gap_2d(U, V, n_grid=41)
-    _, fine, _ = equalization_gap_2d(U, V, n_grid=400001)
+    bound = equalization_gap_2d(U, V, n_grid=41).certified_lower_bound
+    fine = equalization_gap_2d(U, V, n_grid=400001).gap
     assert bound <= fine.min()
     # and it is not vacuous: at 41 points it is within L * h of the true minimum
     L = 2 * np.linalg.norm(U, 2) * np.linalg.norm(V, 2)
@@ -343,7 +344,8 @@ def test_dropout_optimum_matches_numerical_minimum(p, m):
     product) is off by more than 1e-2, as checked at the end."""
     M = _matrix([1.0, 0.8, 0.5, 0.3, 0.1])
     opt = dropout_optimum(M, m, p)
-    U, V, val = minimize_explicit_objective(M, m, p, seed=0)
+    fit = minimize_explicit_objective(M, m, p, seed=0)
+    U, V, val = fit.U, fit.V, fit.value
     if p >= 0.4 and m > 1:  # the wrong constant: shrink with lam instead of lam / m
         s = np.linalg.svd(M, compute_uv=False)
         x_wrong = _shrink(s, dropout_lambda(p), m)[0]
@@ -364,7 +366,8 @@ def test_dropout_optimum_tied_autoencoder():
     M = (W * [1.0, 0.7, 0.4, 0.2, 0.0]) @ W.T
     for p, r in [(0.3, 2), (0.6, 4)]:
         opt = dropout_optimum(M, r, p)
-        U, _, val = minimize_explicit_objective(M, r, p, seed=1, tied=True)
+        fit = minimize_explicit_objective(M, r, p, seed=1, tied=True)
+        U, val = fit.U, fit.value
         assert val == pytest.approx(opt.value, rel=1e-8)
         np.testing.assert_allclose(U @ U.T, opt.product, atol=1e-5)
         norms = np.linalg.norm(U, axis=0)
@@ -384,7 +387,8 @@ def test_minimize_completion_objective_fully_observed_is_the_closed_form():
     for p, r in [(0.3, 2), (0.6, 4)]:
         opt = dropout_optimum(M, r, p)
         U0, V0 = 0.3 * rng.standard_normal((5, r)), 0.3 * rng.standard_normal((5, r))
-        U, V, val = minimize_completion_objective(M, mask, p, U0, V0)
+        fit = minimize_completion_objective(M, mask, p, U0, V0)
+        U, V, val = fit.U, fit.V, fit.value
         assert val * M.size == pytest.approx(opt.value, rel=1e-8)
         np.testing.assert_allclose(U @ V.T, opt.product, atol=1e-5)
 
@@ -397,7 +401,8 @@ def test_minimize_completion_objective_partial_mask():
     pi_r, pi_c = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(4))
     U0, V0 = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
     p = 0.4
-    U, V, val = minimize_completion_objective(M, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    fit = minimize_completion_objective(M, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    U, V, val = fit.U, fit.V, fit.value
     assert val == pytest.approx(_completion_value(U, V, M, mask, p, pi_r, pi_c), rel=1e-12)
     assert val < _completion_value(U0, V0, M, mask, p, pi_r, pi_c)
     # a stationary point of F, by central differences independent of the analytic gradient
@@ -409,13 +414,15 @@ def test_minimize_completion_objective_partial_mask():
     assert np.abs(grad).max() < 1e-7
     # entries outside the mask are never read
     M_other = np.where(mask, M, 123.0)
-    U2, V2, val2 = minimize_completion_objective(M_other, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    fit = minimize_completion_objective(M_other, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    U2, V2, val2 = fit.U, fit.V, fit.value
     assert val2 == val and np.array_equal(U2, U) and np.array_equal(V2, V)
     # default weights: the row and column frequencies of the observed entries
-    _, _, val_d = minimize_completion_objective(M, mask, p, U0, V0)
+    val_d = minimize_completion_objective(M, mask, p, U0, V0).value
     n = mask.sum()
-    _, _, val_w = minimize_completion_objective(M, mask, p, U0, V0, pi_r=mask.sum(1) / n,
+    fit = minimize_completion_objective(M, mask, p, U0, V0, pi_r=mask.sum(1) / n,
                                                 pi_c=mask.sum(0) / n)
+    val_w = fit.value
     assert val_d == val_w
 
 
@@ -456,14 +463,14 @@ def test_tied_local_minima_are_equalized():
     W, _ = np.linalg.qr(np.random.default_rng(11).standard_normal((5, 5)))
     M = (W * [1.0, 0.7, 0.4, 0.2, 0.1]) @ W.T
     for seed in range(5):
-        U, _, _ = minimize_explicit_objective(M, 3, 0.5, seed=seed, tied=True, n_restarts=1)
+        U = minimize_explicit_objective(M, 3, 0.5, seed=seed, tied=True, n_restarts=1).U
         norms = np.linalg.norm(U, axis=0)
         np.testing.assert_allclose(norms, norms.mean(), rtol=1e-5)
     # without dropout nothing equalizes: the minimizers U = W_3 diag(1, .7, .4)^(1/2) Q (any
     # orthogonal Q) have generically unequal column norms; over five starts some differ by > 1%
     spreads = []
     for seed in range(5):
-        U0, _, _ = minimize_explicit_objective(M, 3, 0.0, seed=seed, tied=True, n_restarts=1)
+        U0 = minimize_explicit_objective(M, 3, 0.0, seed=seed, tied=True, n_restarts=1).U
         norms0 = np.linalg.norm(U0, axis=0)
         spreads.append(norms0.max() / norms0.min() - 1)
     assert max(spreads) > 1e-2
@@ -515,7 +522,8 @@ def test_non_equalized_critical_point_is_strict_saddle(p):
     assert curv == pytest.approx(-4 * lam * D**2, rel=1e-4)  # O(h^2) truncation error
     assert g(0.2) < g(0.0) and g(-0.2) < g(0.0)
     # contrast: at the (equalized) global optimum the same rotation does not lower the objective
-    Uo, _, val = minimize_explicit_objective(M, 2, p, seed=0, tied=True)
+    fit = minimize_explicit_objective(M, 2, p, seed=0, tied=True)
+    Uo, val = fit.U, fit.value
     for t in (-0.2, 0.2):
         Q = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
         assert explicit_objective(Uo @ Q, Uo @ Q, M, p) >= val - 1e-12
@@ -661,7 +669,8 @@ def test_dropout_kernel_matches_mc():
     Kd = dropout_kernel(K, p)
     np.testing.assert_allclose(np.diag(Kd), np.diag(K) / 0.7)
     np.testing.assert_allclose(Kd - np.diag(np.diag(Kd)), K - np.diag(np.diag(K)))
-    mean, se = mc_dropout_kernel(Phi, p, n_draws=4000, seed=0)
+    est = mc_dropout_kernel(Phi, p, n_draws=4000, seed=0)
+    mean, se = est.mean, est.se
     # a symmetric 4 x 4 kernel has 10 distinct entries; 4.5 SE each: false alarms < 1e-4
     iu = np.triu_indices(4)
     assert np.all(np.abs(mean - Kd)[iu] < 4.5 * se[iu] + 1e-15)
@@ -730,7 +739,8 @@ def test_rank_one_dropout_completion_is_the_global_minimum():
     E = np.argwhere(_pattern6())
     p, m = 0.5, 4
     lam = dropout_lambda(p)
-    X, value = rank_one_dropout_completion(M, E, p, m)
+    opt = rank_one_dropout_completion(M, E, p, m)
+    X, value = opt.product, opt.value
     np.testing.assert_allclose(X, m / (m + lam) * M, rtol=1e-14)
     assert np.abs(X - M / (1 + lam)).max() > 0.1  # the wrong shrinkage is far away
     W, s, Yt = np.linalg.svd(M)
@@ -741,7 +751,8 @@ def test_rank_one_dropout_completion_is_the_global_minimum():
     for seed in (0, 1):
         g = np.random.default_rng(seed)
         U0, V0 = g.standard_normal((6, m)), g.standard_normal((6, m))
-        Uo, Vo, val = minimize_dropout_completion(E, M[E[:, 0], E[:, 1]], p, U0, V0)
+        fit = minimize_dropout_completion(E, M[E[:, 0], E[:, 1]], p, U0, V0)
+        Uo, Vo, val = fit.U, fit.V, fit.value
         assert val == pytest.approx(value, rel=1e-9)  # L-BFGS stops ~1e-8 from the minimizer
         np.testing.assert_allclose(Uo @ Vo.T, X, atol=1e-6)
         assert val < completion_dropout_objective(U0, V0, E, M[E[:, 0], E[:, 1]], p).plain
@@ -770,13 +781,16 @@ def test_weighted_trace_norm_completion_matches_factorized_objective():
     pi_r, pi_c = rng.dirichlet(np.ones(5)) * 0.5 + 0.1, rng.dirichlet(np.ones(4)) * 0.6 + 0.1
     pi_r, pi_c = pi_r / pi_r.sum(), pi_c / pi_c.sum()
     p, m = 0.4, 4
-    X, val = minimize_weighted_trace_norm_completion(M, mask, p, m, pi_r=pi_r, pi_c=pi_c)
-    U, V, val_f = minimize_completion_objective(M, mask, p, rng.standard_normal((5, m)),
+    fit = minimize_weighted_trace_norm_completion(M, mask, p, m, pi_r=pi_r, pi_c=pi_c)
+    X, val = fit.X, fit.value
+    fit = minimize_completion_objective(M, mask, p, rng.standard_normal((5, m)),
                                                 rng.standard_normal((4, m)), pi_r=pi_r, pi_c=pi_c)
+    U, V, val_f = fit.U, fit.V, fit.value
     assert val == pytest.approx(val_f, rel=1e-9)
     np.testing.assert_allclose(X, U @ V.T, atol=1e-6)
     full = np.ones((5, 4), dtype=bool)
-    Xf, valf = minimize_weighted_trace_norm_completion(M, full, p, m)
+    fit = minimize_weighted_trace_norm_completion(M, full, p, m)
+    Xf, valf = fit.X, fit.value
     opt = dropout_optimum(M, m, p)
     np.testing.assert_allclose(Xf, opt.product, atol=1e-10)
     assert valf * M.size == pytest.approx(opt.value, rel=1e-10)
@@ -968,17 +982,20 @@ def test_deep_dropout_optimum_single_output_is_a_rescaling():
     c = rng.standard_normal((1, 4))
     widths, p = [3, 2], 0.5
     zeta = deep_dropout_constant(widths, p)
-    X, bound, q = deep_dropout_lower_bound(c, widths, p)
+    lb = deep_dropout_lower_bound(c, widths, p)
+    X, bound, q = lb.product, lb.value, lb.rank
     assert q == 1
     np.testing.assert_allclose(X, c / (1 + zeta), rtol=1e-12)
     assert bound == pytest.approx(zeta / (1 + zeta) * np.sum(c**2), rel=1e-12)
-    Ws, val = minimize_deep_linear_dropout(c, widths, p, seed=0, n_restarts=2)
+    fit = minimize_deep_linear_dropout(c, widths, p, seed=0, n_restarts=2)
+    Ws, val = fit.Ws, fit.value
     assert val == pytest.approx(bound, rel=1e-9, abs=1e-12)
     np.testing.assert_allclose(Ws[2] @ Ws[1] @ Ws[0], X, atol=1e-6)
     # and never below the bound (it is a lower bound), here for a rank-3 target
     M = _matrix([1.0, 0.6, 0.3])
-    _, low, q3 = deep_dropout_lower_bound(M, widths, 0.1)
-    _, val3 = minimize_deep_linear_dropout(M, widths, 0.1, seed=0, n_restarts=1)
+    lb3 = deep_dropout_lower_bound(M, widths, 0.1)
+    low, q3 = lb3.value, lb3.rank
+    val3 = minimize_deep_linear_dropout(M, widths, 0.1, seed=0, n_restarts=1).value
     assert q3 >= 2 and val3 >= low * (1 - 1e-12)
 
 
@@ -1199,7 +1216,7 @@ def test_completion_kkt_tolerances_of_the_book():
         return (np.abs(G - G_perp - c * sig * np.outer(w, yv)).max() / (c * sig),
                 np.linalg.norm(G_perp, 2) / (c * sig))
 
-    X, _ = minimize_weighted_trace_norm_completion(M, mask, p, m)
+    X = minimize_weighted_trace_norm_completion(M, mask, p, m).X
     stat, dual = kkt(X)
     assert stat < 1e-5 and dual < 0.9
     stat_bad, _ = kkt(M)  # the unshrunk matrix: not a minimizer
@@ -1224,7 +1241,7 @@ def test_weighted_trace_norm_certificate_exact_on_full_observation():
     assert abs(cert.dual_norm - 0.5 / x1) < 1e-14
     assert abs(cert.scale - x1 / 4.0) < 1e-15
     # the independent convex solver lands on the same point
-    X_cvx, _ = minimize_weighted_trace_norm_completion(M, mask, p, m)
+    X_cvx = minimize_weighted_trace_norm_completion(M, mask, p, m).X
     np.testing.assert_allclose(X_cvx, X, atol=1e-10)
     # a wrong shrinkage fails the first condition
     assert weighted_trace_norm_certificate(1.1 * X, M, mask, p, m).stationarity > 0.1
@@ -1233,7 +1250,7 @@ def test_weighted_trace_norm_certificate_exact_on_full_observation():
 def test_weighted_trace_norm_certificate_on_a_partial_sample():
     M = np.outer([1.0, 2.0, -1.0], [1.0, 0.5, 1.5])
     mask = ~np.eye(3, dtype=bool)
-    X, _ = minimize_weighted_trace_norm_completion(M, mask, 0.3, 2)
+    X = minimize_weighted_trace_norm_completion(M, mask, 0.3, 2).X
     cert = weighted_trace_norm_certificate(X, M, mask, 0.3, 2)
     assert cert.stationarity < 1e-6 and cert.dual_norm <= 1.0
 
@@ -1306,3 +1323,21 @@ def test_random_relu_features():
         random_relu_features(x, 0, seed=0)
     with pytest.raises(TypeError, match="seed"):
         random_relu_features(x, 5, seed=None)
+
+
+def test_named_results_are_frozen_dataclasses():
+    import dataclasses
+
+    M = matrix_with_singular_values([2.0, 1.0], seed=0)
+    results = [
+        equalization_gap_2d(*equalized_factorization(M, 2), n_grid=11),
+        deep_dropout_lower_bound(M, [2], 0.5),
+        mc_dropout_kernel(np.ones((2, 3)), 0.5, n_draws=2, seed=0),
+        minimize_explicit_objective(M, 2, 0.5, seed=0, n_restarts=1),
+        minimize_weighted_trace_norm_completion(M, np.ones((2, 2), dtype=bool), 0.5, 2),
+    ]
+    for res in results:
+        assert dataclasses.is_dataclass(res)
+        field = dataclasses.fields(res)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(res, field, None)

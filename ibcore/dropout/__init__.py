@@ -43,7 +43,9 @@ Modules (every public name is re-exported here, so ``ibcore.dropout.dropout_pena
 from __future__ import annotations
 
 from .completion import (
+    CompletionOptimum,
     TraceNormCertificate,
+    TraceNormSolution,
     completion_dropout_objective,
     completion_risk,
     minimize_completion_objective,
@@ -54,6 +56,8 @@ from .completion import (
     weighted_trace_norm_certificate,
 )
 from .deep_linear import (
+    DeepFit,
+    DeepLowerBound,
     deep_dropout_constant,
     deep_dropout_lower_bound,
     deep_linear_dropout_objective,
@@ -73,6 +77,7 @@ from .kernel import (
 from .landscape import (
     CriticalPoint,
     DropoutOptimum,
+    EqualizationGap,
     dropout_optimum,
     equalization_gap_2d,
     equalized_factorization,
@@ -90,6 +95,7 @@ from .mask_sgd import (
 )
 from .regularizer import (
     DropoutLoss,
+    FactorizationFit,
     InputDropoutComparison,
     MCEstimate,
     RegressionData,
@@ -114,14 +120,20 @@ from .regularizer import (
 )
 
 __all__ = [
+    "CompletionOptimum",
     "CriticalPoint",
+    "DeepFit",
+    "DeepLowerBound",
     "DropoutLoss",
     "DropoutOptimum",
     "DropoutSGDResult",
+    "EqualizationGap",
+    "FactorizationFit",
     "InputDropoutComparison",
     "MCEstimate",
     "RegressionData",
     "TraceNormCertificate",
+    "TraceNormSolution",
     "column_products",
     "compare_input_dropout",
     "completion_dropout_objective",

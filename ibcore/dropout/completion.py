@@ -26,10 +26,19 @@ from ..validation import (
     positive_int,
 )
 from .landscape import _shrink
-from .regularizer import DropoutLoss, _distribution, _factors, dropout_lambda, nuclear_norm
+from .regularizer import (
+    DropoutLoss,
+    FactorizationFit,
+    _distribution,
+    _factors,
+    dropout_lambda,
+    nuclear_norm,
+)
 
 __all__ = [
+    "CompletionOptimum",
     "TraceNormCertificate",
+    "TraceNormSolution",
     "completion_dropout_objective",
     "completion_risk",
     "minimize_completion_objective",
@@ -59,9 +68,33 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, pi_r=None, pi_c=None):
     ``Omega``. ``pi_r`` and ``pi_c`` default to the row and column frequencies of ``Omega``
     (``mask.sum(1) / n`` and ``mask.sum(0) / n``). The run starts at ``(U0, V0)`` (width ``m`` =
     their number of columns), uses the analytic gradient and is deterministic. Entries of ``M``
-    outside ``Omega`` are never read. Returns ``(U, V, value)``. For width ``m >= rank``, its
-    minimum value is that of the convex problem solved by
+    outside ``Omega`` are never read. Returns a
+    :class:`~ibcore.dropout.regularizer.FactorizationFit` ``(U, V, value)``. For width
+    ``m >= rank``, its minimum value is that of the convex problem solved by
     :func:`minimize_weighted_trace_norm_completion`.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        The matrix (read on ``mask`` only).
+    mask : ndarray of bool, shape (d2, d0)
+        The observed entries ``Omega``.
+    p : float
+        Drop probability in ``[0, 1)``.
+    U0, V0 : array_like, shape (d2, m) and (d0, m)
+        Starting factors.
+    pi_r, pi_c : array_like, optional
+        Row and column distributions (default: the frequencies of ``Omega``).
+
+    Returns
+    -------
+    FactorizationFit
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` is not boolean of the shape of ``M``, is empty, or the factors or
+        distributions do not match.
     """
     from scipy.optimize import minimize
 
@@ -95,7 +128,8 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, pi_r=None, pi_c=None):
 
     res = minimize(fun, np.concatenate([U0.ravel(), V0.ravel()]), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
-    return res.x[: d2 * r].reshape(d2, r), res.x[d2 * r :].reshape(d0, r), float(res.fun)
+    return FactorizationFit(U=res.x[: d2 * r].reshape(d2, r), V=res.x[d2 * r :].reshape(d0, r),
+                            value=float(res.fun))
 
 
 def _entry_indices(entries, shape) -> np.ndarray:
@@ -178,7 +212,28 @@ def minimize_dropout_completion(entries, values, p, U0, V0):
 
     The sample regularizer only involves the sampled pairs, so it is not a weighted nuclear norm
     of ``U V^T`` and the problem has no convex reformulation; the run is deterministic and
-    returns a local minimizer ``(U, V, value)`` (compare :func:`rank_one_dropout_completion`).
+    returns a local minimizer as a :class:`~ibcore.dropout.regularizer.FactorizationFit`
+    ``(U, V, value)`` (compare :func:`rank_one_dropout_completion`).
+
+    Parameters
+    ----------
+    entries : array_like of int, shape (n, 2)
+        Sampled (row, column) indices.
+    values : array_like, shape (n,)
+        Observed values at the entries.
+    p : float
+        Drop probability in ``[0, 1)``.
+    U0, V0 : array_like, shape (d2, m) and (d0, m)
+        Starting factors (their rows index the rows and columns of the matrix).
+
+    Returns
+    -------
+    FactorizationFit
+
+    Raises
+    ------
+    ValueError
+        If an entry is out of range of the factors or ``p`` is out of range.
     """
     from scipy.optimize import minimize
 
@@ -190,7 +245,8 @@ def minimize_dropout_completion(entries, values, p, U0, V0):
     fun = _dropout_completion_fun(N, S, yy, E.shape[0], lam, d2, d0, m)
     res = minimize(fun, np.concatenate([U0.ravel(), V0.ravel()]), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
-    return res.x[: d2 * m].reshape(d2, m), res.x[d2 * m :].reshape(d0, m), float(res.fun)
+    return FactorizationFit(U=res.x[: d2 * m].reshape(d2, m), V=res.x[d2 * m :].reshape(d0, m),
+                            value=float(res.fun))
 
 
 def _connected(E, shape) -> bool:
@@ -210,7 +266,16 @@ def _connected(E, shape) -> bool:
     return len({find(i) for i in range(d2 + d0)}) == 1
 
 
-def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
+@dataclass(frozen=True)
+class CompletionOptimum:
+    """The global minimum of :func:`rank_one_dropout_completion`: ``product = U V^T`` of every
+    global minimizer and the minimum ``value`` of the objective."""
+
+    product: np.ndarray
+    value: float
+
+
+def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10) -> CompletionOptimum:
     """Closed-form global minimum of the expected dropout objective of completion, rank-one ``M``.
 
     For ``M`` of rank one and ``n`` sampled entries ``Omega`` (values ``M_ab``) whose bipartite
@@ -220,11 +285,31 @@ def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
     ``c_j = U_aj V_bj = M_ab / (m + lam)`` for all ``j``. The all-columns-equal factorization of
     ``M`` attains this on every entry, and connectivity then forces ``U V^T = m M / (m + lam)``
     for every global minimizer when ``p > 0`` (at ``p = 0`` it is one of many minimizers).
-    Returns ``(product, value)`` with
-    ``value = lam / (m + lam) * mean_{Omega} M_ab^2`` (repeated entries counted with
-    multiplicity). Raises ``ValueError`` if ``M`` is not of rank one (relative tolerance
-    ``rtol`` on ``s_2 / s_1``), if the graph is not connected and spanning, or if ``M`` vanishes
-    on a sampled entry.
+
+    Parameters
+    ----------
+    M : array_like, shape (d1, d2)
+        Rank-one matrix to complete.
+    entries : array_like of int, shape (n, 2)
+        Sampled (row, column) indices.
+    p : float
+        Drop probability in ``[0, 1)``.
+    m : int
+        Width of the factorization.
+    rtol : float
+        Relative tolerance on ``s_2 / s_1`` for rank one.
+
+    Returns
+    -------
+    CompletionOptimum
+        ``product = m M / (m + lam)`` and ``value = lam / (m + lam) * mean_{Omega} M_ab^2``
+        (repeated entries counted with multiplicity).
+
+    Raises
+    ------
+    ValueError
+        If ``M`` is not of rank one, if the graph is not connected and spanning, or if ``M``
+        vanishes on a sampled entry.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
@@ -240,7 +325,8 @@ def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
     vals = M[E[:, 0], E[:, 1]]
     if np.any(vals == 0):
         raise ValueError("M must be non-zero on every sampled entry")
-    return m / (m + lam) * M, float(lam / (m + lam) * np.mean(vals**2))
+    return CompletionOptimum(product=m / (m + lam) * M,
+                             value=float(lam / (m + lam) * np.mean(vals**2)))
 
 
 def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, eta, n_steps: int):
@@ -313,6 +399,15 @@ def completion_risk(X, M, pi_r=None, pi_c=None) -> float:
     return float(pi_r @ (M - X) ** 2 @ pi_c)
 
 
+@dataclass(frozen=True)
+class TraceNormSolution:
+    """The solution ``X`` of :func:`minimize_weighted_trace_norm_completion` and the objective
+    ``value`` at it."""
+
+    X: np.ndarray
+    value: float
+
+
 def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=None,
                                             tol: float = 1e-14, max_iter: int = 100000):
     """Solve the convex problem behind :func:`minimize_completion_objective` directly in ``X``.
@@ -325,7 +420,35 @@ def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=No
     Lipschitz constant of the smooth part); the proximal map of ``c ||Y||_*^2`` shrinks the
     singular values by a common amount and thresholds them (the same scalar problem as
     :func:`dropout_optimum`). No factorization and no line search: an independent solver.
-    Stops when an iterate moves by less than ``tol`` (Frobenius) and returns ``(X, value)``.
+    Stops when an iterate moves by less than ``tol`` (Frobenius) and returns a
+    :class:`TraceNormSolution` ``(X, value)``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d1, d2)
+        The matrix (read on ``mask`` only).
+    mask : ndarray of bool, shape (d1, d2)
+        The observed entries ``Omega``.
+    p : float
+        Drop probability in ``[0, 1)``.
+    m : int
+        Width of the factorized problem it stands for.
+    pi_r, pi_c : array_like, optional
+        Row and column distributions (default: the frequencies of ``Omega``).
+    tol : float
+        Stopping tolerance on the Frobenius step.
+    max_iter : int
+        Maximum number of proximal steps.
+
+    Returns
+    -------
+    TraceNormSolution
+        ``X`` and ``value = f(X)``.
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` is not boolean of the shape of ``M``, is empty or misses a row or column.
     """
     M, mask, n, pi_r, pi_c = _weighted_problem(M, mask, pi_r, pi_c)
     m = positive_int(m, "m")
@@ -354,7 +477,7 @@ def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=No
             break
         Y = Y_new
     X = Y / (sm * sn)
-    return X, f(X)
+    return TraceNormSolution(X=X, value=f(X))
 
 
 def _weighted_problem(M, mask, pi_r, pi_c):

@@ -7,6 +7,8 @@ and the equalized factors that attain it, and an L-BFGS minimizer (Mianjy and Ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..validation import (
@@ -19,6 +21,8 @@ from .landscape import _shrink
 from .regularizer import MCEstimate, dropout_lambda
 
 __all__ = [
+    "DeepFit",
+    "DeepLowerBound",
     "deep_dropout_constant",
     "deep_dropout_lower_bound",
     "deep_linear_dropout_objective",
@@ -79,7 +83,7 @@ def deep_linear_dropout_regularizer(Ws, p) -> float:
     ``R_S`` the sum, over the units ``j_l`` (``l in S``), of the squared norms of the rank-one
     pieces obtained by cutting the network at those units (``S = {1..D}``: the squared l2 path
     norm; ``D = 1``: ``sum_j ||u_j||^2 ||v_j||^2``; Mianjy and Arora, 2019). Evaluated exactly by
-    the recursion of :func:`_second_moments` (``E b b^T = 1 1^T + lam I``), in ``O(D m^3)``.
+    the recursion of ``_second_moments`` (``E b b^T = 1 1^T + lam I``), in ``O(D m^3)``.
     """
     Ws = _chain(Ws)
     lam = dropout_lambda(p)
@@ -187,27 +191,89 @@ def equalized_deep_factors(M, widths, *, rtol: float = 1e-10) -> list[np.ndarray
     return Ws
 
 
-def deep_dropout_lower_bound(M, widths, p):
+@dataclass(frozen=True)
+class DeepFit:
+    """The factors ``Ws = [W_1, ..., W_{D+1}]`` found by :func:`minimize_deep_linear_dropout`
+    and the objective ``value`` they reach."""
+
+    Ws: list
+    value: float
+
+
+@dataclass(frozen=True)
+class DeepLowerBound:
+    """What :func:`deep_dropout_lower_bound` returns: the minimizer ``product`` of the convex
+    bound, its ``value`` and the number ``rank`` of singular values kept."""
+
+    product: np.ndarray
+    value: float
+    rank: int
+
+
+def deep_dropout_lower_bound(M, widths, p) -> DeepLowerBound:
     """The convex lower bound ``min_X ||M - X||_F^2 + zeta ||X||_*^2`` of the deep dropout
     objective (``zeta`` of :func:`deep_dropout_constant`).
 
     Its minimizer shrinks the singular values of ``M`` by a common amount and thresholds them
-    (the scalar problem of :func:`dropout_optimum`). Returns ``(X, value, rank)``. When
-    ``rank <= 1`` (that is ``s_2 <= zeta s_1 / (1 + zeta)``, always for a single output) the
-    bound is attained by a network, so ``X = s_1 / (1 + zeta) w_1 y_1^T`` is the product of
-    every global minimizer.
+    (the scalar problem of :func:`ibcore.dropout.dropout_optimum`). When ``rank <= 1`` (that
+    is ``s_2 <= zeta s_1 / (1 + zeta)``, always for a single output) the bound is attained by a
+    network, so ``X = s_1 / (1 + zeta) w_1 y_1^T`` is the product of every global minimizer.
+
+    Parameters
+    ----------
+    M : array_like, shape (d_out, d_in)
+        Target matrix.
+    widths : sequence of int
+        Hidden widths.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    DeepLowerBound
+        ``product`` (the minimizer ``X``), ``value``, ``rank``.
+
+    Raises
+    ------
+    ValueError
+        If ``M`` is not a matrix or the widths are invalid.
     """
     M = as_matrix(M, "M")
     zeta = deep_dropout_constant(widths, p)
     W, s, Yt = np.linalg.svd(M, full_matrices=False)
     x, q, _ = _shrink(s, zeta, s.size)
-    return (W * x) @ Yt, float(np.sum((s - x) ** 2) + zeta * x.sum() ** 2), q
+    return DeepLowerBound(product=(W * x) @ Yt,
+                          value=float(np.sum((s - x) ** 2) + zeta * x.sum() ** 2), rank=int(q))
 
 
 def minimize_deep_linear_dropout(M, widths, p, *, seed, n_restarts: int = 3):
     """Minimize the deep dropout objective :func:`deep_linear_dropout_objective` over the factors
     by L-BFGS (analytic gradient), best of ``n_restarts`` seeded random starts (entries
-    ``N(0, 1/fan_in) * ||M||_2^(1/(D+1))``). Returns ``(Ws, value)``."""
+    ``N(0, 1/fan_in) * ||M||_2^(1/(D+1))``). Returns a :class:`DeepFit` ``(Ws, value)``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d_out, d_in)
+        Target matrix.
+    widths : sequence of int
+        Hidden widths ``m_1, ..., m_D``.
+    p : float
+        Drop probability in ``[0, 1)``.
+    seed : int or numpy.random.Generator
+        Keyword-only, required: the random starts.
+    n_restarts : int
+        Number of random starts (>= 1).
+
+    Returns
+    -------
+    DeepFit
+        The best run's factors ``Ws`` and ``value``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If ``M`` is not a matrix, a width is not positive or ``seed`` is not a seed.
+    """
     from scipy.optimize import minimize
 
     M = as_matrix(M, "M")
@@ -234,4 +300,4 @@ def minimize_deep_linear_dropout(M, widths, p, *, seed, n_restarts: int = 3):
                        options={"maxiter": 20000, "gtol": 1e-12, "ftol": 1e-16})
         if best is None or res.fun < best.fun:
             best = res
-    return unpack(best.x), float(best.fun)
+    return DeepFit(Ws=unpack(best.x), value=float(best.fun))

@@ -18,7 +18,7 @@ from ..validation import (
     positive_int,
     probability,
 )
-from .regularizer import dropout_lambda
+from .regularizer import MCEstimate, dropout_lambda
 
 __all__ = [
     "dropout_kernel",
@@ -40,6 +40,17 @@ def dropout_kernel(K, p) -> np.ndarray:
     ``i`` is ``lam K_ii`` (:func:`fixed_mask_kernel_regression`). Dropout SGD with masks
     resampled at every step is a different regime (:func:`resampled_mask_readout`).
     (neural-tangents' ``stax.Dropout(rate)`` takes the keep probability ``rate = 1 - p``.)
+
+    Parameters
+    ----------
+    K : array_like, shape (n, n)
+        The kernel matrix ``Phi Phi^T / m`` without dropout.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, n)
     """
     K = as_matrix(K, "K")
     if K.shape[0] != K.shape[1]:
@@ -50,11 +61,33 @@ def dropout_kernel(K, p) -> np.ndarray:
     return out
 
 
-def mc_dropout_kernel(Phi, p, *, n_draws: int, seed):
+def mc_dropout_kernel(Phi, p, *, n_draws: int, seed) -> MCEstimate:
     """Monte-Carlo mean and standard error of the empirical kernel of dropped-out features.
 
-    ``Phi`` (n, m): features of ``n`` examples. Each sample draws an independent mask per example
-    and feature and forms ``(b * Phi)(b * Phi)^T / m``. Returns ``(mean, se)`` arrays (n, n).
+    Each sample draws an independent inverted-dropout mask ``b`` per example and feature (keep
+    probability ``1 - p``, kept entries scaled by ``1/(1 - p)``) and forms
+    ``(b * Phi)(b * Phi)^T / m``; its mean is :func:`dropout_kernel` of ``Phi Phi^T / m``.
+
+    Parameters
+    ----------
+    Phi : array_like, shape (n, m)
+        Features of ``n`` examples.
+    p : float
+        Drop probability in ``[0, 1)``.
+    n_draws : int
+        Number of mask draws (>= 2).
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    MCEstimate
+        ``mean`` and ``se`` (standard error) arrays of shape (n, n), and ``n_draws``.
+
+    Raises
+    ------
+    ValueError
+        If ``p`` is out of range or ``n_draws < 2``.
     """
     Phi = as_matrix(Phi, "Phi")
     p = probability(p, "p")
@@ -71,7 +104,7 @@ def mc_dropout_kernel(Phi, p, *, n_draws: int, seed):
         s2 += K**2
     mean = s1 / n_draws
     var = np.maximum(s2 / n_draws - mean**2, 0.0) * n_draws / (n_draws - 1)
-    return mean, np.sqrt(var / n_draws)
+    return MCEstimate(mean=mean, se=np.sqrt(var / n_draws), n_draws=n_draws)
 
 
 def _readout_inputs(Phi_train, y, Phi_test):

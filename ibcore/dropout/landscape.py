@@ -19,11 +19,19 @@ from ..validation import (
     positive_float,
     positive_int,
 )
-from .regularizer import _distribution, _factors, dropout_lambda, dropout_penalty, nuclear_norm
+from .regularizer import (
+    FactorizationFit,
+    _distribution,
+    _factors,
+    dropout_lambda,
+    dropout_penalty,
+    nuclear_norm,
+)
 
 __all__ = [
     "CriticalPoint",
     "DropoutOptimum",
+    "EqualizationGap",
     "dropout_optimum",
     "equalization_gap_2d",
     "equalized_factorization",
@@ -73,7 +81,26 @@ def equalizing_rotation(G, *, tol: float = 1e-12) -> np.ndarray:
     return Q
 
 
-def equalization_gap_2d(U, V, *, n_grid: int = 100001):
+@dataclass(frozen=True)
+class EqualizationGap:
+    """What :func:`equalization_gap_2d` returns.
+
+    Attributes
+    ----------
+    theta : ndarray, shape (n_grid,)
+        The rotation angles, a uniform grid of ``[0, pi]``.
+    gap : ndarray, shape (n_grid,)
+        ``max_j | ||U q_j|| ||V q_j|| - ||U V^T||_* / 2 |`` at each angle.
+    certified_lower_bound : float
+        ``min gap - L h / 2``: no rotation has a smaller gap.
+    """
+
+    theta: np.ndarray
+    gap: np.ndarray
+    certified_lower_bound: float
+
+
+def equalization_gap_2d(U, V, *, n_grid: int = 100001) -> EqualizationGap:
     """How far rotations of a width-2 factorization stay from equal column products.
 
     For ``Q(theta)`` the rotation by ``theta`` and target ``t = ||U V^T||_* / 2``, evaluates
@@ -82,7 +109,22 @@ def equalization_gap_2d(U, V, *, n_grid: int = 100001):
     ``||A||_2``-Lipschitz, ``gap`` is ``L``-Lipschitz with
     ``L = ||U||_2 ||V||_2 + ||V||_2 ||U||_2 = 2 ||U||_2 ||V||_2``, so
     ``min gap - L h / 2`` (``h`` the grid step) is a certified lower bound over all rotations.
-    Returns ``(theta, gap, certified_lower_bound)``.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d1, 2) and (d2, 2)
+        The factors of ``U V^T``.
+    n_grid : int
+        Number of angles (>= 2).
+
+    Returns
+    -------
+    EqualizationGap
+
+    Raises
+    ------
+    ValueError
+        If the factors do not have exactly 2 columns.
     """
     U, V = _factors(U, V)
     if U.shape[1] != 2:
@@ -96,7 +138,8 @@ def equalization_gap_2d(U, V, *, n_grid: int = 100001):
         prod = np.linalg.norm(q @ U.T, axis=1) * np.linalg.norm(q @ V.T, axis=1)
         gap = np.maximum(gap, np.abs(prod - target))
     L = 2 * np.linalg.norm(U, 2) * np.linalg.norm(V, 2)
-    return theta, gap, float(gap.min() - L * (theta[1] - theta[0]) / 2)
+    return EqualizationGap(theta=theta, gap=gap,
+                           certified_lower_bound=float(gap.min() - L * (theta[1] - theta[0]) / 2))
 
 
 def _weights_or_ones(w, name: str, length: int) -> np.ndarray:
@@ -312,8 +355,34 @@ def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts
 
     Untied: ``||M - U V^T||_F^2 + lam sum_j ||u_j||^2 ||v_j||^2``; tied (``U = V``, ``M``
     square): ``||M - U U^T||_F^2 + lam sum_j ||u_j||^4``. Best of ``n_restarts`` random starts.
-    Returns ``(U, V, value)`` (``V is U`` when tied). An independent check of
+    Returns a :class:`~ibcore.dropout.regularizer.FactorizationFit` ``(U, V, value)`` (``V is
+    U`` when tied). An independent check of
     :func:`dropout_optimum`.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        Target matrix (square for ``tied=True``).
+    m : int
+        Width (number of columns of ``U`` and ``V``).
+    p : float
+        Drop probability in ``[0, 1)``.
+    seed : int or numpy.random.Generator
+        Keyword-only, required: the random starts.
+    tied : bool
+        Minimize over ``U = V`` (the linear autoencoder).
+    n_restarts : int
+        Number of random starts (>= 1).
+
+    Returns
+    -------
+    FactorizationFit
+        The best run's ``U``, ``V`` and ``value``.
+
+    Raises
+    ------
+    ValueError
+        If ``M`` is not square with ``tied=True``, or an argument is out of range.
     """
     from scipy.optimize import minimize
 
@@ -350,5 +419,6 @@ def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts
             best = res
     if tied:
         U = best.x.reshape(d2, m)
-        return U, U, float(best.fun)
-    return best.x[: d2 * m].reshape(d2, m), best.x[d2 * m :].reshape(d0, m), float(best.fun)
+        return FactorizationFit(U=U, V=U, value=float(best.fun))
+    return FactorizationFit(U=best.x[: d2 * m].reshape(d2, m), V=best.x[d2 * m :].reshape(d0, m),
+                            value=float(best.fun))

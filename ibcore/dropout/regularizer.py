@@ -31,6 +31,7 @@ from ..validation import (
 
 __all__ = [
     "DropoutLoss",
+    "FactorizationFit",
     "InputDropoutComparison",
     "MCEstimate",
     "RegressionData",
@@ -56,7 +57,17 @@ __all__ = [
 
 
 def dropout_lambda(p) -> float:
-    """``lam = p / (1 - p)``, the variance of an inverted-dropout mask entry (``p`` = drop prob)."""
+    """``lam = p / (1 - p)``, the variance of an inverted-dropout mask entry (``p`` = drop prob).
+
+    Parameters
+    ----------
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+    """
     p = probability(p, "p")
     return p / (1.0 - p)
 
@@ -88,6 +99,17 @@ def dropout_penalty(U, V, p) -> float:
 
     Raises ``ValueError`` for ``p`` outside ``[0, 1)``, non-2-D or non-finite ``U``/``V`` or
     mismatched numbers of columns, ``TypeError`` for non-numeric input.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d1, m) and (d2, m)
+        Factors of ``U V^T``.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
     """
     U, V = _factors(U, V)
     lam = dropout_lambda(p)
@@ -95,7 +117,16 @@ def dropout_penalty(U, V, p) -> float:
 
 
 def nuclear_norm(M) -> float:
-    """``||M||_*``, the sum of the singular values of the 2-D array ``M``."""
+    """``||M||_*``, the sum of the singular values of the 2-D array ``M``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d1, d2)
+
+    Returns
+    -------
+    float
+    """
     M = as_matrix(M, "M")
     return float(np.linalg.svd(M, compute_uv=False).sum())
 
@@ -176,6 +207,16 @@ class DropoutLoss:
     @property
     def total(self) -> float:
         return self.plain + self.regularizer
+
+
+@dataclass(frozen=True)
+class FactorizationFit:
+    """A factorization ``U V^T`` found by a minimizer, with the objective ``value`` it reaches
+    (``V is U`` for a tied autoencoder ``U U^T``)."""
+
+    U: np.ndarray
+    V: np.ndarray
+    value: float
 
 
 @dataclass(frozen=True)
