@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DivergenceError
+from .schedules import as_checkpoints, log_checkpoints, step_sizes
 from .validation import (
     as_vector,
     check_blowup_factor,
@@ -172,52 +173,6 @@ class Run:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def log_checkpoints(n_steps: int, n_points: int = 100) -> np.ndarray:
-    """Unique sorted step indices in ``[0, n_steps]``, log-spaced, always with 0 and ``n_steps``.
-
-    The result has at most ``n_points + 1`` entries (fewer when ``n_steps`` is small, since
-    log-spaced values round to the same integers).
-    """
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    n_points = positive_int(n_points, "n_points", minimum=2)
-    if n_steps == 0:
-        return np.zeros(1, dtype=np.int64)
-    grid = np.rint(np.logspace(0.0, np.log10(n_steps), n_points)).astype(np.int64)
-    return np.unique(np.concatenate([[0], grid, [n_steps]]))
-
-
-def as_checkpoints(checkpoints, n_steps: int) -> np.ndarray:
-    """Validate ``checkpoints`` (None -> :func:`log_checkpoints`) as sorted unique int64 in
-    ``[0, n_steps]``."""
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    if checkpoints is None:
-        return log_checkpoints(n_steps)
-    arr = np.asarray(checkpoints)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(
-            f"checkpoints must be a non-empty 1-D array of step indices, got shape {arr.shape}"
-        )
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"checkpoints must hold integers (step indices), got dtype {arr.dtype}")
-    if arr.min() < 0 or arr.max() > n_steps:
-        raise ValueError(
-            f"checkpoints must lie in [0, n_steps={n_steps}], got range "
-            f"[{arr.min()}, {arr.max()}]"
-        )
-    return np.unique(arr.astype(np.int64))
-
-
-def step_sizes(eta, n_steps: int) -> float | np.ndarray:
-    """Validate a step size: a positive float, or a schedule ``eta(k)`` evaluated for
-    ``k = 0, ..., n_steps - 1`` into an array of positive floats."""
-    if callable(eta):
-        values = np.empty(n_steps)
-        for k in range(n_steps):
-            values[k] = positive_float(eta(k), f"eta({k}) (the step-size schedule)")
-        return values
-    return positive_float(eta, "eta")
 
 
 def _evaluate(fun, w, *args, where: str):
@@ -408,6 +363,19 @@ def iterate(
     on_divergence : {"raise", "stop"}
     quantity, hint : str
         Words for the error message: what was measured and how to fix a divergence.
+
+    Returns
+    -------
+    Run
+        The recorded checkpoints, values and records, the final state, ``diverged_at`` and
+        ``stopped_at``.
+
+    Raises
+    ------
+    ibcore.errors.DivergenceError
+        With ``on_divergence="raise"``, at the first step whose value blows up.
+    ValueError
+        If the value at step 0 is not finite, or ``measure`` returns more than a 1-D array.
     """
     if not callable(advance) or not callable(measure):
         raise TypeError("advance and measure must be callables advance(state, k), measure(state)")
@@ -614,6 +582,27 @@ def descent_lemma_slack(traj: Trajectory, fun, smoothness: float) -> np.ndarray:
     so the returned array ``L(w_k) - eta_k (1 - L eta_k/2) ||grad L(w_k)||^2 - L(w_{k+1})``
     is >= 0 (up to rounding) at every consecutive pair ``(k, k+1)`` of recorded steps.
     Requires checkpoints that include consecutive steps (e.g. ``np.arange(n + 1)``).
+
+    Parameters
+    ----------
+    traj : Trajectory
+        A GD run (:func:`run_gd`) with consecutive checkpoints.
+    fun : callable
+        ``fun(w) -> (loss, grad)``, the loss of the run.
+    smoothness : float
+        The smoothness constant ``L`` (> 0).
+
+    Returns
+    -------
+    ndarray of float64
+        One slack per consecutive pair of recorded steps.
+
+    Raises
+    ------
+    TypeError
+        If ``traj`` is not a :class:`Trajectory`.
+    ValueError
+        If ``traj`` has no consecutive recorded steps.
     """
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory, got {type(traj).__name__}")

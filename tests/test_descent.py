@@ -332,3 +332,14 @@ def test_run_sgd_divergence_at_a_checkpoint_stops_the_arrays_before_it():
     assert traj.diverged_at is not None
     np.testing.assert_array_equal(traj.steps, np.arange(traj.diverged_at))
     assert np.all(np.isfinite(traj.loss)) and np.all(np.isfinite(traj.w))
+
+
+def test_schedules_are_re_exported_by_descent():
+    """ibcore.schedules holds the checkpoint and step-size helpers; ibcore.descent re-exports
+    the same objects, so descent.log_checkpoints and friends keep working."""
+    import ibcore.descent as descent
+    import ibcore.schedules as schedules
+
+    for name in schedules.__all__:
+        assert getattr(descent, name) is getattr(schedules, name)
+        assert name in descent.__all__
