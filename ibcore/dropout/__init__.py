@@ -35,7 +35,9 @@ Modules (every public name is re-exported here, so ``ibcore.dropout.dropout_pena
     :mod:`~ibcore.dropout.regularizer` (the master identity, penalties, Monte-Carlo checks),
     :mod:`~ibcore.dropout.landscape` (induced regularizer, equalization, closed-form optimum,
     critical points), :mod:`~ibcore.dropout.completion` (sample vs population regularizer of
-    matrix completion), :mod:`~ibcore.dropout.mask_sgd` (SGD with sampled masks),
+    matrix completion), :mod:`~ibcore.dropout.trace_norm` (the convex population problem of
+    completion and its certificate), :mod:`~ibcore.dropout.input_dropout` (input dropout in
+    linear regression), :mod:`~ibcore.dropout.mask_sgd` (SGD with sampled masks),
     :mod:`~ibcore.dropout.deep_linear` (dropout on every layer of a deep linear network),
     :mod:`~ibcore.dropout.kernel` (fixed vs resampled masks on a readout).
 """
@@ -44,16 +46,12 @@ from __future__ import annotations
 
 from .completion import (
     CompletionOptimum,
-    TraceNormCertificate,
-    TraceNormSolution,
     completion_dropout_objective,
     completion_risk,
     minimize_completion_objective,
     minimize_dropout_completion,
-    minimize_weighted_trace_norm_completion,
     projected_dropout_completion,
     rank_one_dropout_completion,
-    weighted_trace_norm_certificate,
 )
 from .deep_linear import (
     DeepFit,
@@ -65,6 +63,14 @@ from .deep_linear import (
     equalized_deep_factors,
     mc_deep_linear_dropout_loss,
     minimize_deep_linear_dropout,
+)
+from .input_dropout import (
+    InputDropoutComparison,
+    RegressionData,
+    compare_input_dropout,
+    gaussian_regression,
+    input_dropout_contributions,
+    input_dropout_ridge,
 )
 from .kernel import (
     dropout_kernel,
@@ -96,19 +102,13 @@ from .mask_sgd import (
 from .regularizer import (
     DropoutLoss,
     FactorizationFit,
-    InputDropoutComparison,
     MCEstimate,
-    RegressionData,
     column_products,
-    compare_input_dropout,
     completion_regularizer,
     dropout_lambda,
     dropout_penalty,
     expected_dropout_loss,
     factorization_contributions,
-    gaussian_regression,
-    input_dropout_contributions,
-    input_dropout_ridge,
     matrix_with_singular_values,
     mc_dropout_loss,
     mc_dropout_samples,
@@ -117,6 +117,12 @@ from .regularizer import (
     relu_path_regularizer,
     sensing_contributions,
     top_layer_contributions,
+)
+from .trace_norm import (
+    TraceNormCertificate,
+    TraceNormSolution,
+    minimize_weighted_trace_norm_completion,
+    weighted_trace_norm_certificate,
 )
 
 __all__ = [

@@ -84,6 +84,22 @@ def deep_linear_dropout_regularizer(Ws, p) -> float:
     pieces obtained by cutting the network at those units (``S = {1..D}``: the squared l2 path
     norm; ``D = 1``: ``sum_j ||u_j||^2 ||v_j||^2``; Mianjy and Arora, 2019). Evaluated exactly by
     the recursion of ``_second_moments`` (``E b b^T = 1 1^T + lam I``), in ``O(D m^3)``.
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        The factors ``[W_1, ..., W_{D+1}]`` (``W_{l+1} @ W_l`` defined).
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     Ws = _chain(Ws)
     lam = dropout_lambda(p)
@@ -101,7 +117,26 @@ def _check_target(M, Ws) -> np.ndarray:
 
 def deep_linear_dropout_objective(Ws, M, p) -> float:
     """``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2 = ||M - W||_F^2 + R`` (see
-    :func:`deep_linear_dropout_regularizer`)."""
+    :func:`deep_linear_dropout_regularizer`).
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        The factors ``[W_1, ..., W_{D+1}]`` (``W_{l+1} @ W_l`` defined).
+    M : array_like, shape (d_out, d_in)
+        Target.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     Ws = _chain(Ws)
     M = _check_target(M, Ws)
     lam = dropout_lambda(p)
@@ -137,7 +172,30 @@ def _deep_value_grad(Ws, M, lam):
 
 def mc_deep_linear_dropout_loss(Ws, M, p, *, n_draws: int, seed) -> MCEstimate:
     """Monte-Carlo estimate of ``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2`` with fresh
-    independent masks on every hidden layer for each sample (mean and standard error)."""
+    independent masks on every hidden layer for each sample (mean and standard error).
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        The factors ``[W_1, ..., W_{D+1}]`` (``W_{l+1} @ W_l`` defined).
+    M : array_like, shape (d_out, d_in)
+        Target.
+    p : float
+        Drop probability in ``[0, 1)``.
+    n_draws : int
+        Number of mask draws.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    MCEstimate
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     Ws = _chain(Ws)
     M = _check_target(M, Ws)
     p = probability(p, "p")
@@ -163,7 +221,24 @@ def _widths(widths) -> list[int]:
 def deep_dropout_constant(widths, p) -> float:
     """``zeta = prod_l (1 + lam / m_l) - 1`` for hidden widths ``m_1, ..., m_D``: the
     coefficient of ``||W||_*^2`` in the lower bound ``R >= zeta ||W||_*^2`` of the deep dropout
-    regularizer (``D = 1``: ``lam / m``)."""
+    regularizer (``D = 1``: ``lam / m``).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Hidden widths ``m_1, ..., m_D``.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     widths = _widths(widths)
     lam = dropout_lambda(p)
     return float(np.prod([1.0 + lam / w for w in widths]) - 1.0)
@@ -176,6 +251,25 @@ def equalized_deep_factors(M, widths, *, rtol: float = 1e-10) -> list[np.ndarray
     common ``c`` chosen so that the product is ``M``. Every rank-one piece ``R_S`` is then a sum
     of equal terms, so each Cauchy-Schwarz step of the lower bound is tight and
     ``R = zeta ||M||_*^2`` (:func:`deep_dropout_constant`). Raises ``ValueError`` for rank > 1.
+
+    Parameters
+    ----------
+    M : array_like, shape (d_out, d_in)
+        Target of rank at most one.
+    widths : sequence of int
+        Hidden widths.
+    rtol : float
+        Relative tolerance on ``s_2 / s_1``.
+
+    Returns
+    -------
+    list of ndarray
+        ``[W_1, ..., W_{D+1}]``.
+
+    Raises
+    ------
+    ValueError
+        If ``M`` has rank > 1.
     """
     M = as_matrix(M, "M")
     widths = _widths(widths)

@@ -125,6 +125,26 @@ def fixed_mask_kernel_regression(K_train, K_cross, y, p) -> np.ndarray:
     kernel ridge regression with the per-example ridge ``lam K_ii`` (:func:`dropout_kernel`,
     the "training mode" kernel of neural-tangents). It is the limit, as the number of features
     grows, of :func:`fixed_mask_readout`.
+
+    Parameters
+    ----------
+    K_train : array_like, shape (n, n)
+        Training kernel.
+    K_cross : array_like, shape (n_test, n)
+        Test-training kernel.
+    y : array_like, shape (n,)
+        Targets.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_test,)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     K = as_matrix(K_train, "K_train")
     Kx = as_matrix(K_cross, "K_cross")
@@ -147,6 +167,28 @@ def fixed_mask_readout(Phi_train, y, Phi_test, p, *, seed) -> np.ndarray:
     are ``(Phi_test Phi_b^T / m) (Phi_b Phi_b^T / m)^+ y``; since ``E Phi_b Phi_b^T / m =
     K + lam diag K`` and ``E Phi_test Phi_b^T / m = K(test, train)``, they converge to
     :func:`fixed_mask_kernel_regression` as the number ``m`` of features grows (when ``m >= n``).
+
+    Parameters
+    ----------
+    Phi_train : array_like, shape (n, m)
+        Training features.
+    y : array_like, shape (n,)
+        Targets.
+    Phi_test : array_like, shape (n_test, m)
+        Test features.
+    p : float
+        Drop probability in ``[0, 1)``.
+    seed : int or numpy.random.Generator
+        Keyword-only, required: the fixed masks.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_test,)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     Phi_train, y, Phi_test = _readout_inputs(Phi_train, y, Phi_test)
     p = probability(p, "p")
@@ -161,8 +203,8 @@ def resampled_mask_readout(Phi_train, y, Phi_test, p) -> np.ndarray:
 
     With a fresh mask per example and step, the expected objective of the readout ``w`` is the
     input-dropout objective of the features, ``(1/n) ||y - Phi w||^2 + lam w^T diag(Phi^T Phi /
-    n) w`` (``lam = p/(1-p)``, :func:`input_dropout_ridge`). With ``Gamma = diag(Phi^T Phi)``
-    its minimizer predicts
+    n) w`` (``lam = p/(1-p)``, :func:`ibcore.dropout.input_dropout.input_dropout_ridge`). With
+    ``Gamma = diag(Phi^T Phi)`` its minimizer predicts
 
         f(x) = phi(x)^T Gamma^{-1} Phi^T (Phi Gamma^{-1} Phi^T + lam I)^{-1} y ,
 
@@ -170,6 +212,26 @@ def resampled_mask_readout(Phi_train, y, Phi_test, p) -> np.ndarray:
     ``Phi Gamma^{-1} Phi^T`` (features that vanish on the training set get weight 0). Its trace
     is the number of non-zero features, so for a wide layer the ridge is small relative to the
     kernel: the regularization fades as ``1/m``.
+
+    Parameters
+    ----------
+    Phi_train : array_like, shape (n, m)
+        Training features.
+    y : array_like, shape (n,)
+        Targets.
+    Phi_test : array_like, shape (n_test, m)
+        Test features.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_test,)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     Phi_train, y, Phi_test = _readout_inputs(Phi_train, y, Phi_test)
     lam = dropout_lambda(p)

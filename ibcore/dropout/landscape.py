@@ -52,6 +52,24 @@ def equalizing_rotation(G, *, tol: float = 1e-12) -> np.ndarray:
     mixes the largest and the smallest not-yet-fixed diagonal entries (one above, one below the
     target ``t = trace(G)/d``) so that the larger becomes exactly ``t`` (it exists by the
     intermediate value theorem). The trace fixes the last entry.
+
+    Parameters
+    ----------
+    G : array_like, shape (d, d)
+        Symmetric matrix.
+    tol : float
+        Diagonal entries within ``tol * max(1, |t|)`` of each other count as equal (no
+        rotation needed).
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+        Orthogonal ``Q``.
+
+    Raises
+    ------
+    ValueError
+        If ``G`` is not square and symmetric.
     """
     G = as_matrix(G, "G")
     d = G.shape[0]
@@ -152,7 +170,26 @@ def induced_regularizer(M, m, *, pi_r=None, pi_c=None) -> float:
     """``Theta(M) = ||diag(sqrt pi_r) M diag(sqrt pi_c)||_*^2 / m``: the smallest value of
     ``sum_j ||sqrt(pi_r) u_j||^2 ||sqrt(pi_c) v_j||^2`` over factorizations ``M = U V^T`` of width
     ``m >= rank M`` (``pi_r = pi_c = ones``, the default, is Gaussian sensing: ``||M||_*^2 / m``).
-    Multiply by ``lam = p/(1-p)`` for the regularizer itself."""
+    Multiply by ``lam = p/(1-p)`` for the regularizer itself.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        The product matrix.
+    m : int
+        Width (>= rank M).
+    pi_r, pi_c : array_like, optional
+        Row and column weights (default: ones).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
     sm = np.sqrt(_weights_or_ones(pi_r, "pi_r", M.shape[0]))
@@ -169,6 +206,27 @@ def equalized_factorization(M, m, *, pi_r=None, pi_c=None, rtol: float = 1e-12):
     that Gram matrix, and undo the weights. All column products
     ``||sqrt(pi_r) u_j|| ||sqrt(pi_c) v_j||`` then equal ``||Mw||_* / m``.
     Raises ``ValueError`` if ``m < rank(M)``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        Matrix to factorize.
+    m : int
+        Width (>= rank M).
+    pi_r, pi_c : array_like, optional
+        Row and column weights (default: ones).
+    rtol : float
+        Relative tolerance for the rank.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(U, V)`` of shapes (d2, m) and (d0, m) with ``U V^T = M``.
+
+    Raises
+    ------
+    ValueError
+        If ``m < rank(M)``.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
@@ -238,6 +296,24 @@ def dropout_optimum(M, m, p) -> DropoutOptimum:
     ``p > 0`` (at ``p = 0`` any factorization of the truncated SVD is optimal).
     For the tied autoencoder ``U = V`` and symmetric positive semi-definite ``M`` (eigenvalues =
     singular values) the optimal ``U U^T`` is the same matrix (Mianjy, Arora and Vidal, 2018).
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        Target matrix.
+    m : int
+        Number of hidden units.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    DropoutOptimum
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
@@ -250,7 +326,26 @@ def dropout_optimum(M, m, p) -> DropoutOptimum:
 
 
 def explicit_objective(U, V, M, p) -> float:
-    """``||M - U V^T||_F^2 + dropout_penalty(U, V, p)`` (the expected dropout loss)."""
+    """``||M - U V^T||_F^2 + dropout_penalty(U, V, p)`` (the expected dropout loss).
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d2, m) and (d0, m)
+        Factors of ``U V^T`` (same number of columns ``m``).
+    M : array_like, shape (d2, d0)
+        Target matrix.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     U, V = _factors(U, V)
     M = as_matrix(M, "M")
     if M.shape != (U.shape[0], V.shape[0]):
@@ -265,6 +360,24 @@ def tied_gradient(U, M, p) -> np.ndarray:
     symmetric ``M`` this is ``4 (U U^T - M) U + 4 lam U diag(U^T U)`` (Mianjy, Arora and Vidal,
     2018; the lecture notes' section *Landscape of the Optimization Problem*).
     ``M`` must be square with as many rows as ``U``.
+
+    Parameters
+    ----------
+    U : array_like, shape (d, m)
+        Tied factor.
+    M : array_like, shape (d, d)
+        Square target.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, m)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     U = as_matrix(U, "U")
     M = as_matrix(M, "M")
@@ -282,6 +395,25 @@ def tied_scalar_objective(u1, u2, s, p):
 
     the expected dropout loss of the autoencoder ``x -> U B U^T x`` with ``U = (u1, u2)``
     (:func:`explicit_objective` with ``U = V``). ``u1`` and ``u2`` broadcast against each other.
+
+    Parameters
+    ----------
+    u1, u2 : array_like
+        The two weights (broadcast together).
+    s : float
+        The target.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray of float64 (or float)
+        ``L(u1, u2)``, with the broadcast shape.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     u1 = np.asarray(u1, dtype=float)
     u2 = np.asarray(u2, dtype=float)
@@ -326,6 +458,25 @@ def tied_scalar_critical_points(s, p, *, rtol: float = 1e-12) -> list[CriticalPo
     At ``p = 0`` the axis and diagonal points lie on the circle of minima ``u1^2 + u2^2 = s``
     and have a zero Hessian eigenvalue ("degenerate"). Kinds are read from the eigenvalues
     (``rtol`` times their largest magnitude counts as zero). Order: minima, saddles, maximum.
+
+    Parameters
+    ----------
+    s : float
+        The target ``M = s > 0``.
+    p : float
+        Drop probability in ``[0, 1)``.
+    rtol : float
+        Relative size of a Hessian eigenvalue counted as zero.
+
+    Returns
+    -------
+    list of CriticalPoint
+        Minima first, then saddles, then the maximum.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     s = positive_float(s, "s")
     lam = dropout_lambda(p)

@@ -201,7 +201,8 @@ def least_squares_sgd_paths(
 
     Each step draws, independently for every path, a batch of ``batch_size`` indices (i.i.d. or
     distinct) and takes ``x <- x - (eta / ell) g_hat`` with ``g_hat`` the batch gradient
-    (SGD) or ``a g_1 + c g_2`` over two independent batches (SVAG, :func:`svag_coefficients`).
+    (SGD) or ``a g_1 + c g_2`` over two independent batches (SVAG,
+    :func:`ibcore.sde.gradient_noise.svag_coefficients`).
     Records at ``checkpoints`` (SVAG step indices); times ``k eta / ell``.
     """
     A, y = _check_ls(A, y)
