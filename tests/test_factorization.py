@@ -277,3 +277,14 @@ def test_tangent_projection_bad_input():
         tangent_projection(np.eye(4), U, V)
     with pytest.raises(ValueError, match="need Z"):
         tangent_projection(np.eye(3), U, np.eye(3)[:, :2])
+
+
+def test_sensing_names_are_re_exported_by_factorization():
+    """ibcore.sensing holds the sensing problems; ibcore.factorization re-exports the same
+    objects, so factorization.sensing_problem and friends keep working."""
+    import ibcore.factorization as factorization
+    import ibcore.sensing as sensing
+
+    for name in sensing.__all__:
+        assert getattr(factorization, name) is getattr(sensing, name)
+        assert name in factorization.__all__

@@ -8,7 +8,7 @@ Over factorizations of width ``m >= rank``, the population-regularized completio
 ``D_r = diag(pi_r)``, ``D_c = diag(pi_c)``, ``lam = p/(1-p)`` with ``p`` the drop probability.
 :func:`minimize_weighted_trace_norm_completion` solves it by proximal gradient (no
 factorization), :func:`weighted_trace_norm_certificate` checks the optimality conditions of a
-candidate ``X`` (built on :func:`ibcore.factorization.tangent_projection`).
+candidate ``X`` (built on :func:`ibcore.sensing.tangent_projection`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..factorization import tangent_projection
+from ..sensing import tangent_projection
 from ..validation import as_matrix, positive_float, positive_int
 from .landscape import _shrink
 from .regularizer import _distribution, dropout_lambda, nuclear_norm
@@ -162,7 +162,7 @@ def weighted_trace_norm_certificate(X, M, mask, p, m, *, pi_r=None, pi_c=None,
     In ``Y = D_r^(1/2) X D_c^(1/2)`` the problem is
     ``min (1/n) ||P_Omega(M - X)||_F^2 + c ||Y||_*^2`` with ``c = lam/m``, ``lam = p/(1-p)``.
     With ``Y = U S V^T`` (rank ``r``), the tangent space ``T`` of the rank-``r`` matrices at
-    ``Y`` (:func:`ibcore.factorization.tangent_projection`) and
+    ``Y`` (:func:`ibcore.sensing.tangent_projection`) and
     ``G = D_r^(-1/2) P_Omega(M - X) D_c^(-1/2) / n`` (minus half the gradient of the data term
     in ``Y``), ``X`` is a minimizer iff ``G = s (U V^T + W)`` with ``s = c ||Y||_*``,
     ``P_T(W) = 0`` and ``||W||_op <= 1``, that is iff ``P_T(G) = s U V^T`` and
