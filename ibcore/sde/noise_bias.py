@@ -62,6 +62,23 @@ def diagonal_hessian_trace(X, theta) -> np.ndarray:
     ``= (4/n) sum_j |X_j|^2 (u_j^2 + v_j^2)``: the residual terms ``+-(2/n) sum_i r_i x_ij`` of
     the ``u``- and ``v``-blocks cancel, so the value does not depend on ``y``. ``theta`` is
     ``(2d,)`` or ``(..., 2d)``; returns a float array of the leading shape.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Design matrix.
+    theta : array_like, shape (2d,) or (..., 2d)
+        Parameters ``(u, v)``.
+
+    Returns
+    -------
+    ndarray of float64
+        The trace, with the leading shape of ``theta``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     X = as_matrix(X, "X")
     theta = as_array(theta, "theta")
@@ -96,6 +113,39 @@ def diagonal_sgd_paths(
     times) or ``(n_paths, 2d)`` (one start per path, e.g. different initialization scales).
     The ensemble's ``x`` holds ``theta``; ``times`` are ``k eta``. Blow-ups are tested at every
     step (:func:`ibcore.descent.iterate`), so ``diverged_at`` is the first step past the bound.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Design matrix.
+    y : array_like, shape (n,)
+        Targets.
+    theta0 : array_like, shape (2d,) or (n_paths, 2d)
+        Start(s) ``(u, v)``.
+    eta : float
+        Step size.
+    n_steps : int
+        Number of steps.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+    n_paths : int, optional
+        Number of paths (default 1 for a single ``theta0``, else its number of rows).
+    batch_size : int, optional
+        Examples per step (``None``: the full batch).
+    label_noise : float
+        Standard deviation of the label noise (0: none).
+    checkpoints : array_like of int, optional
+        Steps to record.
+
+    Returns
+    -------
+    PathEnsemble
+        ``x`` holds ``theta``; ``diverged_at`` per path.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     X, y, TH = _check_diag(X, y, theta0, n_paths)
     eta = positive_float(eta, "eta")
@@ -331,6 +381,36 @@ def sphere_sgd_paths(Q, w0, eta, weight_decay, noise_std, n_steps: int, *, n_pat
     normalization chapter with ``G^2 = |(I - u u^T)(Q u + s xi)|^2``. Vectorized over paths,
     on :func:`ibcore.descent.iterate`: a norm that becomes 0, non-finite or larger than ``1e12``
     times its start raises :class:`ibcore.DivergenceError`.
+
+    Parameters
+    ----------
+    Q : array_like, shape (d, d)
+        Symmetric matrix of the Rayleigh quotient.
+    w0 : array_like, shape (d,) or (n_paths, d)
+        Start(s), non-zero.
+    eta : float
+        Step size.
+    weight_decay : float
+        Weight decay ``mu >= 0``.
+    noise_std : float
+        Gradient noise level ``s >= 0``.
+    n_steps : int
+        Number of steps.
+    n_paths : int
+        Number of paths.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    SphereRun
+
+    Raises
+    ------
+    ibcore.errors.DivergenceError
+        If a norm becomes 0, non-finite or exceeds ``1e12`` times its start.
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     Q = as_symmetric(Q, "Q")
     d = Q.shape[0]
