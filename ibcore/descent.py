@@ -1,4 +1,4 @@
-"""Generic runners for gradient descent, SGD and gradient flow, with one divergence policy.
+"""Generic runners for gradient descent, heavy ball and SGD, with one divergence policy.
 
 Every chapter that trains something calls these runners, so that all experiments of the course
 record, report and fail in the same way.
@@ -44,10 +44,8 @@ Divergence policy
     allowed.
 
 Gradient flow
-    :func:`gradient_flow` integrates ``dw/dt = -grad L(w)`` with :func:`scipy.integrate.solve_ivp`
-    at requested times (optionally in log-time ``s = log(1 + t)``, for horizons like t = 1e6);
-    for an objective with an ``exact_flow`` method (a :class:`~ibcore.quadratic.Quadratic`) it
-    returns that closed form instead.
+    The continuous-time limit ``dw/dt = -grad L(w)`` is integrated by
+    :func:`ibcore.flow.gradient_flow` (module :mod:`ibcore.flow`, which builds on this one).
 """
 
 from __future__ import annotations
@@ -58,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DivergenceError
+from .schedules import as_checkpoints, log_checkpoints, step_sizes
 from .validation import (
     as_vector,
     check_blowup_factor,
@@ -70,12 +69,10 @@ from .validation import (
 
 __all__ = [
     "DEFAULT_BLOWUP_FACTOR",
-    "FlowPath",
     "Run",
     "Trajectory",
     "as_checkpoints",
     "descent_lemma_slack",
-    "gradient_flow",
     "iterate",
     "log_checkpoints",
     "run_gd",
@@ -138,19 +135,6 @@ class Trajectory:
 
 
 @dataclass(frozen=True)
-class FlowPath:
-    """The gradient flow ``w(t)`` sampled at times ``t`` (shape (k,)); ``w`` is (k, d)."""
-
-    t: np.ndarray
-    w: np.ndarray
-    loss: np.ndarray
-
-    @property
-    def final(self) -> np.ndarray:
-        return self.w[-1]
-
-
-@dataclass(frozen=True)
 class Run:
     """What :func:`iterate` returns.
 
@@ -191,52 +175,6 @@ class Run:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def log_checkpoints(n_steps: int, n_points: int = 100) -> np.ndarray:
-    """Unique sorted step indices in ``[0, n_steps]``, log-spaced, always with 0 and ``n_steps``.
-
-    The result has at most ``n_points + 1`` entries (fewer when ``n_steps`` is small, since
-    log-spaced values round to the same integers).
-    """
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    n_points = positive_int(n_points, "n_points", minimum=2)
-    if n_steps == 0:
-        return np.zeros(1, dtype=np.int64)
-    grid = np.rint(np.logspace(0.0, np.log10(n_steps), n_points)).astype(np.int64)
-    return np.unique(np.concatenate([[0], grid, [n_steps]]))
-
-
-def as_checkpoints(checkpoints, n_steps: int) -> np.ndarray:
-    """Validate ``checkpoints`` (None -> :func:`log_checkpoints`) as sorted unique int64 in
-    ``[0, n_steps]``."""
-    n_steps = positive_int(n_steps, "n_steps", minimum=0)
-    if checkpoints is None:
-        return log_checkpoints(n_steps)
-    arr = np.asarray(checkpoints)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(
-            f"checkpoints must be a non-empty 1-D array of step indices, got shape {arr.shape}"
-        )
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"checkpoints must hold integers (step indices), got dtype {arr.dtype}")
-    if arr.min() < 0 or arr.max() > n_steps:
-        raise ValueError(
-            f"checkpoints must lie in [0, n_steps={n_steps}], got range "
-            f"[{arr.min()}, {arr.max()}]"
-        )
-    return np.unique(arr.astype(np.int64))
-
-
-def step_sizes(eta, n_steps: int) -> float | np.ndarray:
-    """Validate a step size: a positive float, or a schedule ``eta(k)`` evaluated for
-    ``k = 0, ..., n_steps - 1`` into an array of positive floats."""
-    if callable(eta):
-        values = np.empty(n_steps)
-        for k in range(n_steps):
-            values[k] = positive_float(eta(k), f"eta({k}) (the step-size schedule)")
-        return values
-    return positive_float(eta, "eta")
-
-
 def _evaluate(fun, w, *args, where: str):
     out = fun(w, *args)
     if not (isinstance(out, tuple) and len(out) == 2):
@@ -249,41 +187,6 @@ def _evaluate(fun, w, *args, where: str):
             f"{where} returned a gradient of shape {grad.shape}, expected {w.shape} like w"
         )
     return loss, grad
-
-
-class _Recorder:
-    """Collects checkpoints and applies the divergence policy."""
-
-    def __init__(self, checkpoints: np.ndarray, d: int, blowup_factor: float):
-        self.checkpoints = checkpoints
-        self.w = np.empty((checkpoints.size, d))
-        self.loss = np.empty(checkpoints.size)
-        self.n = 0
-        self.blowup_factor = blowup_factor
-        self.bound = np.inf
-
-    def blown_up(self, k: int, w: np.ndarray, loss: float) -> bool:
-        if k == 0:
-            if not np.isfinite(loss):
-                raise ValueError(f"the loss at the initial point w0 is not finite ({loss})")
-            self.bound = self.blowup_factor * max(1.0, abs(loss))
-        return not (np.isfinite(loss) and abs(loss) <= self.bound and np.all(np.isfinite(w)))
-
-    def record(self, k: int, w: np.ndarray, loss: float) -> None:
-        if self.n < self.checkpoints.size and self.checkpoints[self.n] == k:
-            self.w[self.n] = w
-            self.loss[self.n] = loss
-            self.n += 1
-
-    def trajectory(self, eta, diverged_at) -> Trajectory:
-        n = self.n
-        return Trajectory(
-            steps=self.checkpoints[:n].copy(),
-            w=self.w[:n].copy(),
-            loss=self.loss[:n].copy(),
-            eta=eta,
-            diverged_at=diverged_at,
-        )
 
 
 # -- runners ---------------------------------------------------------------------------------
@@ -469,6 +372,19 @@ def iterate(
     on_divergence : {"raise", "stop"}
     quantity, hint : str
         Words for the error message: what was measured and how to fix a divergence.
+
+    Returns
+    -------
+    Run
+        The recorded checkpoints, values and records, the final state, ``diverged_at`` and
+        ``stopped_at``.
+
+    Raises
+    ------
+    ibcore.errors.DivergenceError
+        With ``on_divergence="raise"``, at the first step whose value blows up.
+    ValueError
+        If the value at step 0 is not finite, or ``measure`` returns more than a 1-D array.
     """
     if not callable(advance) or not callable(measure):
         raise TypeError("advance and measure must be callables advance(state, k), measure(state)")
@@ -567,9 +483,44 @@ def run_sgd(
     generator is ``numpy.random.default_rng(seed)``, so a seed fixes the run.
 
     ``fun_i(w, idx) -> (loss, grad)`` averages over the batch ``idx``. The recorded ``loss`` is
-    the full loss ``fun_i(w, arange(n_samples))[0]``, evaluated at the checkpoints only; the
-    divergence test uses the mini-batch loss at every step and the full loss at checkpoints.
-    Other parameters as in :func:`run_gd`.
+    the full loss ``fun_i(w, arange(n_samples))[0]``, evaluated at step 0 and at the checkpoints
+    only. The run is on :func:`iterate` with ``on_divergence="stop"``: the blow-up bound is
+    ``blowup_factor * max(1, |L(w_0)|)`` with the full loss ``L(w_0)``, and the divergence test
+    uses the mini-batch loss at every step ``k > 0`` and the full loss at the checkpoints (the
+    monitored value is the larger of their absolute values).
+
+    Parameters
+    ----------
+    fun_i : callable
+        ``fun_i(w, idx) -> (loss, grad)``, averaged over the sample indices ``idx``.
+    w0 : array_like, shape (d,)
+        Initial point.
+    eta : float or callable
+        Step size, or a schedule ``eta(k) -> float`` for step ``k = 0, 1, ...``.
+    n_steps : int
+        Number of updates (>= 0).
+    n_samples : int
+        Size of the data set (>= 1).
+    batch_size : int
+        Indices per mini-batch (>= 1; at most ``n_samples`` when ``replace=False``).
+    seed : int or numpy.random.Generator
+        Seeds the batch draws (keyword-only, required).
+    replace : bool
+        Draw a batch with replacement (default) or without.
+    checkpoints, blowup_factor
+        As in :func:`run_gd`.
+
+    Returns
+    -------
+    Trajectory
+        With ``diverged_at`` set (and the arrays truncated before it) if the run diverged.
+
+    Raises
+    ------
+    TypeError
+        If ``fun_i`` is not callable or returns something other than ``(loss, grad)``.
+    ValueError
+        If an argument is out of range, or the full loss at ``w0`` is not finite.
     """
     if not callable(fun_i):
         raise TypeError(
@@ -586,106 +537,48 @@ def run_sgd(
         )
     rng = check_rng(seed)
     etas = step_sizes(eta, n_steps)
-    rec = _Recorder(
-        as_checkpoints(checkpoints, n_steps), w.size, check_blowup_factor(blowup_factor)
-    )
+    cps = as_checkpoints(checkpoints, n_steps)
     everyone = np.arange(n_samples)
     if replace:
         batches = rng.integers(0, n_samples, size=(n_steps, batch_size))
-    for k in range(n_steps + 1):
+    at = {"k": 0, "cp": 0}  # measure is called once per step, in order
+    cache = {}
+
+    def measure(w):
+        k = at["k"]
+        at["k"] += 1
         if not np.all(np.isfinite(w)):  # overflowed: diverged (fun_i is not evaluated at inf)
-            return rec.trajectory(etas, k)
-        at_checkpoint = rec.n < rec.checkpoints.size and rec.checkpoints[rec.n] == k
+            return np.inf
+        value = 0.0  # k = n_steps off the checkpoints: nothing is evaluated (as before)
+        full = None
+        at_checkpoint = at["cp"] < cps.size and cps[at["cp"]] == k
+        at["cp"] += int(at_checkpoint)
         if at_checkpoint or k == 0:  # k = 0 also sets the blow-up bound from L(w0)
-            full_loss, _ = _evaluate(fun_i, w, everyone, where="fun_i(w, idx)")
-            if rec.blown_up(k, w, full_loss):
-                return rec.trajectory(etas, k)
-            rec.record(k, w, full_loss)
-        if k == n_steps:
-            break
-        idx = batches[k] if replace else rng.choice(n_samples, batch_size, replace=False)
-        loss, grad = _evaluate(fun_i, w, idx, where="fun_i(w, idx)")
-        if k > 0 and rec.blown_up(k, w, loss):
-            return rec.trajectory(etas, k)
+            full, _ = _evaluate(fun_i, w, everyone, where="fun_i(w, idx)")
+            value = cache["full"] = full
+        if k < n_steps:
+            idx = batches[k] if replace else rng.choice(n_samples, batch_size, replace=False)
+            loss, cache["grad"] = _evaluate(fun_i, w, idx, where="fun_i(w, idx)")
+            if k > 0:  # the larger of |full| and |mini-batch| (NaN propagates)
+                value = loss if full is None else np.maximum(abs(full), abs(loss))
+        return value
+
+    def advance(w, k):
         with np.errstate(over="ignore", invalid="ignore"):  # caught by the blow-up test
-            w = w - (etas if np.ndim(etas) == 0 else etas[k]) * grad
-    return rec.trajectory(etas, None)
+            return w - (etas if np.ndim(etas) == 0 else etas[k]) * cache["grad"]
 
-
-def gradient_flow(
-    fun,
-    w0,
-    times,
-    *,
-    log_time: bool = False,
-    method: str = "LSODA",
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
-) -> FlowPath:
-    """The gradient flow ``dw/dt = -grad L(w)``, ``w(0) = w0``, at the requested ``times``.
-
-    If ``fun`` has an ``exact_flow(w0, times) -> FlowPath`` method (a
-    :class:`ibcore.quadratic.Quadratic`, whose exact solution is
-    ``w(t) = w* + V exp(-Lambda t) V^T (w0 - w*)``), that is returned (``log_time``, ``method``
-    and the tolerances are then unused). Otherwise the ODE is integrated by
-    :func:`scipy.integrate.solve_ivp` (``method``, ``rtol``, ``atol``; the default LSODA switches
-    to a stiff method when the Hessian is ill-conditioned). With ``log_time=True`` the ODE is
-    integrated in ``s = log(1 + t)``, ``dw/ds = -(1 + t) grad L(w)``, which reaches horizons like
-    ``t = 1e6`` in a few hundred steps when the dynamics slow down like ``1/t``.
-
-    Parameters
-    ----------
-    fun : callable or Quadratic
-        ``fun(w) -> (loss, grad)``.
-    w0 : array_like, shape (d,)
-    times : array_like, shape (k,)
-        Non-negative, strictly increasing times.
-
-    Raises
-    ------
-    RuntimeError
-        If the solver fails (the message is scipy's) or the solution becomes non-finite.
-    """
-    w0 = as_vector(w0, "w0")
-    t = as_vector(times, "times")
-    if t[0] < 0 or np.any(np.diff(t) <= 0):
-        raise ValueError("times must be non-negative and strictly increasing")
-    exact_flow = getattr(fun, "exact_flow", None)
-    if callable(exact_flow):  # a closed form (Quadratic.exact_flow), no import of quadratic here
-        return exact_flow(w0, t)
-    if not callable(fun):
-        raise TypeError(f"fun must be callable fun(w) -> (loss, grad), got {type(fun).__name__}")
-    rtol = positive_float(rtol, "rtol")
-    atol = positive_float(atol, "atol")
-    from scipy.integrate import solve_ivp
-
-    def grad(w):
-        return _evaluate(fun, w, where="fun(w)")[1]
-
-    if log_time:
-        s_eval = np.log1p(t)
-
-        def rhs(s, w):  # t = e^s - 1, so dt/ds = e^s
-            return -np.exp(s) * grad(w)
-
-        span, t_eval = (0.0, float(s_eval[-1])), s_eval
-    else:
-
-        def rhs(_t, w):
-            return -grad(w)
-
-        span, t_eval = (0.0, float(t[-1])), t
-    if span[1] == 0.0:
-        w = w0[None, :].copy()
-    else:
-        sol = solve_ivp(rhs, span, w0, method=method, t_eval=t_eval, rtol=rtol, atol=atol)
-        if not sol.success:
-            raise RuntimeError(f"gradient_flow: the ODE solver failed: {sol.message}")
-        w = sol.y.T.copy()
-    if not np.all(np.isfinite(w)):
-        raise RuntimeError("gradient_flow: the solution became non-finite (the flow blew up)")
-    loss = np.array([_evaluate(fun, wi, where="fun(w)")[0] for wi in w])
-    return FlowPath(t=t.copy(), w=w, loss=loss)
+    run = iterate(
+        advance, w, n_steps, measure=measure, checkpoints=cps,
+        record=lambda w: {"w": w, "loss": cache["full"]},
+        blowup_factor=blowup_factor, on_divergence="stop",
+    )
+    return Trajectory(
+        steps=run.steps,
+        w=run.records.get("w", np.empty((0, w.size))),
+        loss=run.records.get("loss", np.empty(0)),
+        eta=etas,
+        diverged_at=run.diverged_at,
+    )
 
 
 def descent_lemma_slack(traj: Trajectory, fun, smoothness: float) -> np.ndarray:
@@ -698,6 +591,27 @@ def descent_lemma_slack(traj: Trajectory, fun, smoothness: float) -> np.ndarray:
     so the returned array ``L(w_k) - eta_k (1 - L eta_k/2) ||grad L(w_k)||^2 - L(w_{k+1})``
     is >= 0 (up to rounding) at every consecutive pair ``(k, k+1)`` of recorded steps.
     Requires checkpoints that include consecutive steps (e.g. ``np.arange(n + 1)``).
+
+    Parameters
+    ----------
+    traj : Trajectory
+        A GD run (:func:`run_gd`) with consecutive checkpoints.
+    fun : callable
+        ``fun(w) -> (loss, grad)``, the loss of the run.
+    smoothness : float
+        The smoothness constant ``L`` (> 0).
+
+    Returns
+    -------
+    ndarray of float64
+        One slack per consecutive pair of recorded steps.
+
+    Raises
+    ------
+    TypeError
+        If ``traj`` is not a :class:`Trajectory`.
+    ValueError
+        If ``traj`` has no consecutive recorded steps.
     """
     if not isinstance(traj, Trajectory):
         raise TypeError(f"traj must be a Trajectory, got {type(traj).__name__}")

@@ -1,5 +1,8 @@
 """Matrix sensing with deep linear (matrix-factorisation) models.
 
+The sensing problems themselves (measurements, minimum-norm solutions, the nuclear-norm
+certificate) are in :mod:`ibcore.sensing`, re-exported here.
+
 Conventions
     A sensing problem has ``m`` measurement matrices ``A_i`` (array ``A`` of shape ``(m, d, d)``)
     and measurements ``y_i = <A_i, M>`` of an unknown ``d x d`` matrix ``M``. The loss of a
@@ -26,6 +29,17 @@ import numpy as np
 
 from .descent import as_checkpoints, iterate
 from .errors import SolverError
+from .sensing import (
+    SensingProblem,
+    _check_ops,
+    completion_problem,
+    low_rank_matrix,
+    min_frobenius_solution,
+    nuclear_norm_certificate,
+    sensing_loss,
+    sensing_problem,
+    tangent_projection,
+)
 from .validation import as_array, as_vector, check_rng, positive_float, positive_int
 
 __all__ = [
@@ -44,153 +58,8 @@ __all__ = [
     "nuclear_norm_certificate",
     "sensing_loss",
     "sensing_problem",
+    "tangent_projection",
 ]
-
-
-@dataclass(frozen=True)
-class SensingProblem:
-    """Measurement matrices ``A`` (m, d, d), measurements ``y`` (m,), ground truth ``M`` (d, d)."""
-
-    A: np.ndarray
-    y: np.ndarray
-    M: np.ndarray
-
-    @property
-    def m(self) -> int:
-        return self.A.shape[0]
-
-    @property
-    def d(self) -> int:
-        return self.A.shape[1]
-
-
-def _check_ops(A, y) -> tuple[np.ndarray, np.ndarray]:
-    A = as_array(A, "A", ndim=3)
-    if A.shape[1] != A.shape[2]:
-        raise ValueError(f"A must have shape (m, d, d) with square d x d matrices, got {A.shape}")
-    y = as_vector(y, "y", length=A.shape[0])
-    return A, y
-
-
-def sensing_problem(d: int, rank: int, m: int, *, seed) -> SensingProblem:
-    """Gaussian matrix sensing: i.i.d. N(0,1) entries in each ``A_i``, ``M = U V^T`` of rank
-    ``rank`` (Gaussian factors) normalised to spectral norm 1, ``y_i = <A_i, M>``."""
-    d = positive_int(d, "d", minimum=2)
-    rank = positive_int(rank, "rank")
-    m = positive_int(m, "m")
-    if rank > d:
-        raise ValueError(f"rank must be <= d = {d}, got {rank}")
-    rng = check_rng(seed)
-    M = _low_rank(rng, d, rank)
-    A = rng.standard_normal((m, d, d))
-    return SensingProblem(A=A, y=np.einsum("kij,ij->k", A, M), M=M)
-
-
-def _low_rank(rng, d: int, rank: int) -> np.ndarray:
-    M = rng.standard_normal((d, rank)) @ rng.standard_normal((rank, d))
-    return M / np.linalg.norm(M, 2)
-
-
-def low_rank_matrix(d: int, rank: int, *, seed) -> np.ndarray:
-    """A ``d x d`` matrix ``M = U V^T`` of rank ``rank`` (i.i.d. N(0,1) factors ``U``, ``V`` of
-    shape ``(d, rank)``), normalised to spectral norm ``||M||_2 = 1``. Same draws as the ground
-    truth of :func:`sensing_problem` with the same seed."""
-    d = positive_int(d, "d", minimum=2)
-    rank = positive_int(rank, "rank")
-    if rank > d:
-        raise ValueError(f"rank must be <= d = {d}, got {rank}")
-    return _low_rank(check_rng(seed), d, rank)
-
-
-def completion_problem(M, observed) -> SensingProblem:
-    """Matrix completion as sensing: one indicator ``A_i = e_r e_c^T`` per observed ``(r, c)``."""
-    M = as_array(M, "M", ndim=2)
-    if M.shape[0] != M.shape[1]:
-        raise ValueError(f"M must be square, got shape {M.shape}")
-    d = M.shape[0]
-    if isinstance(observed, (str, bytes)) or observed is None:
-        raise TypeError(
-            f"observed must be a list of (row, column) index pairs, got {type(observed).__name__}"
-        )
-    obs = np.asarray(observed)
-    if obs.size and (obs.ndim != 2 or obs.shape[1] != 2):
-        raise ValueError(
-            f"observed must be a list of (row, column) index pairs, shape (k, 2), got {obs.shape}"
-        )
-    integral = np.issubdtype(obs.dtype, np.integer) or (
-        np.issubdtype(obs.dtype, np.floating) and np.all(np.isfinite(obs)) and np.all(obs % 1 == 0)
-    )
-    if obs.size and not integral:
-        raise TypeError(f"observed must hold integer (row, column) indices, got dtype {obs.dtype}")
-    observed = [tuple(int(i) for i in rc) for rc in observed]
-    if not observed:
-        raise ValueError("observed must list at least one (row, column) entry")
-    A = np.zeros((len(observed), d, d))
-    for k, (r, c) in enumerate(observed):
-        if not (0 <= r < d and 0 <= c < d):
-            raise ValueError(f"observed entry {(r, c)} is outside a {d} x {d} matrix")
-        A[k, r, c] = 1.0
-    return SensingProblem(A=A, y=np.array([M[r, c] for r, c in observed]), M=M.copy())
-
-
-def sensing_loss(A, y, W) -> float:
-    """``L(W) = (1/2m) sum_i (<A_i, W> - y_i)^2``."""
-    A, y = _check_ops(A, y)
-    W = as_array(W, "W", ndim=2)
-    r = np.einsum("kij,ij->k", A, W) - y
-    return 0.5 * float(r @ r) / A.shape[0]
-
-
-def min_frobenius_solution(A, y) -> np.ndarray:
-    """``argmin ||W||_F`` s.t. ``<A_i, W> = y_i``: ``vec(W) = pinv(A_mat) y``.
-
-    This is where GD on ``W`` itself (depth 1) converges from ``W = 0`` (the minimum-norm
-    interpolant of the linear least-squares problem in ``vec(W)``).
-    """
-    A, y = _check_ops(A, y)
-    d = A.shape[1]
-    return (np.linalg.pinv(A.reshape(A.shape[0], -1)) @ y).reshape(d, d)
-
-
-def nuclear_norm_certificate(A, M, rank: int | None = None) -> tuple[float, float]:
-    """Dual certificate that ``M`` is the unique minimum-nuclear-norm matrix with its measurements.
-
-    With ``M = U S V^T`` (rank ``r``), the tangent space ``T = {U X^T + Y V^T}`` and its
-    projector ``P_T``, the function takes the least-norm ``lam`` with
-    ``P_T(A^*(lam)) = U V^T`` (``A^*(lam) = sum_i lam_i A_i``) and returns
-    ``(||P_T^perp(A^*(lam))||_op, sigma_min(A restricted to T))``; the first is ``inf`` if no
-    ``lam`` satisfies the equality (for example with fewer measurements than ``dim T``) and the
-    second is 0 if ``A`` is not injective on ``T``. If the first number is < 1
-    and the second > 0, ``M`` is the **unique** minimiser of ``||W||_*`` subject to
-    ``<A_i, W> = <A_i, M>`` (standard sufficient condition, e.g. Recht, Fazel & Parrilo 2010).
-    """
-    A = as_array(A, "A", ndim=3)
-    M = as_array(M, "M", ndim=2)
-    d = A.shape[1]
-    if M.shape != (d, d) or A.shape[2] != d:
-        raise ValueError(f"M must be {d} x {d} to match A of shape {A.shape}, got {M.shape}")
-    U_full, s, Vt_full = np.linalg.svd(M)
-    if rank is None:
-        rank = int(np.sum(s > 1e-10 * s[0]))
-    rank = positive_int(rank, "rank")
-    U, V = U_full[:, :rank], Vt_full[:rank].T
-    PU, PV = U @ U.T, V @ V.T
-
-    def p_t(Z):
-        return PU @ Z + Z @ PV - PU @ Z @ PV
-
-    basis = np.array([p_t(E.reshape(d, d)).ravel() for E in np.eye(d * d)])
-    u_b, s_b, _ = np.linalg.svd(basis.T)
-    Q = u_b[:, : int(np.sum(s_b > 1e-10))]  # orthonormal basis of T (dimension r(2d - r))
-    A_mat = A.reshape(A.shape[0], -1)
-    AQ = A_mat @ Q
-    inj = 0.0 if AQ.shape[0] < AQ.shape[1] else float(np.linalg.svd(AQ, compute_uv=False).min())
-    target = (U @ V.T).ravel()
-    lam = np.linalg.lstsq(Q.T @ A_mat.T, Q.T @ target, rcond=None)[0]
-    Y = (A_mat.T @ lam).reshape(d, d)
-    if np.linalg.norm(p_t(Y).ravel() - target) > 1e-8 * np.sqrt(rank):
-        return float("inf"), inj  # no multiplier meets P_T(Y) = U V^T: no certificate
-    return float(np.linalg.norm(Y - p_t(Y), 2)), inj
 
 
 def _check_factors(Ws, name: str = "Ws") -> list[np.ndarray]:
@@ -228,7 +97,23 @@ def _check_g(G, Ws) -> np.ndarray:
 
 
 def end_to_end(Ws) -> np.ndarray:
-    """``W_N ... W_1`` for factors ``Ws = [W_1, ..., W_N]`` (each may carry leading batch axes)."""
+    """``W_N ... W_1`` for factors ``Ws = [W_1, ..., W_N]`` (each may carry leading batch axes).
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        Factors ``[W_1, ..., W_N]``, each ``(..., d, d)`` (leading batch axes allowed).
+
+    Returns
+    -------
+    ndarray
+        The product, with the batch axes of the factors.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If the factors are not a non-empty list of finite matrices that chain.
+    """
     Ws = _check_factors(Ws)
     P = Ws[0]
     for W in Ws[1:]:
@@ -238,7 +123,25 @@ def end_to_end(Ws) -> np.ndarray:
 
 def factor_gradients(Ws, G) -> list[np.ndarray]:
     """``dL/dW_j = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T`` for all ``j`` (batched over leading
-    axes)."""
+    axes).
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        Factors ``[W_1, ..., W_N]``, each ``(..., d, d)`` (leading batch axes allowed).
+    G : array_like, shape (..., d, d)
+        Gradient of the loss with respect to the product.
+
+    Returns
+    -------
+    list of ndarray
+        ``dL/dW_1, ..., dL/dW_N``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If the factors are not a non-empty list of finite matrices that chain.
+    """
     Ws = _check_factors(Ws)
     G = _check_g(G, Ws)
     return _factor_gradients(Ws, G, _prefix_products(Ws))
@@ -265,7 +168,23 @@ def _factor_gradients(Ws, G, prefix) -> list[np.ndarray]:
 
 
 def balancedness(Ws) -> list[np.ndarray]:
-    """``[W_{j+1}^T W_{j+1} - W_j W_j^T for j = 1..N-1]`` (conserved by the gradient flow)."""
+    """``[W_{j+1}^T W_{j+1} - W_j W_j^T for j = 1..N-1]`` (conserved by the gradient flow).
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        Factors ``[W_1, ..., W_N]``, each ``(..., d, d)`` (leading batch axes allowed).
+
+    Returns
+    -------
+    list of ndarray
+        ``D_1, ..., D_{N-1}``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If the factors are not a non-empty list of finite matrices that chain.
+    """
     Ws = _check_factors(Ws)
     return [
         np.swapaxes(Ws[j + 1], -1, -2) @ Ws[j + 1] - Ws[j] @ np.swapaxes(Ws[j], -1, -2)
@@ -274,7 +193,27 @@ def balancedness(Ws) -> list[np.ndarray]:
 
 
 def balancedness_step_change(Ws, G, eta: float) -> list[np.ndarray]:
-    """Exact change of each ``D_j`` in one GD step: ``eta^2 (B_{j+1}^T B_{j+1} - B_j B_j^T)``."""
+    """Exact change of each ``D_j`` in one GD step: ``eta^2 (B_{j+1}^T B_{j+1} - B_j B_j^T)``.
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        Factors ``[W_1, ..., W_N]``, each ``(..., d, d)`` (leading batch axes allowed).
+    G : array_like, shape (..., d, d)
+        Gradient of the loss with respect to the product ``W``.
+    eta : float
+        Step size.
+
+    Returns
+    -------
+    list of ndarray
+        The change of ``D_1, ..., D_{N-1}`` in one step.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If the factors are not a non-empty list of finite matrices that chain.
+    """
     eta = positive_float(eta, "eta")
     B = factor_gradients(Ws, G)
     eta2 = eta * eta
@@ -297,6 +236,22 @@ def initial_factors(d: int, depth: int, alphas, *, seed) -> list[np.ndarray]:
     """Factors ``W_j = alpha * Z_j / sqrt(d)`` with the *same* Gaussian ``Z_j`` for every alpha.
 
     Returns a list of ``depth`` arrays of shape ``(len(alphas), d, d)``.
+
+    Parameters
+    ----------
+    d : int
+        Matrix size.
+    depth : int
+        Number of factors ``N``.
+    alphas : array_like
+        Init scales.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    list of ndarray
+        ``depth`` arrays of shape ``(len(alphas), d, d)``.
     """
     d = positive_int(d, "d")
     depth = positive_int(depth, "depth")
@@ -350,6 +305,33 @@ def factorization_gd(
     ``W_j = alpha Z_j``. ``keep_factors=True`` also records the factors at the checkpoints
     (``factor_path``, e.g. for :func:`balancedness` along the run). The loop is
     :func:`ibcore.descent.iterate` in its batched mode (one loss per init scale).
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d, d)
+        Measurement matrices ``A_i``.
+    y : array_like, shape (m,)
+        Measurements.
+    depth : int
+        Number of factors ``N``.
+    alphas : array_like
+        Init scales (> 0 for ``depth >= 2``).
+    eta : float
+        Step size.
+    n_steps : int
+        Number of steps.
+    seed : int or numpy.random.Generator
+        Keyword-only, required (used by ``init="gaussian"``).
+    checkpoints : array_like of int, optional
+        Steps to record (default :func:`ibcore.descent.log_checkpoints`).
+    init : {"gaussian", "identity"} or sequence of array_like
+        The initial directions.
+    keep_factors : bool
+        Also record the factors at the checkpoints.
+
+    Returns
+    -------
+    FactorizationRun
 
     Raises
     ------
@@ -429,6 +411,31 @@ def factorization_flow(A, y, Ws0, times, *, rtol: float = 1e-10, atol: float = 1
 
     Returns a list (one entry per time) of factor lists. Integrated by
     :func:`scipy.integrate.solve_ivp` (DOP853, ``rtol``, ``atol``).
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d, d)
+        Measurement matrices ``A_i``.
+    y : array_like, shape (m,)
+        Measurements.
+    Ws0 : list of array_like
+        Initial factors, ``d x d`` each.
+    times : array_like, shape (k,)
+        Non-negative, strictly increasing times.
+    rtol, atol : float
+        Tolerances of the ODE solver.
+
+    Returns
+    -------
+    list of list of ndarray
+        The factors at each time.
+
+    Raises
+    ------
+    ValueError
+        If the factors or times are invalid.
+    ibcore.errors.SolverError
+        If the ODE solver fails.
     """
     from scipy.integrate import solve_ivp
 

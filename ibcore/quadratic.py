@@ -34,8 +34,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .descent import DEFAULT_BLOWUP_FACTOR, FlowPath, Trajectory, as_checkpoints
+from .descent import DEFAULT_BLOWUP_FACTOR, Trajectory, as_checkpoints
 from .errors import SolverError
+from .flow import FlowPath
 from .validation import (
     as_array,
     as_matrix,
@@ -229,8 +230,8 @@ class Quadratic:
 
     def exact_flow(self, w0, times) -> FlowPath:
         """The gradient flow from ``w0`` at ``times`` with its losses, as a
-        :class:`ibcore.descent.FlowPath` (:meth:`flow`; what
-        :func:`ibcore.descent.gradient_flow` returns for a quadratic)."""
+        :class:`ibcore.flow.FlowPath` (:meth:`flow`; what
+        :func:`ibcore.flow.gradient_flow` returns for a quadratic)."""
         w0 = as_vector(w0, "w0")
         t = as_vector(times, "times")
         w = self.flow(w0, t)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ibcore import DivergenceError
 from ibcore.dropout import (
     column_products,
+    compare_input_dropout,
     completion_dropout_objective,
     completion_regularizer,
     completion_risk,
@@ -33,6 +34,7 @@ from ibcore.dropout import (
     factorization_contributions,
     fixed_mask_kernel_regression,
     fixed_mask_readout,
+    gaussian_regression,
     induced_regularizer,
     input_dropout_contributions,
     input_dropout_ridge,
@@ -48,6 +50,8 @@ from ibcore.dropout import (
     minimize_weighted_trace_norm_completion,
     nuclear_norm,
     projected_dropout_completion,
+    random_orthogonal,
+    random_relu_features,
     rank_one_dropout_completion,
     relu_path_regularizer,
     resampled_mask_readout,
@@ -57,6 +61,7 @@ from ibcore.dropout import (
     tied_scalar_objective,
     top_layer_contributions,
     train_dropout_sgd,
+    weighted_trace_norm_certificate,
 )
 from ibcore.dropout.deep_linear import _deep_value_grad
 from ibcore.dropout.landscape import _shrink
@@ -300,11 +305,12 @@ def test_literal_theorem_counterexample():
     ||U V^T||_* / 2 (the unbalanced statement is false); rigorous via a Lipschitz bound."""
     U = np.eye(2)
     V = np.array([[1.0, 0.0], [1.0, 1.0]])
-    _, gap, bound = equalization_gap_2d(U, V)
+    eq = equalization_gap_2d(U, V)
+    gap, bound = eq.gap, eq.certified_lower_bound
     assert bound > 0.1 and gap.min() == pytest.approx(0.107, abs=1e-3)
     # the balanced factorization of the same product can be equalized exactly
     Ub, Vb = equalized_factorization(U @ V.T, 2)
-    _, gap_b, _ = equalization_gap_2d(Ub, Vb, n_grid=11)
+    gap_b = equalization_gap_2d(Ub, Vb, n_grid=11).gap
     assert gap_b[0] < 1e-12  # theta = 0: Ub, Vb themselves
     with pytest.raises(ValueError, match="exactly 2 columns"):
         equalization_gap_2d(np.ones((2, 3)), np.ones((2, 3)))
@@ -316,8 +322,8 @@ def test_equalization_gap_certificate_is_sound(seed):
     if the Lipschitz constant 2 ||U||_2 ||V||_2 were too small)."""
     rng = np.random.default_rng(seed)
     U, V = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
-    _, _, bound = equalization_gap_2d(U, V, n_grid=41)
-    _, fine, _ = equalization_gap_2d(U, V, n_grid=400001)
+    bound = equalization_gap_2d(U, V, n_grid=41).certified_lower_bound
+    fine = equalization_gap_2d(U, V, n_grid=400001).gap
     assert bound <= fine.min()
     # and it is not vacuous: at 41 points it is within L * h of the true minimum
     L = 2 * np.linalg.norm(U, 2) * np.linalg.norm(V, 2)
@@ -338,7 +344,8 @@ def test_dropout_optimum_matches_numerical_minimum(p, m):
     product) is off by more than 1e-2, as checked at the end."""
     M = _matrix([1.0, 0.8, 0.5, 0.3, 0.1])
     opt = dropout_optimum(M, m, p)
-    U, V, val = minimize_explicit_objective(M, m, p, seed=0)
+    fit = minimize_explicit_objective(M, m, p, seed=0)
+    U, V, val = fit.U, fit.V, fit.value
     if p >= 0.4 and m > 1:  # the wrong constant: shrink with lam instead of lam / m
         s = np.linalg.svd(M, compute_uv=False)
         x_wrong = _shrink(s, dropout_lambda(p), m)[0]
@@ -359,7 +366,8 @@ def test_dropout_optimum_tied_autoencoder():
     M = (W * [1.0, 0.7, 0.4, 0.2, 0.0]) @ W.T
     for p, r in [(0.3, 2), (0.6, 4)]:
         opt = dropout_optimum(M, r, p)
-        U, _, val = minimize_explicit_objective(M, r, p, seed=1, tied=True)
+        fit = minimize_explicit_objective(M, r, p, seed=1, tied=True)
+        U, val = fit.U, fit.value
         assert val == pytest.approx(opt.value, rel=1e-8)
         np.testing.assert_allclose(U @ U.T, opt.product, atol=1e-5)
         norms = np.linalg.norm(U, axis=0)
@@ -379,7 +387,8 @@ def test_minimize_completion_objective_fully_observed_is_the_closed_form():
     for p, r in [(0.3, 2), (0.6, 4)]:
         opt = dropout_optimum(M, r, p)
         U0, V0 = 0.3 * rng.standard_normal((5, r)), 0.3 * rng.standard_normal((5, r))
-        U, V, val = minimize_completion_objective(M, mask, p, U0, V0)
+        fit = minimize_completion_objective(M, mask, p, U0, V0)
+        U, V, val = fit.U, fit.V, fit.value
         assert val * M.size == pytest.approx(opt.value, rel=1e-8)
         np.testing.assert_allclose(U @ V.T, opt.product, atol=1e-5)
 
@@ -392,7 +401,8 @@ def test_minimize_completion_objective_partial_mask():
     pi_r, pi_c = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(4))
     U0, V0 = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
     p = 0.4
-    U, V, val = minimize_completion_objective(M, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    fit = minimize_completion_objective(M, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    U, V, val = fit.U, fit.V, fit.value
     assert val == pytest.approx(_completion_value(U, V, M, mask, p, pi_r, pi_c), rel=1e-12)
     assert val < _completion_value(U0, V0, M, mask, p, pi_r, pi_c)
     # a stationary point of F, by central differences independent of the analytic gradient
@@ -404,13 +414,15 @@ def test_minimize_completion_objective_partial_mask():
     assert np.abs(grad).max() < 1e-7
     # entries outside the mask are never read
     M_other = np.where(mask, M, 123.0)
-    U2, V2, val2 = minimize_completion_objective(M_other, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    fit = minimize_completion_objective(M_other, mask, p, U0, V0, pi_r=pi_r, pi_c=pi_c)
+    U2, V2, val2 = fit.U, fit.V, fit.value
     assert val2 == val and np.array_equal(U2, U) and np.array_equal(V2, V)
     # default weights: the row and column frequencies of the observed entries
-    _, _, val_d = minimize_completion_objective(M, mask, p, U0, V0)
+    val_d = minimize_completion_objective(M, mask, p, U0, V0).value
     n = mask.sum()
-    _, _, val_w = minimize_completion_objective(M, mask, p, U0, V0, pi_r=mask.sum(1) / n,
+    fit = minimize_completion_objective(M, mask, p, U0, V0, pi_r=mask.sum(1) / n,
                                                 pi_c=mask.sum(0) / n)
+    val_w = fit.value
     assert val_d == val_w
 
 
@@ -451,14 +463,14 @@ def test_tied_local_minima_are_equalized():
     W, _ = np.linalg.qr(np.random.default_rng(11).standard_normal((5, 5)))
     M = (W * [1.0, 0.7, 0.4, 0.2, 0.1]) @ W.T
     for seed in range(5):
-        U, _, _ = minimize_explicit_objective(M, 3, 0.5, seed=seed, tied=True, n_restarts=1)
+        U = minimize_explicit_objective(M, 3, 0.5, seed=seed, tied=True, n_restarts=1).U
         norms = np.linalg.norm(U, axis=0)
         np.testing.assert_allclose(norms, norms.mean(), rtol=1e-5)
     # without dropout nothing equalizes: the minimizers U = W_3 diag(1, .7, .4)^(1/2) Q (any
     # orthogonal Q) have generically unequal column norms; over five starts some differ by > 1%
     spreads = []
     for seed in range(5):
-        U0, _, _ = minimize_explicit_objective(M, 3, 0.0, seed=seed, tied=True, n_restarts=1)
+        U0 = minimize_explicit_objective(M, 3, 0.0, seed=seed, tied=True, n_restarts=1).U
         norms0 = np.linalg.norm(U0, axis=0)
         spreads.append(norms0.max() / norms0.min() - 1)
     assert max(spreads) > 1e-2
@@ -510,7 +522,8 @@ def test_non_equalized_critical_point_is_strict_saddle(p):
     assert curv == pytest.approx(-4 * lam * D**2, rel=1e-4)  # O(h^2) truncation error
     assert g(0.2) < g(0.0) and g(-0.2) < g(0.0)
     # contrast: at the (equalized) global optimum the same rotation does not lower the objective
-    Uo, _, val = minimize_explicit_objective(M, 2, p, seed=0, tied=True)
+    fit = minimize_explicit_objective(M, 2, p, seed=0, tied=True)
+    Uo, val = fit.U, fit.value
     for t in (-0.2, 0.2):
         Q = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
         assert explicit_objective(Uo @ Q, Uo @ Q, M, p) >= val - 1e-12
@@ -656,7 +669,8 @@ def test_dropout_kernel_matches_mc():
     Kd = dropout_kernel(K, p)
     np.testing.assert_allclose(np.diag(Kd), np.diag(K) / 0.7)
     np.testing.assert_allclose(Kd - np.diag(np.diag(Kd)), K - np.diag(np.diag(K)))
-    mean, se = mc_dropout_kernel(Phi, p, n_draws=4000, seed=0)
+    est = mc_dropout_kernel(Phi, p, n_draws=4000, seed=0)
+    mean, se = est.mean, est.se
     # a symmetric 4 x 4 kernel has 10 distinct entries; 4.5 SE each: false alarms < 1e-4
     iu = np.triu_indices(4)
     assert np.all(np.abs(mean - Kd)[iu] < 4.5 * se[iu] + 1e-15)
@@ -725,7 +739,8 @@ def test_rank_one_dropout_completion_is_the_global_minimum():
     E = np.argwhere(_pattern6())
     p, m = 0.5, 4
     lam = dropout_lambda(p)
-    X, value = rank_one_dropout_completion(M, E, p, m)
+    opt = rank_one_dropout_completion(M, E, p, m)
+    X, value = opt.product, opt.value
     np.testing.assert_allclose(X, m / (m + lam) * M, rtol=1e-14)
     assert np.abs(X - M / (1 + lam)).max() > 0.1  # the wrong shrinkage is far away
     W, s, Yt = np.linalg.svd(M)
@@ -736,7 +751,8 @@ def test_rank_one_dropout_completion_is_the_global_minimum():
     for seed in (0, 1):
         g = np.random.default_rng(seed)
         U0, V0 = g.standard_normal((6, m)), g.standard_normal((6, m))
-        Uo, Vo, val = minimize_dropout_completion(E, M[E[:, 0], E[:, 1]], p, U0, V0)
+        fit = minimize_dropout_completion(E, M[E[:, 0], E[:, 1]], p, U0, V0)
+        Uo, Vo, val = fit.U, fit.V, fit.value
         assert val == pytest.approx(value, rel=1e-9)  # L-BFGS stops ~1e-8 from the minimizer
         np.testing.assert_allclose(Uo @ Vo.T, X, atol=1e-6)
         assert val < completion_dropout_objective(U0, V0, E, M[E[:, 0], E[:, 1]], p).plain
@@ -765,13 +781,16 @@ def test_weighted_trace_norm_completion_matches_factorized_objective():
     pi_r, pi_c = rng.dirichlet(np.ones(5)) * 0.5 + 0.1, rng.dirichlet(np.ones(4)) * 0.6 + 0.1
     pi_r, pi_c = pi_r / pi_r.sum(), pi_c / pi_c.sum()
     p, m = 0.4, 4
-    X, val = minimize_weighted_trace_norm_completion(M, mask, p, m, pi_r=pi_r, pi_c=pi_c)
-    U, V, val_f = minimize_completion_objective(M, mask, p, rng.standard_normal((5, m)),
+    fit = minimize_weighted_trace_norm_completion(M, mask, p, m, pi_r=pi_r, pi_c=pi_c)
+    X, val = fit.X, fit.value
+    fit = minimize_completion_objective(M, mask, p, rng.standard_normal((5, m)),
                                                 rng.standard_normal((4, m)), pi_r=pi_r, pi_c=pi_c)
+    U, V, val_f = fit.U, fit.V, fit.value
     assert val == pytest.approx(val_f, rel=1e-9)
     np.testing.assert_allclose(X, U @ V.T, atol=1e-6)
     full = np.ones((5, 4), dtype=bool)
-    Xf, valf = minimize_weighted_trace_norm_completion(M, full, p, m)
+    fit = minimize_weighted_trace_norm_completion(M, full, p, m)
+    Xf, valf = fit.X, fit.value
     opt = dropout_optimum(M, m, p)
     np.testing.assert_allclose(Xf, opt.product, atol=1e-10)
     assert valf * M.size == pytest.approx(opt.value, rel=1e-10)
@@ -963,17 +982,20 @@ def test_deep_dropout_optimum_single_output_is_a_rescaling():
     c = rng.standard_normal((1, 4))
     widths, p = [3, 2], 0.5
     zeta = deep_dropout_constant(widths, p)
-    X, bound, q = deep_dropout_lower_bound(c, widths, p)
+    lb = deep_dropout_lower_bound(c, widths, p)
+    X, bound, q = lb.product, lb.value, lb.rank
     assert q == 1
     np.testing.assert_allclose(X, c / (1 + zeta), rtol=1e-12)
     assert bound == pytest.approx(zeta / (1 + zeta) * np.sum(c**2), rel=1e-12)
-    Ws, val = minimize_deep_linear_dropout(c, widths, p, seed=0, n_restarts=2)
+    fit = minimize_deep_linear_dropout(c, widths, p, seed=0, n_restarts=2)
+    Ws, val = fit.Ws, fit.value
     assert val == pytest.approx(bound, rel=1e-9, abs=1e-12)
     np.testing.assert_allclose(Ws[2] @ Ws[1] @ Ws[0], X, atol=1e-6)
     # and never below the bound (it is a lower bound), here for a rank-3 target
     M = _matrix([1.0, 0.6, 0.3])
-    _, low, q3 = deep_dropout_lower_bound(M, widths, 0.1)
-    _, val3 = minimize_deep_linear_dropout(M, widths, 0.1, seed=0, n_restarts=1)
+    lb3 = deep_dropout_lower_bound(M, widths, 0.1)
+    low, q3 = lb3.value, lb3.rank
+    val3 = minimize_deep_linear_dropout(M, widths, 0.1, seed=0, n_restarts=1).value
     assert q3 >= 2 and val3 >= low * (1 - 1e-12)
 
 
@@ -1194,8 +1216,128 @@ def test_completion_kkt_tolerances_of_the_book():
         return (np.abs(G - G_perp - c * sig * np.outer(w, yv)).max() / (c * sig),
                 np.linalg.norm(G_perp, 2) / (c * sig))
 
-    X, _ = minimize_weighted_trace_norm_completion(M, mask, p, m)
+    X = minimize_weighted_trace_norm_completion(M, mask, p, m).X
     stat, dual = kkt(X)
     assert stat < 1e-5 and dual < 0.9
     stat_bad, _ = kkt(M)  # the unshrunk matrix: not a minimizer
     assert stat_bad > 0.1
+
+
+def test_weighted_trace_norm_certificate_exact_on_full_observation():
+    """All entries of a 4 x 4 M = U diag(3, 0.5) V^T observed (pi = 1/4 each): the minimizer of
+    (1/16) ||M - X||^2 + (lam/m) ||X / 4||_*^2 is rank one, x_1 = mu_1 / (1 + lam/m), and
+    P_T^perp(G) = mu_2 u_2 v_2^T / 4, so the dual norm is mu_2 / ((lam/m) x_1) exactly."""
+    rng = np.random.default_rng(3)
+    U, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    V, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    M = 3.0 * np.outer(U[:, 0], V[:, 0]) + 0.5 * np.outer(U[:, 1], V[:, 1])
+    mask = np.ones((4, 4), dtype=bool)
+    p, m = 0.5, 1  # lam / m = 1
+    x1 = 3.0 / 2.0
+    X = x1 * np.outer(U[:, 0], V[:, 0])
+    cert = weighted_trace_norm_certificate(X, M, mask, p, m)
+    assert cert.rank == 1
+    assert cert.stationarity < 1e-14
+    assert abs(cert.dual_norm - 0.5 / x1) < 1e-14
+    assert abs(cert.scale - x1 / 4.0) < 1e-15
+    # the independent convex solver lands on the same point
+    X_cvx = minimize_weighted_trace_norm_completion(M, mask, p, m).X
+    np.testing.assert_allclose(X_cvx, X, atol=1e-10)
+    # a wrong shrinkage fails the first condition
+    assert weighted_trace_norm_certificate(1.1 * X, M, mask, p, m).stationarity > 0.1
+
+
+def test_weighted_trace_norm_certificate_on_a_partial_sample():
+    M = np.outer([1.0, 2.0, -1.0], [1.0, 0.5, 1.5])
+    mask = ~np.eye(3, dtype=bool)
+    X = minimize_weighted_trace_norm_completion(M, mask, 0.3, 2).X
+    cert = weighted_trace_norm_certificate(X, M, mask, 0.3, 2)
+    assert cert.stationarity < 1e-6 and cert.dual_norm <= 1.0
+
+
+def test_weighted_trace_norm_certificate_bad_input():
+    M, mask = np.eye(3), np.ones((3, 3), dtype=bool)
+    with pytest.raises(ValueError, match="mask must be a boolean"):
+        weighted_trace_norm_certificate(M, M, mask.astype(int), 0.5, 1)
+    with pytest.raises(ValueError, match="X must have the shape"):
+        weighted_trace_norm_certificate(np.eye(2), M, mask, 0.5, 1)
+    with pytest.raises(ValueError, match="X is zero"):
+        weighted_trace_norm_certificate(np.zeros((3, 3)), M, mask, 0.5, 1)
+    with pytest.raises(ValueError, match="rank=4 exceeds"):
+        weighted_trace_norm_certificate(M, M, mask, 0.5, 1, rank=4)
+    with pytest.raises(ValueError, match="every row and column"):
+        weighted_trace_norm_certificate(M, M, np.diag([True, True, False]), 0.5, 1)
+
+
+def test_random_orthogonal_is_orthogonal_seeded_and_matches_the_qr_draw():
+    Q = random_orthogonal(6, seed=4)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(6), atol=1e-14)
+    np.testing.assert_array_equal(Q, random_orthogonal(6, seed=4))
+    gaussian = np.random.default_rng(4).standard_normal((6, 6))
+    np.testing.assert_array_equal(Q, np.linalg.qr(gaussian)[0])
+    assert not np.array_equal(Q, random_orthogonal(6, seed=5))
+    # matrix_with_singular_values draws its two factors with it, from one generator
+    rng = np.random.default_rng(2)
+    W, Y = random_orthogonal(3, seed=rng), random_orthogonal(3, seed=rng)
+    np.testing.assert_array_equal(matrix_with_singular_values([3.0, 2.0, 1.0], seed=2),
+                                  (W * [3.0, 2.0, 1.0]) @ Y.T)
+    with pytest.raises(TypeError, match="seed"):
+        random_orthogonal(3, seed=None)
+    with pytest.raises(ValueError, match="d must be"):
+        random_orthogonal(0, seed=0)
+
+
+def test_gaussian_regression_and_compare_input_dropout():
+    mix = np.diag([1.0, 2.0, 0.5])
+    data = gaussian_regression(mix, [1.0, -1.0, 2.0], n_samples=50, noise=0.0, seed=1)
+    assert data.X.shape == (50, 3) and data.y.shape == (50,)
+    np.testing.assert_allclose(data.y, data.X @ [1.0, -1.0, 2.0], atol=1e-14)  # no noise
+    Z = np.random.default_rng(1).standard_normal((50, 3))
+    np.testing.assert_array_equal(data.X, Z @ mix)
+    cmp = compare_input_dropout(data.X, data.y, 0.3)
+    np.testing.assert_allclose(cmp.drop, input_dropout_ridge(data.X, data.y, 0.3))
+    np.testing.assert_allclose(cmp.rescaled, np.array([1.0, -1.0, 2.0]) / (1 + 0.3 / 0.7),
+                               rtol=1e-12)
+    assert -1.0 <= cmp.cosine <= 1.0
+    # orthogonal columns (X^T X diagonal): dropout only rescales, the cosine is 1
+    Xo = np.linalg.qr(np.random.default_rng(0).standard_normal((20, 3)))[0] * [1.0, 2.0, 3.0]
+    yo = np.random.default_rng(1).standard_normal(20)
+    assert abs(compare_input_dropout(Xo, yo, 0.5).cosine - 1.0) < 1e-12
+    with pytest.raises(ValueError, match="square"):
+        gaussian_regression(np.ones((2, 3)), [1.0, 1.0], n_samples=5, noise=0.1, seed=0)
+    with pytest.raises(ValueError, match="noise"):
+        gaussian_regression(mix, [1.0, -1.0, 2.0], n_samples=5, noise=-1.0, seed=0)
+    with pytest.raises(ValueError, match="coef"):
+        gaussian_regression(mix, [1.0, -1.0], n_samples=5, noise=0.1, seed=0)
+
+
+def test_random_relu_features():
+    x = np.linspace(-1.0, 1.0, 7)
+    P = random_relu_features(x, 50, seed=3)
+    W = np.random.default_rng(3).standard_normal((50, 2))
+    np.testing.assert_array_equal(P, np.maximum(np.outer(x, W[:, 0]) + W[:, 1], 0))
+    assert P.shape == (7, 50) and P.min() >= 0.0
+    # the same seed gives the same features at a subset of the inputs
+    np.testing.assert_array_equal(random_relu_features(x[2:4], 50, seed=3), P[2:4])
+    with pytest.raises(ValueError, match="m must be"):
+        random_relu_features(x, 0, seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        random_relu_features(x, 5, seed=None)
+
+
+def test_named_results_are_frozen_dataclasses():
+    import dataclasses
+
+    M = matrix_with_singular_values([2.0, 1.0], seed=0)
+    results = [
+        equalization_gap_2d(*equalized_factorization(M, 2), n_grid=11),
+        deep_dropout_lower_bound(M, [2], 0.5),
+        mc_dropout_kernel(np.ones((2, 3)), 0.5, n_draws=2, seed=0),
+        minimize_explicit_objective(M, 2, 0.5, seed=0, n_restarts=1),
+        minimize_weighted_trace_norm_completion(M, np.ones((2, 2), dtype=bool), 0.5, 2),
+    ]
+    for res in results:
+        assert dataclasses.is_dataclass(res)
+        field = dataclasses.fields(res)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(res, field, None)

@@ -21,6 +21,7 @@ from ibcore.factorization import (
     nuclear_norm_certificate,
     sensing_loss,
     sensing_problem,
+    tangent_projection,
 )
 
 
@@ -248,3 +249,42 @@ def test_factor_functions_reject_bad_arguments(case):
     _, call, exc, match = case
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_tangent_projection_is_the_orthogonal_projector_onto_T():
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.standard_normal((5, 2)))
+    V, _ = np.linalg.qr(rng.standard_normal((4, 2)))
+    Z = rng.standard_normal((3, 5, 4))  # a stack of matrices
+    PZ = tangent_projection(Z, U, V)
+    assert PZ.shape == Z.shape
+    # the complement is (I - P_U) Z (I - P_V), and the two parts are orthogonal
+    perp = (np.eye(5) - U @ U.T) @ Z @ (np.eye(4) - V @ V.T)
+    np.testing.assert_allclose(Z - PZ, perp, atol=1e-14)
+    assert abs(np.sum(PZ * perp)) < 1e-13
+    np.testing.assert_allclose(tangent_projection(PZ, U, V), PZ, atol=1e-14)  # idempotent
+    # T = {U X^T + Y V^T} is fixed, its complement is annihilated
+    T_el = U @ rng.standard_normal((2, 4)) + rng.standard_normal((5, 2)) @ V.T
+    np.testing.assert_allclose(tangent_projection(T_el, U, V), T_el, atol=1e-14)
+    np.testing.assert_allclose(tangent_projection(perp[0], U, V), 0.0, atol=1e-14)
+
+
+def test_tangent_projection_bad_input():
+    U, V = np.eye(3)[:, :1], np.eye(3)[:, :1]
+    with pytest.raises(ValueError, match="orthonormal"):
+        tangent_projection(np.eye(3), 2.0 * U, V)
+    with pytest.raises(ValueError, match="need Z"):
+        tangent_projection(np.eye(4), U, V)
+    with pytest.raises(ValueError, match="need Z"):
+        tangent_projection(np.eye(3), U, np.eye(3)[:, :2])
+
+
+def test_sensing_names_are_re_exported_by_factorization():
+    """ibcore.sensing holds the sensing problems; ibcore.factorization re-exports the same
+    objects, so factorization.sensing_problem and friends keep working."""
+    import ibcore.factorization as factorization
+    import ibcore.sensing as sensing
+
+    for name in sensing.__all__:
+        assert getattr(factorization, name) is getattr(sensing, name)
+        assert name in factorization.__all__

@@ -1007,7 +1007,7 @@ def test_multiclass_flow_offset_has_the_log_k_minus_1_shift():
     stays log(K-1) ||W_svm|| = 1.45 away; the angle at 1e10 is 0.4 % from arctan(c/(log t + b))
     of the shifted offset and 4 % from that of the unshifted one.
     """
-    from ibcore.descent import gradient_flow
+    from ibcore.flow import gradient_flow
 
     Xm, lab = datasets.multiclass_clouds(90, 3, seed=0)
     W_hat, _ = M.multiclass_svm(Xm, lab)

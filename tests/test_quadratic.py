@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ibcore.descent import FlowPath, gradient_flow, run_gd
+from ibcore.descent import run_gd
+from ibcore.flow import FlowPath, gradient_flow
 from ibcore.quadratic import Quadratic
 
 

@@ -424,14 +424,15 @@ def test_hessian_trace_matches_finite_differences(sparse):
 def test_flow_limit_agrees_with_the_diagonal_module_and_is_an_interpolant(sparse):
     X, y = sparse
     for alpha in (0.05, 0.5):
-        w, theta = sde.diagonal_flow_limit(X, y, alpha)
+        lim = sde.diagonal_flow_limit(X, y, alpha)
+        w, theta = lim.w, lim.theta
         np.testing.assert_allclose(w, min_ralpha_interpolant(X, y, alpha), atol=1e-9)
         u, v = theta[:20], theta[20:]
         np.testing.assert_allclose(u * v, alpha**2, rtol=1e-12)
         np.testing.assert_allclose(u * u - v * v, w, atol=1e-12)
     # coordinate-wise scales: stationarity arcsinh(w / 2p) in the row space of X
     p = np.linspace(0.01, 0.3, 20) ** 2
-    w, _ = sde.diagonal_flow_limit(X, y, np.sqrt(p))
+    w = sde.diagonal_flow_limit(X, y, np.sqrt(p)).w
     z = np.arcsinh(w / (2 * p))
     assert np.linalg.norm(z - np.linalg.pinv(X) @ (X @ z)) < 1e-8
     assert np.linalg.norm(X @ w - y) < 1e-10
@@ -440,7 +441,7 @@ def test_flow_limit_agrees_with_the_diagonal_module_and_is_an_interpolant(sparse
 def test_gd_on_the_diagonal_network_keeps_products_and_reaches_the_flow_limit(sparse):
     """Full-batch, noiseless: all paths are GD; products shrink by prod(1 - 4 eta^2 g^2) only."""
     X, y = sparse
-    _, theta0 = sde.diagonal_flow_limit(X, y, 0.3)  # start on the flow's limit: GD stays
+    theta0 = sde.diagonal_flow_limit(X, y, 0.3).theta  # start on the flow's limit: GD stays
     ens = sde.diagonal_sgd_paths(X, y, theta0, 0.05, 200, seed=0, n_paths=2)
     np.testing.assert_allclose(ens.final, np.tile(theta0, (2, 1)), atol=1e-9)
     start = np.full(40, 0.3)
@@ -457,9 +458,11 @@ def test_label_noise_sgd_follows_the_limiting_flow(sparse):
     eta = 0.04. A flow with the wrong constant (1/2 instead of 1/4) or the wrong time scale
     (k eta instead of k eta^2) would be off by the whole decrease (~20)."""
     X, y = sparse
-    _, theta0 = sde.diagonal_flow_limit(X, y, 0.5)
+    theta0 = sde.diagonal_flow_limit(X, y, 0.5).theta
     taus = np.array([0.0, 1.0, 2.0])
-    _, flow = sde.label_noise_flow(X, y, theta0, taus, label_noise=1.0)
+    path = sde.label_noise_flow(X, y, theta0, taus, label_noise=1.0)
+    np.testing.assert_array_equal(path.tau, taus)
+    flow = path.theta
     tr_flow = sde.diagonal_hessian_trace(X, flow)
     decrease = tr_flow[0] - tr_flow[-1]
     assert decrease > 0.4 * tr_flow[0]  # the flow really moves on this horizon

@@ -35,7 +35,9 @@ Modules (every public name is re-exported here, so ``ibcore.dropout.dropout_pena
     :mod:`~ibcore.dropout.regularizer` (the master identity, penalties, Monte-Carlo checks),
     :mod:`~ibcore.dropout.landscape` (induced regularizer, equalization, closed-form optimum,
     critical points), :mod:`~ibcore.dropout.completion` (sample vs population regularizer of
-    matrix completion), :mod:`~ibcore.dropout.mask_sgd` (SGD with sampled masks),
+    matrix completion), :mod:`~ibcore.dropout.trace_norm` (the convex population problem of
+    completion and its certificate), :mod:`~ibcore.dropout.input_dropout` (input dropout in
+    linear regression), :mod:`~ibcore.dropout.mask_sgd` (SGD with sampled masks),
     :mod:`~ibcore.dropout.deep_linear` (dropout on every layer of a deep linear network),
     :mod:`~ibcore.dropout.kernel` (fixed vs resampled masks on a readout).
 """
@@ -43,15 +45,17 @@ Modules (every public name is re-exported here, so ``ibcore.dropout.dropout_pena
 from __future__ import annotations
 
 from .completion import (
+    CompletionOptimum,
     completion_dropout_objective,
     completion_risk,
     minimize_completion_objective,
     minimize_dropout_completion,
-    minimize_weighted_trace_norm_completion,
     projected_dropout_completion,
     rank_one_dropout_completion,
 )
 from .deep_linear import (
+    DeepFit,
+    DeepLowerBound,
     deep_dropout_constant,
     deep_dropout_lower_bound,
     deep_linear_dropout_objective,
@@ -60,16 +64,26 @@ from .deep_linear import (
     mc_deep_linear_dropout_loss,
     minimize_deep_linear_dropout,
 )
+from .input_dropout import (
+    InputDropoutComparison,
+    RegressionData,
+    compare_input_dropout,
+    gaussian_regression,
+    input_dropout_contributions,
+    input_dropout_ridge,
+)
 from .kernel import (
     dropout_kernel,
     fixed_mask_kernel_regression,
     fixed_mask_readout,
     mc_dropout_kernel,
+    random_relu_features,
     resampled_mask_readout,
 )
 from .landscape import (
     CriticalPoint,
     DropoutOptimum,
+    EqualizationGap,
     dropout_optimum,
     equalization_gap_2d,
     equalized_factorization,
@@ -87,6 +101,7 @@ from .mask_sgd import (
 )
 from .regularizer import (
     DropoutLoss,
+    FactorizationFit,
     MCEstimate,
     column_products,
     completion_regularizer,
@@ -94,24 +109,39 @@ from .regularizer import (
     dropout_penalty,
     expected_dropout_loss,
     factorization_contributions,
-    input_dropout_contributions,
-    input_dropout_ridge,
     matrix_with_singular_values,
     mc_dropout_loss,
     mc_dropout_samples,
     nuclear_norm,
+    random_orthogonal,
     relu_path_regularizer,
     sensing_contributions,
     top_layer_contributions,
 )
+from .trace_norm import (
+    TraceNormCertificate,
+    TraceNormSolution,
+    minimize_weighted_trace_norm_completion,
+    weighted_trace_norm_certificate,
+)
 
 __all__ = [
+    "CompletionOptimum",
     "CriticalPoint",
+    "DeepFit",
+    "DeepLowerBound",
     "DropoutLoss",
     "DropoutOptimum",
     "DropoutSGDResult",
+    "EqualizationGap",
+    "FactorizationFit",
+    "InputDropoutComparison",
     "MCEstimate",
+    "RegressionData",
+    "TraceNormCertificate",
+    "TraceNormSolution",
     "column_products",
+    "compare_input_dropout",
     "completion_dropout_objective",
     "completion_regularizer",
     "completion_risk",
@@ -132,6 +162,7 @@ __all__ = [
     "factorization_contributions",
     "fixed_mask_kernel_regression",
     "fixed_mask_readout",
+    "gaussian_regression",
     "induced_regularizer",
     "input_dropout_contributions",
     "input_dropout_ridge",
@@ -147,6 +178,8 @@ __all__ = [
     "minimize_weighted_trace_norm_completion",
     "nuclear_norm",
     "projected_dropout_completion",
+    "random_orthogonal",
+    "random_relu_features",
     "rank_one_dropout_completion",
     "relu_path_regularizer",
     "resampled_mask_readout",
@@ -156,4 +189,5 @@ __all__ = [
     "tied_scalar_objective",
     "top_layer_contributions",
     "train_dropout_sgd",
+    "weighted_trace_norm_certificate",
 ]

@@ -6,11 +6,14 @@ regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2``
 :func:`projected_dropout_completion`, the rank-one closed form
 :func:`rank_one_dropout_completion`); its expectation over entries drawn from ``pi_r x pi_c`` is
 the **population** regularizer, a weighted nuclear norm squared
-(:func:`minimize_completion_objective`, :func:`minimize_weighted_trace_norm_completion`).
+(:func:`minimize_completion_objective`; the equivalent convex problem in ``X`` is solved and
+certified in :mod:`ibcore.dropout.trace_norm`).
 ``p`` is the drop probability, ``lam = p/(1-p)``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,15 +24,20 @@ from ..validation import (
     positive_float,
     positive_int,
 )
-from .landscape import _shrink
-from .regularizer import DropoutLoss, _distribution, _factors, dropout_lambda, nuclear_norm
+from .regularizer import (
+    DropoutLoss,
+    FactorizationFit,
+    _distribution,
+    _factors,
+    dropout_lambda,
+)
 
 __all__ = [
+    "CompletionOptimum",
     "completion_dropout_objective",
     "completion_risk",
     "minimize_completion_objective",
     "minimize_dropout_completion",
-    "minimize_weighted_trace_norm_completion",
     "projected_dropout_completion",
     "rank_one_dropout_completion",
 ]
@@ -44,8 +52,9 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, pi_r=None, pi_c=None):
                       + lam sum_j ||sqrt(pi_r) * u_j||^2 ||sqrt(pi_c) * v_j||^2 ,
 
     the (unhalved, example-averaged) plain loss on ``Omega`` plus the *population* regularizer
-    ``R = E R_hat`` of :func:`completion_regularizer`, the expectation of the sample regularizer
-    over entries drawn from ``pi_r x pi_c`` (the object analysed by Arora et al., 2021). This is
+    ``R = E R_hat`` of :func:`ibcore.dropout.regularizer.completion_regularizer`, the
+    expectation of the sample regularizer over entries drawn from ``pi_r x pi_c`` (the object
+    analysed by Arora et al., 2021). This is
     **not** the expected dropout objective on the fixed set ``Omega``: that one has the sample
     regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2`` (see
     :func:`completion_dropout_objective` and :func:`minimize_dropout_completion`); the two agree
@@ -53,9 +62,33 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, pi_r=None, pi_c=None):
     ``Omega``. ``pi_r`` and ``pi_c`` default to the row and column frequencies of ``Omega``
     (``mask.sum(1) / n`` and ``mask.sum(0) / n``). The run starts at ``(U0, V0)`` (width ``m`` =
     their number of columns), uses the analytic gradient and is deterministic. Entries of ``M``
-    outside ``Omega`` are never read. Returns ``(U, V, value)``. For width ``m >= rank``, its
-    minimum value is that of the convex problem solved by
-    :func:`minimize_weighted_trace_norm_completion`.
+    outside ``Omega`` are never read. Returns a
+    :class:`~ibcore.dropout.regularizer.FactorizationFit` ``(U, V, value)``. For width
+    ``m >= rank``, its minimum value is that of the convex problem solved by
+    :func:`ibcore.dropout.trace_norm.minimize_weighted_trace_norm_completion`.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        The matrix (read on ``mask`` only).
+    mask : ndarray of bool, shape (d2, d0)
+        The observed entries ``Omega``.
+    p : float
+        Drop probability in ``[0, 1)``.
+    U0, V0 : array_like, shape (d2, m) and (d0, m)
+        Starting factors.
+    pi_r, pi_c : array_like, optional
+        Row and column distributions (default: the frequencies of ``Omega``).
+
+    Returns
+    -------
+    FactorizationFit
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` is not boolean of the shape of ``M``, is empty, or the factors or
+        distributions do not match.
     """
     from scipy.optimize import minimize
 
@@ -89,7 +122,8 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, pi_r=None, pi_c=None):
 
     res = minimize(fun, np.concatenate([U0.ravel(), V0.ravel()]), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
-    return res.x[: d2 * r].reshape(d2, r), res.x[d2 * r :].reshape(d0, r), float(res.fun)
+    return FactorizationFit(U=res.x[: d2 * r].reshape(d2, r), V=res.x[d2 * r :].reshape(d0, r),
+                            value=float(res.fun))
 
 
 def _entry_indices(entries, shape) -> np.ndarray:
@@ -135,6 +169,26 @@ def completion_dropout_objective(U, V, entries, values, p) -> DropoutLoss:
     the plain loss plus the **sample** regularizer (``lam = p/(1-p)``). ``entries`` is an (n, 2)
     integer array of (row, column) indices (repeats allowed), ``values`` the n observed values.
     Returns ``DropoutLoss(plain, regularizer, per_example_regularizer)``.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d2, m) and (d0, m)
+        Factors of ``U V^T`` (same number of columns ``m``).
+    entries : array_like of int, shape (n, 2)
+        Sampled (row, column) indices.
+    values : array_like, shape (n,)
+        Observed values.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    DropoutLoss
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     U, V = _factors(U, V)
     E, y = _entries(entries, values, (U.shape[0], V.shape[0]))
@@ -172,7 +226,28 @@ def minimize_dropout_completion(entries, values, p, U0, V0):
 
     The sample regularizer only involves the sampled pairs, so it is not a weighted nuclear norm
     of ``U V^T`` and the problem has no convex reformulation; the run is deterministic and
-    returns a local minimizer ``(U, V, value)`` (compare :func:`rank_one_dropout_completion`).
+    returns a local minimizer as a :class:`~ibcore.dropout.regularizer.FactorizationFit`
+    ``(U, V, value)`` (compare :func:`rank_one_dropout_completion`).
+
+    Parameters
+    ----------
+    entries : array_like of int, shape (n, 2)
+        Sampled (row, column) indices.
+    values : array_like, shape (n,)
+        Observed values at the entries.
+    p : float
+        Drop probability in ``[0, 1)``.
+    U0, V0 : array_like, shape (d2, m) and (d0, m)
+        Starting factors (their rows index the rows and columns of the matrix).
+
+    Returns
+    -------
+    FactorizationFit
+
+    Raises
+    ------
+    ValueError
+        If an entry is out of range of the factors or ``p`` is out of range.
     """
     from scipy.optimize import minimize
 
@@ -184,7 +259,8 @@ def minimize_dropout_completion(entries, values, p, U0, V0):
     fun = _dropout_completion_fun(N, S, yy, E.shape[0], lam, d2, d0, m)
     res = minimize(fun, np.concatenate([U0.ravel(), V0.ravel()]), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20000, "gtol": 1e-13, "ftol": 1e-16})
-    return res.x[: d2 * m].reshape(d2, m), res.x[d2 * m :].reshape(d0, m), float(res.fun)
+    return FactorizationFit(U=res.x[: d2 * m].reshape(d2, m), V=res.x[d2 * m :].reshape(d0, m),
+                            value=float(res.fun))
 
 
 def _connected(E, shape) -> bool:
@@ -204,7 +280,16 @@ def _connected(E, shape) -> bool:
     return len({find(i) for i in range(d2 + d0)}) == 1
 
 
-def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
+@dataclass(frozen=True)
+class CompletionOptimum:
+    """The global minimum of :func:`rank_one_dropout_completion`: ``product = U V^T`` of every
+    global minimizer and the minimum ``value`` of the objective."""
+
+    product: np.ndarray
+    value: float
+
+
+def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10) -> CompletionOptimum:
     """Closed-form global minimum of the expected dropout objective of completion, rank-one ``M``.
 
     For ``M`` of rank one and ``n`` sampled entries ``Omega`` (values ``M_ab``) whose bipartite
@@ -214,11 +299,31 @@ def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
     ``c_j = U_aj V_bj = M_ab / (m + lam)`` for all ``j``. The all-columns-equal factorization of
     ``M`` attains this on every entry, and connectivity then forces ``U V^T = m M / (m + lam)``
     for every global minimizer when ``p > 0`` (at ``p = 0`` it is one of many minimizers).
-    Returns ``(product, value)`` with
-    ``value = lam / (m + lam) * mean_{Omega} M_ab^2`` (repeated entries counted with
-    multiplicity). Raises ``ValueError`` if ``M`` is not of rank one (relative tolerance
-    ``rtol`` on ``s_2 / s_1``), if the graph is not connected and spanning, or if ``M`` vanishes
-    on a sampled entry.
+
+    Parameters
+    ----------
+    M : array_like, shape (d1, d2)
+        Rank-one matrix to complete.
+    entries : array_like of int, shape (n, 2)
+        Sampled (row, column) indices.
+    p : float
+        Drop probability in ``[0, 1)``.
+    m : int
+        Width of the factorization.
+    rtol : float
+        Relative tolerance on ``s_2 / s_1`` for rank one.
+
+    Returns
+    -------
+    CompletionOptimum
+        ``product = m M / (m + lam)`` and ``value = lam / (m + lam) * mean_{Omega} M_ab^2``
+        (repeated entries counted with multiplicity).
+
+    Raises
+    ------
+    ValueError
+        If ``M`` is not of rank one, if the graph is not connected and spanning, or if ``M``
+        vanishes on a sampled entry.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
@@ -234,7 +339,8 @@ def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10):
     vals = M[E[:, 0], E[:, 1]]
     if np.any(vals == 0):
         raise ValueError("M must be non-zero on every sampled entry")
-    return m / (m + lam) * M, float(lam / (m + lam) * np.mean(vals**2))
+    return CompletionOptimum(product=m / (m + lam) * M,
+                             value=float(lam / (m + lam) * np.mean(vals**2)))
 
 
 def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, eta, n_steps: int):
@@ -246,6 +352,23 @@ def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, eta, n
     Srivastava et al., 2014, and assumed by the capacity bound of Arora et al., 2021): step
     ``eta``, ``n_steps`` steps from ``(U0, V0)`` (projected first), on
     :func:`ibcore.descent.iterate` with the objective as the monitored quantity.
+
+    Parameters
+    ----------
+    entries : array_like of int, shape (n, 2)
+        Sampled (row, column) indices.
+    values : array_like, shape (n,)
+        Observed values.
+    p : float
+        Drop probability in ``[0, 1)``.
+    U0, V0 : array_like, shape (d2, m) and (d0, m)
+        Starting factors.
+    max_norm : float
+        Bound on the squared norm of every row of ``U`` and ``V`` (> 0).
+    eta : float
+        Step size (> 0).
+    n_steps : int
+        Number of projected steps.
 
     Returns
     -------
@@ -296,7 +419,26 @@ def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, eta, n
 def completion_risk(X, M, pi_r=None, pi_c=None) -> float:
     """Population risk of a completion ``X`` of ``M`` for entries drawn from ``pi_r x pi_c``:
     ``sum_ab pi_r[a] pi_c[b] (M_ab - X_ab)^2`` (uniform ``pi_r``, ``pi_c`` by default: the mean
-    squared error over all entries). Add the noise variance for noisy observations."""
+    squared error over all entries). Add the noise variance for noisy observations.
+
+    Parameters
+    ----------
+    X : array_like, shape (d1, d2)
+        The completion.
+    M : array_like, shape (d1, d2)
+        The true matrix.
+    pi_r, pi_c : array_like, optional
+        Row and column distributions (default: uniform).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     X = as_matrix(X, "X")
     M = as_matrix(M, "M")
     if X.shape != M.shape:
@@ -305,58 +447,3 @@ def completion_risk(X, M, pi_r=None, pi_c=None) -> float:
     pi_r = np.full(d2, 1 / d2) if pi_r is None else _distribution(pi_r, "pi_r", d2)
     pi_c = np.full(d0, 1 / d0) if pi_c is None else _distribution(pi_c, "pi_c", d0)
     return float(pi_r @ (M - X) ** 2 @ pi_c)
-
-
-def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=None,
-                                            tol: float = 1e-14, max_iter: int = 100000):
-    """Solve the convex problem behind :func:`minimize_completion_objective` directly in ``X``.
-
-    Minimizes ``f(X) = (1/n) ||P_Omega(M - X)||_F^2 + (lam/m) ||D_r^(1/2) X D_c^(1/2)||_*^2``
-    (``lam = p/(1-p)``, ``D_r = diag(pi_r)``, ``D_c = diag(pi_c)``, ``pi_r``/``pi_c`` defaulting
-    to the row/column frequencies of ``Omega`` as there), which by the induced-regularizer
-    theorem has the same minimum value as the factorized ``F_pop`` of width ``m >= rank``.
-    Method: proximal gradient in ``Y = D_r^(1/2) X D_c^(1/2)`` with step ``1/L`` (``L`` the
-    Lipschitz constant of the smooth part); the proximal map of ``c ||Y||_*^2`` shrinks the
-    singular values by a common amount and thresholds them (the same scalar problem as
-    :func:`dropout_optimum`). No factorization and no line search: an independent solver.
-    Stops when an iterate moves by less than ``tol`` (Frobenius) and returns ``(X, value)``.
-    """
-    M = as_matrix(M, "M")
-    mask = np.asarray(mask)
-    if mask.dtype != bool or mask.shape != M.shape:
-        raise ValueError(f"mask must be a boolean array of shape {M.shape}, got "
-                         f"{mask.dtype} of shape {mask.shape}")
-    n = int(mask.sum())
-    if n == 0:
-        raise ValueError("mask must mark at least one observed entry")
-    m = positive_int(m, "m")
-    lam = dropout_lambda(p)
-    tol = positive_float(tol, "tol")
-    max_iter = positive_int(max_iter, "max_iter")
-    pi_r = mask.sum(axis=1) / n if pi_r is None else _distribution(pi_r, "pi_r", M.shape[0])
-    pi_c = mask.sum(axis=0) / n if pi_c is None else _distribution(pi_c, "pi_c", M.shape[1])
-    if np.any(pi_r <= 0) or np.any(pi_c <= 0):
-        raise ValueError("every row and column must be observed (or pass positive pi_r and pi_c)")
-    sm, sn = np.sqrt(pi_r)[:, None], np.sqrt(pi_c)[None, :]
-    Mo = np.where(mask, M, 0.0)
-    c = lam / m
-    # 1 / L with L = (2/n) max over Omega of 1 / (pi_r[a] pi_c[b])
-    step = n / 2.0 * np.min(np.outer(pi_r, pi_c)[mask])
-
-    def f(X):
-        return float(np.sum((mask * (Mo - X)) ** 2) / n
-                     + c * nuclear_norm(sm * X * sn) ** 2)
-
-    Y = np.zeros(M.shape)
-    for _ in range(max_iter):
-        X = Y / (sm * sn)
-        G = -2.0 / n * mask * (Mo - X) / (sm * sn)  # gradient in Y
-        W, s, Yt = np.linalg.svd(Y - step * G, full_matrices=False)
-        x, _, _ = _shrink(s, 2.0 * step * c, s.size)  # prox of step * c ||.||_*^2
-        Y_new = (W * x) @ Yt
-        if np.linalg.norm(Y_new - Y) < tol:
-            Y = Y_new
-            break
-        Y = Y_new
-    X = Y / (sm * sn)
-    return X, f(X)

@@ -7,6 +7,8 @@ and the equalized factors that attain it, and an L-BFGS minimizer (Mianjy and Ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..validation import (
@@ -19,6 +21,8 @@ from .landscape import _shrink
 from .regularizer import MCEstimate, dropout_lambda
 
 __all__ = [
+    "DeepFit",
+    "DeepLowerBound",
     "deep_dropout_constant",
     "deep_dropout_lower_bound",
     "deep_linear_dropout_objective",
@@ -79,7 +83,23 @@ def deep_linear_dropout_regularizer(Ws, p) -> float:
     ``R_S`` the sum, over the units ``j_l`` (``l in S``), of the squared norms of the rank-one
     pieces obtained by cutting the network at those units (``S = {1..D}``: the squared l2 path
     norm; ``D = 1``: ``sum_j ||u_j||^2 ||v_j||^2``; Mianjy and Arora, 2019). Evaluated exactly by
-    the recursion of :func:`_second_moments` (``E b b^T = 1 1^T + lam I``), in ``O(D m^3)``.
+    the recursion of ``_second_moments`` (``E b b^T = 1 1^T + lam I``), in ``O(D m^3)``.
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        The factors ``[W_1, ..., W_{D+1}]`` (``W_{l+1} @ W_l`` defined).
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     Ws = _chain(Ws)
     lam = dropout_lambda(p)
@@ -97,7 +117,26 @@ def _check_target(M, Ws) -> np.ndarray:
 
 def deep_linear_dropout_objective(Ws, M, p) -> float:
     """``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2 = ||M - W||_F^2 + R`` (see
-    :func:`deep_linear_dropout_regularizer`)."""
+    :func:`deep_linear_dropout_regularizer`).
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        The factors ``[W_1, ..., W_{D+1}]`` (``W_{l+1} @ W_l`` defined).
+    M : array_like, shape (d_out, d_in)
+        Target.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     Ws = _chain(Ws)
     M = _check_target(M, Ws)
     lam = dropout_lambda(p)
@@ -133,7 +172,30 @@ def _deep_value_grad(Ws, M, lam):
 
 def mc_deep_linear_dropout_loss(Ws, M, p, *, n_draws: int, seed) -> MCEstimate:
     """Monte-Carlo estimate of ``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2`` with fresh
-    independent masks on every hidden layer for each sample (mean and standard error)."""
+    independent masks on every hidden layer for each sample (mean and standard error).
+
+    Parameters
+    ----------
+    Ws : list of array_like
+        The factors ``[W_1, ..., W_{D+1}]`` (``W_{l+1} @ W_l`` defined).
+    M : array_like, shape (d_out, d_in)
+        Target.
+    p : float
+        Drop probability in ``[0, 1)``.
+    n_draws : int
+        Number of mask draws.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    MCEstimate
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     Ws = _chain(Ws)
     M = _check_target(M, Ws)
     p = probability(p, "p")
@@ -159,7 +221,24 @@ def _widths(widths) -> list[int]:
 def deep_dropout_constant(widths, p) -> float:
     """``zeta = prod_l (1 + lam / m_l) - 1`` for hidden widths ``m_1, ..., m_D``: the
     coefficient of ``||W||_*^2`` in the lower bound ``R >= zeta ||W||_*^2`` of the deep dropout
-    regularizer (``D = 1``: ``lam / m``)."""
+    regularizer (``D = 1``: ``lam / m``).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Hidden widths ``m_1, ..., m_D``.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     widths = _widths(widths)
     lam = dropout_lambda(p)
     return float(np.prod([1.0 + lam / w for w in widths]) - 1.0)
@@ -172,6 +251,25 @@ def equalized_deep_factors(M, widths, *, rtol: float = 1e-10) -> list[np.ndarray
     common ``c`` chosen so that the product is ``M``. Every rank-one piece ``R_S`` is then a sum
     of equal terms, so each Cauchy-Schwarz step of the lower bound is tight and
     ``R = zeta ||M||_*^2`` (:func:`deep_dropout_constant`). Raises ``ValueError`` for rank > 1.
+
+    Parameters
+    ----------
+    M : array_like, shape (d_out, d_in)
+        Target of rank at most one.
+    widths : sequence of int
+        Hidden widths.
+    rtol : float
+        Relative tolerance on ``s_2 / s_1``.
+
+    Returns
+    -------
+    list of ndarray
+        ``[W_1, ..., W_{D+1}]``.
+
+    Raises
+    ------
+    ValueError
+        If ``M`` has rank > 1.
     """
     M = as_matrix(M, "M")
     widths = _widths(widths)
@@ -187,27 +285,89 @@ def equalized_deep_factors(M, widths, *, rtol: float = 1e-10) -> list[np.ndarray
     return Ws
 
 
-def deep_dropout_lower_bound(M, widths, p):
+@dataclass(frozen=True)
+class DeepFit:
+    """The factors ``Ws = [W_1, ..., W_{D+1}]`` found by :func:`minimize_deep_linear_dropout`
+    and the objective ``value`` they reach."""
+
+    Ws: list
+    value: float
+
+
+@dataclass(frozen=True)
+class DeepLowerBound:
+    """What :func:`deep_dropout_lower_bound` returns: the minimizer ``product`` of the convex
+    bound, its ``value`` and the number ``rank`` of singular values kept."""
+
+    product: np.ndarray
+    value: float
+    rank: int
+
+
+def deep_dropout_lower_bound(M, widths, p) -> DeepLowerBound:
     """The convex lower bound ``min_X ||M - X||_F^2 + zeta ||X||_*^2`` of the deep dropout
     objective (``zeta`` of :func:`deep_dropout_constant`).
 
     Its minimizer shrinks the singular values of ``M`` by a common amount and thresholds them
-    (the scalar problem of :func:`dropout_optimum`). Returns ``(X, value, rank)``. When
-    ``rank <= 1`` (that is ``s_2 <= zeta s_1 / (1 + zeta)``, always for a single output) the
-    bound is attained by a network, so ``X = s_1 / (1 + zeta) w_1 y_1^T`` is the product of
-    every global minimizer.
+    (the scalar problem of :func:`ibcore.dropout.dropout_optimum`). When ``rank <= 1`` (that
+    is ``s_2 <= zeta s_1 / (1 + zeta)``, always for a single output) the bound is attained by a
+    network, so ``X = s_1 / (1 + zeta) w_1 y_1^T`` is the product of every global minimizer.
+
+    Parameters
+    ----------
+    M : array_like, shape (d_out, d_in)
+        Target matrix.
+    widths : sequence of int
+        Hidden widths.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    DeepLowerBound
+        ``product`` (the minimizer ``X``), ``value``, ``rank``.
+
+    Raises
+    ------
+    ValueError
+        If ``M`` is not a matrix or the widths are invalid.
     """
     M = as_matrix(M, "M")
     zeta = deep_dropout_constant(widths, p)
     W, s, Yt = np.linalg.svd(M, full_matrices=False)
     x, q, _ = _shrink(s, zeta, s.size)
-    return (W * x) @ Yt, float(np.sum((s - x) ** 2) + zeta * x.sum() ** 2), q
+    return DeepLowerBound(product=(W * x) @ Yt,
+                          value=float(np.sum((s - x) ** 2) + zeta * x.sum() ** 2), rank=int(q))
 
 
 def minimize_deep_linear_dropout(M, widths, p, *, seed, n_restarts: int = 3):
     """Minimize the deep dropout objective :func:`deep_linear_dropout_objective` over the factors
     by L-BFGS (analytic gradient), best of ``n_restarts`` seeded random starts (entries
-    ``N(0, 1/fan_in) * ||M||_2^(1/(D+1))``). Returns ``(Ws, value)``."""
+    ``N(0, 1/fan_in) * ||M||_2^(1/(D+1))``). Returns a :class:`DeepFit` ``(Ws, value)``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d_out, d_in)
+        Target matrix.
+    widths : sequence of int
+        Hidden widths ``m_1, ..., m_D``.
+    p : float
+        Drop probability in ``[0, 1)``.
+    seed : int or numpy.random.Generator
+        Keyword-only, required: the random starts.
+    n_restarts : int
+        Number of random starts (>= 1).
+
+    Returns
+    -------
+    DeepFit
+        The best run's factors ``Ws`` and ``value``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If ``M`` is not a matrix, a width is not positive or ``seed`` is not a seed.
+    """
     from scipy.optimize import minimize
 
     M = as_matrix(M, "M")
@@ -234,4 +394,4 @@ def minimize_deep_linear_dropout(M, widths, p, *, seed, n_restarts: int = 3):
                        options={"maxiter": 20000, "gtol": 1e-12, "ftol": 1e-16})
         if best is None or res.fun < best.fun:
             best = res
-    return unpack(best.x), float(best.fun)
+    return DeepFit(Ws=unpack(best.x), value=float(best.fun))

@@ -19,11 +19,19 @@ from ..validation import (
     positive_float,
     positive_int,
 )
-from .regularizer import _distribution, _factors, dropout_lambda, dropout_penalty, nuclear_norm
+from .regularizer import (
+    FactorizationFit,
+    _distribution,
+    _factors,
+    dropout_lambda,
+    dropout_penalty,
+    nuclear_norm,
+)
 
 __all__ = [
     "CriticalPoint",
     "DropoutOptimum",
+    "EqualizationGap",
     "dropout_optimum",
     "equalization_gap_2d",
     "equalized_factorization",
@@ -44,6 +52,24 @@ def equalizing_rotation(G, *, tol: float = 1e-12) -> np.ndarray:
     mixes the largest and the smallest not-yet-fixed diagonal entries (one above, one below the
     target ``t = trace(G)/d``) so that the larger becomes exactly ``t`` (it exists by the
     intermediate value theorem). The trace fixes the last entry.
+
+    Parameters
+    ----------
+    G : array_like, shape (d, d)
+        Symmetric matrix.
+    tol : float
+        Diagonal entries within ``tol * max(1, |t|)`` of each other count as equal (no
+        rotation needed).
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+        Orthogonal ``Q``.
+
+    Raises
+    ------
+    ValueError
+        If ``G`` is not square and symmetric.
     """
     G = as_matrix(G, "G")
     d = G.shape[0]
@@ -73,7 +99,26 @@ def equalizing_rotation(G, *, tol: float = 1e-12) -> np.ndarray:
     return Q
 
 
-def equalization_gap_2d(U, V, *, n_grid: int = 100001):
+@dataclass(frozen=True)
+class EqualizationGap:
+    """What :func:`equalization_gap_2d` returns.
+
+    Attributes
+    ----------
+    theta : ndarray, shape (n_grid,)
+        The rotation angles, a uniform grid of ``[0, pi]``.
+    gap : ndarray, shape (n_grid,)
+        ``max_j | ||U q_j|| ||V q_j|| - ||U V^T||_* / 2 |`` at each angle.
+    certified_lower_bound : float
+        ``min gap - L h / 2``: no rotation has a smaller gap.
+    """
+
+    theta: np.ndarray
+    gap: np.ndarray
+    certified_lower_bound: float
+
+
+def equalization_gap_2d(U, V, *, n_grid: int = 100001) -> EqualizationGap:
     """How far rotations of a width-2 factorization stay from equal column products.
 
     For ``Q(theta)`` the rotation by ``theta`` and target ``t = ||U V^T||_* / 2``, evaluates
@@ -82,7 +127,22 @@ def equalization_gap_2d(U, V, *, n_grid: int = 100001):
     ``||A||_2``-Lipschitz, ``gap`` is ``L``-Lipschitz with
     ``L = ||U||_2 ||V||_2 + ||V||_2 ||U||_2 = 2 ||U||_2 ||V||_2``, so
     ``min gap - L h / 2`` (``h`` the grid step) is a certified lower bound over all rotations.
-    Returns ``(theta, gap, certified_lower_bound)``.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d1, 2) and (d2, 2)
+        The factors of ``U V^T``.
+    n_grid : int
+        Number of angles (>= 2).
+
+    Returns
+    -------
+    EqualizationGap
+
+    Raises
+    ------
+    ValueError
+        If the factors do not have exactly 2 columns.
     """
     U, V = _factors(U, V)
     if U.shape[1] != 2:
@@ -96,7 +156,8 @@ def equalization_gap_2d(U, V, *, n_grid: int = 100001):
         prod = np.linalg.norm(q @ U.T, axis=1) * np.linalg.norm(q @ V.T, axis=1)
         gap = np.maximum(gap, np.abs(prod - target))
     L = 2 * np.linalg.norm(U, 2) * np.linalg.norm(V, 2)
-    return theta, gap, float(gap.min() - L * (theta[1] - theta[0]) / 2)
+    return EqualizationGap(theta=theta, gap=gap,
+                           certified_lower_bound=float(gap.min() - L * (theta[1] - theta[0]) / 2))
 
 
 def _weights_or_ones(w, name: str, length: int) -> np.ndarray:
@@ -109,7 +170,26 @@ def induced_regularizer(M, m, *, pi_r=None, pi_c=None) -> float:
     """``Theta(M) = ||diag(sqrt pi_r) M diag(sqrt pi_c)||_*^2 / m``: the smallest value of
     ``sum_j ||sqrt(pi_r) u_j||^2 ||sqrt(pi_c) v_j||^2`` over factorizations ``M = U V^T`` of width
     ``m >= rank M`` (``pi_r = pi_c = ones``, the default, is Gaussian sensing: ``||M||_*^2 / m``).
-    Multiply by ``lam = p/(1-p)`` for the regularizer itself."""
+    Multiply by ``lam = p/(1-p)`` for the regularizer itself.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        The product matrix.
+    m : int
+        Width (>= rank M).
+    pi_r, pi_c : array_like, optional
+        Row and column weights (default: ones).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
     sm = np.sqrt(_weights_or_ones(pi_r, "pi_r", M.shape[0]))
@@ -126,6 +206,27 @@ def equalized_factorization(M, m, *, pi_r=None, pi_c=None, rtol: float = 1e-12):
     that Gram matrix, and undo the weights. All column products
     ``||sqrt(pi_r) u_j|| ||sqrt(pi_c) v_j||`` then equal ``||Mw||_* / m``.
     Raises ``ValueError`` if ``m < rank(M)``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        Matrix to factorize.
+    m : int
+        Width (>= rank M).
+    pi_r, pi_c : array_like, optional
+        Row and column weights (default: ones).
+    rtol : float
+        Relative tolerance for the rank.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(U, V)`` of shapes (d2, m) and (d0, m) with ``U V^T = M``.
+
+    Raises
+    ------
+    ValueError
+        If ``m < rank(M)``.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
@@ -195,6 +296,24 @@ def dropout_optimum(M, m, p) -> DropoutOptimum:
     ``p > 0`` (at ``p = 0`` any factorization of the truncated SVD is optimal).
     For the tied autoencoder ``U = V`` and symmetric positive semi-definite ``M`` (eigenvalues =
     singular values) the optimal ``U U^T`` is the same matrix (Mianjy, Arora and Vidal, 2018).
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        Target matrix.
+    m : int
+        Number of hidden units.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    DropoutOptimum
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     M = as_matrix(M, "M")
     m = positive_int(m, "m")
@@ -207,7 +326,26 @@ def dropout_optimum(M, m, p) -> DropoutOptimum:
 
 
 def explicit_objective(U, V, M, p) -> float:
-    """``||M - U V^T||_F^2 + dropout_penalty(U, V, p)`` (the expected dropout loss)."""
+    """``||M - U V^T||_F^2 + dropout_penalty(U, V, p)`` (the expected dropout loss).
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d2, m) and (d0, m)
+        Factors of ``U V^T`` (same number of columns ``m``).
+    M : array_like, shape (d2, d0)
+        Target matrix.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     U, V = _factors(U, V)
     M = as_matrix(M, "M")
     if M.shape != (U.shape[0], V.shape[0]):
@@ -222,6 +360,24 @@ def tied_gradient(U, M, p) -> np.ndarray:
     symmetric ``M`` this is ``4 (U U^T - M) U + 4 lam U diag(U^T U)`` (Mianjy, Arora and Vidal,
     2018; the lecture notes' section *Landscape of the Optimization Problem*).
     ``M`` must be square with as many rows as ``U``.
+
+    Parameters
+    ----------
+    U : array_like, shape (d, m)
+        Tied factor.
+    M : array_like, shape (d, d)
+        Square target.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, m)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     U = as_matrix(U, "U")
     M = as_matrix(M, "M")
@@ -239,6 +395,25 @@ def tied_scalar_objective(u1, u2, s, p):
 
     the expected dropout loss of the autoencoder ``x -> U B U^T x`` with ``U = (u1, u2)``
     (:func:`explicit_objective` with ``U = V``). ``u1`` and ``u2`` broadcast against each other.
+
+    Parameters
+    ----------
+    u1, u2 : array_like
+        The two weights (broadcast together).
+    s : float
+        The target.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray of float64 (or float)
+        ``L(u1, u2)``, with the broadcast shape.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     u1 = np.asarray(u1, dtype=float)
     u2 = np.asarray(u2, dtype=float)
@@ -283,6 +458,25 @@ def tied_scalar_critical_points(s, p, *, rtol: float = 1e-12) -> list[CriticalPo
     At ``p = 0`` the axis and diagonal points lie on the circle of minima ``u1^2 + u2^2 = s``
     and have a zero Hessian eigenvalue ("degenerate"). Kinds are read from the eigenvalues
     (``rtol`` times their largest magnitude counts as zero). Order: minima, saddles, maximum.
+
+    Parameters
+    ----------
+    s : float
+        The target ``M = s > 0``.
+    p : float
+        Drop probability in ``[0, 1)``.
+    rtol : float
+        Relative size of a Hessian eigenvalue counted as zero.
+
+    Returns
+    -------
+    list of CriticalPoint
+        Minima first, then saddles, then the maximum.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     s = positive_float(s, "s")
     lam = dropout_lambda(p)
@@ -312,8 +506,34 @@ def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts
 
     Untied: ``||M - U V^T||_F^2 + lam sum_j ||u_j||^2 ||v_j||^2``; tied (``U = V``, ``M``
     square): ``||M - U U^T||_F^2 + lam sum_j ||u_j||^4``. Best of ``n_restarts`` random starts.
-    Returns ``(U, V, value)`` (``V is U`` when tied). An independent check of
+    Returns a :class:`~ibcore.dropout.regularizer.FactorizationFit` ``(U, V, value)`` (``V is
+    U`` when tied). An independent check of
     :func:`dropout_optimum`.
+
+    Parameters
+    ----------
+    M : array_like, shape (d2, d0)
+        Target matrix (square for ``tied=True``).
+    m : int
+        Width (number of columns of ``U`` and ``V``).
+    p : float
+        Drop probability in ``[0, 1)``.
+    seed : int or numpy.random.Generator
+        Keyword-only, required: the random starts.
+    tied : bool
+        Minimize over ``U = V`` (the linear autoencoder).
+    n_restarts : int
+        Number of random starts (>= 1).
+
+    Returns
+    -------
+    FactorizationFit
+        The best run's ``U``, ``V`` and ``value``.
+
+    Raises
+    ------
+    ValueError
+        If ``M`` is not square with ``tied=True``, or an argument is out of range.
     """
     from scipy.optimize import minimize
 
@@ -350,5 +570,6 @@ def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts
             best = res
     if tied:
         U = best.x.reshape(d2, m)
-        return U, U, float(best.fun)
-    return best.x[: d2 * m].reshape(d2, m), best.x[d2 * m :].reshape(d0, m), float(best.fun)
+        return FactorizationFit(U=U, V=U, value=float(best.fun))
+    return FactorizationFit(U=best.x[: d2 * m].reshape(d2, m), V=best.x[d2 * m :].reshape(d0, m),
+                            value=float(best.fun))

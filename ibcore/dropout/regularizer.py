@@ -9,8 +9,9 @@ contribution of unit ``j`` to example ``i``::
         = (1/n) sum_i ||y_i - sum_j C_ij||^2  +  lam (1/n) sum_i sum_j ||C_ij||^2 .
 
 :func:`expected_dropout_loss` is the right-hand side, :func:`mc_dropout_loss` samples the left;
-the ``*_contributions`` builders give ``C`` for factorization, sensing, input dropout and a top
-hidden layer; :func:`dropout_penalty` is the regularizer of ``M = U V^T``.
+the ``*_contributions`` builders give ``C`` for factorization, sensing and a top hidden layer
+(input dropout: :mod:`ibcore.dropout.input_dropout`); :func:`dropout_penalty` is the
+regularizer of ``M = U V^T``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..validation import (
 
 __all__ = [
     "DropoutLoss",
+    "FactorizationFit",
     "MCEstimate",
     "column_products",
     "completion_regularizer",
@@ -37,12 +39,11 @@ __all__ = [
     "dropout_penalty",
     "expected_dropout_loss",
     "factorization_contributions",
-    "input_dropout_contributions",
-    "input_dropout_ridge",
     "matrix_with_singular_values",
     "mc_dropout_loss",
     "mc_dropout_samples",
     "nuclear_norm",
+    "random_orthogonal",
     "relu_path_regularizer",
     "sensing_contributions",
     "top_layer_contributions",
@@ -50,7 +51,17 @@ __all__ = [
 
 
 def dropout_lambda(p) -> float:
-    """``lam = p / (1 - p)``, the variance of an inverted-dropout mask entry (``p`` = drop prob)."""
+    """``lam = p / (1 - p)``, the variance of an inverted-dropout mask entry (``p`` = drop prob).
+
+    Parameters
+    ----------
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+    """
     p = probability(p, "p")
     return p / (1.0 - p)
 
@@ -67,7 +78,22 @@ def _factors(U, V) -> tuple[np.ndarray, np.ndarray]:
 
 
 def column_products(U, V) -> np.ndarray:
-    """``||U[:, j]|| * ||V[:, j]||`` for each column ``j`` (the per-unit scale of ``U V^T``)."""
+    """``||U[:, j]|| * ||V[:, j]||`` for each column ``j`` (the per-unit scale of ``U V^T``).
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d2, m) and (d0, m)
+        Factors of ``U V^T`` (same number of columns ``m``).
+
+    Returns
+    -------
+    ndarray of float64, shape (m,)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     U, V = _factors(U, V)
     return np.linalg.norm(U, axis=0) * np.linalg.norm(V, axis=0)
 
@@ -82,6 +108,17 @@ def dropout_penalty(U, V, p) -> float:
 
     Raises ``ValueError`` for ``p`` outside ``[0, 1)``, non-2-D or non-finite ``U``/``V`` or
     mismatched numbers of columns, ``TypeError`` for non-numeric input.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d1, m) and (d2, m)
+        Factors of ``U V^T``.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
     """
     U, V = _factors(U, V)
     lam = dropout_lambda(p)
@@ -89,22 +126,79 @@ def dropout_penalty(U, V, p) -> float:
 
 
 def nuclear_norm(M) -> float:
-    """``||M||_*``, the sum of the singular values of the 2-D array ``M``."""
+    """``||M||_*``, the sum of the singular values of the 2-D array ``M``.
+
+    Parameters
+    ----------
+    M : array_like, shape (d1, d2)
+
+    Returns
+    -------
+    float
+    """
     M = as_matrix(M, "M")
     return float(np.linalg.svd(M, compute_uv=False).sum())
 
 
+def random_orthogonal(d: int, *, seed) -> np.ndarray:
+    """A random ``d x d`` orthogonal matrix: the ``Q`` factor of ``numpy.linalg.qr`` of a
+    ``d x d`` standard Gaussian matrix.
+
+    No sign correction is applied to the columns, so the law is not exactly Haar (each column
+    has the sign LAPACK's Householder QR gives it); products ``Q diag(s) Q^T`` do not depend on
+    those signs.
+
+    Parameters
+    ----------
+    d : int
+        Dimension (>= 1).
+    seed : int or numpy.random.Generator
+        Keyword-only, required; a generator is advanced by ``d * d`` normal draws.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+        ``Q`` with ``Q^T Q = I``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If ``d`` is not a positive int or ``seed`` is not a seed.
+    """
+    d = positive_int(d, "d")
+    rng = check_rng(seed)
+    return np.linalg.qr(rng.standard_normal((d, d)))[0]
+
+
 def matrix_with_singular_values(singular_values, *, seed) -> np.ndarray:
-    """A square ``d x d`` matrix ``W diag(s) Y^T`` with the given singular values ``s`` (any
-    order, non-negative) and random orthogonal ``W``, ``Y`` (QR of Gaussian matrices, ``W``
-    drawn first), ``d = len(s)``."""
+    """A square matrix with the given singular values and random singular vectors.
+
+    ``W diag(s) Y^T`` with ``W`` and ``Y`` from :func:`random_orthogonal` (one generator, ``W``
+    drawn first), ``d = len(s)``.
+
+    Parameters
+    ----------
+    singular_values : array_like, shape (d,)
+        Non-negative singular values ``s`` (any order).
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+
+    Raises
+    ------
+    ValueError
+        If a singular value is negative.
+    """
     s = as_vector(singular_values, "singular_values")
     if np.any(s < 0):
         raise ValueError("singular_values must be non-negative")
     rng = check_rng(seed)
     d = s.size
-    W, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    Y, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    W = random_orthogonal(d, seed=rng)
+    Y = random_orthogonal(d, seed=rng)
     return (W * s) @ Y.T
 
 
@@ -122,6 +216,16 @@ class DropoutLoss:
     @property
     def total(self) -> float:
         return self.plain + self.regularizer
+
+
+@dataclass(frozen=True)
+class FactorizationFit:
+    """A factorization ``U V^T`` found by a minimizer, with the objective ``value`` it reaches
+    (``V is U`` for a tied autoencoder ``U U^T``)."""
+
+    U: np.ndarray
+    V: np.ndarray
+    value: float
 
 
 @dataclass(frozen=True)
@@ -179,6 +283,30 @@ def mc_dropout_samples(C, Y, p, *, n_draws: int, seed, chunk: int = 2048) -> np.
     i.i.d. with mean :func:`expected_dropout_loss` ``.total``; their running mean shows the
     Monte-Carlo average approaching it. ``chunk`` bounds the number of masks held in memory.
     The same ``seed`` gives the same samples as :func:`mc_dropout_loss`.
+
+    Parameters
+    ----------
+    C : array_like, shape (n, m, k)
+        Contributions ``C_ij`` of unit ``j`` to the output of example ``i``.
+    Y : array_like, shape (n, k)
+        Targets.
+    p : float
+        Drop probability in ``[0, 1)``.
+    n_draws : int
+        Number of mask draws.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+    chunk : int
+        Masks held in memory at once.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_draws,)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     C, Y = _contributions(C, Y)
     p = probability(p, "p")
@@ -201,6 +329,30 @@ def mc_dropout_loss(C, Y, p, *, n_draws: int, seed, chunk: int = 2048) -> MCEsti
 
     The mean and standard error of :func:`mc_dropout_samples` (fresh masks for every example
     and unit in each sample). ``chunk`` bounds the number of samples held in memory.
+
+    Parameters
+    ----------
+    C : array_like, shape (n, m, k)
+        Contributions ``C_ij`` of unit ``j`` to the output of example ``i``.
+    Y : array_like, shape (n, k)
+        Targets.
+    p : float
+        Drop probability in ``[0, 1)``.
+    n_draws : int
+        Number of mask draws.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+    chunk : int
+        Masks held in memory at once.
+
+    Returns
+    -------
+    MCEstimate
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     values = mc_dropout_samples(C, Y, p, n_draws=n_draws, seed=seed, chunk=chunk)
     return MCEstimate(
@@ -214,6 +366,20 @@ def factorization_contributions(U, V) -> np.ndarray:
     """``C`` for matrix factorization ``M ~ U B V^T``: one example, ``C[0, j] = vec(u_j v_j^T)``.
 
     Use with ``Y = M.reshape(1, -1)``; the loss is ``||M - U B V^T||_F^2``.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d2, m) and (d0, m)
+        Factors of ``U V^T`` (same number of columns ``m``).
+
+    Returns
+    -------
+    ndarray of float64, shape (1, m, d2 * d0)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     U, V = _factors(U, V)
     return np.einsum("aj,bj->jab", U, V).reshape(1, U.shape[1], -1)
@@ -221,7 +387,24 @@ def factorization_contributions(U, V) -> np.ndarray:
 
 def sensing_contributions(U, V, A) -> np.ndarray:
     """``C[i, j, 0] = u_j^T A_i v_j`` for matrix sensing ``y_i = <M, A_i>`` (``A`` of shape
-    ``(n, d2, d0)``, ``U`` of shape ``(d2, r)``, ``V`` of shape ``(d0, r)``)."""
+    ``(n, d2, d0)``, ``U`` of shape ``(d2, r)``, ``V`` of shape ``(d0, r)``).
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d2, m) and (d0, m)
+        Factors of ``U V^T`` (same number of columns ``m``).
+    A : array_like, shape (n, d2, d0)
+        Measurement matrices.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, m, 1)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
+    """
     U, V = _factors(U, V)
     A = as_array(A, "A", ndim=3)
     if A.shape[1:] != (U.shape[0], V.shape[0]):
@@ -231,18 +414,26 @@ def sensing_contributions(U, V, A) -> np.ndarray:
     return np.einsum("kj,ikl,lj->ij", U, A, V)[:, :, None]
 
 
-def input_dropout_contributions(X, u) -> np.ndarray:
-    """``C[i, k, 0] = u_k X[i, k]``: linear regression ``y ~ u^T (b * x)`` with dropout ``b`` on
-    the input features."""
-    X = as_matrix(X, "X")
-    u = as_vector(u, "u", length=X.shape[1])
-    return (X * u[None, :])[:, :, None]
-
-
 def top_layer_contributions(W, H) -> np.ndarray:
     """``C[i, j] = H[i, j] W[:, j]``: dropout on the top hidden layer of a deep network.
 
     ``H`` (n, h) holds the top hidden activations ``a(x_i)``, ``W`` (o, h) the output weights.
+
+    Parameters
+    ----------
+    W : array_like, shape (o, h)
+        Output weights.
+    H : array_like, shape (n, h)
+        Top hidden activations.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, h, o)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     W = as_matrix(W, "W")
     H = as_matrix(H, "H")
@@ -258,6 +449,24 @@ def relu_path_regularizer(W1, W2, p) -> float:
 
     ``(lam / 2) sum_j ||W2[:, j]||^2 ||W1[j, :]||^2``: ``lam/2`` times the squared l2 path norm,
     because ``E relu(z)^2 = E z^2 / 2`` for symmetric ``z``.
+
+    Parameters
+    ----------
+    W1 : array_like, shape (h, d)
+        First-layer weights.
+    W2 : array_like, shape (k, h)
+        Output weights.
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an array is not finite or has the wrong shape, or ``p`` is outside ``[0, 1)``.
     """
     W1 = as_matrix(W1, "W1")
     W2 = as_matrix(W2, "W2")
@@ -270,7 +479,26 @@ def relu_path_regularizer(W1, W2, p) -> float:
 def completion_regularizer(U, V, pi_r, pi_c, p) -> float:
     """Expected dropout regularizer for matrix completion with entry ``(a, b)`` sampled with
     probability ``pi_r[a] * pi_c[b]`` (row and column distributions ``pi_r``, ``pi_c``):
-    ``lam sum_j ||sqrt(pi_r) * u_j||^2 ||sqrt(pi_c) * v_j||^2``."""
+    ``lam sum_j ||sqrt(pi_r) * u_j||^2 ||sqrt(pi_c) * v_j||^2``.
+
+    Parameters
+    ----------
+    U, V : array_like, shape (d2, m) and (d0, m)
+        Factors of ``U V^T`` (same number of columns ``m``).
+    pi_r, pi_c : array_like, shape (d2,) and (d0,)
+        Row and column distributions (positive, summing to 1).
+    p : float
+        Drop probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If a distribution is not a positive probability vector of the right length.
+    """
     U, V = _factors(U, V)
     pi_r = _distribution(pi_r, "pi_r", U.shape[0])
     pi_c = _distribution(pi_c, "pi_c", V.shape[0])
@@ -283,23 +511,3 @@ def _distribution(w, name: str, length: int) -> np.ndarray:
     if np.any(w <= 0) or abs(w.sum() - 1.0) > 1e-9:
         raise ValueError(f"{name} must be a probability vector with positive entries summing to 1")
     return w
-
-
-def input_dropout_ridge(X, y, p) -> np.ndarray:
-    """Minimizer of the expected input-dropout loss of linear regression.
-
-    ``E_b (1/n) ||y - (b * X) u||^2 = (1/n) ||y - X u||^2 + lam u^T diag(X^T X / n) u``, so the
-    minimizer solves ``(X^T X + lam diag(X^T X)) u = X^T y`` (a ridge penalty weighted by the
-    diagonal of the covariance, not a rescaling of least squares).
-    """
-    X = as_matrix(X, "X")
-    y = as_vector(y, "y", length=X.shape[0])
-    lam = dropout_lambda(p)
-    G = X.T @ X
-    A = G + lam * np.diag(np.diag(G))
-    try:
-        return np.linalg.solve(A, X.T @ y)
-    except np.linalg.LinAlgError as exc:
-        raise ValueError(
-            "X^T X + lam diag(X^T X) is singular: give X without zero columns or use p > 0"
-        ) from exc

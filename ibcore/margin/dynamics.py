@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..descent import Trajectory, as_checkpoints, gradient_flow, iterate
+from ..descent import Trajectory, as_checkpoints, iterate
+from ..flow import gradient_flow
 from ..lp_geometry import check_p, dual_exponent, lp_norm, steepest_direction_map
 from ..validation import as_vector, positive_float, positive_int
 from .losses import SMOOTH_LOSSES, check_loss, make_loss
@@ -35,7 +36,7 @@ def flow_path(
     """Gradient flow ``dw/dt = -grad L(w)`` of the averaged smooth loss, sampled at ``n_points``
     log-spaced times.
 
-    Integrated in log-time ``s = log(1 + t)`` by :func:`ibcore.descent.gradient_flow` (LSODA): in
+    Integrated in log-time ``s = log(1 + t)`` by :func:`ibcore.flow.gradient_flow` (LSODA): in
     ``s`` the dynamics ``dw/ds = -(1 + t) grad L(w)`` stay O(1) because ``grad L ~ 1/t``, so
     ``t = 10^12`` costs a few hundred solver steps. The times are
     ``t = [0, logspace(log10 t_min, log10 t_max, n_points)]``.
@@ -62,7 +63,7 @@ def flow_path(
     Returns
     -------
     FlowPath
-        :class:`~ibcore.descent.FlowPath` with ``t`` of shape ``(n_points + 1,)``, ``w`` of shape
+        :class:`~ibcore.flow.FlowPath` with ``t`` of shape ``(n_points + 1,)``, ``w`` of shape
         ``(n_points + 1, d)`` and the loss at each time.
 
     Raises
@@ -73,7 +74,7 @@ def flow_path(
     TypeError
         If ``loss`` is not a string, ``n_points`` not an integer or a number not real.
     RuntimeError
-        From :func:`ibcore.descent.gradient_flow`, if the ODE solver fails or the solution becomes
+        From :func:`ibcore.flow.gradient_flow`, if the ODE solver fails or the solution becomes
         non-finite.
     """
     X, y = check_data(X, y)

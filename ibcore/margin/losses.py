@@ -139,7 +139,7 @@ def make_loss(X, y, loss: str = "logistic"):
     :mod:`ibcore.descent`.
 
     ``fun(w)`` is the averaged loss of :func:`~ibcore.margin.loss_and_grad` (for
-    :func:`~ibcore.descent.run_gd` and :func:`~ibcore.descent.gradient_flow`); ``fun(w, idx)``
+    :func:`~ibcore.descent.run_gd` and :func:`~ibcore.flow.gradient_flow`); ``fun(w, idx)``
     averages over the examples ``idx`` only (an integer index array, as passed by
     :func:`~ibcore.descent.run_sgd`), equal to ``loss_and_grad(w, X[idx], y[idx], loss)`` without
     re-validating the data at every step (``w`` is not validated either). The signed examples
@@ -276,7 +276,7 @@ def multiclass_loss(X, labels):
     """``fun(w) -> (L, grad)`` of the averaged softmax cross-entropy, ``W = w.reshape(K, d)``.
 
     ``L(W) = (1/n) sum_i log(1 + sum_{k != y_i} exp(-<w_{y_i} - w_k, x_i>))``, for
-    :func:`ibcore.descent.run_gd` and :func:`ibcore.descent.gradient_flow` on the flattened ``w``
+    :func:`ibcore.descent.run_gd` and :func:`ibcore.flow.gradient_flow` on the flattened ``w``
     of length ``K d`` (row-major). Computed from the score differences ``D_ik = s_ik - s_{i y_i}``
     (``D_{i y_i} = 0``) with ``M_i = max_k D_ik >= 0`` and ``E_i = sum_{k != y_i} e^{D_ik - M_i}``:
     ``l_i = M_i + log1p(E_i + expm1(-M_i))``, exact to rounding for every margin (no overflow, and

@@ -89,6 +89,8 @@ from .moments import (
     sgd_stationary_covariance,
 )
 from .noise_bias import (
+    DiagonalFlowLimit,
+    LabelNoisePath,
     SphereRun,
     diagonal_flow_limit,
     diagonal_hessian_trace,
@@ -105,6 +107,8 @@ from .paths import (
 
 __all__ = [
     "BLOWUP_FACTOR",
+    "DiagonalFlowLimit",
+    "LabelNoisePath",
     "Moments",
     "PathEnsemble",
     "SphereRun",

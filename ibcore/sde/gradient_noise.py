@@ -55,6 +55,25 @@ def minibatch_factor(m: int, batch_size: int, replace: bool = True) -> float:
 
     ``1 / B`` with replacement (i.i.d. indices) and ``(m - B) / ((m - 1) B)`` without (``B``
     distinct indices; ``0`` at ``B = m``, where the batch is the whole population).
+
+    Parameters
+    ----------
+    m : int
+        Population size.
+    batch_size : int
+        Batch size ``B``.
+    replace : bool
+        I.i.d. indices (default) or ``B`` distinct ones.
+
+    Returns
+    -------
+    float
+        ``c_B``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     m = positive_int(m, "m")
     batch_size = positive_int(batch_size, "batch_size")
@@ -76,6 +95,24 @@ def minibatch_covariance(G, batch_size: int, replace: bool = True) -> np.ndarray
 
     ``G`` is ``(m, d)``: the per-example gradients at one point. ``Sigma = (1/m) sum_i
     (g_i - g_bar)(g_i - g_bar)^T`` is their population covariance (divided by ``m``).
+
+    Parameters
+    ----------
+    G : array_like, shape (m, d)
+        Per-example gradients at one point.
+    batch_size : int
+        Batch size ``B``.
+    replace : bool
+        I.i.d. indices (default) or ``B`` distinct ones.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     G = as_matrix(G, "G")
     c = minibatch_factor(G.shape[0], batch_size, replace)
@@ -91,6 +128,26 @@ def batch_means(G, batch_size: int, replace: bool = True, *, max_batches: int = 
     exact covariance of the mini-batch gradient is the population covariance of these rows, an
     enumeration that checks :func:`minibatch_covariance` without any sampling. Refuses more than
     ``max_batches`` batches.
+
+    Parameters
+    ----------
+    G : array_like, shape (m, d)
+        Per-example gradients.
+    batch_size : int
+        Batch size ``B``.
+    replace : bool
+        I.i.d. indices (default) or ``B`` distinct ones.
+    max_batches : int
+        Largest enumeration allowed.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_batches, d)
+
+    Raises
+    ------
+    ValueError
+        If there are more than ``max_batches`` batches.
     """
     from itertools import combinations
 
@@ -124,6 +181,21 @@ def svag_coefficients(l) -> tuple[float, float]:  # noqa: E741 (the issue's API 
     by ``l`` (Li, Malladi & Arora 2021). ``l = 1`` is plain SGD (``c = 0``). The weights are
     real only for ``l >= 1/2``; below 1 SVAG would take *larger* steps than SGD, so ``l < 1``
     is refused.
+
+    Parameters
+    ----------
+    l : float
+        The SVAG factor ``l >= 1``.
+
+    Returns
+    -------
+    tuple of float
+        ``(a, c)``.
+
+    Raises
+    ------
+    ValueError
+        If ``l < 1``.
     """
     if isinstance(l, bool) or not isinstance(l, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"l must be a real number >= 1, got {type(l).__name__}")
@@ -141,7 +213,26 @@ def _check_ls(A, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def per_example_gradients(A, y, x) -> np.ndarray:
-    """``g_i(x) = a_i (a_i^T x - y_i)``: (m, d) for ``x`` (d,), (P, m, d) for ``x`` (P, d)."""
+    """``g_i(x) = a_i (a_i^T x - y_i)``: (m, d) for ``x`` (d,), (P, m, d) for ``x`` (P, d).
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+        Design matrix (rows ``a_i``).
+    y : array_like, shape (m,)
+        Targets.
+    x : array_like, shape (d,) or (P, d)
+        Point(s).
+
+    Returns
+    -------
+    ndarray of float64, shape (m, d) or (P, m, d)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
+    """
     A, y = _check_ls(A, y)
     x = as_array(x, "x")
     if x.ndim not in (1, 2) or x.shape[-1] != A.shape[1]:
@@ -154,6 +245,24 @@ def least_squares_noise_covariance(A, y, x) -> np.ndarray:
     """``Sigma(x)``: population covariance of the per-example gradients at ``x`` (one example).
 
     The mini-batch gradient's covariance is ``minibatch_factor(m, B, replace) * Sigma(x)``.
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+        Design matrix (rows ``a_i``).
+    y : array_like, shape (m,)
+        Targets.
+    x : array_like, shape (d,)
+        Point.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     G = per_example_gradients(A, y, as_vector(x, "x"))
     return minibatch_covariance(G, 1)

@@ -87,6 +87,24 @@ def sgd_stationary_covariance(H, Sigma, eta) -> np.ndarray:
     Solves ``C = (I - eta H) C (I - eta H) + eta^2 Sigma``: in the eigenbasis ``H = V diag(l) V^T``,
     ``C~_ij = eta Sigma~_ij / (l_i + l_j - eta l_i l_j)`` with ``Sigma~ = V^T Sigma V``. Needs
     ``H`` symmetric positive definite and ``0 < eta < 2 / l_max`` (else no stationary law).
+
+    Parameters
+    ----------
+    H : array_like, shape (d, d)
+        Symmetric positive semi-definite Hessian.
+    Sigma : array_like, shape (d, d)
+        Noise covariance (positive semi-definite).
+    eta : float
+        Step size.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+
+    Raises
+    ------
+    ValueError
+        If ``H`` is not positive definite or ``eta >= 2 / l_max``.
     """
     lam, V, Sigma, eta = _check_H_Sigma_eta(H, Sigma, eta)
     S = V.T @ Sigma @ V
@@ -102,6 +120,24 @@ def sde_stationary_covariance(H, Sigma, eta) -> np.ndarray:
     Solves the Lyapunov equation ``H C + C H = eta Sigma``: ``C~_ij = eta Sigma~_ij / (l_i + l_j)``
     in the eigenbasis of ``H``. Same checks as :func:`sgd_stationary_covariance` (the SDE is the
     one of SGD with that ``eta``, so ``0 < eta < 2 / l_max`` is required too).
+
+    Parameters
+    ----------
+    H : array_like, shape (d, d)
+        Symmetric positive semi-definite Hessian.
+    Sigma : array_like, shape (d, d)
+        Noise covariance (positive semi-definite).
+    eta : float
+        Step size.
+
+    Returns
+    -------
+    ndarray of float64, shape (d, d)
+
+    Raises
+    ------
+    ValueError
+        If ``H`` is not positive definite or ``eta >= 2 / l_max``.
     """
     lam, V, Sigma, eta = _check_H_Sigma_eta(H, Sigma, eta)
     S = V.T @ Sigma @ V
@@ -153,6 +189,32 @@ def quadratic_moments(H, Sigma, eta, x0, steps, *, b=None, process: str = "sgd")
 
     ``H`` must be symmetric positive semi-definite (``H = 0`` is the fixed-gradient example);
     ``eta < 2 / l_max`` is required for ``process="sgd"``.
+
+    Parameters
+    ----------
+    H : array_like, shape (d, d)
+        Symmetric positive semi-definite Hessian.
+    Sigma : array_like, shape (d, d)
+        Noise covariance (positive semi-definite).
+    eta : float
+        Step size.
+    x0 : array_like, shape (d,)
+        Deterministic start.
+    steps : array_like of int
+        Steps ``k`` (times ``k eta`` for the SDE).
+    b : array_like, shape (d,), optional
+        Linear term (default 0).
+    process : {"sgd", "sde"}
+        Which process.
+
+    Returns
+    -------
+    Moments
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     if process not in ("sgd", "sde"):
         raise ValueError(f"process must be 'sgd' or 'sde', got {process!r}")
@@ -221,6 +283,38 @@ def least_squares_moments(
 
     ``rho_i = a_i^T C a_i + r_i(mu)^2``, and ``E L(x) = (1/2m) sum_i rho_i``. No sampling.
     Records at ``checkpoints`` (default: every step); ``times = k h``.
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+        Design matrix.
+    y : array_like, shape (m,)
+        Targets.
+    x0 : array_like, shape (d,)
+        Deterministic start.
+    eta : float
+        Step size (SGD's; SVAG steps ``eta / ell``).
+    n_steps : int
+        Number of steps.
+    batch_size : int
+        Batch size ``B``.
+    replace : bool
+        I.i.d. indices (default) or ``B`` distinct ones.
+    ell : float
+        SVAG factor (1: SGD).
+    checkpoints : array_like of int, optional
+        Steps to record (default: every step).
+
+    Returns
+    -------
+    Moments
+        Stopped before the first step whose expected loss exceeds ``1e12 max(1, E L_0)``
+        (``diverged_at``).
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     A, y = _check_ls(A, y)
     m, d = A.shape
@@ -280,6 +374,34 @@ def least_squares_sde_moments(
     ``E g g^T = H M H - H mu b^T - b mu^T H + b b^T``. The ODE is solved exactly by the matrix
     exponential of its ``(d^2 + d + 1)``-dimensional generator (use small ``d``). ``times``
     must be non-negative and increasing; ``steps`` in the result count the times.
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+        Design matrix.
+    y : array_like, shape (m,)
+        Targets.
+    x0 : array_like, shape (d,)
+        Deterministic start.
+    eta : float
+        Step size (SGD's; SVAG steps ``eta / ell``).
+    times : array_like, shape (k,)
+        Non-negative, increasing times.
+    batch_size : int
+        Batch size ``B``.
+    replace : bool
+        I.i.d. indices (default) or ``B`` distinct ones.
+
+    Returns
+    -------
+    Moments
+
+    Raises
+    ------
+    ibcore.errors.DivergenceError
+        If the expected loss overflows.
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range, or ``d`` is too large.
     """
     from scipy.linalg import expm
 

@@ -25,6 +25,8 @@ from .gradient_noise import _checkpoints
 from .paths import PathEnsemble, _run_ensemble, _start
 
 __all__ = [
+    "DiagonalFlowLimit",
+    "LabelNoisePath",
     "SphereRun",
     "diagonal_flow_limit",
     "diagonal_hessian_trace",
@@ -60,6 +62,23 @@ def diagonal_hessian_trace(X, theta) -> np.ndarray:
     ``= (4/n) sum_j |X_j|^2 (u_j^2 + v_j^2)``: the residual terms ``+-(2/n) sum_i r_i x_ij`` of
     the ``u``- and ``v``-blocks cancel, so the value does not depend on ``y``. ``theta`` is
     ``(2d,)`` or ``(..., 2d)``; returns a float array of the leading shape.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Design matrix.
+    theta : array_like, shape (2d,) or (..., 2d)
+        Parameters ``(u, v)``.
+
+    Returns
+    -------
+    ndarray of float64
+        The trace, with the leading shape of ``theta``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     X = as_matrix(X, "X")
     theta = as_array(theta, "theta")
@@ -94,6 +113,39 @@ def diagonal_sgd_paths(
     times) or ``(n_paths, 2d)`` (one start per path, e.g. different initialization scales).
     The ensemble's ``x`` holds ``theta``; ``times`` are ``k eta``. Blow-ups are tested at every
     step (:func:`ibcore.descent.iterate`), so ``diverged_at`` is the first step past the bound.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Design matrix.
+    y : array_like, shape (n,)
+        Targets.
+    theta0 : array_like, shape (2d,) or (n_paths, 2d)
+        Start(s) ``(u, v)``.
+    eta : float
+        Step size.
+    n_steps : int
+        Number of steps.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+    n_paths : int, optional
+        Number of paths (default 1 for a single ``theta0``, else its number of rows).
+    batch_size : int, optional
+        Examples per step (``None``: the full batch).
+    label_noise : float
+        Standard deviation of the label noise (0: none).
+    checkpoints : array_like of int, optional
+        Steps to record.
+
+    Returns
+    -------
+    PathEnsemble
+        ``x`` holds ``theta``; ``diverged_at`` per path.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     X, y, TH = _check_diag(X, y, theta0, n_paths)
     eta = positive_float(eta, "eta")
@@ -148,7 +200,26 @@ def _diagonal_step(X, y, TH, eta, delta, batch_size, rng):
     return advance
 
 
-def diagonal_flow_limit(X, y, scales, *, tol: float = 1e-12, max_iter: int = 200):
+@dataclass(frozen=True)
+class DiagonalFlowLimit:
+    """The limit of :func:`diagonal_flow_limit`: the interpolant ``w`` (d,) and the parameters
+    ``theta = (u, v)`` (2d,) with ``u, v > 0``, ``u v = alpha^2`` and ``u*u - v*v = w``."""
+
+    w: np.ndarray
+    theta: np.ndarray
+
+
+@dataclass(frozen=True)
+class LabelNoisePath:
+    """The limiting label-noise flow of :func:`label_noise_flow` at the times ``tau`` (k,):
+    ``theta`` (k, 2d) on the manifold of interpolants."""
+
+    tau: np.ndarray
+    theta: np.ndarray
+
+
+def diagonal_flow_limit(X, y, scales, *, tol: float = 1e-12,
+                        max_iter: int = 200) -> DiagonalFlowLimit:
     """The limit of gradient flow on ``w = u*u - v*v`` from coordinate-wise scales ``alpha_j``.
 
     The flow from ``u_j(0) = v_j(0) = alpha_j`` keeps ``u_j v_j = alpha_j^2 =: p_j`` and
@@ -157,8 +228,32 @@ def diagonal_flow_limit(X, y, scales, *, tol: float = 1e-12, max_iter: int = 200
     ``sum_j p_j q(w_j / p_j) / 4`` of :mod:`ibcore.interpolants` over interpolants
     (``alpha_j = alpha`` gives :func:`ibcore.interpolants.min_ralpha_interpolant`). Solved by
     damped Newton on the convex dual ``sum_j 2 p_j cosh((X^T mu)_j) - y^T mu``. ``scales`` is a
-    float (all coordinates) or ``(d,)``; returns ``(w, theta)`` with ``theta = (u, v)``,
-    ``u, v > 0``, ``u v = p``.
+    float (all coordinates) or ``(d,)``; returns a :class:`~ibcore.sde.DiagonalFlowLimit`
+    ``(w, theta)`` with ``theta = (u, v)``, ``u, v > 0``, ``u v = p``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Wide design matrix (``n < d``, full row rank).
+    y : array_like, shape (n,)
+        Targets.
+    scales : float or array_like, shape (d,)
+        Initial scales ``alpha_j > 0``.
+    tol : float
+        Newton stops at ``||X w - y|| <= tol (1 + ||y||)``.
+    max_iter : int
+        Maximum number of Newton steps.
+
+    Returns
+    -------
+    DiagonalFlowLimit
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not wide with full row rank or a scale is not positive.
+    ibcore.SolverError
+        If Newton does not converge in ``max_iter`` steps.
     """
     X = as_matrix(X, "X")
     y = as_vector(y, "y", length=X.shape[0])
@@ -189,11 +284,11 @@ def diagonal_flow_limit(X, y, scales, *, tol: float = 1e-12, max_iter: int = 200
     small = p / big  # no cancellation: u v = p to rounding
     pos = w >= 0
     theta = np.concatenate([np.where(pos, big, small), np.where(pos, small, big)])
-    return w, theta
+    return DiagonalFlowLimit(w=w, theta=theta)
 
 
 def label_noise_flow(X, y, theta0, times, *, label_noise, rtol: float = 1e-9,
-                     atol: float = 1e-12):
+                     atol: float = 1e-12) -> LabelNoisePath:
     """Limiting flow of label-noise SGD on the manifold of interpolants of the diagonal network.
 
     On ``Gamma = {theta : X (u*u - v*v) = y}`` the label noise has covariance
@@ -205,7 +300,34 @@ def label_noise_flow(X, y, theta0, times, *, label_noise, rtol: float = 1e-9,
     with ``P_T`` the orthogonal projection onto the tangent space of ``Gamma`` and
     ``grad Tr grad^2 L = (8/n) (|X_j|^2 u_j, |X_j|^2 v_j)``. ``theta0`` must lie on ``Gamma``
     (relative residual below 1e-6). Integrated by :func:`scipy.integrate.solve_ivp` (LSODA,
-    ``rtol``, ``atol``); returns ``(tau, theta)`` with ``theta`` (k, 2d).
+    ``rtol``, ``atol``); returns a :class:`LabelNoisePath` ``(tau, theta)`` with ``theta``
+    (k, 2d).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Design matrix.
+    y : array_like, shape (n,)
+        Targets.
+    theta0 : array_like, shape (2d,)
+        Start ``(u, v)`` on ``Gamma``.
+    times : array_like, shape (k,)
+        Times ``tau`` (non-negative, increasing).
+    label_noise : float
+        Standard deviation ``delta`` of the label noise.
+    rtol, atol : float
+        Tolerances of the ODE solver.
+
+    Returns
+    -------
+    LabelNoisePath
+
+    Raises
+    ------
+    ValueError
+        If ``theta0`` is not on ``Gamma`` or the times are invalid.
+    ibcore.errors.SolverError
+        If the ODE solver fails.
     """
     from scipy.integrate import solve_ivp
 
@@ -231,13 +353,13 @@ def label_noise_flow(X, y, theta0, times, *, label_noise, rtol: float = 1e-9,
         return -speed * (grad - J.T @ coef)
 
     if tau[-1] == 0.0:
-        return tau.copy(), th[None].copy()
+        return LabelNoisePath(tau=tau.copy(), theta=th[None].copy())
     sol = solve_ivp(rhs, (0.0, float(tau[-1])), th, method="LSODA", t_eval=tau, rtol=rtol,
                     atol=atol)
     if not sol.success:
         raise SolverError(f"label_noise_flow: the ODE solver (LSODA) failed: {sol.message}; "
                           "loosen rtol/atol or shorten the horizon")
-    return tau.copy(), sol.y.T.copy()
+    return LabelNoisePath(tau=tau.copy(), theta=sol.y.T.copy())
 
 
 @dataclass(frozen=True)
@@ -259,6 +381,36 @@ def sphere_sgd_paths(Q, w0, eta, weight_decay, noise_std, n_steps: int, *, n_pat
     normalization chapter with ``G^2 = |(I - u u^T)(Q u + s xi)|^2``. Vectorized over paths,
     on :func:`ibcore.descent.iterate`: a norm that becomes 0, non-finite or larger than ``1e12``
     times its start raises :class:`ibcore.DivergenceError`.
+
+    Parameters
+    ----------
+    Q : array_like, shape (d, d)
+        Symmetric matrix of the Rayleigh quotient.
+    w0 : array_like, shape (d,) or (n_paths, d)
+        Start(s), non-zero.
+    eta : float
+        Step size.
+    weight_decay : float
+        Weight decay ``mu >= 0``.
+    noise_std : float
+        Gradient noise level ``s >= 0``.
+    n_steps : int
+        Number of steps.
+    n_paths : int
+        Number of paths.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+
+    Returns
+    -------
+    SphereRun
+
+    Raises
+    ------
+    ibcore.errors.DivergenceError
+        If a norm becomes 0, non-finite or exceeds ``1e12`` times its start.
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     Q = as_symmetric(Q, "Q")
     d = Q.shape[0]

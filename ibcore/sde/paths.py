@@ -120,6 +120,38 @@ def quadratic_sgd_paths(
     (``noise="rademacher"``: same covariance, a different law, cheaper to draw). ``x0`` is
     ``(d,)`` (every path starts there) or ``(n_paths, d)``. Records at ``checkpoints`` (default:
     the first and last step); times ``k eta``.
+
+    Parameters
+    ----------
+    H : array_like, shape (d, d)
+        Symmetric positive semi-definite Hessian.
+    Sigma : array_like, shape (d, d)
+        Noise covariance (positive semi-definite).
+    eta : float
+        Step size.
+    x0 : array_like, shape (d,) or (n_paths, d)
+        Start(s).
+    n_steps : int
+        Number of steps.
+    n_paths : int
+        Number of paths.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+    b : array_like, shape (d,), optional
+        Linear term (default 0).
+    noise : {"gaussian", "rademacher"}
+        Law of ``z``.
+    checkpoints : array_like of int, optional
+        Steps to record (default: first and last).
+
+    Returns
+    -------
+    PathEnsemble
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     H, lam, _ = as_psd(H, "H")
     d = H.shape[0]
@@ -166,6 +198,30 @@ def brownian_paths(sigma, x0, times, *, n_paths: int, seed, drift=None) -> PathE
     sampled by independent Gaussian increments between the increasing ``times`` (no
     discretization error). Returns a :class:`PathEnsemble` with ``steps`` ``0, 1, ...`` indexing
     ``times`` and ``eta = nan``-free ``0.0``.
+
+    Parameters
+    ----------
+    sigma : array_like, shape (d, q)
+        Diffusion matrix.
+    x0 : array_like, shape (d,)
+        Start.
+    times : array_like, shape (k,)
+        Non-negative, increasing times.
+    n_paths : int
+        Number of paths.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+    drift : array_like, shape (d,), optional
+        Constant drift (default 0).
+
+    Returns
+    -------
+    PathEnsemble
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     sigma = as_matrix(sigma, "sigma")
     d, q = sigma.shape
@@ -201,8 +257,44 @@ def least_squares_sgd_paths(
 
     Each step draws, independently for every path, a batch of ``batch_size`` indices (i.i.d. or
     distinct) and takes ``x <- x - (eta / ell) g_hat`` with ``g_hat`` the batch gradient
-    (SGD) or ``a g_1 + c g_2`` over two independent batches (SVAG, :func:`svag_coefficients`).
+    (SGD) or ``a g_1 + c g_2`` over two independent batches (SVAG,
+    :func:`ibcore.sde.gradient_noise.svag_coefficients`).
     Records at ``checkpoints`` (SVAG step indices); times ``k eta / ell``.
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+        Design matrix.
+    y : array_like, shape (m,)
+        Targets.
+    x0 : array_like, shape (d,)
+        Start of every path.
+    eta : float
+        Step size (SGD's; SVAG steps ``eta / ell``).
+    n_steps : int
+        Number of (SVAG) steps.
+    n_paths : int
+        Number of paths.
+    seed : int or numpy.random.Generator
+        Keyword-only, required.
+    batch_size : int
+        Batch size ``B``.
+    replace : bool
+        I.i.d. indices (default) or ``B`` distinct ones.
+    ell : float
+        SVAG factor (1: SGD).
+    checkpoints : array_like of int, optional
+        Steps to record.
+
+    Returns
+    -------
+    PathEnsemble
+        With ``diverged_at`` for the paths that blew up.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an argument has the wrong shape or is out of range.
     """
     A, y = _check_ls(A, y)
     m, d = A.shape
