@@ -303,7 +303,7 @@ class EoSRun:
         The estimates ``lambda_max(grad^2 L)`` at those steps.
     diverged_at : int or None
         The step at which the loss was non-finite or past the blow-up bound, or ``None``.
-    final_theta : ndarray of float64, shape (spec.n_params,)
+    final_theta : ndarray of float64, shape (n_params,)
         The final state of the run (the last state measured finite if it diverged).
     """
 

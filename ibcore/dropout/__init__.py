@@ -18,18 +18,18 @@ The master identity
         E_B (1/n) sum_i ||y_i - sum_j B_ij C_ij||^2
             = (1/n) sum_i ||y_i - sum_j C_ij||^2  +  lam (1/n) sum_i sum_j ||C_ij||^2 .
 
-    :func:`expected_dropout_loss` evaluates the right-hand side and :func:`mc_dropout_loss`
+    :func:`~.expected_dropout_loss` evaluates the right-hand side and :func:`~.mc_dropout_loss`
     estimates the left-hand side by sampling masks. The ``*_contributions`` builders give ``C``
     for matrix factorization, matrix sensing/completion, input dropout in linear regression, and
     dropout on the top hidden layer of a deep network.
 
 Further parts
-    Matrix completion on a sample of entries (:func:`completion_dropout_objective`, whose
+    Matrix completion on a sample of entries (:func:`~.completion_dropout_objective`, whose
     regularizer is the *sample* one, versus the *population* regularizer of
-    :func:`minimize_completion_objective`), deep linear networks with dropout on every hidden
-    layer (:func:`deep_linear_dropout_regularizer`), and the two kernel regimes of a dropped-out
-    readout (fixed masks: :func:`fixed_mask_kernel_regression`; resampled masks:
-    :func:`resampled_mask_readout`). Widths of hidden layers are called ``m``.
+    :func:`~.minimize_completion_objective`), deep linear networks with dropout on every hidden
+    layer (:func:`~.deep_linear_dropout_regularizer`), and the two kernel regimes of a dropped-out
+    readout (fixed masks: :func:`~ibcore.dropout.fixed_mask_kernel_regression`; resampled masks:
+    :func:`~ibcore.dropout.resampled_mask_readout`). Widths of hidden layers are called ``m``.
 
 Modules (every public name is re-exported here, so ``ibcore.dropout.dropout_penalty`` works)
     :mod:`~ibcore.dropout.regularizer` (the master identity, penalties, Monte-Carlo checks),

@@ -2,11 +2,11 @@
 
 On a given sample ``Omega`` of entries the expected dropout objective has the **sample**
 regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2``
-(:func:`completion_dropout_objective`, :func:`minimize_dropout_completion`,
-:func:`projected_dropout_completion`, the rank-one closed form
-:func:`rank_one_dropout_completion`); its expectation over entries drawn from ``pi_r x pi_c`` is
+(:func:`~.completion_dropout_objective`, :func:`~.minimize_dropout_completion`,
+:func:`~ibcore.dropout.projected_dropout_completion`, the rank-one closed form
+:func:`~.rank_one_dropout_completion`); its expectation over entries drawn from ``pi_r x pi_c`` is
 the **population** regularizer, a weighted nuclear norm squared
-(:func:`minimize_completion_objective`; the equivalent convex problem in ``X`` is solved and
+(:func:`~.minimize_completion_objective`; the equivalent convex problem in ``X`` is solved and
 certified in :mod:`ibcore.dropout.trace_norm`).
 ``p`` is the drop probability, ``lam = p/(1-p)``.
 """
@@ -52,20 +52,20 @@ def minimize_completion_objective(M, mask, p, U0, V0, *, pi_r=None, pi_c=None):
                       + lam sum_j ||sqrt(pi_r) * u_j||^2 ||sqrt(pi_c) * v_j||^2 ,
 
     the (unhalved, example-averaged) plain loss on ``Omega`` plus the *population* regularizer
-    ``R = E R_hat`` of :func:`ibcore.dropout.regularizer.completion_regularizer`, the
+    ``R = E R_hat`` of :func:`~ibcore.dropout.completion_regularizer`, the
     expectation of the sample regularizer over entries drawn from ``pi_r x pi_c`` (the object
     analysed by Arora et al., 2021). This is
     **not** the expected dropout objective on the fixed set ``Omega``: that one has the sample
     regularizer ``lam (1/n) sum_{(a,b) in Omega} sum_j U_aj^2 V_bj^2`` (see
-    :func:`completion_dropout_objective` and :func:`minimize_dropout_completion`); the two agree
+    :func:`~.completion_dropout_objective` and :func:`~.minimize_dropout_completion`); the two agree
     in expectation when the entries are drawn i.i.d. from ``pi_r x pi_c``, not for a given
     ``Omega``. ``pi_r`` and ``pi_c`` default to the row and column frequencies of ``Omega``
     (``mask.sum(1) / n`` and ``mask.sum(0) / n``). The run starts at ``(U0, V0)`` (width ``m`` =
     their number of columns), uses the analytic gradient and is deterministic. Entries of ``M``
     outside ``Omega`` are never read. Returns a
-    :class:`~ibcore.dropout.regularizer.FactorizationFit` ``(U, V, value)``. For width
+    :class:`~ibcore.dropout.FactorizationFit` ``(U, V, value)``. For width
     ``m >= rank``, its minimum value is that of the convex problem solved by
-    :func:`ibcore.dropout.trace_norm.minimize_weighted_trace_norm_completion`.
+    :func:`~ibcore.dropout.minimize_weighted_trace_norm_completion`.
 
     Parameters
     ----------
@@ -203,7 +203,7 @@ def completion_dropout_objective(U, V, entries, values, p) -> DropoutLoss:
 
 
 def _dropout_completion_fun(N, S, yy, n, lam, d2, d0, m):
-    """Value and gradient of :func:`completion_dropout_objective` in dense form:
+    """Value and gradient of :func:`~ibcore.dropout.completion_dropout_objective` in dense form:
     ``(1/n) (sum y^2 - 2 <S, X> + <N, X*X>) + (lam/n) sum_j (U^2)^T N (V^2)``."""
 
     def fun(z):
@@ -221,13 +221,13 @@ def _dropout_completion_fun(N, S, yy, n, lam, d2, d0, m):
 
 
 def minimize_dropout_completion(entries, values, p, U0, V0):
-    """Minimize :func:`completion_dropout_objective` (the expected dropout objective on the given
+    """Minimize :func:`~.completion_dropout_objective` (the expected dropout objective on the given
     sample of entries) from the factors ``(U0, V0)`` by L-BFGS with the analytic gradient.
 
     The sample regularizer only involves the sampled pairs, so it is not a weighted nuclear norm
     of ``U V^T`` and the problem has no convex reformulation; the run is deterministic and
-    returns a local minimizer as a :class:`~ibcore.dropout.regularizer.FactorizationFit`
-    ``(U, V, value)`` (compare :func:`rank_one_dropout_completion`).
+    returns a local minimizer as a :class:`~ibcore.dropout.FactorizationFit`
+    ``(U, V, value)`` (compare :func:`~ibcore.dropout.rank_one_dropout_completion`).
 
     Parameters
     ----------
@@ -282,7 +282,7 @@ def _connected(E, shape) -> bool:
 
 @dataclass(frozen=True)
 class CompletionOptimum:
-    """The global minimum of :func:`rank_one_dropout_completion`: ``product = U V^T`` of every
+    """The global minimum of :func:`~.rank_one_dropout_completion`: ``product = U V^T`` of every
     global minimizer and the minimum ``value`` of the objective."""
 
     product: np.ndarray
@@ -346,7 +346,7 @@ def rank_one_dropout_completion(M, entries, p, m, *, rtol: float = 1e-10) -> Com
 def projected_dropout_completion(entries, values, p, U0, V0, *, max_norm, eta, n_steps: int):
     """Dropout training of matrix completion with a **max-norm** constraint (projected GD).
 
-    Full-batch gradient descent on :func:`completion_dropout_objective` (the expected dropout
+    Full-batch gradient descent on :func:`~.completion_dropout_objective` (the expected dropout
     objective of the sample), each step followed by the projection of every row of ``U`` and of
     ``V`` onto the ball ``||row||^2 <= max_norm`` (the max-norm constraint used with dropout by
     Srivastava et al., 2014, and assumed by the capacity bound of Arora et al., 2021): step

@@ -117,7 +117,7 @@ def _check_target(M, Ws) -> np.ndarray:
 
 def deep_linear_dropout_objective(Ws, M, p) -> float:
     """``E_B ||M - W_{D+1} B_D ... B_1 W_1||_F^2 = ||M - W||_F^2 + R`` (see
-    :func:`deep_linear_dropout_regularizer`).
+    :func:`~ibcore.dropout.deep_linear_dropout_regularizer`).
 
     Parameters
     ----------
@@ -250,7 +250,7 @@ def equalized_deep_factors(M, widths, *, rtol: float = 1e-10) -> list[np.ndarray
     For ``M = s w y^T``: ``W_1 = c 1 y^T``, ``W_l = c 1 1^T``, ``W_{D+1} = c w 1^T`` with one
     common ``c`` chosen so that the product is ``M``. Every rank-one piece ``R_S`` is then a sum
     of equal terms, so each Cauchy-Schwarz step of the lower bound is tight and
-    ``R = zeta ||M||_*^2`` (:func:`deep_dropout_constant`). Raises ``ValueError`` for rank > 1.
+    ``R = zeta ||M||_*^2`` (:func:`~.deep_dropout_constant`). Raises ``ValueError`` for rank > 1.
 
     Parameters
     ----------
@@ -287,7 +287,7 @@ def equalized_deep_factors(M, widths, *, rtol: float = 1e-10) -> list[np.ndarray
 
 @dataclass(frozen=True)
 class DeepFit:
-    """The factors ``Ws = [W_1, ..., W_{D+1}]`` found by :func:`minimize_deep_linear_dropout`
+    """The factors ``Ws = [W_1, ..., W_{D+1}]`` found by :func:`~.minimize_deep_linear_dropout`
     and the objective ``value`` they reach."""
 
     Ws: list
@@ -296,7 +296,7 @@ class DeepFit:
 
 @dataclass(frozen=True)
 class DeepLowerBound:
-    """What :func:`deep_dropout_lower_bound` returns: the minimizer ``product`` of the convex
+    """What :func:`~.deep_dropout_lower_bound` returns: the minimizer ``product`` of the convex
     bound, its ``value`` and the number ``rank`` of singular values kept."""
 
     product: np.ndarray
@@ -306,7 +306,7 @@ class DeepLowerBound:
 
 def deep_dropout_lower_bound(M, widths, p) -> DeepLowerBound:
     """The convex lower bound ``min_X ||M - X||_F^2 + zeta ||X||_*^2`` of the deep dropout
-    objective (``zeta`` of :func:`deep_dropout_constant`).
+    objective (``zeta`` of :func:`~ibcore.dropout.deep_dropout_constant`).
 
     Its minimizer shrinks the singular values of ``M`` by a common amount and thresholds them
     (the scalar problem of :func:`ibcore.dropout.dropout_optimum`). When ``rank <= 1`` (that
@@ -341,9 +341,9 @@ def deep_dropout_lower_bound(M, widths, p) -> DeepLowerBound:
 
 
 def minimize_deep_linear_dropout(M, widths, p, *, seed, n_restarts: int = 3):
-    """Minimize the deep dropout objective :func:`deep_linear_dropout_objective` over the factors
+    """Minimize the deep dropout objective :func:`~.deep_linear_dropout_objective` over the factors
     by L-BFGS (analytic gradient), best of ``n_restarts`` seeded random starts (entries
-    ``N(0, 1/fan_in) * ||M||_2^(1/(D+1))``). Returns a :class:`DeepFit` ``(Ws, value)``.
+    ``N(0, 1/fan_in) * ||M||_2^(1/(D+1))``). Returns a :class:`~.DeepFit` ``(Ws, value)``.
 
     Parameters
     ----------

@@ -2,12 +2,12 @@
 
 Dropping input features with probability ``p`` (inverted scaling, ``lam = p/(1-p)``) gives, by
 the master identity of :mod:`ibcore.dropout.regularizer` with ``C[i, k] = u_k X[i, k]``
-(:func:`input_dropout_contributions`),
+(:func:`~ibcore.dropout.input_dropout_contributions`),
 
     E_b (1/n) ||y - (b * X) u||^2 = (1/n) ||y - X u||^2 + lam u^T diag(X^T X / n) u,
 
-minimized by :func:`input_dropout_ridge`; :func:`compare_input_dropout` measures how far it is
-from a mere rescaling of least squares, on data such as :func:`gaussian_regression`.
+minimized by :func:`~.input_dropout_ridge`; :func:`~.compare_input_dropout` measures how far it is
+from a mere rescaling of least squares, on data such as :func:`~ibcore.dropout.gaussian_regression`.
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def gaussian_regression(mix, coef, *, n_samples: int, noise: float, seed) -> Reg
 
 @dataclass(frozen=True)
 class InputDropoutComparison:
-    """:func:`input_dropout_ridge` against rescaled least squares
-    (:func:`compare_input_dropout`).
+    """:func:`~ibcore.dropout.input_dropout_ridge` against rescaled least squares
+    (:func:`~ibcore.dropout.compare_input_dropout`).
 
     Attributes
     ----------
@@ -163,7 +163,7 @@ class InputDropoutComparison:
 def compare_input_dropout(X, y, p) -> InputDropoutComparison:
     """The input-dropout solution versus the rescaled least-squares solution.
 
-    ``drop`` solves ``(X^T X + lam diag(X^T X)) u = X^T y`` (:func:`input_dropout_ridge`),
+    ``drop`` solves ``(X^T X + lam diag(X^T X)) u = X^T y`` (:func:`~.input_dropout_ridge`),
     ``rescaled = u_LS / (1 + lam)`` with ``u_LS`` the least-squares (``lstsq``) solution and
     ``lam = p/(1-p)``; they coincide iff ``X^T X`` is diagonal (uncorrelated features).
 
@@ -181,7 +181,7 @@ def compare_input_dropout(X, y, p) -> InputDropoutComparison:
     Raises
     ------
     ValueError
-        As :func:`input_dropout_ridge`.
+        As :func:`~ibcore.dropout.input_dropout_ridge`.
     """
     X = as_matrix(X, "X")
     y = as_vector(y, "y", length=X.shape[0])

@@ -1,9 +1,9 @@
 """The kernel view of a dropped-out readout: fixed masks versus resampled masks.
 
 Fixed masks (one per example, kept): the kernel ``K + lam diag(K)``, a per-example ridge
-(:func:`dropout_kernel`, :func:`fixed_mask_kernel_regression`, :func:`fixed_mask_readout`);
+(:func:`~.dropout_kernel`, :func:`~.fixed_mask_kernel_regression`, :func:`~.fixed_mask_readout`);
 masks resampled at every step: a uniform ridge on a reweighted kernel
-(:func:`resampled_mask_readout`). ``p`` is the drop probability (neural-tangents' ``rate`` is the
+(:func:`~.resampled_mask_readout`). ``p`` is the drop probability (neural-tangents' ``rate`` is the
 keep probability ``1 - p``).
 """
 
@@ -37,8 +37,8 @@ def dropout_kernel(K, p) -> np.ndarray:
     fixed; neural-tangents' "training mode"). Between different examples the masks are
     independent, so off-diagonal entries are unchanged; an example meets its own mask twice, and
     ``E b^2 = 1/(1-p)``. Equivalently ``K + lam diag(K)``: a ridge whose strength for example
-    ``i`` is ``lam K_ii`` (:func:`fixed_mask_kernel_regression`). Dropout SGD with masks
-    resampled at every step is a different regime (:func:`resampled_mask_readout`).
+    ``i`` is ``lam K_ii`` (:func:`~.fixed_mask_kernel_regression`). Dropout SGD with masks
+    resampled at every step is a different regime (:func:`~ibcore.dropout.resampled_mask_readout`).
     (neural-tangents' ``stax.Dropout(rate)`` takes the keep probability ``rate = 1 - p``.)
 
     Parameters
@@ -66,7 +66,7 @@ def mc_dropout_kernel(Phi, p, *, n_draws: int, seed) -> MCEstimate:
 
     Each sample draws an independent inverted-dropout mask ``b`` per example and feature (keep
     probability ``1 - p``, kept entries scaled by ``1/(1 - p)``) and forms
-    ``(b * Phi)(b * Phi)^T / m``; its mean is :func:`dropout_kernel` of ``Phi Phi^T / m``.
+    ``(b * Phi)(b * Phi)^T / m``; its mean is :func:`~.dropout_kernel` of ``Phi Phi^T / m``.
 
     Parameters
     ----------
@@ -122,9 +122,9 @@ def fixed_mask_kernel_regression(K_train, K_cross, y, p) -> np.ndarray:
 
     ``K_cross @ (K + lam diag(K))^{-1} y`` with ``K = K_train`` (n, n) the training kernel,
     ``K_cross`` (n_test, n) the kernel between test and training points and ``lam = p/(1-p)``:
-    kernel ridge regression with the per-example ridge ``lam K_ii`` (:func:`dropout_kernel`,
+    kernel ridge regression with the per-example ridge ``lam K_ii`` (:func:`~.dropout_kernel`,
     the "training mode" kernel of neural-tangents). It is the limit, as the number of features
-    grows, of :func:`fixed_mask_readout`.
+    grows, of :func:`~ibcore.dropout.fixed_mask_readout`.
 
     Parameters
     ----------
@@ -166,7 +166,7 @@ def fixed_mask_readout(Phi_train, y, Phi_test, p, *, seed) -> np.ndarray:
     features ``B * Phi_train``; test predictions use the unmasked ``Phi_test``. The predictions
     are ``(Phi_test Phi_b^T / m) (Phi_b Phi_b^T / m)^+ y``; since ``E Phi_b Phi_b^T / m =
     K + lam diag K`` and ``E Phi_test Phi_b^T / m = K(test, train)``, they converge to
-    :func:`fixed_mask_kernel_regression` as the number ``m`` of features grows (when ``m >= n``).
+    :func:`~.fixed_mask_kernel_regression` as the number ``m`` of features grows (when ``m >= n``).
 
     Parameters
     ----------
@@ -203,7 +203,7 @@ def resampled_mask_readout(Phi_train, y, Phi_test, p) -> np.ndarray:
 
     With a fresh mask per example and step, the expected objective of the readout ``w`` is the
     input-dropout objective of the features, ``(1/n) ||y - Phi w||^2 + lam w^T diag(Phi^T Phi /
-    n) w`` (``lam = p/(1-p)``, :func:`ibcore.dropout.input_dropout.input_dropout_ridge`). With
+    n) w`` (``lam = p/(1-p)``, :func:`~ibcore.dropout.input_dropout_ridge`). With
     ``Gamma = diag(Phi^T Phi)`` its minimizer predicts
 
         f(x) = phi(x)^T Gamma^{-1} Phi^T (Phi Gamma^{-1} Phi^T + lam I)^{-1} y ,

@@ -1,10 +1,11 @@
 """The landscape of the dropout objective of a factorization ``M ~ U V^T`` (width ``m``).
 
-The induced regularizer ``Theta(M) = ||M||_*^2 / m`` and the equalized factorizations that attain
-it (:func:`equalizing_rotation`), the closed-form global optimum ``shrink the top singular values
-by alpha`` (:func:`dropout_optimum`), the critical points of the width-2 tied scalar problem, and a
-numerical L-BFGS check (:func:`minimize_explicit_objective`). Conventions of
-:mod:`ibcore.dropout.regularizer` (``p`` the drop probability, ``lam = p/(1-p)``, unhalved loss).
+The induced regularizer ``Theta(M) = ||M||_*^2 / m`` and the equalized factorizations that
+attain it (:func:`~.equalizing_rotation`), the closed-form global optimum ``shrink the top
+singular values by alpha`` (:func:`~.dropout_optimum`), the critical points of the width-2 tied
+scalar problem, and a numerical L-BFGS check (:func:`~.minimize_explicit_objective`).
+Conventions of :mod:`ibcore.dropout.regularizer` (``p`` the drop probability,
+``lam = p/(1-p)``, unhalved loss).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def equalizing_rotation(G, *, tol: float = 1e-12) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EqualizationGap:
-    """What :func:`equalization_gap_2d` returns.
+    """What :func:`~ibcore.dropout.equalization_gap_2d` returns.
 
     Attributes
     ----------
@@ -198,11 +199,11 @@ def induced_regularizer(M, m, *, pi_r=None, pi_c=None) -> float:
 
 
 def equalized_factorization(M, m, *, pi_r=None, pi_c=None, rtol: float = 1e-12):
-    """A factorization ``M = U V^T`` of width ``m`` that attains :func:`induced_regularizer`.
+    """A factorization ``M = U V^T`` of width ``m`` that attains :func:`~.induced_regularizer`.
 
     Start from the balanced factorization ``W S^(1/2), Y S^(1/2)`` of the (weighted) matrix
     ``Mw = diag(sqrt pi_r) M diag(sqrt pi_c) = W S Y^T`` padded with zero columns to width ``m``
-    (its two Gram matrices are equal), rotate both factors by :func:`equalizing_rotation` of
+    (its two Gram matrices are equal), rotate both factors by :func:`~.equalizing_rotation` of
     that Gram matrix, and undo the weights. All column products
     ``||sqrt(pi_r) u_j|| ||sqrt(pi_c) v_j||`` then equal ``||Mw||_* / m``.
     Raises ``ValueError`` if ``m < rank(M)``.
@@ -394,7 +395,7 @@ def tied_scalar_objective(u1, u2, s, p):
         L(u1, u2) = (s - u1^2 - u2^2)^2 + lam (u1^4 + u2^4),   lam = p / (1 - p),
 
     the expected dropout loss of the autoencoder ``x -> U B U^T x`` with ``U = (u1, u2)``
-    (:func:`explicit_objective` with ``U = V``). ``u1`` and ``u2`` broadcast against each other.
+    (:func:`~.explicit_objective` with ``U = V``). ``u1`` and ``u2`` broadcast against each other.
 
     Parameters
     ----------
@@ -425,7 +426,7 @@ def tied_scalar_objective(u1, u2, s, p):
 
 @dataclass(frozen=True)
 class CriticalPoint:
-    """A critical point of :func:`tied_scalar_objective`: its ``kind`` ("minimum", "saddle",
+    """A critical point of :func:`~.tied_scalar_objective`: its ``kind`` ("minimum", "saddle",
     "maximum" or "degenerate" when the Hessian is singular), location ``u``, ``value`` and
     Hessian eigenvalues (ascending)."""
 
@@ -443,7 +444,7 @@ def _tied_scalar_hessian(u1: float, u2: float, s: float, lam: float) -> np.ndarr
 
 
 def tied_scalar_critical_points(s, p, *, rtol: float = 1e-12) -> list[CriticalPoint]:
-    """All critical points of :func:`tied_scalar_objective`, in closed form.
+    """All critical points of :func:`~ibcore.dropout.tied_scalar_objective`, in closed form.
 
     With ``a = u1^2``, ``b = u2^2``, ``dL/du1 = 4 u1 ((a + b - s) + lam a)`` (and symmetrically),
     so a critical point has each coordinate zero or ``s - a - b = lam a`` (resp. ``lam b``):
@@ -506,9 +507,9 @@ def minimize_explicit_objective(M, m, p, *, seed, tied: bool = False, n_restarts
 
     Untied: ``||M - U V^T||_F^2 + lam sum_j ||u_j||^2 ||v_j||^2``; tied (``U = V``, ``M``
     square): ``||M - U U^T||_F^2 + lam sum_j ||u_j||^4``. Best of ``n_restarts`` random starts.
-    Returns a :class:`~ibcore.dropout.regularizer.FactorizationFit` ``(U, V, value)`` (``V is
+    Returns a :class:`~ibcore.dropout.FactorizationFit` ``(U, V, value)`` (``V is
     U`` when tied). An independent check of
-    :func:`dropout_optimum`.
+    :func:`~ibcore.dropout.dropout_optimum`.
 
     Parameters
     ----------

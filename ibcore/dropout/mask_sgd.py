@@ -30,7 +30,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DropoutSGDResult:
-    """Result of :func:`train_dropout_sgd`.
+    """Result of :func:`~ibcore.dropout.train_dropout_sgd`.
 
     ``U``, ``V``: tail averages of the factors; ``product``: tail average of ``U V^T``;
     ``U_last``, ``V_last``: last iterates; ``U_init``, ``V_init``: the initialization;
@@ -72,7 +72,7 @@ def train_dropout_sgd(
     Whitened inputs are integrated exactly, so a step samples only masks: with ``batch``
     independent masks ``B_1..B_K`` (drop probability ``p``, entries ``0`` or ``1/(1-p)``) it
     follows the gradient of ``(1/K) sum_k ||M - U B_k V^T||_F^2``, whose expectation is the
-    explicit objective :func:`ibcore.dropout.landscape.explicit_objective`. Step size
+    explicit objective :func:`~ibcore.dropout.explicit_objective`. Step size
     ``eta / (1 + decay * k / n_steps)`` at step ``k``; the returned factors and product are
     averaged over the steps ``k >= average_from * n_steps`` (Polyak averaging). Initialization:
     i.i.d. ``N(0, init_scale^2 / m)`` entries (seeded). The loop is :func:`ibcore.descent.iterate`,

@@ -8,9 +8,9 @@ contribution of unit ``j`` to example ``i``::
     E_B (1/n) sum_i ||y_i - sum_j B_ij C_ij||^2
         = (1/n) sum_i ||y_i - sum_j C_ij||^2  +  lam (1/n) sum_i sum_j ||C_ij||^2 .
 
-:func:`expected_dropout_loss` is the right-hand side, :func:`mc_dropout_loss` samples the left;
+:func:`~.expected_dropout_loss` is the right-hand side, :func:`~.mc_dropout_loss` samples the left;
 the ``*_contributions`` builders give ``C`` for factorization, sensing and a top hidden layer
-(input dropout: :mod:`ibcore.dropout.input_dropout`); :func:`dropout_penalty` is the
+(input dropout: :mod:`ibcore.dropout.input_dropout`); :func:`~ibcore.dropout.dropout_penalty` is the
 regularizer of ``M = U V^T``.
 """
 
@@ -173,7 +173,7 @@ def random_orthogonal(d: int, *, seed) -> np.ndarray:
 def matrix_with_singular_values(singular_values, *, seed) -> np.ndarray:
     """A square matrix with the given singular values and random singular vectors.
 
-    ``W diag(s) Y^T`` with ``W`` and ``Y`` from :func:`random_orthogonal` (one generator, ``W``
+    ``W diag(s) Y^T`` with ``W`` and ``Y`` from :func:`~.random_orthogonal` (one generator, ``W``
     drawn first), ``d = len(s)``.
 
     Parameters
@@ -280,9 +280,9 @@ def mc_dropout_samples(C, Y, p, *, n_draws: int, seed, chunk: int = 2048) -> np.
 
     Each sample draws a fresh mask for every example and unit (``B_ij = 0`` with probability
     ``p``, else ``1/(1-p)``) and evaluates the (unhalved, example-averaged) loss. The samples are
-    i.i.d. with mean :func:`expected_dropout_loss` ``.total``; their running mean shows the
+    i.i.d. with mean :func:`~.expected_dropout_loss` ``.total``; their running mean shows the
     Monte-Carlo average approaching it. ``chunk`` bounds the number of masks held in memory.
-    The same ``seed`` gives the same samples as :func:`mc_dropout_loss`.
+    The same ``seed`` gives the same samples as :func:`~ibcore.dropout.mc_dropout_loss`.
 
     Parameters
     ----------
@@ -327,7 +327,7 @@ def mc_dropout_samples(C, Y, p, *, n_draws: int, seed, chunk: int = 2048) -> np.
 def mc_dropout_loss(C, Y, p, *, n_draws: int, seed, chunk: int = 2048) -> MCEstimate:
     """Monte-Carlo estimate of ``E_B (1/n) sum_i ||Y_i - sum_j B_ij C_ij||^2``.
 
-    The mean and standard error of :func:`mc_dropout_samples` (fresh masks for every example
+    The mean and standard error of :func:`~.mc_dropout_samples` (fresh masks for every example
     and unit in each sample). ``chunk`` bounds the number of samples held in memory.
 
     Parameters

@@ -1,13 +1,13 @@
 """The population problem of dropout matrix completion, convex in ``X``: a weighted trace norm.
 
 Over factorizations of width ``m >= rank``, the population-regularized completion objective
-(:func:`ibcore.dropout.completion.minimize_completion_objective`) has the minimum value of
+(:func:`~ibcore.dropout.minimize_completion_objective`) has the minimum value of
 
     f(X) = (1/n) ||P_Omega(M - X)||_F^2 + (lam/m) ||D_r^(1/2) X D_c^(1/2)||_*^2,
 
 ``D_r = diag(pi_r)``, ``D_c = diag(pi_c)``, ``lam = p/(1-p)`` with ``p`` the drop probability.
-:func:`minimize_weighted_trace_norm_completion` solves it by proximal gradient (no
-factorization), :func:`weighted_trace_norm_certificate` checks the optimality conditions of a
+:func:`~ibcore.dropout.minimize_weighted_trace_norm_completion` solves it by proximal gradient (no
+factorization), :func:`~.weighted_trace_norm_certificate` checks the optimality conditions of a
 candidate ``X`` (built on :func:`ibcore.sensing.tangent_projection`).
 """
 
@@ -32,7 +32,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TraceNormSolution:
-    """The solution ``X`` of :func:`minimize_weighted_trace_norm_completion` and the objective
+    """The solution ``X`` of :func:`~.minimize_weighted_trace_norm_completion` and the objective
     ``value`` at it."""
 
     X: np.ndarray
@@ -42,7 +42,7 @@ class TraceNormSolution:
 def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=None,
                                             tol: float = 1e-14, max_iter: int = 100000):
     """Solve the convex problem behind
-    :func:`ibcore.dropout.completion.minimize_completion_objective` directly in ``X``.
+    :func:`~ibcore.dropout.minimize_completion_objective` directly in ``X``.
 
     Minimizes ``f(X) = (1/n) ||P_Omega(M - X)||_F^2 + (lam/m) ||D_r^(1/2) X D_c^(1/2)||_*^2``
     (``lam = p/(1-p)``, ``D_r = diag(pi_r)``, ``D_c = diag(pi_c)``, ``pi_r``/``pi_c`` defaulting
@@ -51,10 +51,10 @@ def minimize_weighted_trace_norm_completion(M, mask, p, m, *, pi_r=None, pi_c=No
     Method: proximal gradient in ``Y = D_r^(1/2) X D_c^(1/2)`` with step ``1/L`` (``L`` the
     Lipschitz constant of the smooth part); the proximal map of ``c ||Y||_*^2`` shrinks the
     singular values by a common amount and thresholds them (the same scalar problem as
-    :func:`ibcore.dropout.landscape.dropout_optimum`). No factorization and no line search: an
+    :func:`~ibcore.dropout.dropout_optimum`). No factorization and no line search: an
     independent solver.
     Stops when an iterate moves by less than ``tol`` (Frobenius) and returns a
-    :class:`TraceNormSolution` ``(X, value)``.
+    :class:`~ibcore.dropout.TraceNormSolution` ``(X, value)``.
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ def _weighted_problem(M, mask, pi_r, pi_c):
 @dataclass(frozen=True)
 class TraceNormCertificate:
     """The optimality conditions of the weighted trace-norm completion problem at a point ``X``
-    (:func:`weighted_trace_norm_certificate`).
+    (:func:`~ibcore.dropout.weighted_trace_norm_certificate`).
 
     Attributes
     ----------
@@ -157,7 +157,7 @@ class TraceNormCertificate:
 def weighted_trace_norm_certificate(X, M, mask, p, m, *, pi_r=None, pi_c=None,
                                     rank: int | None = None) -> TraceNormCertificate:
     """Check that ``X`` minimizes the convex problem of
-    :func:`minimize_weighted_trace_norm_completion`.
+    :func:`~ibcore.dropout.minimize_weighted_trace_norm_completion`.
 
     In ``Y = D_r^(1/2) X D_c^(1/2)`` the problem is
     ``min (1/n) ||P_Omega(M - X)||_F^2 + c ||Y||_*^2`` with ``c = lam/m``, ``lam = p/(1-p)``.

@@ -15,7 +15,7 @@ Gradient noise
         c_B = 1 / B                       (i.i.d. indices, with replacement),
         c_B = (m - B) / ((m - 1) B)       (B distinct indices, without replacement),
 
-    (:func:`minibatch_factor`). More generally, for per-example vectors ``u_i, v_i`` with batch
+    (:func:`~.minibatch_factor`). More generally, for per-example vectors ``u_i, v_i`` with batch
     means ``u_B, v_B``: ``E[u_B v_B^T] = c_B S + (1 - c_B) u_bar v_bar^T`` with
     ``S = (1/m) sum_i u_i v_i^T``; this one identity gives every moment recursion below.
 
@@ -27,29 +27,29 @@ SGD and its canonical SDE
 
     (Li, Tai & E 2017, 2019). On the linear model ``theta <- theta - eta (H theta - b + xi)``
     with a constant noise covariance ``Cov xi = Sigma`` both have closed-form moments (for any
-    noise law) (:func:`quadratic_moments`) and stationary covariances solving
+    noise law) (:func:`~ibcore.sde.quadratic_moments`) and stationary covariances solving
 
         C = (I - eta H) C (I - eta H) + eta^2 Sigma         (SGD, exact),
         H C + C H = eta Sigma                               (SDE),
 
-    (:func:`sgd_stationary_covariance`, :func:`sde_stationary_covariance`). For least squares
+    (:func:`~.sgd_stationary_covariance`, :func:`~.sde_stationary_covariance`). For least squares
     with mini-batch noise (state-dependent ``Sigma(x)``) the first two moments are still closed:
-    :func:`least_squares_moments` (SGD and SVAG, exact recursion) and
-    :func:`least_squares_sde_moments` (the SDE, exact linear ODE solved by a matrix exponential).
+    :func:`~ibcore.sde.least_squares_moments` (SGD and SVAG, exact recursion) and
+    :func:`~.least_squares_sde_moments` (the SDE, exact linear ODE solved by a matrix exponential).
 
 SVAG (Li, Malladi & Arora 2021)
     ``g_hat = a g_1 + c g_2`` with two independent mini-batch gradients, ``(a, c) =
-    ((1 + sqrt(2l - 1)) / 2, (1 - sqrt(2l - 1)) / 2)`` (:func:`svag_coefficients`, ``a + c = 1``,
+    ((1 + sqrt(2l - 1)) / 2, (1 - sqrt(2l - 1)) / 2)`` (:func:`~.svag_coefficients`, ``a + c = 1``,
     ``a^2 + c^2 = l``) and learning rate ``eta / l``: same mean gradient, ``l`` times the noise
     covariance, hence the same canonical SDE, reached with error ``O(eta / l)``.
 
 Implicit bias of noise
-    :func:`diagonal_sgd_paths` runs SGD (mini-batch and/or label noise) on the diagonal network
-    ``w = u*u - v*v`` of :mod:`ibcore.diagonal`; :func:`diagonal_hessian_trace` is the exact
-    ``Tr grad^2 L(u, v)``; :func:`label_noise_flow` integrates the limiting flow of label-noise
+    :func:`~.diagonal_sgd_paths` runs SGD (mini-batch and/or label noise) on the diagonal network
+    ``w = u*u - v*v`` of :mod:`ibcore.diagonal`; :func:`~.diagonal_hessian_trace` is the exact
+    ``Tr grad^2 L(u, v)``; :func:`~.label_noise_flow` integrates the limiting flow of label-noise
     SGD on the manifold of interpolants (Li, Wang & Arora 2022, label-noise case),
     ``d theta / dtau = -(delta^2 / 4n) P_T grad Tr grad^2 L(theta)`` in ``tau = k eta^2``.
-    :func:`sphere_sgd_paths` runs SGD with weight decay on a scale-invariant loss (the
+    :func:`~ibcore.sde.sphere_sgd_paths` runs SGD with weight decay on a scale-invariant loss (the
     equilibrium of the normalization chapter, sustained by gradient noise).
 
 Divergence policy (as :mod:`ibcore.descent`)
@@ -57,7 +57,7 @@ Divergence policy (as :mod:`ibcore.descent`)
     some path has ``|x| > 1e12 * max(1, |x_0|, scale)`` or a non-finite entry; the run then
     stops and reports ``diverged_at = k`` (arrays hold only the checkpoints before ``k``). The
     moment recursion diverges when the expected loss exceeds ``1e12 * max(1, E L(x_0))``. No NaN
-    is returned; :func:`sphere_sgd_paths` raises :class:`ibcore.DivergenceError`.
+    is returned; :func:`~ibcore.sde.sphere_sgd_paths` raises :class:`ibcore.DivergenceError`.
 
 Modules (every public name is re-exported here, so ``ibcore.sde.<name>`` keeps working)
     :mod:`~ibcore.sde.gradient_noise` (mini-batch covariance, SVAG weights),

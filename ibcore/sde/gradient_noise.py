@@ -91,7 +91,7 @@ def minibatch_factor(m: int, batch_size: int, replace: bool = True) -> float:
 
 
 def minibatch_covariance(G, batch_size: int, replace: bool = True) -> np.ndarray:
-    """Covariance of the mini-batch mean gradient, ``c_B * Sigma`` (see :func:`minibatch_factor`).
+    """Covariance of the mini-batch mean gradient, ``c_B * Sigma`` (see :func:`~.minibatch_factor`).
 
     ``G`` is ``(m, d)``: the per-example gradients at one point. ``Sigma = (1/m) sum_i
     (g_i - g_bar)(g_i - g_bar)^T`` is their population covariance (divided by ``m``).
@@ -126,7 +126,7 @@ def batch_means(G, batch_size: int, replace: bool = True, *, max_batches: int = 
     Without replacement: one row per subset of ``batch_size`` distinct indices (``C(m, B)``
     rows); with replacement: one row per ordered tuple of i.i.d. indices (``m^B`` rows). The
     exact covariance of the mini-batch gradient is the population covariance of these rows, an
-    enumeration that checks :func:`minibatch_covariance` without any sampling. Refuses more than
+    enumeration that checks :func:`~.minibatch_covariance` without any sampling. Refuses more than
     ``max_batches`` batches.
 
     Parameters

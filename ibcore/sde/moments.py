@@ -1,11 +1,11 @@
 """Exact first two moments of SGD and of its canonical SDE on linear models.
 
 The linear model ``theta <- theta - eta (H theta - b + xi)`` with constant noise covariance
-``Sigma`` (:func:`quadratic_moments`, stationary covariances solving ``C = (I - eta H) C
+``Sigma`` (:func:`~ibcore.sde.quadratic_moments`, stationary covariances solving ``C = (I - eta H) C
 (I - eta H) + eta^2 Sigma`` and ``H C + C H = eta Sigma``), and least squares with mini-batch
 noise, whose state-dependent covariance still closes the recursion of the first two moments
-(:func:`least_squares_moments`, SGD and SVAG, on :func:`ibcore.descent.iterate`) and the linear
-ODE of the SDE's moments (:func:`least_squares_sde_moments`).
+(:func:`~.least_squares_moments`, SGD and SVAG, on :func:`ibcore.descent.iterate`) and the linear
+ODE of the SDE's moments (:func:`~ibcore.sde.least_squares_sde_moments`).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def sde_stationary_covariance(H, Sigma, eta) -> np.ndarray:
     """Stationary covariance of ``dX = -H X dt + sqrt(eta) Sigma^{1/2} dW`` (Ornstein-Uhlenbeck).
 
     Solves the Lyapunov equation ``H C + C H = eta Sigma``: ``C~_ij = eta Sigma~_ij / (l_i + l_j)``
-    in the eigenbasis of ``H``. Same checks as :func:`sgd_stationary_covariance` (the SDE is the
+    in the eigenbasis of ``H``. Same checks as :func:`~.sgd_stationary_covariance` (the SDE is the
     one of SGD with that ``eta``, so ``0 < eta < 2 / l_max`` is required too).
 
     Parameters
@@ -364,7 +364,7 @@ def least_squares_sde_moments(
     """Exact mean and covariance of the canonical SDE of mini-batch SGD on least squares.
 
     ``dX = -g(X) dt + sqrt(eta) (c Sigma(X))^{1/2} dW`` with ``g``, ``c`` and ``Sigma`` as in
-    :func:`least_squares_moments`. By Ito's lemma the mean ``mu`` and second moment
+    :func:`~ibcore.sde.least_squares_moments`. By Ito's lemma the mean ``mu`` and second moment
     ``M = E X X^T`` solve the *linear* ODE
 
         dmu/dt = b - H mu,

@@ -202,7 +202,7 @@ def _diagonal_step(X, y, TH, eta, delta, batch_size, rng):
 
 @dataclass(frozen=True)
 class DiagonalFlowLimit:
-    """The limit of :func:`diagonal_flow_limit`: the interpolant ``w`` (d,) and the parameters
+    """The limit of :func:`~.diagonal_flow_limit`: the interpolant ``w`` (d,) and the parameters
     ``theta = (u, v)`` (2d,) with ``u, v > 0``, ``u v = alpha^2`` and ``u*u - v*v = w``."""
 
     w: np.ndarray
@@ -211,7 +211,7 @@ class DiagonalFlowLimit:
 
 @dataclass(frozen=True)
 class LabelNoisePath:
-    """The limiting label-noise flow of :func:`label_noise_flow` at the times ``tau`` (k,):
+    """The limiting label-noise flow of :func:`~.label_noise_flow` at the times ``tau`` (k,):
     ``theta`` (k, 2d) on the manifold of interpolants."""
 
     tau: np.ndarray
@@ -300,7 +300,7 @@ def label_noise_flow(X, y, theta0, times, *, label_noise, rtol: float = 1e-9,
     with ``P_T`` the orthogonal projection onto the tangent space of ``Gamma`` and
     ``grad Tr grad^2 L = (8/n) (|X_j|^2 u_j, |X_j|^2 v_j)``. ``theta0`` must lie on ``Gamma``
     (relative residual below 1e-6). Integrated by :func:`scipy.integrate.solve_ivp` (LSODA,
-    ``rtol``, ``atol``); returns a :class:`LabelNoisePath` ``(tau, theta)`` with ``theta``
+    ``rtol``, ``atol``); returns a :class:`~.LabelNoisePath` ``(tau, theta)`` with ``theta``
     (k, 2d).
 
     Parameters

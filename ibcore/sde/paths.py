@@ -196,7 +196,7 @@ def brownian_paths(sigma, x0, times, *, n_paths: int, seed, drift=None) -> PathE
 
     ``X_t = x0 + drift t + sigma W_t`` with ``W`` a standard ``q``-dimensional Wiener process,
     sampled by independent Gaussian increments between the increasing ``times`` (no
-    discretization error). Returns a :class:`PathEnsemble` with ``steps`` ``0, 1, ...`` indexing
+    discretization error). Returns a :class:`~.PathEnsemble` with ``steps`` ``0, 1, ...`` indexing
     ``times`` and ``eta = nan``-free ``0.0``.
 
     Parameters
@@ -258,7 +258,7 @@ def least_squares_sgd_paths(
     Each step draws, independently for every path, a batch of ``batch_size`` indices (i.i.d. or
     distinct) and takes ``x <- x - (eta / ell) g_hat`` with ``g_hat`` the batch gradient
     (SGD) or ``a g_1 + c g_2`` over two independent batches (SVAG,
-    :func:`ibcore.sde.gradient_noise.svag_coefficients`).
+    :func:`~ibcore.sde.svag_coefficients`).
     Records at ``checkpoints`` (SVAG step indices); times ``k eta / ell``.
 
     Parameters
