@@ -1,11 +1,15 @@
-"""Write ``book/api.md``, the API reference appendix, from the package itself.
+"""Write the API reference appendix (``book/api.md`` and ``book/api/*.md``) from the package.
 
-    python tools/api_page.py           # regenerate book/api.md
-    python tools/api_page.py --check   # exit 1 if book/api.md is not what the package gives
+    python tools/api_page.py           # regenerate the pages
+    python tools/api_page.py --check   # exit 1 if a page is not what the package gives
+
+``book/api.md`` is the overview (a table of every module); each theme of :data:`GROUPS` gets a
+page of its own under ``book/api/`` (one page with every module weighed over 2 MB: the theme's
+navigation lists every function), listed as sections of ``book/api`` in ``_toc.yml``.
 
 The page lists the package and every public module of ``ibcore`` (subpackages included, private
 ``_name`` modules left out; a subpackage documents the names it re-exports, its modules
-show their docstrings) in the order of :data:`ORDER` (then alphabetically), with the first line
+show their docstrings) in the order of the theme pages of :data:`GROUPS`, with the first line
 of its docstring as a summary, and one ``automodule`` section per module. Sphinx autodoc renders the
 docstrings (NumPy sections via napoleon); the strict build (``-n``) then checks every
 cross-reference in them, and the chapters link to the functions they call.
@@ -22,8 +26,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "book" / "api.md"
 
-#: The reading order of the reference: the shared machinery, then the themes by chapter.
-ORDER = ["validation", "errors", "descent", "stats", "quadratic", "linear"]
+#: The reference's pages: a file stem under book/api/, its title, and the top-level names of
+#: ``ibcore`` it documents (a subpackage with its modules). Every public module must be in one.
+GROUPS = {
+    "core": ("The shared machinery", ["ibcore", "errors", "validation", "schedules", "descent",
+                                      "flow", "stats", "datasets", "plotting", "widgets"]),
+    "linear": ("Least squares, quadratics and l_p geometry",
+               ["quadratic", "linear", "lp_geometry", "interpolants", "diagonal"]),
+    "margin": ("Margins and homogeneous networks", ["margin", "homogeneous", "symmetry"]),
+    "ntk": ("Neural tangent kernels", ["ntk", "mlp"]),
+    "dropout": ("Dropout and matrix factorization", ["dropout", "factorization", "sensing"]),
+    "normalization": ("Normalization, weight decay and sharpness",
+                      ["normalization", "scale_invariance", "weight_decay", "exponential_lr",
+                       "sharpness_reduction", "deep_product", "sharpness"]),
+    "sde": ("SGD noise", ["sde"]),
+}
 
 HEADER = """\
 (api)=
@@ -60,10 +77,12 @@ def modules() -> list[str]:
             continue
         names.append(info.name)
 
-    def key(name: str):
-        short = name.removeprefix("ibcore.")
-        top = short.split(".")[0]
-        return (ORDER.index(top) if top in ORDER else len(ORDER), short)
+    def key(name: str):  # the reference's order: by theme page, then as the theme lists them
+        top = name.split(".")[1]
+        for g, (_, tops) in enumerate(GROUPS.values()):
+            if top in tops:
+                return (g, tops.index(top), name)
+        return (len(GROUPS), 0, name)
 
     return ["ibcore", *sorted(names, key=key)]
 
@@ -87,30 +106,69 @@ def summary(name: str) -> str:
     return first.replace("``", "`").replace("|", "\\|")
 
 
-def page() -> str:
+def _top(name: str) -> str:
+    return "ibcore" if name == "ibcore" else name.split(".")[1]
+
+
+def group_of(name: str) -> str:
+    top = _top(name)
+    for stem, (_, tops) in GROUPS.items():
+        if top in tops:
+            return stem
+    raise SystemExit(f"{name} is in no page of tools/api_page.py GROUPS: add it to one")
+
+
+def _label(name: str) -> str:
+    return "api-" + name.replace(".", "-")
+
+
+def pages() -> dict[Path, str]:
+    """Every page of the reference, path -> text."""
     names = modules()
-    rows = "".join(f"| {{ref}}`{n} <api-{n.replace('.', '-')}>` | {summary(n)} |\n" for n in names)
-    sections = "".join(
-        f"\n(api-{n.replace('.', '-')})=\n## `{n}`\n\n```{{eval-rst}}\n.. automodule:: {n}\n"
-        + ("" if docstring_only(n) else "   :members:\n") + "```\n"
-        for n in names
-    )
-    return HEADER + rows + sections
+    rows = "".join(f"| {{ref}}`{n} <{_label(n)}>` | {summary(n)} |\n" for n in names)
+    listing = "".join(f"* {{doc}}`api/{stem}`\n" for stem in GROUPS)
+    out = {PAGE: HEADER + rows + "\nThe reference, by theme:\n\n" + listing}
+    for stem, (title, _) in GROUPS.items():
+        members = [n for n in names if group_of(n) == stem]
+        text = f"(api-page-{stem})=\n# {title}\n\n" + "".join(
+            f"\n({_label(n)})=\n## `{n}`\n\n```{{eval-rst}}\n.. automodule:: {n}\n"
+            + ("" if docstring_only(n) else "   :members:\n") + "```\n"
+            for n in members
+        )
+        out[PAGE.parent / "api" / f"{stem}.md"] = text
+    return out
+
+
+def page() -> str:
+    """The overview page (book/api.md)."""
+    return pages()[PAGE]
+
+
+def toc_lists_the_pages() -> bool:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tools.toc import toc_files
+
+    listed = set(toc_files(ROOT))
+    return all(f"book/api/{stem}" in listed for stem in GROUPS)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args()
-    text = page()
+    texts = pages()
     if args.check:
-        if not PAGE.is_file() or PAGE.read_text() != text:
-            print(f"{PAGE.relative_to(ROOT)} is out of date: run python tools/api_page.py")
-            return 1
-        print(f"{PAGE.relative_to(ROOT)} is up to date ({len(modules())} modules)")
-        return 0
-    PAGE.write_text(text)
-    print(f"wrote {PAGE.relative_to(ROOT)} ({len(modules())} modules)")
+        stale = [p for p, t in texts.items() if not p.is_file() or p.read_text() != t]
+        for p in stale:
+            print(f"{p.relative_to(ROOT)} is out of date: run python tools/api_page.py")
+        if not toc_lists_the_pages():
+            print("_toc.yml must list every book/api/<theme> page as a section of book/api")
+        return 1 if stale or not toc_lists_the_pages() else 0
+    (PAGE.parent / "api").mkdir(exist_ok=True)
+    for p, t in texts.items():
+        p.write_text(t)
+    print(f"wrote {len(texts)} pages ({len(modules())} modules)")
     return 0
 
 
