@@ -589,7 +589,9 @@ class StaticLive:
             if self._blitter.enabled and not np.array_equal(reference, updated):
                 self._blitter.enabled = False  # blitting would differ: render live frames whole
                 updated = self._pixels()
-            self._blitter.reset()
+                self._blitter.reset()
+            # Otherwise the background just rendered stays: the first live frame updates this
+            # figure in place, and is blitted on it instead of rendering the background again.
         except Exception as exc:
             self._handles = _NOT_DRAWN
             raise ExperimentError(f"{self.name}: update failed at {self.params(b)}: {exc}") from exc

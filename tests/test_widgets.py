@@ -358,6 +358,23 @@ def test_live_update_redraws_only_what_changed(monkeypatch):
     assert np.array_equal(live, _full_drawing(w, 0))
 
 
+def test_first_live_frame_reuses_the_background_of_the_update_check(monkeypatch):
+    """The check of update renders the background the live frames are blitted on: the first
+    live frame (the slowest one otherwise) needs no full rendering either."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    w = static_live(_compute_a, _draw_with_legend, {"a": [0.0, 0.5, 1.0]},
+                    update=_update_line_and_title, name="t-blit-first")
+    full_draws = []
+    original = FigureCanvasAgg.draw
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: (full_draws.append(1),
+                                                                original(self))[1])
+    w.recompute((1,))
+    assert full_draws == []
+    monkeypatch.setattr(FigureCanvasAgg, "draw", original)
+    assert np.array_equal(_decoded(w.images[(1,)].value), _full_drawing(w, 1))
+
+
 def test_live_update_that_moves_the_limits_is_rendered_whole(monkeypatch):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
