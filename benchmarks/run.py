@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_BUDGET_S = 30.0
 TOTAL_BUDGET_MS = 100.0
 NTK_BUDGET_S = 1.0
+PATHS_BUDGET_S = 1.0
 LIVE_TARGET_MS = (100.0, 150.0)  # median, p95 of the live round trip
 
 PROBE = """
@@ -232,6 +233,15 @@ def main() -> int:
             print(f"  {label:45s} {value:.3g}")
         if rows[0][1] > NTK_BUDGET_S:
             failures.append(f"empirical NTK: {rows[0][1]:.2f} s > {NTK_BUDGET_S} s")
+
+        import sde_paths
+
+        print("\nSGD path ensembles (SGD-noise chapter workload; budget: Gaussian noise < 1 s)")
+        rows = sde_paths.measure()
+        for label, value in rows:
+            print(f"  {label:55s} {value:.3g}")
+        if rows[0][1] > PATHS_BUDGET_S:
+            failures.append(f"SGD paths: {rows[0][1]:.2f} s > {PATHS_BUDGET_S} s")
     if args.live:
         print(f"\nlive round trips in JupyterLab, {args.presses} moves per slider "
               f"(target: median < {LIVE_TARGET_MS[0]:.0f} ms, p95 < {LIVE_TARGET_MS[1]:.0f} ms)")
