@@ -19,7 +19,9 @@ For every notebook chapter listed in ``_toc.yml``:
 3. the chapter is executed a second time in a fresh kernel, and everything its cells print must be
    identical (seeded numerics: two runs print the same numbers; ``--no-rerun`` skips this);
 4. the empirical NTK of a width-4096 two-layer network on 256 inputs is timed against a naive
-   per-example autograd loop (``benchmarks/ntk_speed.py``).
+   per-example autograd loop (``benchmarks/ntk_speed.py``);
+5. 10^4 SGD paths x 10^3 steps on a 10-dimensional quadratic are timed, Gaussian and Rademacher
+   noise (``benchmarks/sde_paths.py``).
 
 With ``--live``, the live path is also measured end to end in a real front-end: every chapter
 is opened in a headless JupyterLab (``tools/lab_server.py``), run, and each slider of each widget
@@ -28,8 +30,8 @@ replaced) is reported per widget (``tests/browser/check_live.mjs``, the live bro
 script).
 
 Budgets (exit status 1 if exceeded): chapter < 30 s; widget ``total`` (compute + draw + encode)
-p95 < 100 ms; empirical NTK (n = 256, width 4096) < 1 s; a chapter that prints different numbers
-on its second run also fails. The live round trip is reported, with its target (median < 100 ms,
+p95 < 100 ms; empirical NTK (n = 256, width 4096) < 1 s; SGD paths (Gaussian) < 1 s; a chapter
+that prints different numbers on its second run also fails. The live round trip is reported, with its target (median < 100 ms,
 p95 < 150 ms), not budgeted: it also depends on the browser and the machine's load.
 """
 
