@@ -31,8 +31,9 @@ script).
 
 Budgets (exit status 1 if exceeded): chapter < 30 s; widget ``total`` (compute + draw + encode)
 p95 < 100 ms; empirical NTK (n = 256, width 4096) < 1 s; SGD paths (Gaussian) < 1 s; a chapter
-that prints different numbers on its second run also fails. The live round trip is reported, with its target (median < 100 ms,
-p95 < 150 ms), not budgeted: it also depends on the browser and the machine's load.
+that prints different numbers on its second run also fails. The live round trip is reported,
+with its target (median < 100 ms, p95 < 150 ms), not budgeted: it also depends on the browser
+and the machine's load.
 """
 
 from __future__ import annotations
