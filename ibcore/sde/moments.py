@@ -91,7 +91,7 @@ def sgd_stationary_covariance(H, Sigma, eta) -> np.ndarray:
     Parameters
     ----------
     H : array_like, shape (d, d)
-        Symmetric positive semi-definite Hessian.
+        Symmetric positive definite Hessian (no stationary law otherwise).
     Sigma : array_like, shape (d, d)
         Noise covariance (positive semi-definite).
     eta : float
@@ -124,7 +124,7 @@ def sde_stationary_covariance(H, Sigma, eta) -> np.ndarray:
     Parameters
     ----------
     H : array_like, shape (d, d)
-        Symmetric positive semi-definite Hessian.
+        Symmetric positive definite Hessian (no stationary law otherwise).
     Sigma : array_like, shape (d, d)
         Noise covariance (positive semi-definite).
     eta : float
